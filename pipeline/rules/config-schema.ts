@@ -1,0 +1,141 @@
+// Camera configuration as data: one schema shared by the CLI, the workers and the HTTP API, so
+// an operator's change is validated the same way wherever it enters.
+import { z } from 'zod';
+import { polygonProblem } from './geometry.js';
+
+export const ZONE_TYPES = [
+  'no_vending',
+  'no_parking',
+  'bike_fence',
+  'bike_area',
+  'sidewalk',
+  'roadway',
+  'fire_lane',
+  'storefront_apron',
+  'bin_apron',
+  'wall',
+  'crowd_area',
+  'custom',
+] as const;
+export type ZoneType = (typeof ZONE_TYPES)[number];
+
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$|^24:00$/, 'time must be HH:MM (00:00–24:00)');
+
+/** Weekly time windows. `days` uses ISO weekdays 1 = Monday … 7 = Sunday. */
+export const scheduleSchema = z.object({
+  /**
+   * `enforce`: rules apply only inside the windows; `exempt`: rules apply except inside them
+   * (e.g. a night market where vending is allowed 18:00–23:00).
+   */
+  mode: z.enum(['enforce', 'exempt']).default('enforce'),
+  timezone: z.string().min(1).default('Asia/Shanghai'),
+  windows: z
+    .array(
+      z.object({
+        days: z.array(z.number().int().min(1).max(7)).min(1).default([1, 2, 3, 4, 5, 6, 7]),
+        start: hhmm,
+        end: hhmm,
+      }),
+    )
+    .min(1),
+});
+export type Schedule = z.infer<typeof scheduleSchema>;
+
+const normPoint = z.tuple([z.number().min(0).max(1), z.number().min(0).max(1)]);
+
+export const membershipSchema = z.discriminatedUnion('mode', [
+  /** A box is in the zone when its bottom-centre (the footprint on the ground) is inside. */
+  z.object({ mode: z.literal('footprint') }),
+  /** A box is in the zone when at least minRatio of its area lies inside the polygon. */
+  z.object({ mode: z.literal('overlap'), minRatio: z.number().gt(0).max(1).default(0.5) }),
+]);
+export type Membership = z.infer<typeof membershipSchema>;
+
+export const zoneSchema = z
+  .object({
+    id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'zone id: 1–64 of A-Z a-z 0-9 _ . -'),
+    name: z.string().max(200).optional(),
+    type: z.enum(ZONE_TYPES),
+    polygon: z.array(normPoint),
+    membership: membershipSchema.default({ mode: 'footprint' }),
+    schedule: scheduleSchema.optional(),
+    /** For bike_area / bike_fence / crowd_area: how many subjects the zone holds before it is over capacity. */
+    capacity: z.number().int().positive().optional(),
+  })
+  .superRefine((zone, ctx) => {
+    const problem = polygonProblem(zone.polygon);
+    if (problem) ctx.addIssue({ code: 'custom', path: ['polygon'], message: problem });
+  });
+export type Zone = z.infer<typeof zoneSchema>;
+
+/** Per-class overrides; anything left out falls back to the catalog default for that class. */
+export const classOverrideSchema = z
+  .object({
+    enabled: z.boolean().optional(),
+    /** Minimum detector score for a detection to count as a hit. */
+    minScore: z.number().min(0).max(1).optional(),
+    /** Median of the subject's recent scores must reach this to confirm. */
+    minMedianScore: z.number().min(0).max(1).optional(),
+    /** Seconds a subject must be present (within max gap) before it is confirmed. */
+    minDwellSec: z.number().min(0).max(86_400).optional(),
+    /** N of M: hits within the last `window` analysed frames. */
+    minHits: z.number().int().min(1).max(10_000).optional(),
+    window: z.number().int().min(1).max(10_000).optional(),
+    /** Occlusion tolerance: absence shorter than this keeps the episode open. */
+    maxGapSec: z.number().min(0).max(86_400).optional(),
+    /** After an episode clears, no new episode for this subject for this long. */
+    cooldownSec: z.number().min(0).max(86_400).optional(),
+    /** A reappearance within this window after clearing continues the same episode. */
+    mergeWindowSec: z.number().min(0).max(86_400).optional(),
+    /** Optional warning stage: warn after warnAfterSec, escalate after warnAfterSec + graceSec. */
+    warnAfterSec: z.number().min(0).max(86_400).optional(),
+    graceSec: z.number().min(0).max(86_400).optional(),
+    /** For count-based classes (crowd, bike disorder): how many subjects make a violation. */
+    minCount: z.number().int().min(1).max(10_000).optional(),
+    schedule: scheduleSchema.optional(),
+  })
+  .strict();
+export type ClassOverride = z.infer<typeof classOverrideSchema>;
+
+export const analysisSchema = z
+  .object({
+    /** Analysed frames per second (ffmpeg fps filter). */
+    fps: z.number().gt(0).max(30).default(2),
+    /** Decode only keyframes (-skip_frame nokey): cheap, for fps well below the GOP rate. */
+    keyframesOnly: z.boolean().default(false),
+    /** Detector model manifest name. */
+    model: z.string().min(1).default('yolox_nano'),
+    /** Detections below this score are dropped before tracking. */
+    scoreThreshold: z.number().min(0).max(1).default(0.1),
+    nmsIou: z.number().gt(0).max(1).default(0.45),
+  })
+  .strict();
+
+export const cameraConfigSchema = z
+  .object({
+    camera: z
+      .object({
+        id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'camera id: 1–64 of A-Z a-z 0-9 _ . -'),
+        name: z.string().max(200).optional(),
+        timezone: z.string().min(1).default('Asia/Shanghai'),
+      })
+      .strict(),
+    analysis: analysisSchema.default(() => analysisSchema.parse({})),
+    zones: z.array(zoneSchema).default([]),
+    classes: z.record(z.string(), classOverrideSchema).default({}),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const seen = new Set<string>();
+    cfg.zones.forEach((zone, i) => {
+      if (seen.has(zone.id)) ctx.addIssue({ code: 'custom', path: ['zones', i, 'id'], message: `duplicate zone id "${zone.id}"` });
+      seen.add(zone.id);
+    });
+  });
+export type CameraConfig = z.infer<typeof cameraConfigSchema>;
+export type CameraConfigInput = z.input<typeof cameraConfigSchema>;
+
+/** Formats zod issues as "path: message" lines so a 400 or a CLI error names the field. */
+export function formatIssues(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`).join('; ');
+}

@@ -1,0 +1,140 @@
+// Domain records shared by every pipeline stage. Kept free of I/O so any stage can import them.
+
+/** Axis-aligned box in source-image pixels (x1,y1 top-left; x2,y2 bottom-right, exclusive). */
+export interface Box {
+  x1: number;
+  y1: number;
+  x2: number;
+  y2: number;
+}
+
+/** Point in normalised image coordinates (0..1 on both axes, origin top-left). */
+export type NormPoint = readonly [number, number];
+
+/**
+ * How a source frame was fitted into the model input: resized by `scale` keeping aspect,
+ * anchored top-left, padded right/bottom. Source pixel = model pixel / scale.
+ */
+export interface Letterbox {
+  scale: number;
+  srcWidth: number;
+  srcHeight: number;
+  /** Size of the resized image inside the padded canvas. */
+  scaledWidth: number;
+  scaledHeight: number;
+  dstWidth: number;
+  dstHeight: number;
+}
+
+export type PixelFormat = 'bgr24' | 'rgb24';
+
+/** One analysed frame, already letterboxed to the model input by ffmpeg. */
+export interface Frame {
+  /** Packed interleaved pixels, dstWidth × dstHeight × 3. */
+  data: Buffer;
+  pixelFormat: PixelFormat;
+  letterbox: Letterbox;
+  /** 0-based index of analysed frames since the source started (never reset by reconnects). */
+  index: number;
+  /** Seconds on the stream's timeline; monotonic across reconnects. */
+  streamTime: number;
+  /** Epoch milliseconds when the frame left ffmpeg. */
+  wallTime: number;
+}
+
+/** One object found by a detector in one frame. */
+export interface Detection {
+  label: string;
+  classId: number;
+  score: number;
+  /** Box in source pixels. */
+  box: Box;
+  /** Stream time (s) of the frame it was found in. */
+  frameTime: number;
+  /** Model that produced it (manifest name). */
+  model: string;
+  /** Optional payload of specialised detectors (e.g. recognised text, static-blob age). */
+  attributes?: Record<string, unknown>;
+}
+
+export interface FrameDetections {
+  frameIndex: number;
+  streamTime: number;
+  wallTime: number;
+  sourceWidth: number;
+  sourceHeight: number;
+  detections: Detection[];
+}
+
+/** A tracked object, as the tracker reports it after each update. */
+export interface Track {
+  id: number;
+  label: string;
+  box: Box;
+  score: number;
+  /** Recent scores, newest last (bounded window) — the debouncer uses their median. */
+  scores: number[];
+  state: 'tentative' | 'confirmed' | 'lost';
+  hits: number;
+  firstSeen: number;
+  lastSeen: number;
+  stationary: boolean;
+  /** Seconds spent inside each zone id (only zones the track has been in). */
+  zoneDwell: Record<string, number>;
+}
+
+export type Urgency = 'general' | 'urgent';
+
+export type DebounceState = 'candidate' | 'warning' | 'confirmed' | 'active' | 'cleared';
+
+/** Why a transition happened: everything an operator needs to audit a case. */
+export interface ReasonRecord {
+  classId: string;
+  zoneId: string | null;
+  zoneType: string | null;
+  subject: string;
+  trackIds: number[];
+  dwellSec: number;
+  hits: number;
+  window: number;
+  medianScore: number;
+  thresholds: Record<string, number>;
+  firstSeen: number;
+  lastSeen: number;
+  frameTimes: number[];
+  note?: string;
+}
+
+export interface ViolationEvent {
+  /** Unique id of this event (one per transition). */
+  id: string;
+  /** Stable id of the episode (same across transitions and merged reappearances). */
+  episodeId: string;
+  cameraId: string;
+  classId: string;
+  transition: DebounceState;
+  streamTime: number;
+  wallTime: number;
+  /** Episode start (first-seen) and, once cleared, end, in stream seconds. */
+  start: number;
+  end: number | null;
+  boxes: Box[];
+  reason: ReasonRecord;
+  /** Free-form extras of specialised evidence (e.g. OCR text, phone numbers). */
+  extras?: Record<string, unknown>;
+}
+
+export interface EvidenceFile {
+  name: string;
+  kind: 'clip' | 'snapshot' | 'crop' | 'manifest';
+  contentType: string;
+  bytes: number;
+  sha256: string;
+}
+
+/** Where a piece of evidence lives in an evidence store. */
+export interface EvidenceRef {
+  store: 's3' | 'fs';
+  key: string;
+  file: EvidenceFile;
+}
