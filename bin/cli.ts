@@ -1,0 +1,78 @@
+// The `citywatch` command line. Each subcommand lives in its own module under bin/commands and is
+// loaded lazily, so `citywatch detect` does not pay for Redis or express imports.
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
+
+export function positiveNumber(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number, got "${v}"`);
+    return n;
+  };
+}
+
+export function unitNumber(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError(`${name} must be between 0 and 1, got "${v}"`);
+    return n;
+  };
+}
+
+export function buildProgram(): Command {
+  const program = new Command('citywatch')
+    .description('Street-camera analytics for city management: detect, analyse, record evidence, deliver cases.')
+    .exitOverride()
+    .showHelpAfterError();
+
+  program
+    .command('detect')
+    .description('Run the object detector on a file or stream; prints one JSON line per analysed frame')
+    .argument('<input>', 'file path, rtsp://, rtsps:// or http(s)://….m3u8')
+    .option('--fps <n>', 'analysed frames per second', positiveNumber('--fps'), 2)
+    .option('--model <name>', 'model manifest name (see `citywatch models list`)', 'yolox_nano')
+    .option('--score <s>', 'minimum detection score', unitNumber('--score'), 0.3)
+    .option('--keyframes', 'decode keyframes only (cheap low-fps analysis)', false)
+    .option('--max-frames <n>', 'stop after this many analysed frames', positiveNumber('--max-frames'))
+    .option('--annotate <dir>', 'write a JPEG per frame with the boxes drawn')
+    .option('--threads <n>', 'inference threads', positiveNumber('--threads'))
+    .action(async (input: string, opts) => (await import('./commands/detect.js')).runDetect(input, opts));
+
+  const models = program.command('models').description('Model manifests and weights');
+  models
+    .command('list')
+    .description('List model manifests and whether their weights resolve')
+    .action(async () => (await import('./commands/models.js')).listModels());
+  models
+    .command('fetch')
+    .description('Download official weights into the cache and verify their sha256')
+    .argument('[names...]', 'model names (default: all)')
+    .action(async (names: string[]) => (await import('./commands/models.js')).fetchModels(names));
+
+  return program;
+}
+
+/** Runs the CLI; returns the exit code instead of exiting so tests and the shim stay in control. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version are "errors" to commander but successes to the user.
+      return err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 2;
+    }
+    const e = err as Error;
+    process.stderr.write(`citywatch: ${e.message}\n`);
+    return err instanceof CliError ? err.exitCode : 1;
+  }
+}

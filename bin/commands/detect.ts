@@ -1,0 +1,55 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { ObjectDetector } from '../../pipeline/detect/detector.js';
+import { sharedSession } from '../../pipeline/detect/session.js';
+import { sourceForModel } from '../../pipeline/detect/stream.js';
+import { annotateImage } from '../../pipeline/evidence/annotate.js';
+import type { Frame, FrameDetections } from '../../pipeline/types.js';
+
+export interface DetectOptions {
+  fps: number;
+  model: string;
+  score: number;
+  keyframes: boolean;
+  maxFrames?: number;
+  annotate?: string;
+  threads?: number;
+}
+
+/** Draws the detections on the letterboxed frame (the part that holds the picture, padding cropped). */
+export async function annotateFrame(frame: Frame, result: FrameDetections): Promise<Buffer> {
+  const { scale, scaledWidth, scaledHeight, dstWidth } = frame.letterbox;
+  const rowBytes = scaledWidth * 3;
+  const raw = Buffer.allocUnsafe(rowBytes * scaledHeight);
+  for (let y = 0; y < scaledHeight; y++) frame.data.copy(raw, y * rowBytes, y * dstWidth * 3, y * dstWidth * 3 + rowBytes);
+  return annotateImage(
+    { raw, width: scaledWidth, height: scaledHeight, pixelFormat: frame.pixelFormat },
+    {
+      boxes: result.detections.map((d) => ({
+        box: { x1: d.box.x1 * scale, y1: d.box.y1 * scale, x2: d.box.x2 * scale, y2: d.box.y2 * scale },
+        label: `${d.label} ${d.score.toFixed(2)}`,
+      })),
+      caption: `t=${result.streamTime.toFixed(2)}s frame ${result.frameIndex}`,
+    },
+  );
+}
+
+export async function runDetect(input: string, opts: DetectOptions): Promise<void> {
+  const session = await sharedSession(opts.model, { threads: opts.threads });
+  const detector = new ObjectDetector(session, { scoreThreshold: opts.score });
+  const source = sourceForModel(session.manifest, { input, fps: opts.fps, keyframesOnly: opts.keyframes });
+  source.on('state', (s) => process.stderr.write(`source ${s.state}${s.reason ? `: ${s.reason}` : ''}\n`));
+  if (opts.annotate) await mkdir(opts.annotate, { recursive: true });
+  let n = 0;
+  for await (const frame of source.frames()) {
+    const result = await detector.detect(frame);
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    if (opts.annotate) {
+      const file = path.join(opts.annotate, `frame-${String(frame.index).padStart(6, '0')}.jpg`);
+      await writeFile(file, await annotateFrame(frame, result));
+    }
+    if (opts.maxFrames && ++n >= opts.maxFrames) break;
+  }
+  const { frames, dropped, reconnects } = source.stats;
+  process.stderr.write(`frames=${frames} dropped=${dropped} reconnects=${reconnects}\n`);
+}

@@ -1,0 +1,28 @@
+import { listManifests, loadManifest } from '../../models/manifest.js';
+import { fetchModel, resolveModelFile } from '../../models/resolve.js';
+
+export async function listModels(): Promise<void> {
+  for (const name of await listManifests()) {
+    const m = await loadManifest(name);
+    const where = await resolveModelFile(m).then(
+      (f) => `ok ${f}`,
+      (e: Error) => `missing (${e.message})`,
+    );
+    process.stdout.write(`${name}\t${m.decoder.kind}\t${m.input.width}x${m.input.height}\t${m.labels.length} labels\t${where}\n`);
+  }
+}
+
+export async function fetchModels(names: string[]): Promise<void> {
+  const targets = names.length ? names : await listManifests();
+  for (const name of targets) {
+    const m = await loadManifest(name);
+    const existing = await resolveModelFile(m).catch(() => null);
+    if (existing) {
+      process.stdout.write(`${name}: already present and verified at ${existing}\n`);
+      continue;
+    }
+    process.stdout.write(`${name}: downloading ${m.url}\n`);
+    const file = await fetchModel(m);
+    process.stdout.write(`${name}: sha256 ok, saved to ${file}\n`);
+  }
+}

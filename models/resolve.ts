@@ -1,0 +1,95 @@
+// Finds model weights on disk and proves they are the bytes the manifest names. Weights are
+// never committed: they come from MODEL_DIR (CI points it at ../shared/models) or from the
+// cache that `npm run models:fetch` fills from the official URL.
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ModelManifest } from './manifest.js';
+
+export class ModelResolveError extends Error {}
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/**
+ * Directories searched in order: $MODEL_DIR, the user cache ($CITYWATCH_CACHE or
+ * ~/.cache/citywatch/models), then `shared/models` beside the checkout (how this project's
+ * development machines and CI provide weights without a download).
+ */
+export function modelSearchDirs(env: NodeJS.ProcessEnv = process.env): string[] {
+  const dirs: string[] = [];
+  if (env.MODEL_DIR) dirs.push(path.resolve(env.MODEL_DIR));
+  dirs.push(cacheDir(env));
+  dirs.push(path.resolve(REPO_ROOT, '..', 'shared', 'models'));
+  return dirs;
+}
+
+export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  return path.resolve(env.CITYWATCH_CACHE ?? path.join(os.homedir(), '.cache', 'citywatch', 'models'));
+}
+
+export async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+// Hashing a few MB is cheap, but callers resolve per session; remember verified files by identity.
+const verified = new Map<string, string>();
+
+/** Absolute path of the verified weights file, or a ModelResolveError naming the file and the fix. */
+export async function resolveModelFile(manifest: ModelManifest, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const dirs = modelSearchDirs(env);
+  for (const dir of dirs) {
+    const file = path.join(dir, manifest.file);
+    const st = await stat(file).catch(() => null);
+    if (!st?.isFile()) continue;
+    const identity = `${file}:${st.size}:${st.mtimeMs}`;
+    if (verified.get(identity) === manifest.sha256) return file;
+    const actual = await sha256File(file);
+    if (actual !== manifest.sha256) {
+      throw new ModelResolveError(
+        `model file ${file} has sha256 ${actual}, but manifest "${manifest.name}" expects ${manifest.sha256}. ` +
+          `Delete it and run \`npm run models:fetch -- ${manifest.name}\`, or point MODEL_DIR at a directory with the official ${manifest.file}.`,
+      );
+    }
+    verified.set(identity, actual);
+    return file;
+  }
+  throw new ModelResolveError(
+    `model file ${manifest.file} for "${manifest.name}" not found in ${dirs.join(', ')}. ` +
+      `Set MODEL_DIR to a directory containing it, or run \`npm run models:fetch -- ${manifest.name}\` to download ${manifest.url}.`,
+  );
+}
+
+/** Downloads the official weights into the cache, verifying the sha256 before the file becomes visible. */
+export async function fetchModel(
+  manifest: ModelManifest,
+  opts: { env?: NodeJS.ProcessEnv; fetchImpl?: typeof fetch; url?: string } = {},
+): Promise<string> {
+  const dir = cacheDir(opts.env);
+  await mkdir(dir, { recursive: true });
+  const target = path.join(dir, manifest.file);
+  const url = opts.url ?? manifest.url;
+  let res: Response;
+  try {
+    res = await (opts.fetchImpl ?? fetch)(url, { redirect: 'follow' });
+  } catch (err) {
+    throw new ModelResolveError(`could not download ${url}: ${(err as Error).message}. Copy ${manifest.file} into ${dir} or set MODEL_DIR.`);
+  }
+  if (!res.ok) throw new ModelResolveError(`download of ${url} failed: HTTP ${res.status}`);
+  const body = Buffer.from(await res.arrayBuffer());
+  const actual = createHash('sha256').update(body).digest('hex');
+  if (actual !== manifest.sha256) {
+    throw new ModelResolveError(`downloaded ${url} has sha256 ${actual}, expected ${manifest.sha256}; not installed.`);
+  }
+  const tmp = `${target}.${process.pid}.part`;
+  await writeFile(tmp, body);
+  await rename(tmp, target).catch(async (err) => {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  });
+  return target;
+}

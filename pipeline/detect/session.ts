@@ -1,0 +1,98 @@
+// One onnxruntime session per model, shared by every stream in the process. ORT already spreads a
+// single run over intra-op threads, so concurrent runs mostly fight for the same cores; a small
+// semaphore bounds them and keeps latency predictable.
+import ort from 'onnxruntime-node';
+import { loadManifest, type ModelManifest } from '../../models/manifest.js';
+import { resolveModelFile } from '../../models/resolve.js';
+import type { RawOutput } from './decoders/types.js';
+
+export interface SessionOptions {
+  /** Intra-op threads per run (default: all cores, at most 4). */
+  threads?: number;
+  /** Runs allowed at once on this session (default 1). */
+  maxConcurrent?: number;
+}
+
+export class Semaphore {
+  private active = 0;
+  private readonly waiters: Array<() => void> = [];
+  constructor(private readonly limit: number) {
+    if (!(limit >= 1)) throw new Error(`semaphore limit must be >= 1, got ${limit}`);
+  }
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active >= this.limit) await new Promise<void>((r) => this.waiters.push(r));
+    this.active++;
+    try {
+      return await fn();
+    } finally {
+      this.active--;
+      this.waiters.shift()?.();
+    }
+  }
+  get pending(): number {
+    return this.waiters.length;
+  }
+}
+
+export class ModelSession {
+  private constructor(
+    readonly manifest: ModelManifest,
+    readonly file: string,
+    private readonly session: ort.InferenceSession,
+    private readonly gate: Semaphore,
+  ) {}
+
+  static async open(manifest: ModelManifest, opts: SessionOptions = {}): Promise<ModelSession> {
+    const file = await resolveModelFile(manifest);
+    const { availableParallelism } = await import('node:os');
+    const threads = opts.threads ?? Math.min(4, availableParallelism());
+    const session = await ort.InferenceSession.create(file, {
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+    });
+    if (!session.inputNames.includes(manifest.input.name)) {
+      throw new Error(`model ${file} has inputs ${session.inputNames.join(', ')}, manifest expects "${manifest.input.name}"`);
+    }
+    return new ModelSession(manifest, file, session, new Semaphore(opts.maxConcurrent ?? 1));
+  }
+
+  /** Runs the model on one prepared input tensor (batch 1). */
+  async run(input: Float32Array): Promise<Record<string, RawOutput>> {
+    const { width, height, layout, name } = this.manifest.input;
+    const dims = layout === 'NCHW' ? [1, 3, height, width] : [1, height, width, 3];
+    return this.gate.run(async () => {
+      const results = await this.session.run({ [name]: new ort.Tensor('float32', input, dims) });
+      const out: Record<string, RawOutput> = {};
+      for (const key of this.manifest.outputs) {
+        const t = results[key];
+        if (!t) throw new Error(`model ${this.manifest.name} produced no output "${key}"`);
+        out[key] = { data: t.data as Float32Array, dims: t.dims };
+      }
+      return out;
+    });
+  }
+
+  get queued(): number {
+    return this.gate.pending;
+  }
+
+  async close(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+const shared = new Map<string, Promise<ModelSession>>();
+
+/** The process-wide session for a model name; created on first use. */
+export function sharedSession(model: string, opts: SessionOptions = {}): Promise<ModelSession> {
+  let s = shared.get(model);
+  if (!s) {
+    s = loadManifest(model).then((m) => ModelSession.open(m, opts));
+    shared.set(model, s);
+    // A failed open must not poison later attempts (e.g. after the weights were fetched).
+    s.catch(() => shared.delete(model));
+  }
+  return s;
+}

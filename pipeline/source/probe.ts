@@ -1,0 +1,75 @@
+import { spawn } from 'node:child_process';
+import type { InputSpec } from './input-url.js';
+
+export interface ProbeResult {
+  width: number;
+  height: number;
+  codec: string;
+  /** Seconds; null for live streams. */
+  duration: number | null;
+  startTime: number;
+  fps: number | null;
+}
+
+export class ProbeError extends Error {}
+
+function parseRate(r: string | undefined): number | null {
+  if (!r) return null;
+  const [n, d] = r.split('/').map(Number);
+  if (!n || !d) return null;
+  return n / d;
+}
+
+/** ffprobe the first video stream; a file that is not video gives a ProbeError that says so. */
+export function probeInput(spec: InputSpec, opts: { timeoutMs?: number; rtspTransport?: 'tcp' | 'udp' } = {}): Promise<ProbeResult> {
+  const timeoutMs = opts.timeoutMs ?? 15_000;
+  const args = ['-v', 'error', '-protocol_whitelist', spec.protocols];
+  if (spec.kind === 'rtsp' || spec.kind === 'rtsps') args.push('-rtsp_transport', opts.rtspTransport ?? 'tcp');
+  if (spec.kind === 'hls') args.push('-f', 'hls');
+  if (spec.kind !== 'file') args.push('-rw_timeout', String(timeoutMs * 1000));
+  args.push(
+    '-select_streams', 'v:0',
+    '-show_entries', 'stream=width,height,codec_name,avg_frame_rate,r_frame_rate:format=duration,start_time',
+    '-of', 'json', spec.ffmpegInput,
+  );
+  return new Promise((resolve, reject) => {
+    const child = spawn('ffprobe', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs + 2000);
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString().slice(0, 4000)));
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new ProbeError(`cannot run ffprobe: ${e.message} (is ffmpeg installed?)`));
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const detail = err.trim().split('\n').filter(Boolean).slice(-2).join(' | ');
+      if (signal) return reject(new ProbeError(`ffprobe of ${spec.display} timed out after ${timeoutMs} ms`));
+      if (code !== 0) return reject(new ProbeError(`cannot read ${spec.display}: ${detail || `ffprobe exited ${code}`}`));
+      let json: { streams?: Array<Record<string, string | number>>; format?: Record<string, string> };
+      try {
+        json = JSON.parse(out);
+      } catch {
+        return reject(new ProbeError(`ffprobe gave unreadable output for ${spec.display}`));
+      }
+      const s = json.streams?.[0];
+      const width = Number(s?.width);
+      const height = Number(s?.height);
+      if (!s || !(width > 0) || !(height > 0)) {
+        return reject(new ProbeError(`${spec.display} is not a video: no video stream found${detail ? ` (${detail})` : ''}`));
+      }
+      const duration = Number(json.format?.duration);
+      const start = Number(json.format?.start_time);
+      resolve({
+        width,
+        height,
+        codec: String(s.codec_name ?? 'unknown'),
+        duration: Number.isFinite(duration) && duration > 0 ? duration : null,
+        startTime: Number.isFinite(start) ? start : 0,
+        fps: parseRate(String(s.avg_frame_rate ?? '')) ?? parseRate(String(s.r_frame_rate ?? '')),
+      });
+    });
+  });
+}
