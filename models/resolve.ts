@@ -14,16 +14,13 @@ export class ModelResolveError extends Error {}
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /**
- * Directories searched in order: $MODEL_DIR, the user cache ($CITYWATCH_CACHE or
- * ~/.cache/citywatch/models), then `shared/models` beside the checkout (how this project's
- * development machines and CI provide weights without a download).
+ * Directories searched in order: $MODEL_DIR, then the user cache ($CITYWATCH_CACHE or
+ * ~/.cache/citywatch/models). Without MODEL_DIR, `shared/models` beside the checkout is tried
+ * last (how this project's development machines provide weights without a download).
  */
 export function modelSearchDirs(env: NodeJS.ProcessEnv = process.env): string[] {
-  const dirs: string[] = [];
-  if (env.MODEL_DIR) dirs.push(path.resolve(env.MODEL_DIR));
-  dirs.push(cacheDir(env));
-  dirs.push(path.resolve(REPO_ROOT, '..', 'shared', 'models'));
-  return dirs;
+  if (env.MODEL_DIR) return [path.resolve(env.MODEL_DIR), cacheDir(env)];
+  return [cacheDir(env), path.resolve(REPO_ROOT, '..', 'shared', 'models')];
 }
 
 export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {

@@ -58,12 +58,19 @@ function cross(o: Point, a: Point, b: Point): number {
 }
 
 function onSegment(p: Point, a: Point, b: Point): boolean {
+  // Tolerances scale with the segment and coordinate magnitude: polygons are used both in
+  // normalised units and in pixels (where rounding in cross() alone reaches ~1e-10), and an
+  // absolute epsilon silently turned edge points of pixel polygons into misses.
+  const dx = b[0] - a[0];
+  const dy = b[1] - a[1];
+  const mag = Math.max(Math.abs(a[0]), Math.abs(a[1]), Math.abs(b[0]), Math.abs(b[1]), Math.abs(p[0]), Math.abs(p[1]), 1);
+  const eps = 1e-9 * mag;
   return (
-    Math.abs(cross(a, b, p)) < 1e-12 &&
-    p[0] >= Math.min(a[0], b[0]) - 1e-12 &&
-    p[0] <= Math.max(a[0], b[0]) + 1e-12 &&
-    p[1] >= Math.min(a[1], b[1]) - 1e-12 &&
-    p[1] <= Math.max(a[1], b[1]) + 1e-12
+    Math.abs(cross(a, b, p)) <= eps * Math.hypot(dx, dy) &&
+    p[0] >= Math.min(a[0], b[0]) - eps &&
+    p[0] <= Math.max(a[0], b[0]) + eps &&
+    p[1] >= Math.min(a[1], b[1]) - eps &&
+    p[1] <= Math.max(a[1], b[1]) + eps
   );
 }
 

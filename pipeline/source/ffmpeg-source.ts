@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import type { Frame, Letterbox, PixelFormat } from '../types.js';
 import { FrameQueue, type OverflowPolicy } from './frame-queue.js';
-import { parseInput, type InputSpec, type ParseInputOptions } from './input-url.js';
+import { parseInput, scrubSecrets, type InputSpec, type ParseInputOptions } from './input-url.js';
 import { computeLetterbox, letterboxFilter } from './letterbox.js';
 import { probeInput, type ProbeResult } from './probe.js';
 
@@ -217,7 +217,7 @@ export class FrameSource extends EventEmitter {
         });
         result = await this.runSession(this.probe);
       } catch (err) {
-        result = { ok: false, frames: 0, reason: (err as Error).message };
+        result = { ok: false, frames: 0, reason: scrubSecrets((err as Error).message, this.spec) };
       }
       if (this.stopped) break;
       if (!this.spec.live) {
@@ -297,7 +297,8 @@ export class FrameSource extends EventEmitter {
             }
             streamTime = sessionBase + (p - sessionFirstPts);
           } else {
-            streamTime = Math.max(0, p - probe.startTime);
+            // ffmpeg (without -copyts) already rebases the input's start time to 0.
+            streamTime = Math.max(0, p);
           }
           // Timelines restart on reconnect and some cameras send jittery pts; never go backwards.
           if (streamTime <= this.lastStreamTime) streamTime = this.lastStreamTime + 1e-3;
@@ -358,7 +359,7 @@ export class FrameSource extends EventEmitter {
         const detail = errTail.filter((l) => /error|invalid|refused|failed|not found|denied|timed out|unable|no such|403|404|not allowed/i.test(l)).slice(-2).join(' | ');
         if (stallReason) resolve({ ok: false, frames, reason: stallReason });
         else if (code === 0) resolve({ ok: true, frames, reason: live ? 'stream ended' : 'end of file' });
-        else resolve({ ok: false, frames, reason: `ffmpeg exited ${signal ?? code}${detail ? `: ${detail}` : ''} (${this.spec.display})` });
+        else resolve({ ok: false, frames, reason: scrubSecrets(`ffmpeg exited ${signal ?? code}${detail ? `: ${detail}` : ''} (${this.spec.display})`, this.spec) });
       });
     });
   }

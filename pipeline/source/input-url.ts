@@ -32,6 +32,16 @@ export function redactUrl(raw: string): string {
   }
 }
 
+/**
+ * Removes credentials from text that came from ffmpeg/ffprobe (they echo the input URL verbatim
+ * in their errors) before it reaches logs, states or API responses.
+ */
+export function scrubSecrets(text: string, spec?: InputSpec): string {
+  let out = spec && spec.ffmpegInput !== spec.display ? text.split(spec.ffmpegInput).join(spec.display) : text;
+  out = out.replace(/([a-z][a-z0-9+.-]*:\/\/)(?!\*\*\*(?::\*\*\*)?@)[^/@\s]+@/gi, '$1***@');
+  return out;
+}
+
 export interface ParseInputOptions {
   /** Allow local file paths (testers' replays, the CLI); the camera API refuses them. */
   allowFiles?: boolean;
@@ -57,8 +67,8 @@ export function parseInput(raw: string, opts: ParseInputOptions = {}): InputSpec
   } catch {
     throw new InputError(`not a valid URL: ${redactUrl(raw)}`);
   }
-  if (!url.hostname) throw new InputError(`URL has no host: ${redactUrl(raw)}`);
   const display = redactUrl(raw);
+  if (['rtsp', 'rtsps', 'http', 'https'].includes(scheme) && !url.hostname) throw new InputError(`URL has no host: ${display}`);
   switch (scheme) {
     case 'rtsp':
       return { kind: 'rtsp', ffmpegInput: raw, display, protocols: 'rtsp,rtp,udp,tcp', live: opts.live ?? true };

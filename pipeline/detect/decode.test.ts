@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { loadManifest, type ModelManifest } from '../../models/manifest.js';
+import { decodeYolox } from './decoders/yolox.js';
+import { decoderFor } from './decoders/index.js';
+import { nms } from './nms.js';
+import { frameToTensorData } from './preprocess.js';
+import { computeLetterbox } from '../source/letterbox.js';
+
+const manifest: ModelManifest = await loadManifest('yolox_nano');
+const ROW = 85;
+const ROWS = 52 * 52 + 26 * 26 + 13 * 13;
+
+/** An all-zero YOLOX output with chosen cells filled in. */
+function output(cells: Array<{ row: number; dx: number; dy: number; lw: number; lh: number; obj: number; cls: number; score: number }>) {
+  const data = new Float32Array(ROWS * ROW);
+  for (const c of cells) {
+    const o = c.row * ROW;
+    data.set([c.dx, c.dy, c.lw, c.lh, c.obj], o);
+    data[o + 5 + c.cls] = c.score;
+  }
+  return { output: { data, dims: [1, ROWS, ROW] } };
+}
+
+describe('YOLOX decoder', () => {
+  it('decodes grid offsets, strides and log sizes exactly', () => {
+    // Stride 8 grid: row = gy*52 + gx. Cell (gx=3, gy=2), dx=0.5 → cx=(0.5+3)*8=28, cy=(0.25+2)*8=18.
+    const row8 = 2 * 52 + 3;
+    // Stride 16 grid starts after 2704 rows; cell (gx=1, gy=0).
+    const row16 = 2704 + 1;
+    const cands = decodeYolox(
+      output([
+        { row: row8, dx: 0.5, dy: 0.25, lw: Math.log(2), lh: Math.log(4), obj: 0.9, cls: 2, score: 0.8 },
+        { row: row16, dx: 0, dy: 0, lw: 0, lh: 0, obj: 0.5, cls: 0, score: 0.5 },
+      ]),
+      { manifest, scoreThreshold: 0.3 },
+    );
+    expect(cands).toHaveLength(1); // 0.5 × 0.5 = 0.25 < 0.3
+    const c = cands[0]!;
+    expect(c.classId).toBe(2);
+    expect(c.score).toBeCloseTo(0.72, 6);
+    expect([c.x1, c.y1, c.x2, c.y2].map((v) => +v.toFixed(4))).toEqual([20, 2, 36, 34]);
+  });
+
+  it('rejects an output of the wrong shape', () => {
+    expect(() => decodeYolox({ output: { data: new Float32Array(10), dims: [1, 2, 5] } }, { manifest, scoreThreshold: 0.1 })).toThrow(/rows of 85/);
+  });
+
+  it('is found through the decoder registry; unknown kinds are named', () => {
+    expect(decoderFor('yolox')).toBe(decodeYolox);
+    expect(() => decoderFor('ssd')).toThrow(/no decoder implemented for kind "ssd"/);
+  });
+});
+
+describe('class-aware NMS', () => {
+  const box = (classId: number, score: number, x1: number) => ({ classId, score, x1, y1: 0, x2: x1 + 10, y2: 10 });
+  it('suppresses overlapping boxes of the same class only', () => {
+    const kept = nms([box(0, 0.9, 0), box(0, 0.8, 1), box(1, 0.7, 1), box(0, 0.6, 50)], 0.45);
+    expect(kept.map((k) => [k.classId, k.score])).toEqual([
+      [0, 0.9],
+      [1, 0.7],
+      [0, 0.6],
+    ]);
+  });
+  it('keeps boxes whose IoU is at or below the threshold', () => {
+    // x offset 5 → IoU = 50/150 = 0.333
+    expect(nms([box(0, 0.9, 0), box(0, 0.8, 5)], 0.34)).toHaveLength(2);
+    expect(nms([box(0, 0.9, 0), box(0, 0.8, 5)], 0.33)).toHaveLength(1);
+  });
+  it('caps the number of detections', () => {
+    expect(nms([box(0, 0.9, 0), box(0, 0.8, 100), box(0, 0.7, 200)], 0.5, 2)).toHaveLength(2);
+  });
+});
+
+describe('preprocess', () => {
+  it('converts packed BGR pixels to planar float in the model colour order', () => {
+    const lb = { ...computeLetterbox(2, 1, 416, 416) };
+    const data = Buffer.alloc(416 * 416 * 3);
+    data.set([10, 20, 30, 40, 50, 60]); // two BGR pixels
+    const t = frameToTensorData({ data, pixelFormat: 'bgr24', letterbox: lb, index: 0, streamTime: 0, wallTime: 0 }, manifest);
+    const n = 416 * 416;
+    expect([t[0], t[1], t[n], t[n + 1], t[2 * n], t[2 * n + 1]]).toEqual([10, 40, 20, 50, 30, 60]);
+    // The same bytes declared as RGB are swapped into the model's BGR order.
+    const t2 = frameToTensorData({ data, pixelFormat: 'rgb24', letterbox: lb, index: 0, streamTime: 0, wallTime: 0 }, manifest);
+    expect([t2[0], t2[n], t2[2 * n]]).toEqual([30, 20, 10]);
+  });
+  it('refuses frames of the wrong size', () => {
+    const lb = computeLetterbox(640, 480, 320, 320);
+    expect(() => frameToTensorData({ data: Buffer.alloc(320 * 320 * 3), pixelFormat: 'bgr24', letterbox: lb, index: 0, streamTime: 0, wallTime: 0 }, manifest)).toThrow(/expects 416x416/);
+  });
+});

@@ -1,0 +1,250 @@
+import { describe, expect, it } from 'vitest';
+import type { Box, Detection, Track } from '../types.js';
+import { iou } from '../rules/geometry.js';
+import { ByteTracker } from './byte-tracker.js';
+
+function det(box: Box, score = 0.9, label = 'person', frameTime = 0): Detection {
+  return { label, classId: label === 'person' ? 0 : 2, score, box, frameTime, model: 'test' };
+}
+
+function rect(x: number, y: number, w: number, h: number): Box {
+  return { x1: x, y1: y, x2: x + w, y2: y + h };
+}
+
+const summary = (tracks: Track[]) => tracks.map((t) => ({ id: t.id, state: t.state, hits: t.hits }));
+
+describe('ByteTracker confirmation and loss', () => {
+  it('confirms a track exactly at minHits and keeps counting hits', () => {
+    const tr = new ByteTracker();
+    const b = rect(100, 100, 40, 80);
+    expect(summary(tr.update([det(b)], 0))).toEqual([{ id: 1, state: 'tentative', hits: 1 }]);
+    expect(summary(tr.update([det(b)], 0.5))).toEqual([{ id: 1, state: 'tentative', hits: 2 }]);
+    expect(summary(tr.update([det(b)], 1))).toEqual([{ id: 1, state: 'confirmed', hits: 3 }]);
+    expect(summary(tr.update([det(b)], 1.5))).toEqual([{ id: 1, state: 'confirmed', hits: 4 }]);
+
+    const quick = new ByteTracker({ minHits: 1 });
+    expect(summary(quick.update([det(b)], 0))).toEqual([{ id: 1, state: 'confirmed', hits: 1 }]);
+  });
+
+  it('drops a tentative track that misses one frame', () => {
+    const tr = new ByteTracker();
+    const b = rect(100, 100, 40, 80);
+    tr.update([det(b)], 0);
+    tr.update([det(b)], 0.5);
+    expect(tr.update([], 1)).toEqual([]);
+    expect(summary(tr.update([det(b)], 1.5))).toEqual([{ id: 2, state: 'tentative', hits: 1 }]);
+  });
+
+  it('keeps the id of a moving object through a 3-frame occlusion', () => {
+    const tr = new ByteTracker();
+    // 30 px/s to the right at 2 fps; after the gap the box no longer overlaps where it was last
+    // seen, so only the motion prediction can re-find it.
+    const at = (k: number) => rect(15 * k, 100, 40, 80);
+    for (let k = 0; k < 4; k++) tr.update([det(at(k))], k / 2);
+    for (let k = 4; k < 7; k++) {
+      const tracks = tr.update([], k / 2);
+      expect(summary(tracks)).toEqual([{ id: 1, state: 'lost', hits: 4 }]);
+      expect(tracks[0]!.lastSeen).toBe(1.5);
+      expect(tracks[0]!.box).toEqual(at(3));
+    }
+    expect(iou(at(3), at(7))).toBe(0);
+    const back = tr.update([det(at(7))], 3.5);
+    expect(summary(back)).toEqual([{ id: 1, state: 'confirmed', hits: 5 }]);
+    expect(back[0]!.box).toEqual(at(7));
+    expect(back[0]!.firstSeen).toBe(0);
+  });
+
+  it('removes a lost track after lostTimeoutSec and starts a new id afterwards', () => {
+    const tr = new ByteTracker({ lostTimeoutSec: 3 });
+    const b = rect(200, 50, 60, 40);
+    for (let k = 0; k < 3; k++) tr.update([det(b)], k / 2); // confirmed, lastSeen 1.0
+    expect(summary(tr.update([], 4))).toEqual([{ id: 1, state: 'lost', hits: 3 }]); // 3.0 s since seen
+    expect(tr.update([], 4.5)).toEqual([]);
+    expect(summary(tr.update([det(b)], 5))).toEqual([{ id: 2, state: 'tentative', hits: 1 }]);
+  });
+
+  it('re-finds a lost track exactly at the timeout boundary', () => {
+    const tr = new ByteTracker({ lostTimeoutSec: 3 });
+    const b = rect(200, 50, 60, 40);
+    for (let k = 0; k < 3; k++) tr.update([det(b)], k / 2);
+    tr.update([], 1.5);
+    expect(summary(tr.update([det(b)], 4))).toEqual([{ id: 1, state: 'confirmed', hits: 4 }]);
+  });
+});
+
+describe('ByteTracker association', () => {
+  it('does not swap ids when two same-class boxes cross', () => {
+    const tr = new ByteTracker();
+    // A walks right, B walks left, 30 px/s each at 2 fps; they overlap for several frames.
+    const a = (k: number) => rect(15 * k, 100, 40, 80);
+    const b = (k: number) => rect(232 - 15 * k, 100, 40, 80);
+    // Matching on last-seen boxes alone would swap at k = 8: A's last box overlaps B's new box more.
+    expect(iou(a(7), b(8))).toBeGreaterThan(iou(a(7), a(8)));
+    expect(iou(b(7), a(8))).toBeGreaterThan(iou(b(7), b(8)));
+    for (let k = 0; k <= 16; k++) {
+      // Alternate the detection order so the result cannot rely on it.
+      const dets = k % 2 ? [det(b(k)), det(a(k))] : [det(a(k)), det(b(k))];
+      const tracks = tr.update(dets, k / 2);
+      expect(tracks.map((t) => [t.id, t.box])).toEqual([
+        [1, a(k)],
+        [2, b(k)],
+      ]);
+    }
+  });
+
+  it('only matches detections to tracks of the same label', () => {
+    const tr = new ByteTracker();
+    const b = rect(100, 100, 80, 60);
+    for (let k = 0; k < 3; k++) tr.update([det(b, 0.9, 'car')], k / 2);
+    const tracks = tr.update([det(b, 0.9, 'truck')], 1.5);
+    expect(tracks.map((t) => [t.id, t.label, t.state])).toEqual([
+      [1, 'car', 'lost'],
+      [2, 'truck', 'tentative'],
+    ]);
+  });
+
+  it('continues a confirmed track with low-score detections', () => {
+    const tr = new ByteTracker();
+    const b = rect(100, 100, 40, 80);
+    for (let k = 0; k < 3; k++) tr.update([det(b, 0.8)], k / 2);
+    const tracks = tr.update([det(rect(102, 101, 40, 80), 0.3)], 1.5);
+    expect(summary(tracks)).toEqual([{ id: 1, state: 'confirmed', hits: 4 }]);
+    expect(tracks[0]!.score).toBe(0.3);
+    expect(tracks[0]!.scores).toEqual([0.8, 0.8, 0.8, 0.3]);
+  });
+
+  it('never starts a track from low-score or below-newTrackScore detections', () => {
+    const tr = new ByteTracker();
+    const b = rect(100, 100, 40, 80);
+    for (let k = 0; k < 6; k++) {
+      expect(tr.update([det(b, 0.3), det(rect(300, 100, 40, 80), 0.55)], k / 2)).toEqual([]);
+    }
+    // Detections under lowScore are ignored entirely.
+    for (let k = 0; k < 3; k++) tr.update([det(b, 0.9)], 3 + k / 2);
+    expect(summary(tr.update([det(b, 0.05)], 4.5))).toEqual([{ id: 1, state: 'lost', hits: 3 }]);
+  });
+
+  it('does not let low-score detections revive a lost track or feed a tentative one', () => {
+    const tr = new ByteTracker();
+    const b = rect(100, 100, 40, 80);
+    for (let k = 0; k < 3; k++) tr.update([det(b)], k / 2);
+    tr.update([], 1.5);
+    expect(summary(tr.update([det(b, 0.3)], 2))).toEqual([{ id: 1, state: 'lost', hits: 3 }]);
+
+    const t2 = new ByteTracker();
+    t2.update([det(b)], 0);
+    expect(t2.update([det(b, 0.3)], 0.5)).toEqual([]);
+  });
+
+  it('requires lowMatchIou for the low pass', () => {
+    const tr = new ByteTracker({ lowMatchIou: 0.5 });
+    const b = rect(100, 100, 40, 80);
+    for (let k = 0; k < 3; k++) tr.update([det(b)], k / 2);
+    // Shifted 15 px: IoU 25/55 ≈ 0.45 would pass the high pass (0.3) but not the low pass.
+    const shifted = rect(115, 100, 40, 80);
+    expect(iou(b, shifted)).toBeCloseTo(25 / 55, 12);
+    expect(summary(tr.update([det(shifted, 0.3)], 1.5))).toEqual([{ id: 1, state: 'lost', hits: 3 }]);
+  });
+
+  it('keeps the score window bounded', () => {
+    const tr = new ByteTracker({ scoreHistory: 3 });
+    const b = rect(10, 10, 50, 50);
+    let tracks: Track[] = [];
+    [0.9, 0.8, 0.7, 0.6, 0.65].forEach((s, k) => (tracks = tr.update([det(b, s)], k)));
+    expect(tracks[0]!.scores).toEqual([0.7, 0.6, 0.65]);
+  });
+});
+
+describe('ByteTracker stationary flag and zone dwell', () => {
+  it('marks a jittering parked box stationary once observed for the whole window', () => {
+    const tr = new ByteTracker({ stationaryWindowSec: 5, stationaryMaxShift: 0.25 });
+    const jitter = [0, 3, -2, 1, -3, 2, -1, 3, 0, -2, 2, -3, 1];
+    const flags: boolean[] = [];
+    for (let k = 0; k < 13; k++) {
+      const j = jitter[k]!;
+      const tracks = tr.update([det(rect(300 + j, 200 - j, 120 + j, 70), 0.9, 'car')], k / 2);
+      flags.push(tracks[0]!.stationary);
+    }
+    // Stream times 0 … 6 s: true from t = 5 s on.
+    expect(flags).toEqual([false, false, false, false, false, false, false, false, false, false, true, true, true]);
+  });
+
+  it('never marks a steadily moving box stationary', () => {
+    const tr = new ByteTracker();
+    for (let k = 0; k < 25; k++) {
+      // 12 px/s: 60 px over 5 s against a 139 px diagonal = 0.43 of the diagonal.
+      const tracks = tr.update([det(rect(300 + 6 * k, 200, 120, 70), 0.9, 'car')], k / 2);
+      expect(tracks[0]!.stationary).toBe(false);
+    }
+  });
+
+  it('accumulates dwell only over intervals spent inside each zone', () => {
+    const tr = new ByteTracker();
+    // Zone "a" holds centres left of x = 200, zone "b" is everywhere.
+    const zonesOf = (b: Box) => ((b.x1 + b.x2) / 2 < 200 ? ['a', 'b'] : ['b']);
+    // Centres 190, 195, 198, 203 (outside "a"), 198, 195.
+    const boxes = [140, 145, 148, 153, 148, 145].map((x) => rect(x, 100, 100, 80));
+    const dwell: Record<string, number>[] = [];
+    boxes.forEach((b, k) => dwell.push(tr.update([det(b)], k / 2, zonesOf)[0]!.zoneDwell));
+    expect(dwell).toEqual([
+      { a: 0, b: 0 },
+      { a: 0.5, b: 0.5 },
+      { a: 1, b: 1 },
+      { a: 1, b: 1.5 },
+      { a: 1, b: 2 }, // re-entered "a": the interval spent outside does not count
+      { a: 1.5, b: 2.5 },
+    ]);
+  });
+
+  it('counts an occlusion gap as dwell when the box is in the zone on both sides', () => {
+    const tr = new ByteTracker();
+    const zonesOf = () => ['lot'];
+    const b = rect(100, 100, 80, 50);
+    tr.update([det(b)], 0, zonesOf);
+    tr.update([det(b)], 0.5, zonesOf);
+    tr.update([det(b)], 1, zonesOf);
+    tr.update([], 1.5, zonesOf);
+    tr.update([], 2, zonesOf);
+    const tracks = tr.update([det(b)], 2.5, zonesOf);
+    expect(tracks[0]!.zoneDwell).toEqual({ lot: 2.5 });
+    expect(tracks[0]!.state).toBe('confirmed');
+  });
+});
+
+describe('ByteTracker contract', () => {
+  it('is deterministic and reset() restarts ids', () => {
+    const run = (tr: ByteTracker) => {
+      const out: Track[][] = [];
+      for (let k = 0; k < 8; k++) {
+        out.push(tr.update([det(rect(10 * k, 0, 50, 50)), det(rect(300, 10 * k, 50, 50), 0.7, 'car')], k / 3));
+      }
+      return out;
+    };
+    const tr = new ByteTracker();
+    const first = run(tr);
+    tr.reset();
+    expect(run(tr)).toEqual(first);
+    expect(first.at(-1)!.map((t) => t.id)).toEqual([1, 2]);
+  });
+
+  it('returns copies that cannot corrupt the tracker', () => {
+    const tr = new ByteTracker();
+    const b = rect(0, 0, 50, 50);
+    const [t] = tr.update([det(b)], 0);
+    t!.box.x1 = 999;
+    t!.scores.push(1);
+    const [again] = tr.update([det(b)], 0.5);
+    expect(again!.box).toEqual(b);
+    expect(again!.scores).toEqual([0.9, 0.9]);
+  });
+
+  it('rejects time going backwards, non-finite input and inconsistent options', () => {
+    const tr = new ByteTracker();
+    tr.update([], 2);
+    expect(() => tr.update([], 1)).toThrow(/went backwards \(1 s after 2 s\)/);
+    expect(() => tr.update([det({ x1: 0, y1: 0, x2: NaN, y2: 1 })], 3)).toThrow(/detection 0 \(person\) has a non-finite box/);
+    expect(() => new ByteTracker({ lowScore: 0.6, highScore: 0.5 })).toThrow(/lowScore must not exceed highScore/);
+    expect(() => new ByteTracker({ minHits: 0 })).toThrow(/minHits must be an integer >= 1/);
+    expect(() => new ByteTracker({ matchIou: 0 })).toThrow(/matchIou must be within \(0, 1\]/);
+  });
+});

@@ -1,0 +1,266 @@
+// ByteTrack-style multi-object tracker (Zhang et al., 2022): high-score detections are associated
+// first; low-score ones (often partly occluded objects) only extend tracks that already exist, so
+// an occluded vendor or a car behind a bus keeps its id without low-score noise starting tracks.
+// Pure and deterministic: same detections and times in, same tracks out.
+import type { Box, Detection, Track } from '../types.js';
+import { iou } from '../rules/geometry.js';
+import { assign } from './assignment.js';
+import { BoxKalman, type KalmanNoise } from './kalman.js';
+
+export interface TrackerOptions {
+  /** First association pass uses detections with score >= highScore. */
+  highScore: number;
+  /** Second pass uses lowScore <= score < highScore, only against tracks still unmatched. */
+  lowScore: number;
+  /** Minimum IoU (predicted box vs detection) for the high pass and for tentative tracks. */
+  matchIou: number;
+  /** Minimum IoU for the low pass: stricter, low-score boxes are less trustworthy. */
+  lowMatchIou: number;
+  /** Unmatched high detections at or above this start a new tentative track. */
+  newTrackScore: number;
+  /** Consecutive matched frames (creation frame included) before a tentative track is confirmed. */
+  minHits: number;
+  /** A lost track is kept this long after it was last seen (stream seconds), then removed. */
+  lostTimeoutSec: number;
+  /** Window over which stationarity is judged (stream seconds). */
+  stationaryWindowSec: number;
+  /** Extent of the box centres over the window / mean box diagonal below this = stationary. */
+  stationaryMaxShift: number;
+  /** Recent scores kept on the track. */
+  scoreHistory: number;
+  /** Motion model noise; the defaults follow ByteTrack's (1/20 of the box size) measurement noise. */
+  kalman: KalmanNoise;
+}
+
+export const DEFAULT_TRACKER_OPTIONS: Readonly<TrackerOptions> = Object.freeze({
+  highScore: 0.5,
+  lowScore: 0.1,
+  matchIou: 0.3,
+  lowMatchIou: 0.5,
+  newTrackScore: 0.6,
+  minHits: 3,
+  lostTimeoutSec: 3,
+  stationaryWindowSec: 5,
+  stationaryMaxShift: 0.25,
+  scoreHistory: 15,
+  kalman: Object.freeze({ measurement: 0.05, acceleration: 0.5, initialVelocity: 2 }),
+});
+
+interface CentreSample {
+  t: number;
+  cx: number;
+  cy: number;
+  diag: number;
+}
+
+interface TrackState {
+  id: number;
+  label: string;
+  kf: BoxKalman;
+  box: Box;
+  score: number;
+  scores: number[];
+  state: Track['state'];
+  hits: number;
+  firstSeen: number;
+  lastSeen: number;
+  stationary: boolean;
+  zoneDwell: Record<string, number>;
+  /** Zones the box was in at the last matched frame: dwell only counts intervals spent inside. */
+  lastZones: ReadonlySet<string>;
+  centres: CentreSample[];
+}
+
+export class ByteTracker {
+  private readonly opts: TrackerOptions;
+  private tracks: TrackState[] = [];
+  private nextId = 1;
+  private lastTime = -Infinity;
+
+  constructor(opts: Partial<TrackerOptions> = {}) {
+    this.opts = { ...DEFAULT_TRACKER_OPTIONS, ...opts };
+    validateOptions(this.opts);
+  }
+
+  /**
+   * Feeds the detections of one frame at stream time `time` (s). `zonesOf(box)` returns the ids of
+   * the zones a box is in (used for dwell). Returns every track currently held — tentative,
+   * confirmed and lost — sorted by id; the caller filters by state.
+   */
+  update(dets: readonly Detection[], time: number, zonesOf?: (box: Box) => string[]): Track[] {
+    if (!Number.isFinite(time)) throw new RangeError(`tracker: stream time must be a finite number, got ${time}`);
+    if (time < this.lastTime) {
+      throw new RangeError(`tracker: stream time went backwards (${time} s after ${this.lastTime} s); call reset() for a new stream`);
+    }
+    const dt = this.lastTime === -Infinity ? 0 : time - this.lastTime;
+    this.lastTime = time;
+    const o = this.opts;
+
+    this.tracks = this.tracks.filter((t) => t.state !== 'lost' || time - t.lastSeen <= o.lostTimeoutSec);
+    for (const t of this.tracks) t.kf.predict(dt);
+    const predicted = new Map(this.tracks.map((t) => [t, t.kf.box()]));
+
+    const high: Detection[] = [];
+    const low: Detection[] = [];
+    for (const [i, d] of dets.entries()) {
+      const b = d.box;
+      if (![b.x1, b.y1, b.x2, b.y2, d.score].every(Number.isFinite)) {
+        throw new RangeError(`tracker: detection ${i} (${d.label}) has a non-finite box or score`);
+      }
+      // Boxes clipped to nothing at the image border carry no position to track.
+      if (b.x2 <= b.x1 || b.y2 <= b.y1) continue;
+      if (d.score >= o.highScore) high.push(d);
+      else if (d.score >= o.lowScore) low.push(d);
+    }
+
+    const match = (tracks: TrackState[], cand: Detection[], minIou: number) => {
+      const cost = tracks.map((t) => {
+        const p = predicted.get(t)!;
+        return cand.map((d) => (d.label === t.label ? 1 - iou(p, d.box) : Infinity));
+      });
+      const r = assign(cost, cand.length, 1 - minIou);
+      for (const [ti, di] of r.matches) this.observe(tracks[ti]!, cand[di]!, time, zonesOf);
+      return { tracks: r.unmatchedRows.map((i) => tracks[i]!), dets: r.unmatchedCols.map((j) => cand[j]!) };
+    };
+
+    // 1. High-score detections against confirmed and lost tracks.
+    const pool = this.tracks.filter((t) => t.state !== 'tentative');
+    const first = match(pool, high, o.matchIou);
+    // 2. Low-score detections only extend tracks that were being followed until now: re-finding a
+    //    lost track or feeding a tentative one on weak evidence is how ghosts get made.
+    const second = match(
+      first.tracks.filter((t) => t.state === 'confirmed'),
+      low,
+      o.lowMatchIou,
+    );
+    // 3. Remaining high-score detections against tentative tracks.
+    const third = match(
+      this.tracks.filter((t) => t.state === 'tentative'),
+      first.dets,
+      o.matchIou,
+    );
+
+    const missed = new Set<TrackState>([...second.tracks, ...third.tracks]);
+    this.tracks = this.tracks.filter((t) => !(missed.has(t) && t.state === 'tentative'));
+    for (const t of missed) {
+      if (t.state === 'confirmed') {
+        t.state = 'lost';
+        t.kf.freezeSize();
+      }
+    }
+
+    for (const d of third.dets) {
+      if (d.score >= o.newTrackScore) this.tracks.push(this.start(d, time, zonesOf));
+    }
+    this.tracks.sort((a, b) => a.id - b.id);
+    return this.tracks.map(snapshot);
+  }
+
+  reset(): void {
+    this.tracks = [];
+    this.nextId = 1;
+    this.lastTime = -Infinity;
+  }
+
+  private start(d: Detection, time: number, zonesOf?: (box: Box) => string[]): TrackState {
+    const zones = new Set(zonesOf ? zonesOf(d.box) : []);
+    const zoneDwell: Record<string, number> = {};
+    for (const z of zones) zoneDwell[z] = 0;
+    const t: TrackState = {
+      id: this.nextId++,
+      label: d.label,
+      kf: new BoxKalman(d.box, this.opts.kalman),
+      box: { ...d.box },
+      score: d.score,
+      scores: [d.score],
+      state: this.opts.minHits <= 1 ? 'confirmed' : 'tentative',
+      hits: 1,
+      firstSeen: time,
+      lastSeen: time,
+      stationary: false,
+      zoneDwell,
+      lastZones: zones,
+      centres: [],
+    };
+    this.updateStationary(t, time);
+    return t;
+  }
+
+  private observe(t: TrackState, d: Detection, time: number, zonesOf?: (box: Box) => string[]): void {
+    const elapsed = time - t.lastSeen;
+    t.kf.update(d.box);
+    const zones = new Set(zonesOf ? zonesOf(d.box) : []);
+    for (const z of zones) {
+      t.zoneDwell[z] = (t.zoneDwell[z] ?? 0) + (t.lastZones.has(z) ? elapsed : 0);
+    }
+    t.lastZones = zones;
+    t.box = { ...d.box };
+    t.score = d.score;
+    t.scores.push(d.score);
+    if (t.scores.length > this.opts.scoreHistory) t.scores.splice(0, t.scores.length - this.opts.scoreHistory);
+    t.hits += 1;
+    t.lastSeen = time;
+    if (t.state === 'lost' || (t.state === 'tentative' && t.hits >= this.opts.minHits)) t.state = 'confirmed';
+    this.updateStationary(t, time);
+  }
+
+  /** Stationary once observed for a whole window with the centres barely spread relative to the box. */
+  private updateStationary(t: TrackState, time: number): void {
+    const b = t.box;
+    t.centres.push({ t: time, cx: (b.x1 + b.x2) / 2, cy: (b.y1 + b.y2) / 2, diag: Math.hypot(b.x2 - b.x1, b.y2 - b.y1) });
+    const from = time - this.opts.stationaryWindowSec;
+    // Keep one sample at or before the window start so "observed for the whole window" is testable.
+    while (t.centres.length >= 2 && t.centres[1]!.t <= from) t.centres.shift();
+    const c = t.centres;
+    if (c[0]!.t > from + 1e-9) {
+      t.stationary = false;
+      return;
+    }
+    let minX = Infinity;
+    let minY = Infinity;
+    let maxX = -Infinity;
+    let maxY = -Infinity;
+    let diag = 0;
+    for (const s of c) {
+      minX = Math.min(minX, s.cx);
+      maxX = Math.max(maxX, s.cx);
+      minY = Math.min(minY, s.cy);
+      maxY = Math.max(maxY, s.cy);
+      diag += s.diag;
+    }
+    diag /= c.length;
+    t.stationary = Math.hypot(maxX - minX, maxY - minY) < this.opts.stationaryMaxShift * diag;
+  }
+}
+
+function snapshot(t: TrackState): Track {
+  return {
+    id: t.id,
+    label: t.label,
+    box: { ...t.box },
+    score: t.score,
+    scores: [...t.scores],
+    state: t.state,
+    hits: t.hits,
+    firstSeen: t.firstSeen,
+    lastSeen: t.lastSeen,
+    stationary: t.stationary,
+    zoneDwell: { ...t.zoneDwell },
+  };
+}
+
+function validateOptions(o: TrackerOptions): void {
+  const fail = (name: string, why: string, value: unknown) => {
+    throw new RangeError(`tracker option ${name} ${why}, got ${JSON.stringify(value)}`);
+  };
+  const unit = ['highScore', 'lowScore', 'newTrackScore', 'stationaryMaxShift'] as const;
+  for (const k of unit) if (!(o[k] >= 0 && o[k] <= 1)) fail(k, 'must be within 0..1', o[k]);
+  for (const k of ['matchIou', 'lowMatchIou'] as const) if (!(o[k] > 0 && o[k] <= 1)) fail(k, 'must be within (0, 1]', o[k]);
+  if (o.lowScore > o.highScore) fail('lowScore', `must not exceed highScore (${o.highScore})`, o.lowScore);
+  if (o.newTrackScore < o.highScore) fail('newTrackScore', `must be at least highScore (${o.highScore})`, o.newTrackScore);
+  for (const k of ['minHits', 'scoreHistory'] as const) if (!(Number.isInteger(o[k]) && o[k] >= 1)) fail(k, 'must be an integer >= 1', o[k]);
+  if (!(o.lostTimeoutSec >= 0 && Number.isFinite(o.lostTimeoutSec))) fail('lostTimeoutSec', 'must be a finite number >= 0', o.lostTimeoutSec);
+  if (!(o.stationaryWindowSec > 0 && Number.isFinite(o.stationaryWindowSec))) fail('stationaryWindowSec', 'must be a finite number > 0', o.stationaryWindowSec);
+  const k = o.kalman;
+  if (!(k && k.measurement > 0 && k.acceleration >= 0 && k.initialVelocity > 0)) fail('kalman', 'needs measurement > 0, acceleration >= 0, initialVelocity > 0', k);
+}

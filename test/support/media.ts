@@ -1,0 +1,69 @@
+// Real material used by tests, and small helpers to derive clips from it with ffmpeg.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const SHARED = path.resolve(REPO_ROOT, '..', 'shared');
+export const VTEST = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';
+export const DOG_JPG = '/usr/share/darknet/data/dog.jpg';
+export const PARKING_LANE = path.join(SHARED, 'fixtures', 'parking_lane_cars_passing.mp4');
+/** Scratch space for derived clips: outside git, reused across runs. */
+export const TEST_CACHE = path.join(REPO_ROOT, '.cache', 'test-media');
+
+process.env.MODEL_DIR ??= path.join(SHARED, 'models');
+
+export function requireFile(file: string, hint: string): string {
+  if (!existsSync(file)) throw new Error(`test material missing: ${file} (${hint})`);
+  return file;
+}
+
+export function run(cmd: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} exited ${code}: ${err}`))));
+  });
+}
+
+/** Makes (once) an H.264 clip under TEST_CACHE with ffmpeg; `args` go between the inputs and the output. */
+export async function derivedClip(name: string, inputArgs: string[], outArgs: string[]): Promise<string> {
+  await mkdir(TEST_CACHE, { recursive: true });
+  const out = path.join(TEST_CACHE, name);
+  if (existsSync(out)) return out;
+  const tmp = `${out}.part${path.extname(out)}`;
+  await run('ffmpeg', ['-y', '-loglevel', 'error', ...inputArgs, ...outArgs, tmp]);
+  const { rename } = await import('node:fs/promises');
+  await rename(tmp, out);
+  return out;
+}
+
+/** The real dog.jpg photo as a short H.264 clip, so tests go through the video code path. */
+export function dogClip(): Promise<string> {
+  requireFile(DOG_JPG, 'apt-get install darknet');
+  return derivedClip('dog-3s.mp4', ['-loop', '1', '-i', DOG_JPG, '-t', '3', '-r', '10'], ['-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-g', '10']);
+}
+
+/** The first `seconds` of vtest.avi re-encoded as H.264 MP4 (RTSP/HLS servers need H.264). */
+export function vtestH264(seconds: number): Promise<string> {
+  requireFile(VTEST, 'apt-get install opencv-doc');
+  return derivedClip(`vtest-${seconds}s.mp4`, ['-i', VTEST, '-t', String(seconds)], ['-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p', '-g', '10', '-an']);
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}

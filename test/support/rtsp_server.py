@@ -1,0 +1,50 @@
+#!/usr/bin/python3
+"""A real RTSP server for tests and the demo camera: GStreamer's gst-rtsp-server serving an H.264
+MP4 clip, as a street camera would. Run with Debian's own python3 (it has gi).
+
+usage: rtsp_server.py --port 8554 --mount /cam --file clip.mp4
+Prints "READY rtsp://127.0.0.1:PORT/MOUNT" once listening. Each client gets the clip from its
+start, paced in real time; the stream ends when the clip does (loop longer clips upstream).
+"""
+import argparse
+import signal
+import sys
+
+import gi
+
+gi.require_version("Gst", "1.0")
+gi.require_version("GstRtspServer", "1.0")
+from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--mount", default="/cam")
+    ap.add_argument("--file", required=True)
+    args = ap.parse_args()
+
+    Gst.init(None)
+    server = GstRtspServer.RTSPServer()
+    server.set_address("127.0.0.1")
+    server.set_service(str(args.port))
+    factory = GstRtspServer.RTSPMediaFactory()
+    location = args.file.replace("\\", "\\\\").replace('"', '\\"')
+    factory.set_launch(
+        f'( filesrc location="{location}" ! qtdemux ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=1 )'
+    )
+    factory.set_shared(False)
+    server.get_mount_points().add_factory(args.mount, factory)
+    if server.attach(None) == 0:
+        print(f"ERROR cannot listen on 127.0.0.1:{args.port}", flush=True)
+        return 1
+    loop = GLib.MainLoop()
+    signal.signal(signal.SIGTERM, lambda *_: loop.quit())
+    signal.signal(signal.SIGINT, lambda *_: loop.quit())
+    print(f"READY rtsp://127.0.0.1:{args.port}{args.mount}", flush=True)
+    loop.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
