@@ -1,0 +1,619 @@
+// Abandoned-object ("static change") detector: finds regions that changed against the long-term
+// scene and then stayed put — dumped garbage, goods set out in front of a shop, an object left on
+// a road. It works on a small greyscale copy of each frame so it costs well under a millisecond or
+// two per frame and needs no model.
+//
+// Dual background: the long-term model learns slowly and only from pixels that look like
+// background; the short-term model follows the frame quickly. A pixel that differs from the
+// long-term model but already matches the short-term one is "static foreground": something that
+// arrived and stopped. Moving people differ from both, so they never accumulate static time.
+import type { Box, Detection, Frame } from '../types.js';
+import { iou, pointInPolygon, type Point } from '../rules/geometry.js';
+
+export interface StaticChangeOptions {
+  /** Width (px) of the greyscale analysis image; height follows the source aspect. Default 160. */
+  width: number;
+  /**
+   * Fraction of the gap to the current frame that the long-term background closes per second,
+   * on background pixels. Default 0.02 (time constant ≈ 50 s).
+   */
+  longTermRate: number;
+  /**
+   * Same for the short-term background (all pixels). Sets how quickly a stopped object starts to
+   * count as static. Default 0.5 (an object is absorbed within ~2–4 s).
+   */
+  shortTermRate: number;
+  /** Grey-level difference (0..255, after global brightness compensation) that counts as change. Default 25. */
+  diffThreshold: number;
+  /** Smallest blob reported, as a fraction of the image area. Default 0.001. */
+  minAreaFrac: number;
+  /** Largest blob, as a fraction of the image area; bigger changes are lighting or camera moves. Default 0.25. */
+  maxAreaFrac: number;
+  /** Seconds an object must have been present before its blob is reported. Default 10. */
+  minAgeSec: number;
+  /**
+   * Seconds a pixel must have been static (matching the short-term model while differing from the
+   * long-term one) before it may join a blob. Rejects slowly walking people. Default 2.
+   */
+  minStaticSec: number;
+  /**
+   * After this many seconds a still-present object is absorbed into the long-term background: the
+   * scene has changed for good and reporting it forever helps nobody. Default 1800.
+   */
+  absorbAfterSec: number;
+  /** Start-up period (s) in which the long-term model is a running mean of all frames. Default 4. */
+  warmupSec: number;
+  /** If more than this fraction of pixels differs from the long-term model, the camera moved: relearn. Default 0.6. */
+  sceneChangeFrac: number;
+  /** A component keeps a tracked blob's id when their boxes overlap by this fraction of the smaller box. Default 0.3. */
+  matchOverlap: number;
+  /** Seconds a tracked blob survives without a matching component (e.g. hidden by passers-by). Default 4. */
+  maxMissSec: number;
+  /** Frame gaps longer than this (s, e.g. a reconnect) are treated as this long for learning. Default 5. */
+  maxGapSec: number;
+  /**
+   * Removed-object ("ghost") test: a blob whose outline has less edge energy in the current frame
+   * than ghostEdgeRatio × its outline in the long-term background is where something LEFT (a
+   * parked car drove off, a person who stood there at start-up walked away). It is learnt into
+   * the background instead of reported. Default 1.
+   */
+  ghostEdgeRatio: number;
+  /** Optional polygons in source px; only pixels inside one of them are analysed. */
+  mask?: Point[][];
+}
+
+export const DEFAULT_STATIC_CHANGE_OPTIONS: Readonly<StaticChangeOptions> = {
+  width: 160,
+  longTermRate: 0.02,
+  shortTermRate: 0.5,
+  diffThreshold: 25,
+  minAreaFrac: 0.001,
+  maxAreaFrac: 0.25,
+  minAgeSec: 10,
+  minStaticSec: 2,
+  absorbAfterSec: 1800,
+  warmupSec: 4,
+  sceneChangeFrac: 0.6,
+  matchOverlap: 0.3,
+  maxMissSec: 4,
+  maxGapSec: 5,
+  ghostEdgeRatio: 1,
+};
+
+export interface StaticBlob {
+  id: number;
+  /** Box in source pixels. */
+  box: Box;
+  /** Blob pixel area as a fraction of the image area. */
+  areaFrac: number;
+  /** Stream time (s) at which the object arrived (median change onset of its pixels). */
+  firstSeen: number;
+  ageSec: number;
+  /** Fraction of analysed frames since firstSeen in which the blob was found (0..1). */
+  persistence: number;
+}
+
+interface BlobTrack {
+  id: number;
+  box: Box; // analysis px
+  area: number;
+  firstSeen: number;
+  lastSeen: number;
+  createdAt: number;
+  hits: number;
+  updates: number;
+}
+
+interface Component {
+  box: Box; // analysis px, exclusive max
+  area: number;
+  onset: number;
+}
+
+/** Global brightness transfer grey ≈ gain·bg + offset, fitted robustly (see fitBrightnessTransfer). */
+export interface BrightnessTransfer {
+  gain: number;
+  offset: number;
+}
+
+const BINS = 16;
+
+/**
+ * Robust fit of how the whole scene's brightness changed between a background and a frame.
+ * Pixels are grouped by background grey level; in each group the median frame grey is taken (so
+ * a minority of changed pixels — objects, people — cannot pull it), then a weighted line is fitted
+ * through the group medians. Handles both gain (exposure, daylight) and offset changes.
+ */
+export function fitBrightnessTransfer(
+  bg: ArrayLike<number>,
+  grey: ArrayLike<number>,
+  valid: Uint8Array | null,
+): BrightnessTransfer {
+  const hist = new Uint32Array(BINS * 256);
+  const counts = new Uint32Array(BINS);
+  const sums = new Float64Array(BINS);
+  let total = 0;
+  for (let i = 0; i < grey.length; i++) {
+    if (valid && !valid[i]) continue;
+    const b = Math.min(255, Math.max(0, bg[i]!));
+    const bin = Math.min(BINS - 1, (b * BINS) >> 8);
+    const g = Math.min(255, Math.max(0, Math.round(grey[i]!)));
+    hist[bin * 256 + g]!++;
+    counts[bin]!++;
+    sums[bin]! += b;
+    total++;
+  }
+  const minCount = Math.max(8, total * 0.01);
+  const xs: number[] = [];
+  const ys: number[] = [];
+  const ws: number[] = [];
+  for (let bin = 0; bin < BINS; bin++) {
+    const n = counts[bin]!;
+    if (n < minCount) continue;
+    let acc = 0;
+    let g = 0;
+    for (; g < 256; g++) {
+      acc += hist[bin * 256 + g]!;
+      if (acc * 2 >= n) break;
+    }
+    xs.push(sums[bin]! / n);
+    ys.push(g);
+    ws.push(n);
+  }
+  if (xs.length === 0) return { gain: 1, offset: 0 };
+  let sw = 0, sx = 0, sy = 0;
+  for (let k = 0; k < xs.length; k++) {
+    sw += ws[k]!;
+    sx += ws[k]! * xs[k]!;
+    sy += ws[k]! * ys[k]!;
+  }
+  const mx = sx / sw;
+  const my = sy / sw;
+  let sxx = 0, sxy = 0;
+  for (let k = 0; k < xs.length; k++) {
+    sxx += ws[k]! * (xs[k]! - mx) ** 2;
+    sxy += ws[k]! * (xs[k]! - mx) * (ys[k]! - my);
+  }
+  // With too little spread in background levels the slope is meaningless: fit an offset only.
+  if (xs.length < 3 || sxx / sw < 100) return { gain: 1, offset: my - mx };
+  const gain = Math.min(2, Math.max(0.5, sxy / sxx));
+  return { gain, offset: my - gain * mx };
+}
+
+/**
+ * Labels 8-connected components of a binary mask. Returns the label image (0 = none) and the
+ * number of components; labels are 1-based and assigned in raster order.
+ */
+export function labelComponents(mask: Uint8Array, width: number, height: number): { labels: Int32Array; count: number } {
+  const labels = new Int32Array(width * height);
+  const stack: number[] = [];
+  let count = 0;
+  for (let start = 0; start < mask.length; start++) {
+    if (!mask[start] || labels[start]) continue;
+    count++;
+    labels[start] = count;
+    stack.push(start);
+    while (stack.length > 0) {
+      const p = stack.pop()!;
+      const x = p % width;
+      const y = (p - x) / width;
+      for (let dy = -1; dy <= 1; dy++) {
+        const yy = y + dy;
+        if (yy < 0 || yy >= height) continue;
+        for (let dx = -1; dx <= 1; dx++) {
+          const xx = x + dx;
+          if (xx < 0 || xx >= width) continue;
+          const q = yy * width + xx;
+          if (mask[q] && !labels[q]) {
+            labels[q] = count;
+            stack.push(q);
+          }
+        }
+      }
+    }
+  }
+  return { labels, count };
+}
+
+/** 3×3 binary dilation (grow = true) or erosion (grow = false). */
+function morph(src: Uint8Array, dst: Uint8Array, width: number, height: number, grow: boolean): void {
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      let hit = grow ? 0 : 1;
+      for (let dy = -1; dy <= 1 && hit === (grow ? 0 : 1); dy++) {
+        const yy = Math.min(height - 1, Math.max(0, y + dy));
+        for (let dx = -1; dx <= 1; dx++) {
+          const xx = Math.min(width - 1, Math.max(0, x + dx));
+          const v = src[yy * width + xx]!;
+          if (grow && v) { hit = 1; break; }
+          if (!grow && !v) { hit = 0; break; }
+        }
+      }
+      dst[y * width + x] = hit;
+    }
+  }
+}
+
+/** Central-difference gradient magnitude (L1) at (x, y), clamped at the borders. */
+function gradient(img: Float32Array, w: number, h: number, x: number, y: number): number {
+  const xl = Math.max(0, x - 1), xr = Math.min(w - 1, x + 1);
+  const yu = Math.max(0, y - 1), yd = Math.min(h - 1, y + 1);
+  return Math.abs(img[y * w + xr]! - img[y * w + xl]!) + Math.abs(img[yd * w + x]! - img[yu * w + x]!);
+}
+
+function overlapOfSmaller(a: Box, b: Box): number {
+  const w = Math.min(a.x2, b.x2) - Math.max(a.x1, b.x1);
+  const h = Math.min(a.y2, b.y2) - Math.max(a.y1, b.y1);
+  if (w <= 0 || h <= 0) return 0;
+  const areaA = (a.x2 - a.x1) * (a.y2 - a.y1);
+  const areaB = (b.x2 - b.x1) * (b.y2 - b.y1);
+  return (w * h) / Math.min(areaA, areaB);
+}
+
+export class StaticChangeDetector {
+  readonly options: Readonly<StaticChangeOptions>;
+  private aw = 0;
+  private ah = 0;
+  private geometryKey = '';
+  private grey = new Float32Array(0);
+  private longBg = new Float32Array(0);
+  private shortBg = new Float32Array(0);
+  private fgSince = new Float64Array(0);
+  private staticSec = new Float32Array(0);
+  private cand = new Uint8Array(0);
+  private tmp = new Uint8Array(0);
+  private closed = new Uint8Array(0);
+  private valid: Uint8Array | null = null;
+  private validCount = 0;
+  private xRanges = new Int32Array(0);
+  private yRanges = new Int32Array(0);
+  private startTime = NaN;
+  private lastTime = NaN;
+  private frames = 0;
+  private tracks: BlobTrack[] = [];
+  private nextId = 1;
+  private lastResult: StaticBlob[] = [];
+
+  constructor(opts: Partial<StaticChangeOptions> = {}) {
+    const o = { ...DEFAULT_STATIC_CHANGE_OPTIONS, ...opts };
+    const positive: (keyof StaticChangeOptions)[] = ['width', 'longTermRate', 'shortTermRate', 'diffThreshold', 'maxAreaFrac', 'maxGapSec'];
+    for (const k of positive) {
+      const v = o[k] as number;
+      if (!Number.isFinite(v) || v <= 0) throw new Error(`StaticChangeDetector: option ${k} must be a positive number, got ${v}`);
+    }
+    for (const k of ['longTermRate', 'shortTermRate', 'minAreaFrac', 'maxAreaFrac', 'sceneChangeFrac', 'matchOverlap'] as const) {
+      const v = o[k];
+      if (!Number.isFinite(v) || v < 0 || v > 1) throw new Error(`StaticChangeDetector: option ${k} must be within 0..1, got ${v}`);
+    }
+    if (o.longTermRate >= o.shortTermRate) {
+      throw new Error(`StaticChangeDetector: longTermRate (${o.longTermRate}) must be below shortTermRate (${o.shortTermRate})`);
+    }
+    for (const k of ['minAgeSec', 'minStaticSec', 'absorbAfterSec', 'warmupSec', 'maxMissSec'] as const) {
+      const v = o[k];
+      if (!Number.isFinite(v) || v < 0) throw new Error(`StaticChangeDetector: option ${k} must be a non-negative number, got ${v}`);
+    }
+    this.options = o;
+  }
+
+  /** Forgets everything learnt; the next frame starts a fresh background. */
+  reset(): void {
+    this.geometryKey = '';
+    this.tracks = [];
+    this.lastResult = [];
+    this.startTime = NaN;
+    this.lastTime = NaN;
+    this.frames = 0;
+  }
+
+  /**
+   * Analyses one frame; returns blobs that have been present for at least minAgeSec.
+   * `ignore` (source px, e.g. current person boxes from the object detector) keeps those pixels out
+   * of blobs for this frame — a person standing still is not an abandoned object — without
+   * resetting what was learnt about them.
+   */
+  update(frame: Frame, ignore: readonly Box[] = []): StaticBlob[] {
+    const lb = frame.letterbox;
+    const expected = lb.dstWidth * lb.dstHeight * 3;
+    if (frame.data.length < expected) {
+      throw new Error(`StaticChangeDetector: frame ${frame.index} has ${frame.data.length} bytes, expected ${expected} for ${lb.dstWidth}x${lb.dstHeight}x3`);
+    }
+    if (!(lb.scaledWidth > 0 && lb.scaledHeight > 0 && lb.scaledWidth <= lb.dstWidth && lb.scaledHeight <= lb.dstHeight)) {
+      throw new Error(`StaticChangeDetector: frame ${frame.index} has an invalid letterbox ${JSON.stringify(lb)}`);
+    }
+    const key = `${lb.srcWidth}x${lb.srcHeight}/${lb.scaledWidth}x${lb.scaledHeight}/${lb.dstWidth}`;
+    if (key !== this.geometryKey) this.init(key, frame);
+
+    const t = frame.streamTime;
+    this.toGrey(frame);
+    if (Number.isNaN(this.lastTime)) {
+      this.longBg.set(this.grey);
+      this.shortBg.set(this.grey);
+      this.startTime = t;
+      this.lastTime = t;
+      this.frames = 1;
+      return [];
+    }
+    // Duplicate or out-of-order frames carry no new information about time.
+    if (!(t > this.lastTime)) return this.lastResult;
+    const dt = Math.min(t - this.lastTime, this.options.maxGapSec);
+    this.lastTime = t;
+    this.frames++;
+
+    const o = this.options;
+    const { gain, offset } = fitBrightnessTransfer(this.longBg, this.grey, this.valid);
+    // Move both backgrounds to the frame's global brightness so a lighting ramp never looks like change.
+    const n = this.aw * this.ah;
+    for (let i = 0; i < n; i++) {
+      this.longBg[i] = Math.min(255, Math.max(0, gain * this.longBg[i]! + offset));
+      this.shortBg[i] = Math.min(255, Math.max(0, gain * this.shortBg[i]! + offset));
+    }
+
+    let aL = 1 - Math.pow(1 - o.longTermRate, dt);
+    if (t - this.startTime < o.warmupSec) aL = Math.max(aL, 1 / this.frames);
+    const aS = 1 - Math.pow(1 - o.shortTermRate, dt);
+    const T = o.diffThreshold;
+    let fgCount = 0;
+    for (let i = 0; i < n; i++) {
+      this.cand[i] = 0;
+      if (this.valid && !this.valid[i]) continue;
+      const g = this.grey[i]!;
+      const L = this.longBg[i]!;
+      const fg = Math.abs(g - L) > T;
+      if (!fg) {
+        this.fgSince[i] = NaN;
+        this.staticSec[i] = 0;
+        this.longBg[i] = L + aL * (g - L);
+      } else {
+        fgCount++;
+        if (Number.isNaN(this.fgSince[i]!)) this.fgSince[i] = t;
+        if (Math.abs(g - this.shortBg[i]!) <= T) this.staticSec[i]! += dt;
+        if (this.staticSec[i]! < o.minStaticSec) {
+          // Passing traffic: learn blindly but slowly so it cannot freeze a pixel as foreground.
+          this.longBg[i] = L + aL * (g - L);
+        } else if (t - this.fgSince[i]! >= o.absorbAfterSec) {
+          this.longBg[i] = g;
+          this.fgSince[i] = NaN;
+          this.staticSec[i] = 0;
+        } else {
+          this.cand[i] = 1;
+        }
+      }
+      this.shortBg[i]! += aS * (g - this.shortBg[i]!);
+    }
+
+    if (ignore.length > 0) this.clearBoxes(ignore, frame);
+
+    if (this.validCount > 0 && fgCount > o.sceneChangeFrac * this.validCount) {
+      // Camera moved or the view changed completely: nothing learnt so far is meaningful.
+      this.longBg.set(this.grey);
+      this.shortBg.set(this.grey);
+      this.fgSince.fill(NaN);
+      this.staticSec.fill(0);
+      this.tracks = [];
+      this.startTime = t;
+      this.frames = 1;
+      this.lastResult = [];
+      return [];
+    }
+
+    const comps = this.components();
+    this.track(comps, t);
+    this.lastResult = this.report(frame, t);
+    return this.lastResult;
+  }
+
+  /** Turns blobs into detections for the rules engine. */
+  toDetections(blobs: StaticBlob[], frame: Frame): Detection[] {
+    const o = this.options;
+    return blobs.map((b) => ({
+      label: 'static_object',
+      classId: 0,
+      // Persistence-weighted, rising from 0.5 at minAgeSec towards 1 as the object stays.
+      score: Math.max(0, Math.min(1, b.persistence * (0.5 + 0.5 * Math.min(1, (b.ageSec - o.minAgeSec) / Math.max(1, 2 * o.minAgeSec))))),
+      box: { ...b.box },
+      frameTime: frame.streamTime,
+      model: 'static-change',
+      attributes: { ageSec: b.ageSec, blobId: b.id, areaFrac: b.areaFrac, firstSeen: b.firstSeen },
+    }));
+  }
+
+  private init(key: string, frame: Frame): void {
+    const lb = frame.letterbox;
+    const aw = Math.max(8, Math.min(this.options.width, lb.scaledWidth));
+    const ah = Math.max(8, Math.min(lb.scaledHeight, Math.round((aw * lb.scaledHeight) / lb.scaledWidth)));
+    this.aw = aw;
+    this.ah = ah;
+    const n = aw * ah;
+    this.grey = new Float32Array(n);
+    this.longBg = new Float32Array(n);
+    this.shortBg = new Float32Array(n);
+    this.fgSince = new Float64Array(n).fill(NaN);
+    this.staticSec = new Float32Array(n);
+    this.cand = new Uint8Array(n);
+    this.tmp = new Uint8Array(n);
+    this.closed = new Uint8Array(n);
+    // Each analysis pixel averages a block of model pixels: [start, end) per axis.
+    this.xRanges = new Int32Array(aw + 1);
+    for (let x = 0; x <= aw; x++) this.xRanges[x] = Math.floor((x * lb.scaledWidth) / aw);
+    this.yRanges = new Int32Array(ah + 1);
+    for (let y = 0; y <= ah; y++) this.yRanges[y] = Math.floor((y * lb.scaledHeight) / ah);
+    this.valid = null;
+    this.validCount = n;
+    if (this.options.mask && this.options.mask.length > 0) {
+      const valid = new Uint8Array(n);
+      const sx = lb.srcWidth / aw;
+      const sy = lb.srcHeight / ah;
+      let count = 0;
+      for (let y = 0; y < ah; y++) {
+        for (let x = 0; x < aw; x++) {
+          const p: Point = [(x + 0.5) * sx, (y + 0.5) * sy];
+          if (this.options.mask.some((poly) => pointInPolygon(p, poly))) {
+            valid[y * aw + x] = 1;
+            count++;
+          }
+        }
+      }
+      this.valid = valid;
+      this.validCount = count;
+    }
+    this.geometryKey = key;
+    this.tracks = [];
+    this.lastResult = [];
+    this.lastTime = NaN;
+    this.startTime = NaN;
+    this.frames = 0;
+  }
+
+  private toGrey(frame: Frame): void {
+    const { data, pixelFormat } = frame;
+    const stride = frame.letterbox.dstWidth * 3;
+    // BT.601 luma weights; channel order decides which byte is red.
+    const wr = 77, wg = 150, wb = 29;
+    const w0 = pixelFormat === 'rgb24' ? wr : wb;
+    const w2 = pixelFormat === 'rgb24' ? wb : wr;
+    for (let ay = 0; ay < this.ah; ay++) {
+      const y0 = this.yRanges[ay]!;
+      const y1 = Math.max(y0 + 1, this.yRanges[ay + 1]!);
+      for (let ax = 0; ax < this.aw; ax++) {
+        const x0 = this.xRanges[ax]!;
+        const x1 = Math.max(x0 + 1, this.xRanges[ax + 1]!);
+        let sum = 0;
+        for (let y = y0; y < y1; y++) {
+          let p = y * stride + x0 * 3;
+          for (let x = x0; x < x1; x++, p += 3) sum += w0 * data[p]! + wg * data[p + 1]! + w2 * data[p + 2]!;
+        }
+        this.grey[ay * this.aw + ax] = sum / (256 * (x1 - x0) * (y1 - y0));
+      }
+    }
+  }
+
+  private components(): Component[] {
+    const { aw, ah } = this;
+    // Closing joins an object's fragments (edges that match the background, textured interiors).
+    morph(this.cand, this.tmp, aw, ah, true);
+    morph(this.tmp, this.closed, aw, ah, false);
+    const { labels, count } = labelComponents(this.closed, aw, ah);
+    if (count === 0) return [];
+    const boxes = Array.from({ length: count }, () => ({ x1: Infinity, y1: Infinity, x2: -Infinity, y2: -Infinity, area: 0, onsets: [] as number[] }));
+    for (let i = 0; i < labels.length; i++) {
+      const l = labels[i]!;
+      if (!l) continue;
+      const c = boxes[l - 1]!;
+      const x = i % aw;
+      const y = (i - x) / aw;
+      if (x < c.x1) c.x1 = x;
+      if (y < c.y1) c.y1 = y;
+      if (x + 1 > c.x2) c.x2 = x + 1;
+      if (y + 1 > c.y2) c.y2 = y + 1;
+      c.area++;
+      if (this.cand[i]) c.onsets.push(this.fgSince[i]!);
+    }
+    const total = aw * ah;
+    const edgeNow = new Float64Array(count);
+    const edgeBg = new Float64Array(count);
+    for (let i = 0; i < labels.length; i++) {
+      const l = labels[i]!;
+      if (!l) continue;
+      const x = i % aw;
+      const y = (i - x) / aw;
+      const inside = (xx: number, yy: number) => xx >= 0 && yy >= 0 && xx < aw && yy < ah && labels[yy * aw + xx] === l;
+      if (inside(x - 1, y) && inside(x + 1, y) && inside(x, y - 1) && inside(x, y + 1)) continue;
+      edgeNow[l - 1]! += gradient(this.grey, aw, ah, x, y);
+      edgeBg[l - 1]! += gradient(this.longBg, aw, ah, x, y);
+    }
+    const out: Component[] = [];
+    for (let k = 0; k < count; k++) {
+      const c = boxes[k]!;
+      const frac = c.area / total;
+      if (frac < this.options.minAreaFrac || frac > this.options.maxAreaFrac || c.onsets.length === 0) continue;
+      if (edgeNow[k]! < this.options.ghostEdgeRatio * edgeBg[k]!) {
+        this.absorb(labels, k + 1);
+        continue;
+      }
+      c.onsets.sort((a, b) => a - b);
+      out.push({ box: { x1: c.x1, y1: c.y1, x2: c.x2, y2: c.y2 }, area: c.area, onset: c.onsets[c.onsets.length >> 1]! });
+    }
+    return out;
+  }
+
+  private clearBoxes(boxes: readonly Box[], frame: Frame): void {
+    const lb = frame.letterbox;
+    const fx = this.aw / lb.srcWidth;
+    const fy = this.ah / lb.srcHeight;
+    for (const b of boxes) {
+      const x1 = Math.max(0, Math.floor(b.x1 * fx));
+      const x2 = Math.min(this.aw, Math.ceil(b.x2 * fx));
+      const y1 = Math.max(0, Math.floor(b.y1 * fy));
+      const y2 = Math.min(this.ah, Math.ceil(b.y2 * fy));
+      for (let y = y1; y < y2; y++) this.cand.fill(0, y * this.aw + x1, y * this.aw + Math.max(x1, x2));
+    }
+  }
+
+  /** Learns a component's pixels into the long-term background (used for ghosts). */
+  private absorb(labels: Int32Array, label: number): void {
+    for (let i = 0; i < labels.length; i++) {
+      if (labels[i] !== label) continue;
+      this.longBg[i] = this.grey[i]!;
+      this.fgSince[i] = NaN;
+      this.staticSec[i] = 0;
+    }
+  }
+
+  private track(comps: Component[], t: number): void {
+    const pairs: { c: number; k: number; ov: number }[] = [];
+    comps.forEach((c, ci) =>
+      this.tracks.forEach((tr, k) => {
+        const ov = overlapOfSmaller(c.box, tr.box);
+        // IoU breaks ties when a track's old box contains several components.
+        if (ov >= this.options.matchOverlap) pairs.push({ c: ci, k, ov: ov + iou(c.box, tr.box) });
+      }),
+    );
+    pairs.sort((a, b) => b.ov - a.ov);
+    const usedC = new Set<number>();
+    const usedK = new Set<number>();
+    for (const p of pairs) {
+      if (usedC.has(p.c) || usedK.has(p.k)) continue;
+      usedC.add(p.c);
+      usedK.add(p.k);
+      const tr = this.tracks[p.k]!;
+      const c = comps[p.c]!;
+      tr.box = c.box;
+      tr.area = c.area;
+      tr.lastSeen = t;
+      tr.hits++;
+    }
+    for (const tr of this.tracks) tr.updates++;
+    comps.forEach((c, ci) => {
+      if (usedC.has(ci)) return;
+      this.tracks.push({ id: this.nextId++, box: c.box, area: c.area, firstSeen: Math.min(c.onset, t), lastSeen: t, createdAt: t, hits: 1, updates: 1 });
+    });
+    this.tracks = this.tracks.filter((tr) => t - tr.lastSeen <= this.options.maxMissSec);
+  }
+
+  private report(frame: Frame, t: number): StaticBlob[] {
+    const lb = frame.letterbox;
+    const sx = lb.srcWidth / this.aw;
+    const sy = lb.srcHeight / this.ah;
+    const total = this.aw * this.ah;
+    const out: StaticBlob[] = [];
+    for (const tr of this.tracks) {
+      if (tr.lastSeen !== t) continue;
+      const age = t - tr.firstSeen;
+      if (age < this.options.minAgeSec) continue;
+      out.push({
+        id: tr.id,
+        box: {
+          x1: Math.max(0, tr.box.x1 * sx),
+          y1: Math.max(0, tr.box.y1 * sy),
+          x2: Math.min(lb.srcWidth, tr.box.x2 * sx),
+          y2: Math.min(lb.srcHeight, tr.box.y2 * sy),
+        },
+        areaFrac: tr.area / total,
+        firstSeen: tr.firstSeen,
+        ageSec: age,
+        persistence: Math.min(1, tr.hits / Math.max(1, tr.updates)),
+      });
+    }
+    return out;
+  }
+}
