@@ -2,6 +2,7 @@
 // an operator's change is validated the same way wherever it enters.
 import { z } from 'zod';
 import { polygonProblem } from './geometry.js';
+import { CLASS_IDS } from './catalog.js';
 
 export const ZONE_TYPES = [
   'no_vending',
@@ -28,14 +29,32 @@ export const scheduleSchema = z.object({
    * (e.g. a night market where vending is allowed 18:00–23:00).
    */
   mode: z.enum(['enforce', 'exempt']).default('enforce'),
-  timezone: z.string().min(1).default('Asia/Shanghai'),
+  // Checked here, not when the schedule is first evaluated: a typo must fail the config, not
+  // silently disable a rule at 3 a.m.
+  timezone: z
+    .string()
+    .min(1)
+    .superRefine((tz, ctx) => {
+      try {
+        new Intl.DateTimeFormat('en-US', { timeZone: tz });
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `unknown IANA timezone "${tz}" (e.g. "Asia/Shanghai")` });
+      }
+    })
+    .default('Asia/Shanghai'),
   windows: z
     .array(
-      z.object({
-        days: z.array(z.number().int().min(1).max(7)).min(1).default([1, 2, 3, 4, 5, 6, 7]),
-        start: hhmm,
-        end: hhmm,
-      }),
+      z
+        .object({
+          days: z.array(z.number().int().min(1).max(7)).min(1).default([1, 2, 3, 4, 5, 6, 7]),
+          start: hhmm,
+          end: hhmm,
+        })
+        .superRefine((w, ctx) => {
+          // start > end means the window crosses midnight; start = end has no sensible reading.
+          if (w.start === '24:00') ctx.addIssue({ code: 'custom', path: ['start'], message: 'a window cannot start at 24:00 (use 00:00)' });
+          else if (w.start === w.end) ctx.addIssue({ code: 'custom', path: ['end'], message: `window is empty (start = end = ${w.start}); use 00:00–24:00 for all day` });
+        }),
     )
     .min(1),
 });
@@ -131,6 +150,12 @@ export const cameraConfigSchema = z
       if (seen.has(zone.id)) ctx.addIssue({ code: 'custom', path: ['zones', i, 'id'], message: `duplicate zone id "${zone.id}"` });
       seen.add(zone.id);
     });
+    // A misspelt class id would otherwise be ignored and the operator's override silently lost.
+    for (const id of Object.keys(cfg.classes)) {
+      if (!CLASS_IDS.includes(id)) {
+        ctx.addIssue({ code: 'custom', path: ['classes', id], message: `unknown violation class "${id}" (known: ${CLASS_IDS.join(', ')})` });
+      }
+    }
   });
 export type CameraConfig = z.infer<typeof cameraConfigSchema>;
 export type CameraConfigInput = z.input<typeof cameraConfigSchema>;

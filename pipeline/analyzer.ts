@@ -1,0 +1,148 @@
+// One camera's analysis in one place: frame → object detector (+ static-change and text detectors
+// when the camera's zones need them) → rules engine → events. The CLI, the stream workers, API
+// replays and the evaluator all use this, so a replay and a live camera decide the same way.
+import type { ClassStatus } from './rules/catalog.js';
+import { CATALOG } from './rules/catalog.js';
+import type { CameraConfig, ZoneType } from './rules/config-schema.js';
+import { RulesEngine, type RulesEngineOptions } from './rules/engine.js';
+import { ObjectDetector } from './detect/detector.js';
+import type { ModelSession } from './detect/session.js';
+import { StaticChangeDetector, type StaticChangeOptions } from './detect/static-change.js';
+import { TextDetector, textDetectionsFromFrame } from './detect/text/index.js';
+import { toPixels } from './rules/geometry.js';
+import type { Box, Detection, Frame, FrameDetections, ViolationEvent } from './types.js';
+
+const STATIC_LABEL = 'static_object';
+const TEXT_LABEL = 'text';
+
+/** Labels whose boxes are moving actors, kept out of the static-change detector's blobs. */
+const ACTOR_LABELS = new Set(['person', 'bicycle', 'car', 'motorcycle', 'bus', 'truck']);
+
+export interface AnalyzerOptions {
+  session: ModelSession;
+  /** Detections below this score are dropped before tracking (default: config.analysis.scoreThreshold). */
+  scoreThreshold?: number;
+  /** A text detector to share across cameras; created on demand when a wall zone needs one. */
+  textDetector?: TextDetector | null;
+  /** Seconds between OCR passes over wall zones (OCR costs ~0.1–0.5 s a pass on a CPU core). */
+  textIntervalSec?: number;
+  staticChange?: Partial<StaticChangeOptions>;
+  engine?: Omit<RulesEngineOptions, 'availableLabels'>;
+}
+
+export interface AnalysisResult {
+  detections: FrameDetections;
+  events: ViolationEvent[];
+}
+
+/** Zone types whose classes need a given detector, derived from the catalog so they cannot drift. */
+function zoneTypesFor(label: string): Set<ZoneType> {
+  const types = new Set<ZoneType>();
+  for (const def of CATALOG) if (def.requires.some((g) => g.includes(label))) def.zoneTypes.forEach((t) => types.add(t));
+  return types;
+}
+const STATIC_ZONE_TYPES = zoneTypesFor(STATIC_LABEL);
+const TEXT_ZONE_TYPES = zoneTypesFor(TEXT_LABEL);
+
+function zoneBounds(poly: readonly (readonly [number, number])[], w: number, h: number): Box {
+  const px = toPixels(poly as [number, number][], w, h);
+  const xs = px.map((p) => p[0]);
+  const ys = px.map((p) => p[1]);
+  return { x1: Math.min(...xs), y1: Math.min(...ys), x2: Math.max(...xs), y2: Math.max(...ys) };
+}
+
+export class CameraAnalyzer {
+  private config: CameraConfig;
+  private readonly detector: ObjectDetector;
+  private readonly engine: RulesEngine;
+  private staticDetector: StaticChangeDetector | null = null;
+  private textDetector: TextDetector | null;
+  private lastTextAt = -Infinity;
+  private lastText: Detection[] = [];
+
+  private constructor(
+    config: CameraConfig,
+    private readonly opts: AnalyzerOptions,
+    textDetector: TextDetector | null,
+  ) {
+    this.config = config;
+    this.textDetector = textDetector;
+    this.detector = new ObjectDetector(opts.session, {
+      scoreThreshold: opts.scoreThreshold ?? config.analysis.scoreThreshold,
+      nmsIou: config.analysis.nmsIou,
+    });
+    this.engine = new RulesEngine(config, { ...opts.engine, availableLabels: this.availableLabels() });
+    this.configureStatic();
+  }
+
+  static async create(config: CameraConfig, opts: AnalyzerOptions): Promise<CameraAnalyzer> {
+    if (opts.session.manifest.name !== config.analysis.model) {
+      throw new Error(`camera ${config.camera.id} wants model "${config.analysis.model}" but the session is "${opts.session.manifest.name}"`);
+    }
+    let text = opts.textDetector ?? null;
+    if (!text && opts.textDetector !== null && config.zones.some((z) => TEXT_ZONE_TYPES.has(z.type))) {
+      text = await TextDetector.create({ threads: 1 });
+    }
+    return new CameraAnalyzer(config, opts, text);
+  }
+
+  /** Labels the configured detectors can produce (decides which classes are active). */
+  availableLabels(): Set<string> {
+    const labels = new Set(this.opts.session.manifest.labels);
+    labels.add(STATIC_LABEL);
+    if (this.textDetector) labels.add(TEXT_LABEL);
+    return labels;
+  }
+
+  get cameraConfig(): CameraConfig {
+    return this.config;
+  }
+
+  private needsStatic(): boolean {
+    return this.config.zones.some((z) => STATIC_ZONE_TYPES.has(z.type));
+  }
+
+  private configureStatic(): void {
+    if (this.needsStatic()) this.staticDetector ??= new StaticChangeDetector(this.opts.staticChange);
+    else this.staticDetector = null;
+  }
+
+  /** Hot reload: thresholds, zones and schedules apply from the next frame; tracks survive. */
+  setConfig(config: CameraConfig): void {
+    this.engine.setConfig(config);
+    this.config = config;
+    this.configureStatic();
+  }
+
+  classStatus(): ClassStatus[] {
+    return this.engine.classStatus();
+  }
+
+  async process(frame: Frame): Promise<AnalysisResult> {
+    const detections = await this.detector.detect(frame);
+    const extra: Detection[] = [];
+    if (this.staticDetector) {
+      const actors = detections.detections.filter((d) => ACTOR_LABELS.has(d.label)).map((d) => d.box);
+      const blobs = this.staticDetector.update(frame, actors);
+      extra.push(...this.staticDetector.toDetections(blobs, frame));
+    }
+    const textIntervalSec = this.opts.textIntervalSec ?? 5;
+    if (this.textDetector && this.config.zones.some((z) => TEXT_ZONE_TYPES.has(z.type))) {
+      // OCR is the expensive part; between passes the last result stands, stamped with this frame's time.
+      if (frame.streamTime - this.lastTextAt >= textIntervalSec) {
+        const { srcWidth, srcHeight } = frame.letterbox;
+        const regions = this.config.zones.filter((z) => TEXT_ZONE_TYPES.has(z.type)).map((z) => zoneBounds(z.polygon, srcWidth, srcHeight));
+        this.lastText = await textDetectionsFromFrame(this.textDetector, frame, regions);
+        this.lastTextAt = frame.streamTime;
+      }
+      extra.push(...this.lastText.map((d) => ({ ...d, frameTime: frame.streamTime })));
+    }
+    const all: FrameDetections = { ...detections, detections: [...detections.detections, ...extra] };
+    return { detections: all, events: this.engine.process(all) };
+  }
+
+  /** End of a file: clears open episodes so every episode has an end. */
+  flush(time: number, wallTime?: number): ViolationEvent[] {
+    return this.engine.flush(time, wallTime);
+  }
+}

@@ -1,0 +1,430 @@
+// Per-camera rules engine: detections of one frame in, violation events out. It tracks movable
+// objects, gives static blobs and text regions stable ids, decides per (class, zone, subject)
+// whether this frame is a hit, and lets the debouncer turn hits into episodes.
+//
+// Subjects: per-object classes follow one subject (a track, a static blob, a text region); count
+// classes (crowd, bike pile-up) follow the zone itself. Schedules switch a (class, zone) off by
+// feeding misses, so open episodes clear the normal way instead of vanishing.
+import type { Box, Detection, FrameDetections, Track, ViolationEvent } from '../types.js';
+import { ByteTracker, type TrackerOptions } from '../track/byte-tracker.js';
+import { CATALOG, classStatus, effectiveThresholds, FLAT_MAX_ASPECT, getClass, type ClassDef, type ClassStatus, type ClassThresholds } from './catalog.js';
+import type { CameraConfig, Zone } from './config-schema.js';
+import {
+  finish,
+  initialState,
+  isForgettable,
+  keyString,
+  median,
+  step,
+  type DebounceEvent,
+  type DebounceKey,
+  type Observation,
+  type Phase,
+  type SubjectState,
+} from './debounce.js';
+import { iou } from './geometry.js';
+import { BoxAssociator, groupTextLines, isNextTo } from './subjects.js';
+import { scheduleActive, zoneContains, zonesContaining } from './zones.js';
+
+export interface RulesEngineOptions {
+  /** Labels the configured models produce; classes needing others are inactive. */
+  availableLabels: ReadonlySet<string>;
+  tracker?: Partial<TrackerOptions>;
+  /** Also emit candidate-level events (first hits, lapsed candidates); for tuning and evaluation. Default false. */
+  emitCandidates?: boolean;
+  /**
+   * A new subject whose box overlaps a recently seen, now-absent subject of the same class and
+   * zone by this IoU continues that subject's episode: the tracker gives a new id after a long
+   * occlusion, the car did not move. Default 0.5.
+   */
+  reassociateIou?: number;
+  /** Matching of text regions / id-less static blobs across frames. */
+  association?: { minIou: number; maxIdleSec: number };
+}
+
+export interface OpenEpisode {
+  episodeId: string;
+  classId: string;
+  zoneId: string;
+  subject: string;
+  phase: Phase;
+  start: number;
+  lastSeen: number | null;
+}
+
+/** One thing seen in this frame that a class may be about. */
+interface Subject {
+  /** 't<track>' for tracker tracks, 's<blob>' for static blobs, 'x<id>' for text regions. */
+  key: string;
+  id: number;
+  label: string;
+  box: Box;
+  score: number;
+  stationary: boolean;
+  zones: ReadonlySet<string>;
+  attributes?: Record<string, unknown>;
+}
+
+interface Machine {
+  state: SubjectState;
+  classId: string;
+  zoneId: string;
+  label: string;
+  extras?: Record<string, unknown>;
+}
+
+const STATIC_LABEL = 'static_object';
+const TEXT_LABEL = 'text';
+
+export class RulesEngine {
+  private config: CameraConfig;
+  private readonly opts: Required<Omit<RulesEngineOptions, 'tracker'>> & { tracker: Partial<TrackerOptions> };
+  private tracker: ByteTracker;
+  private readonly textIds: BoxAssociator;
+  private readonly staticIds: BoxAssociator;
+  private machines = new Map<string, Machine>();
+  /** Subject-level key → machine key it was re-associated to. */
+  private aliases = new Map<string, string>();
+  private pending: ViolationEvent[] = [];
+  private active: { def: ClassDef; t: ClassThresholds }[] = [];
+  private last: { streamTime: number; wallTime: number } | null = null;
+  private lastTracks: Track[] = [];
+
+  constructor(config: CameraConfig, opts: RulesEngineOptions) {
+    this.opts = {
+      availableLabels: opts.availableLabels,
+      tracker: opts.tracker ?? {},
+      emitCandidates: opts.emitCandidates ?? false,
+      reassociateIou: opts.reassociateIou ?? 0.5,
+      association: opts.association ?? { minIou: 0.3, maxIdleSec: 120 },
+    };
+    if (!(this.opts.reassociateIou > 0 && this.opts.reassociateIou <= 1)) {
+      throw new RangeError(`reassociateIou must be within (0, 1], got ${this.opts.reassociateIou}`);
+    }
+    this.config = config;
+    this.tracker = new ByteTracker(this.opts.tracker);
+    this.textIds = new BoxAssociator(this.opts.association);
+    this.staticIds = new BoxAssociator(this.opts.association);
+    this.refreshActive();
+  }
+
+  /**
+   * Hot reload. Tracks and open episodes survive for classes and zones that still apply; new
+   * thresholds, polygons and schedules take effect from the next frame. Episodes whose class was
+   * disabled or whose zone was removed (or changed type) are cleared; those events come out of
+   * the next process()/flush() call.
+   */
+  setConfig(config: CameraConfig): void {
+    if (config.camera.id !== this.config.camera.id) {
+      throw new Error(`setConfig: camera id cannot change on a running engine ("${this.config.camera.id}" → "${config.camera.id}"); create a new engine`);
+    }
+    this.config = config;
+    this.refreshActive();
+    const zones = new Map(config.zones.map((z) => [z.id, z]));
+    const activeIds = new Set(this.active.map((a) => a.def.id));
+    for (const [key, m] of this.machines) {
+      const def = getClass(m.classId);
+      const zone = zones.get(m.zoneId);
+      let why: string | null = null;
+      if (!activeIds.has(m.classId)) why = 'class disabled by a config change';
+      else if (!zone) why = `zone ${m.zoneId} removed by a config change`;
+      else if (!def.zoneTypes.includes(zone.type)) why = `zone ${m.zoneId} changed type to ${zone.type}`;
+      if (!why) continue;
+      if (this.last) {
+        const r = finish(m.state, this.last.streamTime, this.last.wallTime, this.thresholdsOf(def), why);
+        this.pending.push(...this.toEvents(r.events, m));
+      }
+      this.machines.delete(key);
+    }
+    for (const [alias, target] of this.aliases) if (!this.machines.has(target)) this.aliases.delete(alias);
+  }
+
+  classStatus(): ClassStatus[] {
+    return classStatus(this.opts.availableLabels, this.config);
+  }
+
+  /** Tracks after the last frame (all states), e.g. for overlays on evidence. */
+  get tracks(): readonly Track[] {
+    return this.lastTracks;
+  }
+
+  openEpisodes(): OpenEpisode[] {
+    const out: OpenEpisode[] = [];
+    for (const m of this.machines.values()) {
+      const s = m.state;
+      if (s.phase === 'idle' || s.phase === 'cleared' || s.episodeId === null) continue;
+      out.push({ episodeId: s.episodeId, classId: m.classId, zoneId: m.zoneId, subject: s.key.subject, phase: s.phase, start: s.episodeStart!, lastSeen: s.lastHit });
+    }
+    return out;
+  }
+
+  process(frame: FrameDetections): ViolationEvent[] {
+    this.validate(frame);
+    const events = this.pending.splice(0);
+    const t = frame.streamTime;
+    const wall = frame.wallTime;
+    const w = frame.sourceWidth;
+    const h = frame.sourceHeight;
+    const cfg = this.config;
+    const dets = frame.detections.filter((d) => d.score >= cfg.analysis.scoreThreshold);
+
+    const tracked = new Set<string>();
+    for (const { def } of this.active) for (const l of [...def.subjectLabels, ...(def.companionLabels ?? [])]) tracked.add(l);
+    tracked.delete(STATIC_LABEL);
+    tracked.delete(TEXT_LABEL);
+
+    const zoneIdsOf = (b: Box) => zonesContaining(cfg.zones, b, w, h).map((z) => z.id);
+    this.lastTracks = this.tracker.update(
+      dets.filter((d) => tracked.has(d.label)),
+      t,
+      zoneIdsOf,
+    );
+    const subjects = this.subjects(dets, t, zoneIdsOf);
+    const obs = (hit: boolean, score?: number, boxes?: Box[], trackIds?: number[]): Observation => {
+      const o: Observation = { time: t, wallTime: wall, hit };
+      if (score !== undefined) o.score = score;
+      if (boxes) o.boxes = boxes;
+      if (trackIds) o.trackIds = trackIds;
+      return o;
+    };
+
+    const observed = new Set<string>();
+    const feed = (mkey: string, o: Observation, extras?: Record<string, unknown>) => {
+      const m = this.machines.get(mkey)!;
+      observed.add(mkey);
+      const r = step(m.state, o, this.thresholdsOf(getClass(m.classId)));
+      m.state = r.state;
+      if (o.hit && extras) m.extras = extras;
+      events.push(...this.toEvents(r.events, m));
+    };
+
+    const zoneOn = new Map(cfg.zones.map((z) => [z.id, scheduleActive(z.schedule, wall)]));
+    for (const { def, t: p } of this.active) {
+      if (!scheduleActive(cfg.classes[def.id]?.schedule, wall)) continue;
+      for (const zone of cfg.zones) {
+        if (!def.zoneTypes.includes(zone.type) || !zoneOn.get(zone.id)) continue;
+        if (def.primitive === 'object_count') {
+          this.countObservation(def, p, zone, dets, w, h, t, obs, feed, observed);
+          continue;
+        }
+        for (const s of subjects) {
+          if (!def.subjectLabels.includes(s.label) || !s.zones.has(zone.id)) continue;
+          const companions = this.companionsOf(def, s, subjects);
+          const hit = s.score >= p.minScore && this.qualifies(def, s, companions) && !this.yields(def, s, subjects);
+          const mkey = this.machineFor(def, zone, s, hit, observed);
+          if (!mkey) continue;
+          feed(mkey, obs(hit, s.score, [s.box], [s.id]), this.extrasOf(def, s, companions));
+        }
+      }
+    }
+
+    // Everything not seen this frame (absent, out of zone, or schedule off) gets a miss.
+    for (const [key, m] of this.machines) {
+      if (!observed.has(key)) feed(key, obs(false));
+      if (isForgettable(m.state, t, this.thresholdsOf(getClass(m.classId)))) this.machines.delete(key);
+    }
+    for (const [alias, target] of this.aliases) if (!this.machines.has(target)) this.aliases.delete(alias);
+    this.last = { streamTime: t, wallTime: wall };
+    return events;
+  }
+
+  /**
+   * End of stream: clears every open episode (end = its last hit) and resets tracking, so the
+   * engine can take a new stream. `time` is the stream time of the end.
+   */
+  flush(time: number, wallTime?: number): ViolationEvent[] {
+    const events = this.pending.splice(0);
+    const wall = wallTime ?? (this.last ? this.last.wallTime + (time - this.last.streamTime) * 1000 : 0);
+    for (const m of this.machines.values()) {
+      const r = finish(m.state, time, wall, this.thresholdsOf(getClass(m.classId)), 'end of stream');
+      events.push(...this.toEvents(r.events, m));
+    }
+    this.machines.clear();
+    this.aliases.clear();
+    this.tracker.reset();
+    this.textIds.reset();
+    this.staticIds.reset();
+    this.lastTracks = [];
+    this.last = null;
+    return events;
+  }
+
+  private refreshActive(): void {
+    const on = new Set(this.classStatus().filter((s) => s.active).map((s) => s.id));
+    this.active = CATALOG.filter((d) => on.has(d.id)).map((def) => ({ def, t: effectiveThresholds(def, this.config.classes[def.id]) }));
+  }
+
+  private thresholdsOf(def: ClassDef): ClassThresholds {
+    return this.active.find((a) => a.def === def)?.t ?? effectiveThresholds(def, this.config.classes[def.id]);
+  }
+
+  private validate(f: FrameDetections): void {
+    if (!Number.isFinite(f.streamTime)) throw new RangeError(`frame ${f.frameIndex}: streamTime must be finite, got ${f.streamTime}`);
+    if (!Number.isFinite(f.wallTime)) throw new RangeError(`frame ${f.frameIndex}: wallTime must be finite epoch ms, got ${f.wallTime}`);
+    if (!(f.sourceWidth > 0 && f.sourceHeight > 0)) {
+      throw new RangeError(`frame ${f.frameIndex}: source size must be positive, got ${f.sourceWidth}x${f.sourceHeight}`);
+    }
+    if (this.last && f.streamTime < this.last.streamTime) {
+      throw new RangeError(`frame ${f.frameIndex}: streamTime ${f.streamTime} s is before the previous frame (${this.last.streamTime} s); call flush() before a new stream`);
+    }
+  }
+
+  /** Tracks matched in this frame plus this frame's static blobs and text regions. */
+  private subjects(dets: readonly Detection[], t: number, zoneIdsOf: (b: Box) => string[]): Subject[] {
+    const out: Subject[] = [];
+    for (const tr of this.lastTracks) {
+      // Only confirmed tracks updated in this very frame: a lost track's box is a guess.
+      if (tr.state !== 'confirmed' || tr.lastSeen !== t) continue;
+      out.push({ key: `t${tr.id}`, id: tr.id, label: tr.label, box: tr.box, score: tr.score, stationary: tr.stationary, zones: new Set(zoneIdsOf(tr.box)) });
+    }
+    const statics = dets.filter((d) => d.label === STATIC_LABEL);
+    const withBlob = statics.filter((d) => Number.isInteger(d.attributes?.blobId));
+    const withoutBlob = statics.filter((d) => !Number.isInteger(d.attributes?.blobId));
+    // The static-change detector already keeps blob identity; reuse it rather than re-guess.
+    for (const d of withBlob) out.push(this.staticSubject('s', d.attributes!.blobId as number, d, zoneIdsOf));
+    for (const { id, det } of this.staticIds.assign(withoutBlob, t)) out.push(this.staticSubject('a', id, det, zoneIdsOf));
+    for (const { id, det } of this.textIds.assign(groupTextLines(dets.filter((d) => d.label === TEXT_LABEL)), t)) out.push(this.staticSubject('x', id, det, zoneIdsOf));
+    return out;
+  }
+
+  private staticSubject(prefix: string, id: number, d: Detection, zoneIdsOf: (b: Box) => string[]): Subject {
+    const s: Subject = { key: `${prefix}${id}`, id, label: d.label, box: d.box, score: d.score, stationary: true, zones: new Set(zoneIdsOf(d.box)) };
+    if (d.attributes) s.attributes = d.attributes;
+    return s;
+  }
+
+  private companionsOf(def: ClassDef, s: Subject, all: readonly Subject[]): Subject[] {
+    const labels = def.companionLabels;
+    if (!labels?.length) return [];
+    return all.filter((o) => o !== s && labels.includes(o.label) && isNextTo(s.box, o.box));
+  }
+
+  /** Whether a subject seen in one of the class's zones is a hit, apart from score and precedence. */
+  private qualifies(def: ClassDef, s: Subject, companions: readonly Subject[]): boolean {
+    if (def.requiresStationary && !s.stationary) return false;
+    if (def.companionRequired && companions.length === 0) return false;
+    if (def.excludedZoneTypes?.length) {
+      const excluded = this.config.zones.some((z) => def.excludedZoneTypes!.includes(z.type) && s.zones.has(z.id));
+      if (excluded) return false;
+    }
+    if (def.shape) {
+      const bw = s.box.x2 - s.box.x1;
+      const flat = bw > 0 && (s.box.y2 - s.box.y1) / bw <= FLAT_MAX_ASPECT;
+      if ((def.shape === 'flat') !== flat) return false;
+    }
+    return true;
+  }
+
+  /** A subject that is a hit for a class this one yields to (mobile_vendor over street_vending) is not a hit here. */
+  private yields(def: ClassDef, s: Subject, all: readonly Subject[]): boolean {
+    for (const id of def.yieldsTo ?? []) {
+      const other = this.active.find((a) => a.def.id === id);
+      if (!other || !other.def.subjectLabels.includes(s.label)) continue;
+      const inItsZone = this.config.zones.some((z) => other.def.zoneTypes.includes(z.type) && s.zones.has(z.id));
+      if (inItsZone && this.qualifies(other.def, s, this.companionsOf(other.def, s, all))) return true;
+    }
+    return false;
+  }
+
+  private extrasOf(def: ClassDef, s: Subject, companions: readonly Subject[]): Record<string, unknown> | undefined {
+    const x: Record<string, unknown> = { label: s.label };
+    if (companions.length) x.companions = companions.map((c) => ({ label: c.label, trackId: c.id, box: c.box }));
+    const a = s.attributes;
+    if (def.primitive === 'text' && a) {
+      if (typeof a.text === 'string') x.text = a.text;
+      if (Array.isArray(a.phones)) x.phones = a.phones;
+    }
+    if (s.label === STATIC_LABEL && a && typeof a.ageSec === 'number') x.staticAgeSec = a.ageSec;
+    return x;
+  }
+
+  /**
+   * Machine key for a subject in a (class, zone): its own, the one it was re-associated to, or
+   * (on a hit) an absent machine with the same box that it continues, else a new one. Returns
+   * null for a non-hit with nothing open (nothing to record).
+   */
+  private machineFor(def: ClassDef, zone: Zone, s: Subject, hit: boolean, observed: ReadonlySet<string>): string | null {
+    const key: DebounceKey = { cameraId: this.config.camera.id, classId: def.id, zoneId: zone.id, zoneType: zone.type, subject: s.key };
+    const own = keyString(key);
+    const aliased = this.aliases.get(own);
+    if (aliased && this.machines.has(aliased) && !observed.has(aliased)) return aliased;
+    if (this.machines.has(own) && !observed.has(own)) return own;
+    if (!hit) return null;
+    let best: { k: string; v: number } | null = null;
+    for (const [k, m] of this.machines) {
+      if (observed.has(k) || m.classId !== def.id || m.zoneId !== zone.id || m.label !== s.label) continue;
+      if (m.state.phase === 'idle' || m.state.key.subject[0] !== s.key[0]) continue;
+      const last = m.state.boxes[0];
+      if (!last) continue;
+      const v = iou(last, s.box);
+      if (v >= this.opts.reassociateIou && (!best || v > best.v)) best = { k, v };
+    }
+    if (best) {
+      this.aliases.set(own, best.k);
+      return best.k;
+    }
+    // A subject whose own key is taken this frame (two ids on one object) starts nothing new.
+    if (this.machines.has(own)) return null;
+    this.machines.set(own, { state: initialState(key), classId: def.id, zoneId: zone.id, label: s.label });
+    return own;
+  }
+
+  private countObservation(
+    def: ClassDef,
+    p: ClassThresholds,
+    zone: Zone,
+    dets: readonly Detection[],
+    w: number,
+    h: number,
+    t: number,
+    obs: (hit: boolean, score?: number, boxes?: Box[], trackIds?: number[]) => Observation,
+    feed: (mkey: string, o: Observation, extras?: Record<string, unknown>) => void,
+    observed: Set<string>,
+  ): void {
+    // Raw detections, not tracks: a dense crowd rarely keeps every person tracked, but counting
+    // only needs presence; the debouncer supplies the temporal stability.
+    const members = dets.filter((d) => def.subjectLabels.includes(d.label) && d.score >= p.minScore && zoneContains(zone, d.box, w, h));
+    const count = members.length;
+    const limit = zone.capacity !== undefined ? zone.capacity + 1 : (p.minCount ?? 1);
+    const hit = count >= limit;
+    const key: DebounceKey = { cameraId: this.config.camera.id, classId: def.id, zoneId: zone.id, zoneType: zone.type, subject: 'zone' };
+    const mkey = keyString(key);
+    if (!this.machines.has(mkey)) {
+      if (!hit) return;
+      this.machines.set(mkey, { state: initialState(key), classId: def.id, zoneId: zone.id, label: def.subjectLabels.join('/') });
+    }
+    const boxKey = (b: Box) => `${b.x1},${b.y1},${b.x2},${b.y2}`;
+    const trackOf = new Map(this.lastTracks.filter((tr) => tr.lastSeen === t && tr.state !== 'lost').map((tr) => [boxKey(tr.box), tr.id]));
+    const trackIds = members.map((d) => trackOf.get(boxKey(d.box))).filter((id): id is number => id !== undefined);
+    const score = count > 0 ? median(members.map((d) => d.score)) : undefined;
+    feed(
+      mkey,
+      obs(hit, score, members.map((d) => d.box), trackIds),
+      { count, limit, limitSource: zone.capacity !== undefined ? 'zone.capacity' : 'minCount' },
+    );
+    observed.add(mkey);
+  }
+
+  private toEvents(des: readonly DebounceEvent[], m: Machine): ViolationEvent[] {
+    const out: ViolationEvent[] = [];
+    for (const de of des) {
+      if (de.level === 'candidate' && !this.opts.emitCandidates) continue;
+      const ev: ViolationEvent = {
+        id: de.id,
+        episodeId: de.episodeId,
+        cameraId: this.config.camera.id,
+        classId: m.classId,
+        transition: de.transition,
+        streamTime: de.time,
+        wallTime: de.wallTime,
+        start: de.start,
+        end: de.end,
+        boxes: de.boxes,
+        reason: de.reason,
+      };
+      if (m.extras) ev.extras = { ...m.extras };
+      out.push(ev);
+    }
+    return out;
+  }
+}
