@@ -46,6 +46,16 @@ export function buildProgram(): Command {
     .option('--threads <n>', 'inference threads', positiveNumber('--threads'))
     .action(async (input: string, opts) => (await import('./commands/detect.js')).runDetect(input, opts));
 
+  program
+    .command('analyze')
+    .description('Turn a clip or stream into violation events (JSON Lines) plus a summary listing all classes')
+    .argument('<input>', 'file path, rtsp://, rtsps:// or http(s)://….m3u8')
+    .requiredOption('--config <file>', 'camera config (YAML or JSON)')
+    .option('--fps <n>', 'analysed frames per second (default: the config\'s analysis.fps)', positiveNumber('--fps'))
+    .option('--annotate <dir>', 'write a snapshot per confirmed event with zone and boxes drawn')
+    .option('--threads <n>', 'inference threads', positiveNumber('--threads'))
+    .action(async (input: string, opts) => (await import('./commands/analyze.js')).runAnalyze(input, opts));
+
   const models = program.command('models').description('Model manifests and weights');
   models
     .command('list')

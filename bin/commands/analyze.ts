@@ -1,0 +1,64 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { sharedSession } from '../../pipeline/detect/session.js';
+import { annotateImage } from '../../pipeline/evidence/annotate.js';
+import { getClass } from '../../pipeline/rules/catalog.js';
+import { toPixels } from '../../pipeline/rules/geometry.js';
+import { ConfigError, loadCameraConfigFile } from '../../pipeline/rules/zones.js';
+import { replayClip } from '../../pipeline/replay.js';
+import type { Frame, ViolationEvent } from '../../pipeline/types.js';
+import { CliError } from '../cli.js';
+
+export interface AnalyzeOptions {
+  config: string;
+  fps?: number;
+  annotate?: string;
+  threads?: number;
+}
+
+/** Snapshot of a confirmed event on the analysed frame: its zone, its boxes, class and time. */
+async function snapshot(frame: Frame, event: ViolationEvent, zonePolygon: readonly (readonly [number, number])[] | undefined): Promise<Buffer> {
+  const { scale, scaledWidth, scaledHeight, dstWidth } = frame.letterbox;
+  const rowBytes = scaledWidth * 3;
+  const raw = Buffer.allocUnsafe(rowBytes * scaledHeight);
+  for (let y = 0; y < scaledHeight; y++) frame.data.copy(raw, y * rowBytes, y * dstWidth * 3, y * dstWidth * 3 + rowBytes);
+  const def = getClass(event.classId);
+  return annotateImage(
+    { raw, width: scaledWidth, height: scaledHeight, pixelFormat: frame.pixelFormat },
+    {
+      polygons: zonePolygon ? [{ points: toPixels(zonePolygon as [number, number][], scaledWidth, scaledHeight) as [number, number][], label: event.reason.zoneId ?? undefined }] : [],
+      boxes: event.boxes.map((b) => ({ box: { x1: b.x1 * scale, y1: b.y1 * scale, x2: b.x2 * scale, y2: b.y2 * scale }, label: `${def.nameZh} ${def.id}` })),
+      caption: `${def.nameZh} ${def.nameEn} · ${event.transition} · t=${event.streamTime.toFixed(1)}s · dwell ${event.reason.dwellSec.toFixed(0)}s`,
+    },
+  );
+}
+
+export async function runAnalyze(input: string, opts: AnalyzeOptions): Promise<void> {
+  let config;
+  try {
+    config = await loadCameraConfigFile(opts.config);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError(err.message, 2);
+    throw err;
+  }
+  const session = await sharedSession(config.analysis.model, { threads: opts.threads });
+  if (opts.annotate) await mkdir(opts.annotate, { recursive: true });
+  const result = await replayClip({
+    input,
+    config,
+    session,
+    fps: opts.fps,
+    onEvent: (e) => process.stdout.write(`${JSON.stringify({ type: 'event', ...e })}\n`),
+    onFrame: async (frame, { events }) => {
+      if (!opts.annotate) return;
+      for (const e of events.filter((x) => x.transition === 'confirmed')) {
+        const zone = config.zones.find((z) => z.id === e.reason.zoneId);
+        await writeFile(path.join(opts.annotate, `${e.id}.jpg`), await snapshot(frame, e, zone?.polygon));
+      }
+    },
+  });
+  process.stdout.write(`${JSON.stringify({ type: 'summary', camera: config.camera.id, ...result.summary, classes: result.classStatus.map(({ id, nameZh, nameEn, active, reason }) => ({ id, nameZh, nameEn, active, reason })) })}\n`);
+  const lines = result.classStatus.map((c) => `  ${c.active ? 'active  ' : 'inactive'} ${c.id.padEnd(22)} ${c.nameZh}${c.active ? '' : ` — ${c.reason}`}`);
+  process.stderr.write(`classes (${result.classStatus.filter((c) => c.active).length}/${result.classStatus.length} active):\n${lines.join('\n')}\n`);
+  process.stderr.write(`frames=${result.summary.frames} seconds=${result.summary.seconds.toFixed(1)} episodes=${result.summary.episodes} confirmed=${JSON.stringify(result.summary.confirmedByClass)}\n`);
+}
