@@ -1,0 +1,124 @@
+// Evidence snapshots: a full-resolution frame pulled from the recording ring at the moment that
+// matters (first seen, confirmation), annotated with boxes, zone and caption, plus a clean crop of the
+// subject. Decoding happens here, off the detection hot path, from the stream-copied ring.
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { toPixels } from '../rules/geometry.js';
+import type { Box, NormPoint } from '../types.js';
+import type { ClipClock, SegmentRecord } from '../source/recorder.js';
+import { annotateImage, openImage, type ImageInput } from './annotate.js';
+
+export interface ExtractedFrame {
+  /** PNG-encoded frame at source resolution. */
+  png: Buffer;
+  width: number;
+  height: number;
+  segment: SegmentRecord;
+  /** Seconds into the segment that were decoded up to. */
+  offsetSec: number;
+}
+
+/** Pure: the ring segment holding `time` on `clock`, and the offset into it in seconds. */
+export function locateInRing(ring: readonly SegmentRecord[], time: number, clock: ClipClock): { segment: SegmentRecord; offsetSec: number } | null {
+  for (const r of ring) {
+    const [s, e] = clock === 'stream' ? [r.startTime, r.endTime] : [r.startWall, r.endWall];
+    if (time >= s && time < e) return { segment: r, offsetSec: clock === 'stream' ? time - s : (time - s) / 1000 };
+  }
+  return null;
+}
+
+function decodePng(path: string, offsetSec: number, ffmpegPath = 'ffmpeg'): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    // -ss after -i: decode from the segment's leading keyframe to the exact frame (segments are short).
+    const p = spawn(ffmpegPath, ['-hide_banner', '-nostdin', '-loglevel', 'error', '-i', path, '-ss', offsetSec.toFixed(3), '-frames:v', '1', '-f', 'image2pipe', '-c:v', 'png', 'pipe:1'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const chunks: Buffer[] = [];
+    let err = '';
+    p.stdout!.on('data', (d: Buffer) => chunks.push(d));
+    p.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
+    p.on('error', reject);
+    p.on('close', (code) => {
+      const png = Buffer.concat(chunks);
+      if (code === 0 && png.length > 0) resolve(png);
+      else reject(new Error(`frame extraction from ${path} at ${offsetSec.toFixed(3)} s failed (exit ${code}): ${err.trim() || 'no frame decoded'}`));
+    });
+  });
+}
+
+/** Decodes the frame at `time` from the ring; null when the ring does not (or no longer) hold it. */
+export async function extractFrame(opts: { ringDir: string; ring: readonly SegmentRecord[]; time: number; clock: ClipClock; ffmpegPath?: string }): Promise<ExtractedFrame | null> {
+  const at = locateInRing(opts.ring, opts.time, opts.clock);
+  if (!at) return null;
+  let png: Buffer;
+  try {
+    png = await decodePng(join(opts.ringDir, at.segment.file), at.offsetSec, opts.ffmpegPath);
+  } catch (err) {
+    // Pruned between lookup and decode: report absence like any other gap in the ring.
+    if (/No such file/i.test((err as Error).message)) return null;
+    throw err;
+  }
+  const meta = await sharp(png).metadata();
+  return { png, width: meta.width!, height: meta.height!, segment: at.segment, offsetSec: at.offsetSec };
+}
+
+export interface SnapshotSpec {
+  /** Subject boxes in source pixels; the first is the one cropped. */
+  boxes: Box[];
+  /** Box labels, e.g. "占道经营 street_vending 0.82" (defaults to classLabel). */
+  boxLabels?: string[];
+  zones?: { polygon: readonly NormPoint[]; label?: string }[];
+  /** Bilingual class name, e.g. "占道经营 street_vending". */
+  classLabel: string;
+  cameraId: string;
+  /** Stage shown in the caption, e.g. "首次发现 first seen" or "确认 confirmed". */
+  stage: string;
+  /** Epoch ms shown in the caption, in `timeZone`. */
+  wallTime: number;
+  timeZone?: string;
+  /** Crop margin as a fraction of the box size on each side (default 0.15). */
+  cropMargin?: number;
+  quality?: number;
+}
+
+export function formatWallTime(epochMs: number, timeZone: string): string {
+  const parts = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }).formatToParts(new Date(epochMs));
+  const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '??';
+  return `${get('year')}-${get('month')}-${get('day')} ${get('hour')}:${get('minute')}:${get('second')}`;
+}
+
+/** Pure: the crop rectangle for a box with margin, clamped to the image (integer pixels). */
+export function cropRect(box: Box, width: number, height: number, margin: number): { left: number; top: number; width: number; height: number } {
+  const mx = (box.x2 - box.x1) * margin;
+  const my = (box.y2 - box.y1) * margin;
+  const left = Math.max(0, Math.floor(box.x1 - mx));
+  const top = Math.max(0, Math.floor(box.y1 - my));
+  const right = Math.min(width, Math.ceil(box.x2 + mx));
+  const bottom = Math.min(height, Math.ceil(box.y2 + my));
+  if (right - left < 1 || bottom - top < 1) throw new Error(`crop box (${box.x1},${box.y1})-(${box.x2},${box.y2}) lies outside the ${width}x${height} image`);
+  return { left, top, width: right - left, height: bottom - top };
+}
+
+/** Annotated JPEG of the whole frame and a clean JPEG crop of the first subject box. */
+export async function renderSnapshot(frame: ImageInput, spec: SnapshotSpec): Promise<{ annotated: Buffer; crop: Buffer | null; width: number; height: number }> {
+  const { width, height } = await openImage(frame);
+  const tz = spec.timeZone ?? 'Asia/Shanghai';
+  const annotated = await annotateImage(
+    frame,
+    {
+      boxes: spec.boxes.map((box, i) => ({ box, label: spec.boxLabels?.[i] ?? spec.classLabel })),
+      polygons: (spec.zones ?? []).map((z) => ({ points: toPixels(z.polygon, width, height).map(([x, y]) => [x, y] as [number, number]), label: z.label })),
+      caption: `${spec.classLabel} · ${spec.stage}\n${spec.cameraId}  ${formatWallTime(spec.wallTime, tz)} (${tz})`,
+    },
+    { quality: spec.quality },
+  );
+  let crop: Buffer | null = null;
+  const subject = spec.boxes[0];
+  if (subject) {
+    const rect = cropRect(subject, width, height, spec.cropMargin ?? 0.15);
+    const { image } = await openImage(frame);
+    crop = await image.extract(rect).jpeg({ quality: spec.quality ?? 90 }).toBuffer();
+  }
+  return { annotated, crop, width, height };
+}

@@ -1,0 +1,349 @@
+// Continuous recording of a camera's original stream into short stream-copied MPEG-TS segments, kept
+// in a bounded ring on local disk. ffmpeg's segment muxer cuts only at keyframes, so every segment
+// starts with one and clips can be assembled later without re-encoding.
+//
+// Clocks. Each index record carries both clocks:
+//   startTime/endTime  stream seconds, as the segment muxer reports them, offset so they keep rising
+//                      across ffmpeg restarts. For file inputs these match `Frame.streamTime` of a
+//                      frame source reading the same file from its start.
+//   startWall/endWall  epoch ms. The muxer closes a segment when the next keyframe arrives, i.e. at
+//                      the segment's end, so endWall is the arrival time of its list entry and
+//                      startWall = endWall − duration. For live inputs this matches `Frame.wallTime`
+//                      (both are "when ffmpeg emitted it") to within the decode latency.
+// Clip and snapshot requests therefore use clock 'wall' for live inputs and 'stream' for files
+// (see `defaultClock`).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+export interface SegmentRecord {
+  /** File name inside the ring directory. */
+  file: string;
+  startTime: number;
+  endTime: number;
+  startWall: number;
+  endWall: number;
+  bytes: number;
+}
+
+export type ClipClock = 'stream' | 'wall';
+
+export interface RecorderOptions {
+  cameraId: string;
+  /** File path, rtsp://, rtsps://, or http(s):// (HLS .m3u8) URL. */
+  input: string;
+  /** Ring directory (one per camera). */
+  dir: string;
+  /** Target segment length in seconds (actual cuts wait for the next keyframe). Default 2. */
+  segmentSec?: number;
+  /** Ring limits: oldest segments are deleted past either. */
+  maxBytes: number;
+  maxAgeSec: number;
+  /** Files only: read at native speed (-re). Default false so tests run faster than realtime. */
+  realtime?: boolean;
+  /**
+   * Files only: read at this multiple of native speed (-readrate), e.g. 40 to compress a long synthetic
+   * stream in time while keeping segment events at a pace the ring can follow. Overrides `realtime`.
+   */
+  readRate?: number;
+  /** Files only: loop forever (-stream_loop -1), e.g. as a synthetic endless stream. */
+  loop?: boolean;
+  /** Also record audio (off by default: many camera audio codecs cannot go into MPEG-TS as-is). */
+  audio?: boolean;
+  rtspTransport?: 'tcp' | 'udp';
+  ffmpegPath?: string;
+  /** Restart backoff after ffmpeg dies (ms), doubled up to restartMaxMs. */
+  restartMinMs?: number;
+  restartMaxMs?: number;
+}
+
+export function isLiveInput(input: string): boolean {
+  return /^(rtsps?|rtmps?|srt|udp|https?):\/\//i.test(input);
+}
+
+/** Which clock clip requests against this input should use (see file header). */
+export function defaultClock(input: string): ClipClock {
+  return isLiveInput(input) ? 'wall' : 'stream';
+}
+
+export function validateInput(input: string): void {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(input)) {
+    if (!/^(rtsps?|https?):\/\//i.test(input)) throw new Error(`recorder: unsupported input URL scheme in "${input}" (use a file path, rtsp://, rtsps:// or http(s)://…m3u8)`);
+  } else if (input.trim() === '') {
+    throw new Error('recorder: input is empty');
+  }
+}
+
+/** ffmpeg arguments for one recording run (exported for inspection in tests and logs). */
+export function recorderArgs(opts: RecorderOptions, runId: string): string[] {
+  const live = isLiveInput(opts.input);
+  const args = ['-hide_banner', '-nostdin', '-loglevel', 'error'];
+  if (/^rtsps?:/i.test(opts.input)) args.push('-rtsp_transport', opts.rtspTransport ?? 'tcp', '-timeout', '10000000');
+  if (/^https?:/i.test(opts.input)) args.push('-reconnect', '1', '-reconnect_streamed', '1', '-reconnect_delay_max', '5');
+  if (!live && opts.readRate !== undefined) args.push('-readrate', String(opts.readRate));
+  else if (!live && opts.realtime) args.push('-re');
+  if (!live && opts.loop) args.push('-stream_loop', '-1');
+  args.push('-fflags', '+genpts', '-i', opts.input, '-map', '0:v:0');
+  if (opts.audio) args.push('-map', '0:a:0?');
+  args.push(
+    '-c', 'copy',
+    '-f', 'segment',
+    '-segment_time', String(opts.segmentSec ?? 2),
+    '-segment_format', 'mpegts',
+    '-reset_timestamps', '1',
+    // Otherwise the muxer shifts all times by the B-frame delay and the list times run ahead of the
+    // decoded frame times (and of Frame.streamTime) by that much.
+    '-avoid_negative_ts', 'disabled',
+    // The CSV list on stdout gives "file,start,end" as each segment closes.
+    '-segment_list', 'pipe:1',
+    '-segment_list_type', 'csv',
+    join(opts.dir, `${runId}-%06d.ts`),
+  );
+  return args;
+}
+
+/** Pure pruning decision: which records to drop so the ring keeps within its limits. */
+export function planPrune(
+  segments: readonly SegmentRecord[],
+  limits: { maxBytes: number; maxAgeSec: number; headroomBytes?: number },
+  now: number,
+): { keep: SegmentRecord[]; drop: SegmentRecord[] } {
+  const keep = [...segments];
+  const drop: SegmentRecord[] = [];
+  let total = keep.reduce((s, r) => s + r.bytes, 0);
+  const budget = limits.maxBytes - (limits.headroomBytes ?? 0);
+  while (keep.length > 0 && (total > budget || now - keep[0]!.endWall > limits.maxAgeSec * 1000)) {
+    const r = keep.shift()!;
+    total -= r.bytes;
+    drop.push(r);
+  }
+  return { keep, drop };
+}
+
+const INDEX = 'index.json';
+
+export interface RecorderEvents {
+  segment: [SegmentRecord];
+  pruned: [SegmentRecord[]];
+  restart: [{ code: number | null; signal: string | null; delayMs: number; stderr: string }];
+  end: [];
+  error: [Error];
+}
+
+export class Recorder extends EventEmitter<RecorderEvents> {
+  readonly opts: RecorderOptions;
+  private index: SegmentRecord[] = [];
+  private proc: ChildProcess | null = null;
+  private running = false;
+  private restartTimer: NodeJS.Timeout | null = null;
+  private restartDelay: number;
+  private streamOffset = 0;
+  private runStreamEnd = 0;
+  private persistChain: Promise<void> = Promise.resolve();
+  /** Settles when the current ffmpeg run has exited and all its list lines are indexed. */
+  private runDone: Promise<void> = Promise.resolve();
+  /** Epoch ms of the last completed segment (null before the first). */
+  lastSegmentAt: number | null = null;
+  restarts = 0;
+
+  constructor(opts: RecorderOptions) {
+    super();
+    validateInput(opts.input);
+    if (!(opts.maxBytes > 0) || !(opts.maxAgeSec > 0)) throw new Error('recorder: maxBytes and maxAgeSec must be positive');
+    const seg = opts.segmentSec ?? 2;
+    if (!(seg >= 0.5 && seg <= 60)) throw new Error(`recorder: segmentSec must be 0.5..60, got ${seg}`);
+    if (opts.readRate !== undefined && !(opts.readRate > 0)) throw new Error(`recorder: readRate must be positive, got ${opts.readRate}`);
+    this.opts = { segmentSec: 2, ...opts };
+    this.restartDelay = opts.restartMinMs ?? 1000;
+  }
+
+  get clock(): ClipClock {
+    return defaultClock(this.opts.input);
+  }
+
+  /** Segments currently in the ring, oldest first (a copy). */
+  segments(): SegmentRecord[] {
+    return this.index.map((r) => ({ ...r }));
+  }
+
+  totalBytes(): number {
+    return this.index.reduce((s, r) => s + r.bytes, 0);
+  }
+
+  /** pid of the current ffmpeg (for supervision and tests). */
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  /** True when no segment has arrived for 2 × segment length + 30 s (the workers then restart it). */
+  isStalled(now = Date.now(), since?: number): boolean {
+    const ref = this.lastSegmentAt ?? since ?? now;
+    return now - ref > 2 * this.opts.segmentSec! * 1000 + 30_000;
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    await mkdir(this.opts.dir, { recursive: true });
+    await this.loadIndex();
+    this.running = true;
+    this.spawnRun();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = null;
+    const p = this.proc;
+    if (p && p.exitCode === null && p.signalCode === null) {
+      // SIGTERM lets ffmpeg close the current segment and list it.
+      p.kill('SIGTERM');
+      const t = setTimeout(() => p.kill('SIGKILL'), 5000);
+      await this.runDone;
+      clearTimeout(t);
+    }
+    await this.runDone;
+    await this.persistChain;
+  }
+
+  /** Kills and respawns ffmpeg (used by supervisors on a stall). */
+  restart(): void {
+    this.proc?.kill('SIGKILL');
+  }
+
+  private async loadIndex(): Promise<void> {
+    let loaded: SegmentRecord[] = [];
+    try {
+      loaded = JSON.parse(await readFile(join(this.opts.dir, INDEX), 'utf8')) as SegmentRecord[];
+    } catch {
+      loaded = [];
+    }
+    const present: SegmentRecord[] = [];
+    for (const r of loaded) {
+      const st = await stat(join(this.opts.dir, r.file)).catch(() => null);
+      if (st?.isFile()) present.push({ ...r, bytes: st.size });
+    }
+    this.index = present;
+    // Files the index does not know are partial segments of a run that was killed mid-write.
+    const known = new Set(present.map((r) => r.file));
+    for (const f of await readdir(this.opts.dir)) {
+      if (f.endsWith('.ts') && !known.has(f)) await rm(join(this.opts.dir, f), { force: true });
+    }
+    const last = present[present.length - 1];
+    this.streamOffset = last ? last.endTime : 0;
+    await this.prune();
+  }
+
+  private spawnRun(): void {
+    const runId = `${Date.now().toString(36)}`;
+    const args = recorderArgs(this.opts, runId);
+    const proc = spawn(this.opts.ffmpegPath ?? 'ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = proc;
+    this.runStreamEnd = 0;
+    const offset = this.streamOffset;
+    let stderr = '';
+    proc.stderr!.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-4000);
+    });
+    let lines = Promise.resolve();
+    let finish!: () => void;
+    this.runDone = new Promise<void>((r) => (finish = r));
+    createInterface({ input: proc.stdout! }).on('line', (line) => {
+      const arrived = Date.now();
+      lines = lines.then(() => this.onListLine(line, arrived, offset)).catch((err: Error) => {
+        this.emit('error', err);
+      });
+    });
+    proc.on('error', (err) => this.emit('error', new Error(`recorder ${this.opts.cameraId}: cannot run ffmpeg: ${err.message}`)));
+    proc.on('close', (code, signal) => {
+      void lines.then(() => {
+        finish();
+        if (this.proc === proc) this.proc = null;
+        this.streamOffset = offset + this.runStreamEnd;
+        const endless = isLiveInput(this.opts.input) || this.opts.loop;
+        if (!this.running) return;
+        if (!endless && code === 0) {
+          this.running = false;
+          this.emit('end');
+          return;
+        }
+        if (!endless) {
+          this.running = false;
+          this.emit('error', new Error(`recorder ${this.opts.cameraId}: ffmpeg failed on ${this.opts.input} (exit ${code ?? signal}): ${stderr.trim()}`));
+          return;
+        }
+        const delayMs = this.restartDelay;
+        this.restartDelay = Math.min(this.opts.restartMaxMs ?? 30_000, this.restartDelay * 2);
+        this.restarts++;
+        this.emit('restart', { code, signal, delayMs, stderr: stderr.trim() });
+        this.restartTimer = setTimeout(() => {
+          this.restartTimer = null;
+          if (this.running) this.spawnRun();
+        }, delayMs);
+      });
+    });
+  }
+
+  private async onListLine(line: string, arrived: number, offset: number): Promise<void> {
+    // "name,start,end" — the name has no commas (we chose it).
+    const m = /^(.+),(-?[\d.]+),(-?[\d.]+)$/.exec(line.trim());
+    if (!m) return;
+    const path = m[1]!;
+    const file = path.slice(path.lastIndexOf('/') + 1);
+    const start = Number(m[2]);
+    const end = Number(m[3]);
+    const st = await stat(join(this.opts.dir, file)).catch(() => null);
+    if (!st) return;
+    this.runStreamEnd = Math.max(this.runStreamEnd, end);
+    const durMs = Math.max(0, (end - start) * 1000);
+    const rec: SegmentRecord = {
+      file,
+      startTime: round3(offset + start),
+      endTime: round3(offset + end),
+      startWall: Math.round(arrived - durMs),
+      endWall: arrived,
+      bytes: st.size,
+    };
+    this.index.push(rec);
+    this.lastSegmentAt = arrived;
+    this.restartDelay = this.opts.restartMinMs ?? 1000;
+    await this.prune();
+    this.emit('segment', { ...rec });
+  }
+
+  /**
+   * Drops the oldest segments past the limits. The in-progress segment is not in the index yet, so a
+   * headroom of the largest recent segment is kept free for it: the directory as a whole then stays
+   * within maxBytes, not just the index. The index is rewritten before files are deleted, so it never
+   * lists a deleted file.
+   */
+  private async prune(): Promise<void> {
+    const recent = this.index.slice(-5);
+    const headroomBytes = recent.length ? Math.max(...recent.map((r) => r.bytes)) : 0;
+    const { keep, drop } = planPrune(this.index, { maxBytes: this.opts.maxBytes, maxAgeSec: this.opts.maxAgeSec, headroomBytes }, Date.now());
+    this.index = keep;
+    await this.persist();
+    for (const r of drop) await rm(join(this.opts.dir, r.file), { force: true });
+    if (drop.length) this.emit('pruned', drop);
+  }
+
+  private persist(): Promise<void> {
+    const snapshot = JSON.stringify(this.index);
+    this.persistChain = this.persistChain.then(async () => {
+      const tmp = join(this.opts.dir, `${INDEX}.tmp`);
+      const fh = await open(tmp, 'w');
+      try {
+        await fh.writeFile(snapshot);
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, join(this.opts.dir, INDEX));
+    });
+    return this.persistChain;
+  }
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
