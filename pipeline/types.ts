@@ -79,6 +79,11 @@ export interface Track {
   firstSeen: number;
   lastSeen: number;
   stationary: boolean;
+  /**
+   * While stationary: the start of the window over which it was judged so (the object has not
+   * moved since then), so dwell can be back-dated instead of starting when the window filled.
+   */
+  stationarySince?: number | null;
   /** Seconds spent inside each zone id (only zones the track has been in). */
   zoneDwell: Record<string, number>;
 }

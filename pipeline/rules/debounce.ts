@@ -41,6 +41,12 @@ export interface Observation {
   score?: number;
   boxes?: Box[];
   trackIds?: number[];
+  /**
+   * On a hit: the subject has qualified continuously since this earlier time (a track stationary
+   * since its window began, a static blob since it appeared). A new episode starts there, so
+   * dwell is not delayed by the evidence window of the detector that reports it.
+   */
+  since?: number;
 }
 
 /** 'idle': nothing open and no quiet period running. */
@@ -218,9 +224,10 @@ function beginRun(s: SubjectState, obs: Observation, resume: boolean): void {
   s.hitTimes = [];
   s.resumed = resume;
   if (!resume) {
-    s.runStart = obs.time;
-    s.episodeStart = obs.time;
-    s.episodeId = episodeIdFor(s.key, obs.time);
+    const start = obs.since !== undefined && obs.since < obs.time ? obs.since : obs.time;
+    s.runStart = start;
+    s.episodeStart = start;
+    s.episodeId = episodeIdFor(s.key, start);
     s.level = 'candidate';
     s.eventSeq = 0;
     s.trackIds = [];

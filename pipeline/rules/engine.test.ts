@@ -56,13 +56,13 @@ describe('RulesEngine', () => {
   it('a parked car in a no_parking zone gives exactly one confirmed episode at the right time', () => {
     const engine = new RulesEngine(parkingCfg(), { availableLabels: LABELS });
     const events = run(engine, 81, () => [det('car', CAR)]); // t = 0 … 40 s
-    // Track confirmed at t=1 (3 hits), stationary once observed over the whole 5 s window (t=5):
-    // first hit at 5, dwell 20 s reached at 25.
-    expect(summary(events)).toEqual(['illegal_parking:confirmed@25', 'illegal_parking:active@25.5']);
+    // Track confirmed at t=1 (3 hits), stationary once observed over the whole 5 s window (t=5),
+    // which says it has not moved since t=0: the episode is back-dated to 0, dwell 20 s at t=20.
+    expect(summary(events)).toEqual(['illegal_parking:confirmed@20', 'illegal_parking:active@20.5']);
     const c = events[0]!;
     expect(c.cameraId).toBe('cam1');
-    expect(c.start).toBe(5);
-    expect(c.wallTime).toBe(WALL0 + 25_000);
+    expect(c.start).toBe(0);
+    expect(c.wallTime).toBe(WALL0 + 20_000);
     expect(c.boxes).toEqual([CAR]);
     expect(c.reason).toMatchObject({ zoneId: 'np', zoneType: 'no_parking', subject: 't1', trackIds: [1], dwellSec: 20, hits: 10, window: 10, medianScore: 0.8 });
     expect(c.reason.thresholds.minDwellSec).toBe(20);
@@ -96,7 +96,7 @@ describe('RulesEngine', () => {
     const confirmed = events.filter((e) => e.transition === 'confirmed');
     expect(confirmed).toHaveLength(1);
     expect(events.filter((e) => e.transition === 'cleared')).toEqual([]);
-    expect(confirmed[0]!.start).toBe(5);
+    expect(confirmed[0]!.start).toBe(0);
     expect(confirmed[0]!.reason.trackIds).toEqual([1, 2]);
     expect(new Set(events.map((e) => e.episodeId)).size).toBe(1);
   });
@@ -123,12 +123,14 @@ describe('RulesEngine', () => {
 
   it('hot reload applies a new threshold to open tracks and episodes', () => {
     const engine = new RulesEngine(parkingCfg({ minDwellSec: 60 }), { availableLabels: LABELS });
-    const before = run(engine, 31, () => [det('car', CAR)]); // t 0–15: candidate open since 5
+    const before = run(engine, 31, () => [det('car', CAR)]); // t 0–15: candidate open, back-dated to 0
     expect(before).toEqual([]);
     engine.setConfig(parkingCfg({ minDwellSec: 20 }));
     const after = run(engine, 30, () => [det('car', CAR)], 31);
-    expect(summary(after)).toEqual(['illegal_parking:confirmed@25', 'illegal_parking:active@25.5']);
-    expect(after[0]!.start).toBe(5);
+    // Dwell since 0 already exceeds the new 20 s at the first frame after the reload (t=15.5);
+    // the hit window must refill to minHits first.
+    expect(summary(after)).toEqual(['illegal_parking:confirmed@20', 'illegal_parking:active@20.5']);
+    expect(after[0]!.start).toBe(0);
     expect(after[0]!.reason.trackIds).toEqual([1]);
     expect(after[0]!.reason.thresholds.minDwellSec).toBe(20);
     expect(engine.tracks.map((t) => [t.id, t.state])).toEqual([[1, 'confirmed']]);
@@ -157,7 +159,7 @@ describe('RulesEngine', () => {
     expect(inWindow).toEqual([]);
     const afternoon = Date.parse('2024-06-01T14:00:00+08:00');
     const outside = run(new RulesEngine(config, { availableLabels: LABELS }), 40, scene, 0, afternoon);
-    expect(summary(outside)).toEqual(['street_vending:confirmed@15', 'street_vending:active@15.5']);
+    expect(summary(outside)).toEqual(['street_vending:confirmed@10', 'street_vending:active@10.5']);
     expect(outside[0]!.extras).toMatchObject({ label: 'person', companions: [{ label: 'umbrella', trackId: 2 }] });
   });
 
@@ -170,7 +172,8 @@ describe('RulesEngine', () => {
       det('person', { x1: 100, y1: 150, x2: 140, y2: 260 }, 0.85),
       det('bicycle', { x1: 140, y1: 200, x2: 220, y2: 262 }, 0.75),
     ]);
-    expect(summary(events)).toEqual(['mobile_vendor:confirmed@15', 'mobile_vendor:active@15.5']);
+    // Dwell (back-dated to 0) reaches 10 s at t=10, but the first hit came at t=5 and 12 hits are needed: t=10.5.
+    expect(summary(events)).toEqual(['mobile_vendor:confirmed@10.5', 'mobile_vendor:active@11']);
   });
 
   it('bike_out_of_fence fires only for a bike outside every bike_fence', () => {
@@ -184,7 +187,7 @@ describe('RulesEngine', () => {
     const inside: Box = { x1: 100, y1: 200, x2: 180, y2: 260 };
     const outside: Box = { x1: 400, y1: 200, x2: 480, y2: 260 };
     const events = run(new RulesEngine(config, { availableLabels: LABELS }), 40, () => [det('bicycle', inside), det('bicycle', outside)]);
-    expect(summary(events)).toEqual(['bike_out_of_fence:confirmed@15', 'bike_out_of_fence:active@15.5']);
+    expect(summary(events)).toEqual(['bike_out_of_fence:confirmed@10.5', 'bike_out_of_fence:active@11']);
     expect(events[0]!.boxes).toEqual([outside]);
   });
 

@@ -61,6 +61,8 @@ interface Subject {
   box: Box;
   score: number;
   stationary: boolean;
+  /** Since when the subject has been in place (stationary track, static blob's first change). */
+  since?: number;
   zones: ReadonlySet<string>;
   attributes?: Record<string, unknown>;
 }
@@ -180,8 +182,9 @@ export class RulesEngine {
       zoneIdsOf,
     );
     const subjects = this.subjects(dets, t, zoneIdsOf);
-    const obs = (hit: boolean, score?: number, boxes?: Box[], trackIds?: number[]): Observation => {
+    const obs = (hit: boolean, score?: number, boxes?: Box[], trackIds?: number[], since?: number): Observation => {
       const o: Observation = { time: t, wallTime: wall, hit };
+      if (hit && since !== undefined) o.since = since;
       if (score !== undefined) o.score = score;
       if (boxes) o.boxes = boxes;
       if (trackIds) o.trackIds = trackIds;
@@ -213,7 +216,7 @@ export class RulesEngine {
           const hit = s.score >= p.minScore && this.qualifies(def, s, companions) && !this.yields(def, s, subjects);
           const mkey = this.machineFor(def, zone, s, hit, observed);
           if (!mkey) continue;
-          feed(mkey, obs(hit, s.score, [s.box], [s.id]), this.extrasOf(def, s, companions));
+          feed(mkey, obs(hit, s.score, [s.box], [s.id], s.since), this.extrasOf(def, s, companions));
         }
       }
     }
@@ -275,7 +278,9 @@ export class RulesEngine {
     for (const tr of this.lastTracks) {
       // Only confirmed tracks updated in this very frame: a lost track's box is a guess.
       if (tr.state !== 'confirmed' || tr.lastSeen !== t) continue;
-      out.push({ key: `t${tr.id}`, id: tr.id, label: tr.label, box: tr.box, score: tr.score, stationary: tr.stationary, zones: new Set(zoneIdsOf(tr.box)) });
+      const s: Subject = { key: `t${tr.id}`, id: tr.id, label: tr.label, box: tr.box, score: tr.score, stationary: tr.stationary, zones: new Set(zoneIdsOf(tr.box)) };
+      if (tr.stationary && typeof tr.stationarySince === 'number') s.since = tr.stationarySince;
+      out.push(s);
     }
     const statics = dets.filter((d) => d.label === STATIC_LABEL);
     const withBlob = statics.filter((d) => Number.isInteger(d.attributes?.blobId));
@@ -290,6 +295,7 @@ export class RulesEngine {
   private staticSubject(prefix: string, id: number, d: Detection, zoneIdsOf: (b: Box) => string[]): Subject {
     const s: Subject = { key: `${prefix}${id}`, id, label: d.label, box: d.box, score: d.score, stationary: true, zones: new Set(zoneIdsOf(d.box)) };
     if (d.attributes) s.attributes = d.attributes;
+    if (typeof d.attributes?.firstSeen === 'number') s.since = d.attributes.firstSeen;
     return s;
   }
 

@@ -248,3 +248,24 @@ describe('ByteTracker contract', () => {
     expect(() => new ByteTracker({ matchIou: 0 })).toThrow(/matchIou must be within \(0, 1\]/);
   });
 });
+
+describe('stationarySince', () => {
+  it('dates a parked object from the start of the window that proved it still, and resets when it moves', () => {
+    const tracker = new ByteTracker();
+    const parked: Box = { x1: 100, y1: 100, x2: 200, y2: 160 };
+    let last: Track | undefined;
+    const seen: Array<[number, boolean, number | null | undefined]> = [];
+    // Arrives at t=2, parked until t=12, then drives off at 20 px per 0.5 s.
+    for (let i = 4; i <= 30; i++) {
+      const t = i / 2;
+      const dx = t <= 12 ? 0 : (t - 12) * 40;
+      [last] = tracker.update([det({ ...parked, x1: parked.x1 + dx, x2: parked.x2 + dx }, 0.9, 'car', t)], t);
+      seen.push([t, last!.stationary, last!.stationarySince]);
+    }
+    expect(seen.find(([t]) => t === 6.5)).toEqual([6.5, false, null]);
+    expect(seen.find(([t]) => t === 7)).toEqual([7, true, 2]);
+    expect(seen.find(([t]) => t === 12)).toEqual([12, true, 2]);
+    expect(seen.filter(([t]) => t > 12).every(([, s, since]) => (s ? since === 2 : since === null))).toBe(true);
+    expect(seen.at(-1)).toEqual([15, false, null]);
+  });
+});

@@ -65,6 +65,7 @@ interface TrackState {
   firstSeen: number;
   lastSeen: number;
   stationary: boolean;
+  stationarySince: number | null;
   zoneDwell: Record<string, number>;
   /** Zones the box was in at the last matched frame: dwell only counts intervals spent inside. */
   lastZones: ReadonlySet<string>;
@@ -178,6 +179,7 @@ export class ByteTracker {
       firstSeen: time,
       lastSeen: time,
       stationary: false,
+      stationarySince: null,
       zoneDwell,
       lastZones: zones,
       centres: [],
@@ -214,6 +216,7 @@ export class ByteTracker {
     const c = t.centres;
     if (c[0]!.t > from + 1e-9) {
       t.stationary = false;
+      t.stationarySince = null;
       return;
     }
     let minX = Infinity;
@@ -229,7 +232,10 @@ export class ByteTracker {
       diag += s.diag;
     }
     diag /= c.length;
+    const wasStationary = t.stationary;
     t.stationary = Math.hypot(maxX - minX, maxY - minY) < this.opts.stationaryMaxShift * diag;
+    if (!t.stationary) t.stationarySince = null;
+    else if (!wasStationary) t.stationarySince = c[0]!.t;
   }
 }
 
@@ -245,6 +251,7 @@ function snapshot(t: TrackState): Track {
     firstSeen: t.firstSeen,
     lastSeen: t.lastSeen,
     stationary: t.stationary,
+    stationarySince: t.stationarySince ?? null,
     zoneDwell: { ...t.zoneDwell },
   };
 }
