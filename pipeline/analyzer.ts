@@ -71,7 +71,11 @@ export class CameraAnalyzer {
       scoreThreshold: opts.scoreThreshold ?? config.analysis.scoreThreshold,
       nmsIou: config.analysis.nmsIou,
     });
-    this.engine = new RulesEngine(config, { ...opts.engine, availableLabels: this.availableLabels() });
+    this.engine = new RulesEngine(config, {
+      ...opts.engine,
+      tracker: { ...config.analysis.tracker, ...opts.engine?.tracker },
+      availableLabels: this.availableLabels(),
+    });
     this.configureStatic();
   }
 

@@ -127,6 +127,21 @@ export const analysisSchema = z
     /** Detections below this score are dropped before tracking. */
     scoreThreshold: z.number().min(0).max(1).default(0.1),
     nmsIou: z.number().gt(0).max(1).default(0.45),
+    /** Tracker tuning (see pipeline/track/byte-tracker.ts for defaults and meaning). */
+    tracker: z
+      .object({
+        highScore: z.number().min(0).max(1),
+        lowScore: z.number().min(0).max(1),
+        newTrackScore: z.number().min(0).max(1),
+        matchIou: z.number().gt(0).max(1),
+        minHits: z.number().int().min(1).max(100),
+        lostTimeoutSec: z.number().min(0).max(3600),
+        stationaryWindowSec: z.number().gt(0).max(3600),
+        stationaryMaxShift: z.number().gt(0).max(10),
+      })
+      .partial()
+      .strict()
+      .optional(),
   })
   .strict();
 

@@ -117,7 +117,8 @@ describe('ByteTracker association', () => {
     const tr = new ByteTracker();
     const b = rect(100, 100, 40, 80);
     for (let k = 0; k < 6; k++) {
-      expect(tr.update([det(b, 0.3), det(rect(300, 100, 40, 80), 0.55)], k / 2)).toEqual([]);
+      // 0.3 is a low-pass score (< highScore 0.4); 0.42 is high but under newTrackScore 0.45.
+      expect(tr.update([det(b, 0.3), det(rect(300, 100, 40, 80), 0.42)], k / 2)).toEqual([]);
     }
     // Detections under lowScore are ignored entirely.
     for (let k = 0; k < 3; k++) tr.update([det(b, 0.9)], 3 + k / 2);
