@@ -19,6 +19,14 @@ export function positiveNumber(name: string) {
   };
 }
 
+export function nonNegativeNumber(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${name} must be a number >= 0, got "${v}"`);
+    return n;
+  };
+}
+
 export function unitNumber(name: string) {
   return (v: string): number => {
     const n = Number(v);
@@ -55,6 +63,24 @@ export function buildProgram(): Command {
     .option('--annotate <dir>', 'write a snapshot per confirmed event with zone and boxes drawn')
     .option('--threads <n>', 'inference threads', positiveNumber('--threads'))
     .action(async (input: string, opts) => (await import('./commands/analyze.js')).runAnalyze(input, opts));
+
+  program
+    .command('eval')
+    .description('Score violation events against labelled clips; report with plots and threshold sweeps')
+    .option('--dir <dir>', 'folder of <id>.truth.json + clips (default: .cache/fixtures, generated when missing)')
+    .option('--clips <ids...>', 'only these clip ids')
+    .option('--clip-dir <dir>', 'resolve relative clip paths here (e.g. --dir fixtures/truth --clip-dir .cache/fixtures)')
+    .option('--out <dir>', 'report folder', '.cache/eval-report')
+    .option('--sweep <spec>', 'class.param=a..b:step or class.param=v1,v2 (repeatable)', (v: string, p: string[]) => [...p, v], [] as string[])
+    .option('--fps <n>', 'analysed fps (default: each config)', positiveNumber('--fps'))
+    .option('--threads <n>', 'inference threads', positiveNumber('--threads'))
+    .option('--tolerance <sec>', 'default matching tolerance in seconds', nonNegativeNumber('--tolerance'), 2)
+    .option('--min-precision <p>', 'exit 1 if a class is below (CI)', unitNumber('--min-precision'))
+    .option('--min-recall <r>', 'exit 1 if a class is below (CI)', unitNumber('--min-recall'))
+    .option('--json', 'print the JSON report on stdout instead of the table', false)
+    .action(async (opts) => {
+      await (await import('./commands/eval.js')).runEval(opts);
+    });
 
   const models = program.command('models').description('Model manifests and weights');
   models

@@ -2,6 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { sharedSession } from '../../pipeline/detect/session.js';
 import { annotateImage } from '../../pipeline/evidence/annotate.js';
+import { frameToRawImage } from '../../pipeline/source/frame-image.js';
 import { getClass } from '../../pipeline/rules/catalog.js';
 import { toPixels } from '../../pipeline/rules/geometry.js';
 import { ConfigError, loadCameraConfigFile } from '../../pipeline/rules/zones.js';
@@ -18,13 +19,11 @@ export interface AnalyzeOptions {
 
 /** Snapshot of a confirmed event on the analysed frame: its zone, its boxes, class and time. */
 async function snapshot(frame: Frame, event: ViolationEvent, zonePolygon: readonly (readonly [number, number])[] | undefined): Promise<Buffer> {
-  const { scale, scaledWidth, scaledHeight, dstWidth } = frame.letterbox;
-  const rowBytes = scaledWidth * 3;
-  const raw = Buffer.allocUnsafe(rowBytes * scaledHeight);
-  for (let y = 0; y < scaledHeight; y++) frame.data.copy(raw, y * rowBytes, y * dstWidth * 3, y * dstWidth * 3 + rowBytes);
+  const { scale } = frame.letterbox;
+  const { data: raw, width: scaledWidth, height: scaledHeight, pixelFormat } = frameToRawImage(frame);
   const def = getClass(event.classId);
   return annotateImage(
-    { raw, width: scaledWidth, height: scaledHeight, pixelFormat: frame.pixelFormat },
+    { raw, width: scaledWidth, height: scaledHeight, pixelFormat },
     {
       polygons: zonePolygon ? [{ points: toPixels(zonePolygon as [number, number][], scaledWidth, scaledHeight) as [number, number][], label: event.reason.zoneId ?? undefined }] : [],
       boxes: event.boxes.map((b) => ({ box: { x1: b.x1 * scale, y1: b.y1 * scale, x2: b.x2 * scale, y2: b.y2 * scale }, label: `${def.nameZh} ${def.id}` })),

@@ -4,6 +4,7 @@ import { ObjectDetector } from '../../pipeline/detect/detector.js';
 import { sharedSession } from '../../pipeline/detect/session.js';
 import { sourceForModel } from '../../pipeline/detect/stream.js';
 import { annotateImage } from '../../pipeline/evidence/annotate.js';
+import { frameToRawImage } from '../../pipeline/source/frame-image.js';
 import type { Frame, FrameDetections } from '../../pipeline/types.js';
 
 export interface DetectOptions {
@@ -18,12 +19,10 @@ export interface DetectOptions {
 
 /** Draws the detections on the letterboxed frame (the part that holds the picture, padding cropped). */
 export async function annotateFrame(frame: Frame, result: FrameDetections): Promise<Buffer> {
-  const { scale, scaledWidth, scaledHeight, dstWidth } = frame.letterbox;
-  const rowBytes = scaledWidth * 3;
-  const raw = Buffer.allocUnsafe(rowBytes * scaledHeight);
-  for (let y = 0; y < scaledHeight; y++) frame.data.copy(raw, y * rowBytes, y * dstWidth * 3, y * dstWidth * 3 + rowBytes);
+  const { scale } = frame.letterbox;
+  const picture = frameToRawImage(frame);
   return annotateImage(
-    { raw, width: scaledWidth, height: scaledHeight, pixelFormat: frame.pixelFormat },
+    { raw: picture.data, width: picture.width, height: picture.height, pixelFormat: picture.pixelFormat },
     {
       boxes: result.detections.map((d) => ({
         box: { x1: d.box.x1 * scale, y1: d.box.y1 * scale, x2: d.box.x2 * scale, y2: d.box.y2 * scale },
