@@ -82,6 +82,34 @@ export function buildProgram(): Command {
       await (await import('./commands/eval.js')).runEval(opts);
     });
 
+  program
+    .command('run')
+    .description('Everything on one machine: local redis-server, local evidence, a demo camera; prints cases as they appear')
+    .option('--no-demo', 'do not register the demo camera')
+    .action(async (opts: { demo: boolean }) => {
+      const { runEmbedded } = await import('../workers/embedded.js');
+      await runEmbedded({ demo: opts.demo });
+    });
+
+  program
+    .command('worker')
+    .description('A stream worker process (configuration from the environment; see workers/README.md)')
+    .action(async () => {
+      await import('../workers/main.js');
+    });
+
+  program
+    .command('api')
+    .description('The HTTP API (configuration from the environment; see api/README.md)')
+    .action(async () => {
+      const { startApi } = await import('../api/server.js');
+      const api = await startApi();
+      process.stderr.write(`citywatch api listening on ${api.url}\n`);
+      const stop = () => void api.close().then(() => process.exit(0));
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+    });
+
   const models = program.command('models').description('Model manifests and weights');
   models
     .command('list')

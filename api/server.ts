@@ -1,0 +1,122 @@
+// `citywatch api`: the HTTP server process. Wires the stores, queues and evidence store from the same
+// environment the workers read (workers/settings.ts), bootstraps the admin key and listens.
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { pino, type Logger } from 'pino';
+import { DeliveryService } from '../workers/delivery/delivery.js';
+import { S3EvidenceStore } from '../workers/adapters/s3-store.js';
+import { closeRedis, createRedis } from '../workers/redis.js';
+import { createReplayQueue, createReplayWorker } from '../workers/replay/processor.js';
+import { settingsFromEnv, type WorkerSettings } from '../workers/settings.js';
+import { CameraStore } from '../workers/stores/camera-store.js';
+import { CaseStore } from '../workers/stores/case-store.js';
+import { HealthStore } from '../workers/stores/health-store.js';
+import { openEvidenceStore } from '../workers/worker.js';
+import { Queue } from 'bullmq';
+import { createApp, DEFAULT_MAX_UPLOAD_BYTES, uploadDirFor } from './app.js';
+import { ApiKeyStore, bootstrapAdmin } from './auth.js';
+import type { ReadinessCheck } from './deps.js';
+import { initSharedMetrics, recordReplay } from './metrics-shared.js';
+
+export interface StartApiOptions {
+  port?: number;
+  host?: string;
+  /** Overrides of the environment-derived settings (redisUrl, prefix, dataDir, s3, ...). */
+  settings?: Partial<WorkerSettings>;
+  env?: NodeJS.ProcessEnv;
+  logger?: Logger;
+  /** Also consume the replay queue in this process (default: REPLAY_WORKER env, else true). */
+  replayWorker?: boolean;
+  maxUploadBytes?: number;
+  /** Where the generated bootstrap admin key is printed once (default stderr). */
+  printKey?: (line: string) => void;
+}
+
+export interface ApiHandle {
+  url: string;
+  server: Server;
+  /** Set when this start generated the first admin key. */
+  generatedAdminKey: string | null;
+  close(): Promise<void>;
+}
+
+export async function startApi(opts: StartApiOptions = {}): Promise<ApiHandle> {
+  const env = opts.env ?? process.env;
+  const settings: WorkerSettings = { ...settingsFromEnv(env), ...opts.settings };
+  const logger = opts.logger ?? pino({ name: 'citywatch-api', level: env.LOG_LEVEL || 'info' });
+  const conns: ReturnType<typeof createRedis>[] = [];
+  const conn = () => {
+    const r = createRedis(settings.redisUrl);
+    r.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+    conns.push(r);
+    return r;
+  };
+  const redis = conn();
+  const bullPrefix = `${settings.prefix}-bull`;
+  const keys = new ApiKeyStore(redis, settings.prefix);
+  let generated: string | null;
+  try {
+    ({ generated } = await bootstrapAdmin(keys, env.CITYWATCH_ADMIN_KEY));
+  } catch (err) {
+    await closeRedis(redis);
+    throw err;
+  }
+  if (generated) {
+    (opts.printKey ?? ((l) => process.stderr.write(`${l}\n`)))(
+      `citywatch api: no admin key existed, generated one (shown only now; store it): ${generated}`,
+    );
+  }
+  initSharedMetrics(redis, settings.prefix);
+  const evidence = await openEvidenceStore(settings, (msg, extra) => logger.warn(extra ?? {}, msg));
+  const readiness: ReadinessCheck[] = [];
+  if (settings.s3) {
+    const s3 = new S3EvidenceStore({ ...settings.s3, opTimeoutMs: 2000 });
+    readiness.push({ name: 's3', check: async () => void (await s3.client.bucketExists(settings.s3!.bucket)) });
+  }
+  const replays = createReplayQueue(conn(), bullPrefix);
+  const deliveries = new DeliveryService(redis, { prefix: settings.prefix, bullPrefix, connection: conn(), webhook: null });
+  const otherQueues = ['evidence'].map((name) => new Queue(name, { connection: conn(), prefix: bullPrefix }));
+  const app = createApp({
+    redis,
+    prefix: settings.prefix,
+    cameras: new CameraStore(redis, settings.prefix),
+    cases: new CaseStore(redis, settings.prefix),
+    health: new HealthStore(redis, settings.prefix),
+    deliveries,
+    replays,
+    queues: [deliveries.queue, ...otherQueues],
+    evidence,
+    logger,
+    keys,
+    uploadDir: uploadDirFor(settings.dataDir),
+    maxUploadBytes: opts.maxUploadBytes ?? (env.MAX_UPLOAD_MB ? Number(env.MAX_UPLOAD_MB) * 1024 * 1024 : DEFAULT_MAX_UPLOAD_BYTES),
+    replayMediaDirs: env.REPLAY_MEDIA_DIRS ? env.REPLAY_MEDIA_DIRS.split(path.delimiter).filter(Boolean) : [],
+    presignExpirySec: settings.presignExpirySec,
+    readiness,
+  });
+  const runWorker = opts.replayWorker ?? !/^(0|false|no)$/i.test(env.REPLAY_WORKER ?? '');
+  const worker = runWorker ? createReplayWorker({ connection: conn(), bullPrefix, evidence, onFinished: (r) => void recordReplay(r) }) : null;
+
+  const server = app.listen(opts.port ?? Number(env.PORT || 8080), opts.host ?? env.HOST ?? '127.0.0.1');
+  await once(server, 'listening');
+  const { address, port } = server.address() as AddressInfo;
+  const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
+  logger.info({ url }, 'citywatch api listening');
+  return {
+    url,
+    server,
+    generatedAdminKey: generated,
+    close: async () => {
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      server.closeAllConnections();
+      await closed;
+      await worker?.close();
+      await replays.close();
+      await deliveries.queue.close();
+      await Promise.all(otherQueues.map((q) => q.close()));
+      await Promise.all(conns.map(closeRedis));
+    },
+  };
+}

@@ -1,0 +1,440 @@
+// One camera on one worker: source → detect (+ static-change, + OCR where zones need them) → track
+// and rules → events. Events become warnings, cases and evidence jobs; camera state becomes health
+// events; handled cases of this camera are verified against what the camera sees now.
+//
+// Detection never waits on Redis or the platform: events go through an ordered per-camera chain
+// that runs beside the frame loop, and evidence/delivery are separate queues.
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Redis } from 'ioredis';
+import { loadManifest } from '../models/manifest.js';
+import { ObjectDetector } from '../pipeline/detect/detector.js';
+import { sharedSession } from '../pipeline/detect/session.js';
+import { StaticChangeDetector } from '../pipeline/detect/static-change.js';
+import { sourceForModel } from '../pipeline/detect/stream.js';
+import { TextDetector, textDetectionsFromFrame } from '../pipeline/detect/text/index.js';
+import { getClass } from '../pipeline/rules/catalog.js';
+import type { CameraConfig, ZoneType } from '../pipeline/rules/config-schema.js';
+import { RulesEngine } from '../pipeline/rules/engine.js';
+import { toPixels } from '../pipeline/rules/geometry.js';
+import type { FrameSource, SourceState } from '../pipeline/source/ffmpeg-source.js';
+import { Recorder } from '../pipeline/source/recorder.js';
+import type { Box, Frame, ViolationEvent } from '../pipeline/types.js';
+import type { DeliveryService } from './delivery/delivery.js';
+import type { EvidenceService, EvidencePurpose } from './evidence.js';
+import type { WorkerSettings } from './settings.js';
+import type { CameraRecord } from './stores/camera-store.js';
+import type { CaseRecord, CaseStore } from './stores/case-store.js';
+import type { HealthState, HealthStore } from './stores/health-store.js';
+import { Verifier } from './verification.js';
+
+export const STATIC_ZONE_TYPES: readonly ZoneType[] = ['storefront_apron', 'bin_apron', 'sidewalk', 'roadway', 'fire_lane'];
+const MOVABLE_LABELS = new Set(['person', 'bicycle', 'car', 'motorcycle', 'bus', 'truck']);
+
+export interface RunnerDeps {
+  settings: WorkerSettings;
+  redis: Redis;
+  cases: CaseStore;
+  health: HealthStore;
+  delivery: DeliveryService;
+  evidence: EvidenceService;
+  log: (msg: string, extra?: Record<string, unknown>) => void;
+}
+
+export type Log = RunnerDeps['log'];
+
+/** What a camera config needs beyond the object detector. */
+export function auxiliaryDetectors(config: CameraConfig): { static: boolean; text: boolean } {
+  return {
+    static: config.zones.some((z) => STATIC_ZONE_TYPES.includes(z.type)),
+    text: config.zones.some((z) => z.type === 'wall'),
+  };
+}
+
+/** A config change the running engine can take (zones, thresholds, schedules) vs one that needs a restart. */
+export function needsRestart(a: CameraRecord, b: CameraRecord): boolean {
+  if (a.url !== b.url) return true;
+  if (JSON.stringify(a.config.analysis) !== JSON.stringify(b.config.analysis)) return true;
+  const x = auxiliaryDetectors(a.config);
+  const y = auxiliaryDetectors(b.config);
+  return x.static !== y.static || x.text !== y.text;
+}
+
+let textDetector: Promise<TextDetector> | null = null;
+function sharedTextDetector(): Promise<TextDetector> {
+  textDetector ??= TextDetector.create({ threads: 1 });
+  return textDetector;
+}
+
+export class CameraRunner {
+  camera: CameraRecord;
+  private source: FrameSource | null = null;
+  private recorder: Recorder | null = null;
+  private engine: RulesEngine | null = null;
+  private verifier: Verifier | null = null;
+  private stopping = false;
+  private loop: Promise<void> | null = null;
+  private chain: Promise<void> = Promise.resolve();
+  private timers: NodeJS.Timeout[] = [];
+  private readonly runEpoch = Date.now();
+  private readonly cleared = new Set<string>();
+  private frames = 0;
+  private lastFrameAt: number | null = null;
+  private recorderStartedAt = 0;
+  private recorderRestartedAt = 0;
+  private recorderRestarts = 0;
+  private lastHealth: HealthState | null = null;
+  /** Set when the frame loop ended by itself (file input at EOF, or a fatal error). */
+  finished = false;
+  readonly ringDir: string;
+
+  constructor(
+    camera: CameraRecord,
+    private readonly d: RunnerDeps,
+  ) {
+    this.camera = camera;
+    this.ringDir = join(d.settings.dataDir, 'rings', camera.id);
+  }
+
+  get version(): number {
+    return this.camera.version;
+  }
+
+  /** Qualified idempotency key: the engine's episode id is unique within one stream timeline, which restarts with each runner. */
+  episodeKey(episodeId: string): string {
+    return `${this.camera.id}:${this.runEpoch.toString(36)}:${episodeId}`;
+  }
+
+  async start(): Promise<void> {
+    const { settings } = this.d;
+    const cfg = this.camera.config;
+    const manifest = await loadManifest(cfg.analysis.model);
+    const session = await sharedSession(cfg.analysis.model, { threads: settings.inferThreads, maxConcurrent: settings.inferConcurrency });
+    const detector = new ObjectDetector(session, { scoreThreshold: cfg.analysis.scoreThreshold, nmsIou: cfg.analysis.nmsIou });
+    const aux = auxiliaryDetectors(cfg);
+    const labels = new Set(manifest.labels);
+    if (aux.static) labels.add('static_object');
+    const text = aux.text ? await sharedTextDetector().catch((err: Error) => (this.d.log('OCR unavailable; text classes inactive', { camera: this.camera.id, error: err.message }), null)) : null;
+    if (text) labels.add('text');
+    this.engine = new RulesEngine(cfg, { availableLabels: labels });
+    const staticDet = aux.static ? new StaticChangeDetector() : null;
+
+    await mkdir(this.ringDir, { recursive: true });
+    const isFile = !/^[a-z][a-z0-9+.-]*:\/\//i.test(this.camera.url);
+    this.recorder = new Recorder({
+      cameraId: this.camera.id,
+      input: this.camera.url,
+      dir: this.ringDir,
+      segmentSec: settings.segmentSec,
+      maxBytes: settings.ringMaxBytes,
+      maxAgeSec: settings.ringMaxAgeSec,
+      realtime: isFile,
+    });
+    this.recorder.on('error', (err) => this.d.log('recorder error', { camera: this.camera.id, error: err.message }));
+    this.recorder.on('restart', (r) => this.d.log('recorder restarted', { camera: this.camera.id, code: r.code, delayMs: r.delayMs }));
+    await this.recorder.start();
+    this.recorderStartedAt = Date.now();
+
+    this.verifier = new Verifier({
+      cameraId: this.camera.id,
+      cases: this.d.cases,
+      redis: this.d.redis,
+      prefix: settings.prefix,
+      settings,
+      fps: cfg.analysis.fps,
+      onDecision: (c, result, window) => this.enqueue(() => this.afterVerification(c, result, window)),
+      log: this.d.log,
+    });
+
+    const source = sourceForModel(manifest, { input: this.camera.url, fps: cfg.analysis.fps, keyframesOnly: cfg.analysis.keyframesOnly, realtime: isFile });
+    this.source = source;
+    source.on('state', (s: SourceState) => this.onSourceState(s));
+    this.timers.push(setInterval(() => void this.heartbeat(), settings.heartbeatSec * 1000));
+    this.timers.push(setInterval(() => this.watchRecorder(), 5000));
+    this.timers.push(setInterval(() => void this.verifier?.refresh().catch(() => undefined), 3000));
+    void this.verifier.refresh().catch(() => undefined);
+
+    let lastText = -Infinity;
+    this.loop = (async () => {
+      try {
+        for await (const frame of source.frames()) {
+          if (this.stopping) break;
+          const fd = await detector.detect(frame);
+          if (staticDet) {
+            const ignore = fd.detections.filter((x) => MOVABLE_LABELS.has(x.label)).map((x) => x.box);
+            fd.detections.push(...staticDet.toDetections(staticDet.update(frame, ignore), frame));
+          }
+          if (text && frame.wallTime - lastText >= settings.textIntervalSec * 1000) {
+            lastText = frame.wallTime;
+            fd.detections.push(...(await textDetectionsFromFrame(text, frame, this.wallRegions(frame))));
+          }
+          const events = this.engine!.process(fd);
+          this.frames++;
+          this.lastFrameAt = Date.now();
+          for (const ev of events) this.enqueue(() => this.onEvent(ev));
+          this.verifier!.observe(frame, this.engine!);
+        }
+      } catch (err) {
+        this.d.log('frame loop failed', { camera: this.camera.id, error: (err as Error).message });
+      } finally {
+        if (!this.stopping) this.finished = true;
+      }
+    })();
+    this.d.log('camera started', { camera: this.camera.id, worker: settings.workerId, static: aux.static, text: !!text });
+  }
+
+  private wallRegions(frame: Frame): Box[] {
+    const { srcWidth: w, srcHeight: h } = frame.letterbox;
+    return this.camera.config.zones
+      .filter((z) => z.type === 'wall')
+      .map((z) => {
+        const p = toPixels(z.polygon, w, h);
+        return { x1: Math.min(...p.map((q) => q[0])), y1: Math.min(...p.map((q) => q[1])), x2: Math.max(...p.map((q) => q[0])), y2: Math.max(...p.map((q) => q[1])) };
+      });
+  }
+
+  /** Hot reload of zones/thresholds/schedules (caller restarts the runner when needsRestart()). */
+  applyConfig(cam: CameraRecord): void {
+    this.engine?.setConfig(cam.config);
+    this.camera = cam;
+    this.d.log('camera config reloaded', { camera: cam.id, version: cam.version });
+  }
+
+  /** Stops analysis; open episodes are not flushed (the next holder of the camera carries on). */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    await this.source?.stop().catch(() => undefined);
+    await this.loop;
+    await this.recorder?.stop().catch(() => undefined);
+    await this.chain;
+    await this.heartbeat().catch(() => undefined);
+  }
+
+  private enqueue(task: () => Promise<void>): void {
+    this.chain = this.chain.then(async () => {
+      // Redis outages are waited out by the connection; other failures are retried a few times,
+      // then logged: a lost warning is better than a stuck camera.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await task();
+          return;
+        } catch (err) {
+          if (attempt >= 5) {
+            this.d.log('event handling failed', { camera: this.camera.id, error: (err as Error).message });
+            return;
+          }
+          await new Promise((r) => setTimeout(r, 500 * attempt));
+        }
+      }
+    });
+  }
+
+  private firstSeenWall(ev: ViolationEvent): number {
+    return Math.round(ev.wallTime - (ev.streamTime - ev.start) * 1000);
+  }
+
+  private async onEvent(ev: ViolationEvent): Promise<void> {
+    const key = this.episodeKey(ev.episodeId);
+    const def = getClass(ev.classId);
+    const zone = this.camera.config.zones.find((z) => z.id === ev.reason.zoneId);
+    if (ev.transition === 'warning') {
+      await this.d.delivery.enqueue({
+        type: 'violation.warning',
+        idempotencyKey: `violation.warning:${key}`,
+        data: {
+          episodeKey: key,
+          cameraId: this.camera.id,
+          cameraName: this.camera.name,
+          classId: def.id,
+          nameZh: def.nameZh,
+          nameEn: def.nameEn,
+          urgency: def.urgency,
+          zoneId: ev.reason.zoneId,
+          zoneName: zone?.name,
+          firstSeenAt: this.firstSeenWall(ev),
+          at: ev.wallTime,
+          boxes: ev.boxes,
+          reason: ev.reason,
+          extras: ev.extras,
+        },
+      });
+      return;
+    }
+    if (ev.transition === 'confirmed') {
+      const t = this.engineThresholds(ev.classId);
+      const { case: c, outcome } = await this.d.cases.create({
+        idempotencyKey: key,
+        cameraId: this.camera.id,
+        cameraName: this.camera.name,
+        timezone: this.camera.config.camera.timezone,
+        classId: ev.classId,
+        zoneId: ev.reason.zoneId,
+        zoneName: zone?.name,
+        zoneType: ev.reason.zoneType,
+        firstSeenAt: this.firstSeenWall(ev),
+        lastSeenAt: ev.wallTime,
+        boxes: ev.boxes,
+        reason: ev.reason,
+        extras: ev.extras,
+        mergeWindowMs: t * 1000,
+      });
+      this.d.log(`case ${outcome}`, { camera: this.camera.id, caseId: c.id, classId: c.classId, episode: key });
+      if (outcome === 'created') await this.queueEvidence(c, ev, 'case', ev.id);
+      else if (outcome === 'merged') await this.queueEvidence(c, ev, 'reappearance', ev.id);
+      return;
+    }
+    if (ev.transition === 'active') {
+      const resumed = this.cleared.has(ev.episodeId) || /^resumed/.test(ev.reason.note ?? '');
+      this.cleared.delete(ev.episodeId);
+      if (!resumed) return;
+      const c = await this.d.cases.getByEpisode(key);
+      if (!c) return;
+      const touched = await this.d.cases.update(c.id, (x) => ({ ...x, lastSeenAt: Math.max(x.lastSeenAt, ev.wallTime), reappearances: x.reappearances + 1, boxes: ev.boxes }));
+      await this.queueEvidence(touched, ev, 'reappearance', ev.id);
+      return;
+    }
+    if (ev.transition === 'cleared') {
+      this.cleared.add(ev.episodeId);
+      const c = await this.d.cases.getByEpisode(key);
+      if (c) await this.d.cases.touch(c.id, Math.round(ev.wallTime - (ev.streamTime - (ev.end ?? ev.streamTime)) * 1000));
+    }
+  }
+
+  private engineThresholds(classId: string): number {
+    const o = this.camera.config.classes[classId];
+    return o?.mergeWindowSec ?? getClass(classId).defaults.mergeWindowSec;
+  }
+
+  private async queueEvidence(c: CaseRecord, ev: ViolationEvent, purpose: EvidencePurpose, eventId: string): Promise<void> {
+    const s = this.d.settings;
+    const clock = this.recorder!.clock;
+    const zone = this.camera.config.zones.find((z) => z.id === ev.reason.zoneId);
+    let start: number;
+    let end: number;
+    let readyIn: number;
+    if (clock === 'wall') {
+      end = ev.wallTime;
+      start = Math.max(this.firstSeenWall(ev), end - s.maxClipSec * 1000);
+      readyIn = end + (s.postRollSec + 2 * s.segmentSec + 1) * 1000 - Date.now();
+    } else {
+      end = ev.streamTime;
+      start = Math.max(ev.start, end - s.maxClipSec);
+      readyIn = (s.postRollSec + 2 * s.segmentSec + 1) * 1000;
+    }
+    await this.d.evidence.enqueue(
+      {
+        caseId: c.id,
+        cameraId: this.camera.id,
+        timezone: this.camera.config.camera.timezone,
+        eventId,
+        purpose,
+        clock,
+        start,
+        end,
+        snapshotAt: end,
+        wallTime: ev.wallTime,
+        boxes: ev.boxes,
+        zonePolygon: zone ? zone.polygon.map((p) => [p[0], p[1]] as const) : null,
+        caption: `${c.nameZh} ${c.nameEn} · ${this.camera.name} · ${zone?.name ?? ev.reason.zoneId ?? ''}`,
+        ringDir: this.ringDir,
+        reason: ev.reason,
+        preRollSec: s.preRollSec,
+        postRollSec: s.postRollSec,
+      },
+      readyIn,
+    );
+  }
+
+  /** After a verification decision: reopened cases get fresh evidence of the window; verified ones are announced. */
+  private async afterVerification(c: CaseRecord, result: 'verified' | 'reopened', window: { startAt: number; endAt: number; id: string }): Promise<void> {
+    const s = this.d.settings;
+    if (result === 'verified') {
+      await this.d.delivery.enqueue({ type: 'case.verified', idempotencyKey: `case.verified:${c.id}:${window.id}`, data: { case: c } });
+      return;
+    }
+    const clock = this.recorder?.clock ?? 'wall';
+    if (clock !== 'wall') {
+      await this.d.delivery.enqueue({ type: 'case.reopened', idempotencyKey: `case.reopened:${c.id}:${window.id}`, data: { case: c } });
+      return;
+    }
+    const zone = this.camera.config.zones.find((z) => z.id === c.zoneId);
+    await this.d.evidence.enqueue(
+      {
+        caseId: c.id,
+        cameraId: this.camera.id,
+        timezone: c.timezone,
+        eventId: window.id,
+        purpose: 'reopen',
+        clock,
+        start: window.startAt,
+        end: window.endAt,
+        snapshotAt: window.endAt,
+        wallTime: window.endAt,
+        boxes: c.boxes,
+        zonePolygon: zone ? zone.polygon.map((p) => [p[0], p[1]] as const) : null,
+        caption: `${c.nameZh} ${c.nameEn} · reopened · ${this.camera.name}`,
+        ringDir: this.ringDir,
+        reason: c.reason,
+        preRollSec: 0,
+        postRollSec: 0,
+      },
+      window.endAt + (2 * s.segmentSec + 1) * 1000 - Date.now(),
+    );
+  }
+
+  private onSourceState(s: SourceState): void {
+    const map: Record<SourceState['state'], HealthState> = { connecting: 'connecting', online: 'online', stalled: 'stalled', offline: 'offline', ended: 'offline', failed: 'offline' };
+    const state = map[s.state];
+    const reason = s.state === 'ended' || s.state === 'failed' ? `${s.state}: ${s.reason ?? ''}` : (s.reason ?? null);
+    this.lastHealth = state;
+    this.enqueue(() => this.reportHealth(state, reason, s.since));
+  }
+
+  /** Stores the state; a change is sent to the platform as a camera.health event. */
+  async reportHealth(state: HealthState, reason: string | null, since: number): Promise<void> {
+    const changed = await this.d.health.setState(this.camera.id, state, { reason, since, workerId: this.d.settings.workerId });
+    if (!changed) return;
+    this.d.log('camera health', { camera: this.camera.id, state, reason });
+    await this.d.delivery.enqueue({
+      type: 'camera.health',
+      idempotencyKey: `camera.health:${this.camera.id}:${since}:${state}`,
+      data: { cameraId: this.camera.id, name: this.camera.name, state, reason, since, workerId: this.d.settings.workerId },
+    });
+  }
+
+  private async heartbeat(): Promise<void> {
+    await this.d.health.heartbeat(this.camera.id, {
+      workerId: this.d.settings.workerId,
+      lastFrameAt: this.lastFrameAt,
+      frames: this.frames,
+      lastSegmentAt: this.recorder?.lastSegmentAt ?? null,
+      recorderRestarts: this.recorderRestarts,
+    });
+  }
+
+  /** A recorder with no segment for 2 × segment length + 30 s is restarted. */
+  private watchRecorder(): void {
+    const r = this.recorder;
+    if (!r || this.stopping) return;
+    const now = Date.now();
+    const ref = Math.max(r.lastSegmentAt ?? 0, this.recorderStartedAt, this.recorderRestartedAt);
+    if (recorderStalled(now, ref, this.d.settings.segmentSec)) {
+      this.recorderRestartedAt = now;
+      this.recorderRestarts++;
+      this.d.log('recorder stalled; restarting', { camera: this.camera.id, lastSegmentAt: r.lastSegmentAt });
+      r.restart();
+    }
+  }
+
+  get status(): { cameraId: string; frames: number; lastFrameAt: number | null; health: HealthState | null; finished: boolean } {
+    return { cameraId: this.camera.id, frames: this.frames, lastFrameAt: this.lastFrameAt, health: this.lastHealth, finished: this.finished };
+  }
+}
+
+/** The recorder stall rule: no segment for 2 × segment length + 30 s since `ref` (last segment or (re)start). */
+export function recorderStalled(now: number, ref: number, segmentSec: number): boolean {
+  return now - ref > 2 * segmentSec * 1000 + 30_000;
+}
+

@@ -1,0 +1,140 @@
+// Worker configuration from the environment, with defaults for a single street camera host. Every
+// knob is documented in workers/README.md ("Configuration reference").
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+export interface S3Settings {
+  endPoint: string;
+  port?: number;
+  useSSL: boolean;
+  accessKey: string;
+  secretKey: string;
+  bucket: string;
+  region?: string;
+  retentionDays?: number;
+}
+
+export interface WorkerSettings {
+  redisUrl: string;
+  /** Key prefix of all worker records in Redis. */
+  prefix: string;
+  workerId: string;
+  /** Local state: recording rings, filesystem evidence, spool, scratch. */
+  dataDir: string;
+  leaseTtlMs: number;
+  leasePollMs: number;
+  maxCamerasPerWorker: number;
+  /** ONNX intra-op threads and concurrent runs per process (the inference bound). */
+  inferThreads: number;
+  inferConcurrency: number;
+  webhookUrl: string | null;
+  webhookSecret: string | null;
+  webhookTimeoutMs: number;
+  deliveryMaxAttempts: number;
+  deliveryBackoffMs: number;
+  deliveryBackoffMaxMs: number;
+  deliveryConcurrency: number;
+  evidenceConcurrency: number;
+  preRollSec: number;
+  postRollSec: number;
+  maxClipSec: number;
+  segmentSec: number;
+  ringMaxBytes: number;
+  ringMaxAgeSec: number;
+  presignExpirySec: number;
+  s3: S3Settings | null;
+  spoolMaxBytes: number;
+  verifyDelaySec: number;
+  verifyWindowSec: number;
+  verifyPresenceRatio: number;
+  /** Seconds between OCR passes on cameras with wall zones. */
+  textIntervalSec: number;
+  /** Seconds between health/heartbeat writes. */
+  heartbeatSec: number;
+  /** File touched after every successful lease round (container health checks); null = none. */
+  aliveFile: string | null;
+}
+
+export class SettingsError extends Error {
+  override name = 'SettingsError';
+}
+
+type Env = Record<string, string | undefined>;
+
+function num(env: Env, name: string, def: number, check: (v: number) => boolean = (v) => v >= 0): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  const v = Number(raw);
+  if (!Number.isFinite(v) || !check(v)) throw new SettingsError(`${name}="${raw}" is not valid (expected a ${def >= 1 ? 'positive ' : ''}number)`);
+  return v;
+}
+
+export function defaultWorkerId(): string {
+  return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+}
+
+export function settingsFromEnv(env: Env = process.env): WorkerSettings {
+  const webhookUrl = env.WEBHOOK_URL || null;
+  const webhookSecret = env.WEBHOOK_SECRET || null;
+  if (webhookUrl && !webhookSecret) throw new SettingsError('WEBHOOK_URL is set but WEBHOOK_SECRET is not: deliveries must be signed');
+  if (webhookUrl) {
+    try {
+      new URL(webhookUrl);
+    } catch {
+      throw new SettingsError(`WEBHOOK_URL="${webhookUrl}" is not a URL`);
+    }
+  }
+  let s3: S3Settings | null = null;
+  if (env.S3_ENDPOINT) {
+    for (const k of ['S3_ACCESS_KEY', 'S3_SECRET_KEY', 'S3_BUCKET']) if (!env[k]) throw new SettingsError(`S3_ENDPOINT is set but ${k} is not`);
+    s3 = {
+      endPoint: env.S3_ENDPOINT,
+      port: env.S3_PORT ? num(env, 'S3_PORT', 9000, (v) => v > 0 && v < 65536) : undefined,
+      useSSL: /^(1|true|yes)$/i.test(env.S3_USE_SSL ?? ''),
+      accessKey: env.S3_ACCESS_KEY!,
+      secretKey: env.S3_SECRET_KEY!,
+      bucket: env.S3_BUCKET!,
+      region: env.S3_REGION || undefined,
+      retentionDays: env.EVIDENCE_RETENTION_DAYS ? num(env, 'EVIDENCE_RETENTION_DAYS', 90, (v) => v >= 1) : undefined,
+    };
+  }
+  const ratio = num(env, 'VERIFY_PRESENCE_RATIO', 0.5, (v) => v > 0 && v <= 1);
+  return {
+    redisUrl: env.REDIS_URL || 'redis://127.0.0.1:6379',
+    prefix: env.CITYWATCH_PREFIX || 'cw',
+    workerId: env.WORKER_ID || defaultWorkerId(),
+    dataDir: path.resolve(env.DATA_DIR || path.join(REPO_ROOT, '.cache', 'citywatch')),
+    leaseTtlMs: num(env, 'LEASE_TTL_MS', 15_000, (v) => v >= 1000),
+    leasePollMs: num(env, 'LEASE_POLL_MS', 2000, (v) => v >= 100),
+    maxCamerasPerWorker: num(env, 'MAX_CAMERAS_PER_WORKER', 8, (v) => v >= 1),
+    inferThreads: num(env, 'INFER_THREADS', 2, (v) => v >= 1),
+    inferConcurrency: num(env, 'INFER_CONCURRENCY', 1, (v) => v >= 1),
+    webhookUrl,
+    webhookSecret,
+    webhookTimeoutMs: num(env, 'WEBHOOK_TIMEOUT_MS', 10_000, (v) => v >= 100),
+    deliveryMaxAttempts: num(env, 'DELIVERY_MAX_ATTEMPTS', 8, (v) => v >= 1),
+    deliveryBackoffMs: num(env, 'DELIVERY_BACKOFF_MS', 2000, (v) => v >= 1),
+    deliveryBackoffMaxMs: num(env, 'DELIVERY_BACKOFF_MAX_MS', 300_000, (v) => v >= 1),
+    deliveryConcurrency: num(env, 'DELIVERY_CONCURRENCY', 4, (v) => v >= 1),
+    evidenceConcurrency: num(env, 'EVIDENCE_CONCURRENCY', 1, (v) => v >= 1),
+    preRollSec: num(env, 'CLIP_PREROLL_SEC', 10),
+    postRollSec: num(env, 'CLIP_POSTROLL_SEC', 10),
+    maxClipSec: num(env, 'CLIP_MAX_SEC', 120, (v) => v >= 5),
+    segmentSec: num(env, 'SEGMENT_SEC', 2, (v) => v >= 0.5 && v <= 60),
+    ringMaxBytes: num(env, 'RING_MAX_MB', 512, (v) => v >= 8) * 1024 * 1024,
+    ringMaxAgeSec: num(env, 'RING_MAX_AGE_SEC', 900, (v) => v >= 60),
+    presignExpirySec: num(env, 'PRESIGN_EXPIRY_SEC', 7 * 24 * 3600, (v) => v >= 60 && v <= 7 * 24 * 3600),
+    s3,
+    spoolMaxBytes: num(env, 'SPOOL_MAX_MB', 2048, (v) => v >= 16) * 1024 * 1024,
+    verifyDelaySec: num(env, 'VERIFY_DELAY_SEC', 60),
+    verifyWindowSec: num(env, 'VERIFY_WINDOW_SEC', 120, (v) => v >= 1),
+    verifyPresenceRatio: ratio,
+    textIntervalSec: num(env, 'TEXT_INTERVAL_SEC', 5, (v) => v >= 0.5),
+    heartbeatSec: num(env, 'HEARTBEAT_SEC', 2, (v) => v >= 0.2),
+    aliveFile: env.ALIVE_FILE || null,
+  };
+}
