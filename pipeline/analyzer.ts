@@ -44,6 +44,14 @@ function zoneTypesFor(label: string): Set<ZoneType> {
 const STATIC_ZONE_TYPES = zoneTypesFor(STATIC_LABEL);
 const TEXT_ZONE_TYPES = zoneTypesFor(TEXT_LABEL);
 
+/** Which detectors beyond the object detector a camera config needs (from its zone types). */
+export function auxiliaryDetectors(config: CameraConfig): { static: boolean; text: boolean } {
+  return {
+    static: config.zones.some((z) => STATIC_ZONE_TYPES.has(z.type)),
+    text: config.zones.some((z) => TEXT_ZONE_TYPES.has(z.type)),
+  };
+}
+
 function zoneBounds(poly: readonly (readonly [number, number])[], w: number, h: number): Box {
   const px = toPixels(poly as [number, number][], w, h);
   const xs = px.map((p) => p[0]);
@@ -84,7 +92,7 @@ export class CameraAnalyzer {
       throw new Error(`camera ${config.camera.id} wants model "${config.analysis.model}" but the session is "${opts.session.manifest.name}"`);
     }
     let text = opts.textDetector ?? null;
-    if (!text && opts.textDetector !== null && config.zones.some((z) => TEXT_ZONE_TYPES.has(z.type))) {
+    if (!text && opts.textDetector !== null && auxiliaryDetectors(config).text) {
       text = await TextDetector.create({ threads: 1 });
     }
     return new CameraAnalyzer(config, opts, text);
@@ -102,12 +110,13 @@ export class CameraAnalyzer {
     return this.config;
   }
 
-  private needsStatic(): boolean {
-    return this.config.zones.some((z) => STATIC_ZONE_TYPES.has(z.type));
+  /** The rules engine (tracks, open episodes, thresholds), e.g. for verification windows. */
+  get rules(): RulesEngine {
+    return this.engine;
   }
 
   private configureStatic(): void {
-    if (this.needsStatic()) this.staticDetector ??= new StaticChangeDetector(this.opts.staticChange);
+    if (auxiliaryDetectors(this.config).static) this.staticDetector ??= new StaticChangeDetector(this.opts.staticChange);
     else this.staticDetector = null;
   }
 
@@ -131,7 +140,7 @@ export class CameraAnalyzer {
       extra.push(...this.staticDetector.toDetections(blobs, frame));
     }
     const textIntervalSec = this.opts.textIntervalSec ?? 5;
-    if (this.textDetector && this.config.zones.some((z) => TEXT_ZONE_TYPES.has(z.type))) {
+    if (this.textDetector && auxiliaryDetectors(this.config).text) {
       // OCR is the expensive part; between passes the last result stands, stamped with this frame's time.
       if (frame.streamTime - this.lastTextAt >= textIntervalSec) {
         const { srcWidth, srcHeight } = frame.letterbox;

@@ -7,19 +7,15 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
-import { loadManifest } from '../models/manifest.js';
-import { ObjectDetector } from '../pipeline/detect/detector.js';
+import { auxiliaryDetectors, CameraAnalyzer } from '../pipeline/analyzer.js';
 import { sharedSession } from '../pipeline/detect/session.js';
-import { StaticChangeDetector } from '../pipeline/detect/static-change.js';
 import { sourceForModel } from '../pipeline/detect/stream.js';
-import { TextDetector, textDetectionsFromFrame } from '../pipeline/detect/text/index.js';
+import { TextDetector } from '../pipeline/detect/text/index.js';
+import { recordCase, recordEvent, recordFrame } from '../api/metrics-shared.js';
 import { getClass } from '../pipeline/rules/catalog.js';
-import type { CameraConfig, ZoneType } from '../pipeline/rules/config-schema.js';
-import { RulesEngine } from '../pipeline/rules/engine.js';
-import { toPixels } from '../pipeline/rules/geometry.js';
 import type { FrameSource, SourceState } from '../pipeline/source/ffmpeg-source.js';
 import { Recorder } from '../pipeline/source/recorder.js';
-import type { Box, Frame, ViolationEvent } from '../pipeline/types.js';
+import type { ViolationEvent } from '../pipeline/types.js';
 import type { DeliveryService } from './delivery/delivery.js';
 import type { EvidenceService, EvidencePurpose } from './evidence.js';
 import type { WorkerSettings } from './settings.js';
@@ -28,8 +24,7 @@ import type { CaseRecord, CaseStore } from './stores/case-store.js';
 import type { HealthState, HealthStore } from './stores/health-store.js';
 import { Verifier } from './verification.js';
 
-export const STATIC_ZONE_TYPES: readonly ZoneType[] = ['storefront_apron', 'bin_apron', 'sidewalk', 'roadway', 'fire_lane'];
-const MOVABLE_LABELS = new Set(['person', 'bicycle', 'car', 'motorcycle', 'bus', 'truck']);
+export { auxiliaryDetectors };
 
 export interface RunnerDeps {
   settings: WorkerSettings;
@@ -42,14 +37,6 @@ export interface RunnerDeps {
 }
 
 export type Log = RunnerDeps['log'];
-
-/** What a camera config needs beyond the object detector. */
-export function auxiliaryDetectors(config: CameraConfig): { static: boolean; text: boolean } {
-  return {
-    static: config.zones.some((z) => STATIC_ZONE_TYPES.includes(z.type)),
-    text: config.zones.some((z) => z.type === 'wall'),
-  };
-}
 
 /** A config change the running engine can take (zones, thresholds, schedules) vs one that needs a restart. */
 export function needsRestart(a: CameraRecord, b: CameraRecord): boolean {
@@ -70,7 +57,7 @@ export class CameraRunner {
   camera: CameraRecord;
   private source: FrameSource | null = null;
   private recorder: Recorder | null = null;
-  private engine: RulesEngine | null = null;
+  private analyzer: CameraAnalyzer | null = null;
   private verifier: Verifier | null = null;
   private stopping = false;
   private loop: Promise<void> | null = null;
@@ -108,16 +95,13 @@ export class CameraRunner {
   async start(): Promise<void> {
     const { settings } = this.d;
     const cfg = this.camera.config;
-    const manifest = await loadManifest(cfg.analysis.model);
     const session = await sharedSession(cfg.analysis.model, { threads: settings.inferThreads, maxConcurrent: settings.inferConcurrency });
-    const detector = new ObjectDetector(session, { scoreThreshold: cfg.analysis.scoreThreshold, nmsIou: cfg.analysis.nmsIou });
+    const manifest = session.manifest;
     const aux = auxiliaryDetectors(cfg);
-    const labels = new Set(manifest.labels);
-    if (aux.static) labels.add('static_object');
     const text = aux.text ? await sharedTextDetector().catch((err: Error) => (this.d.log('OCR unavailable; text classes inactive', { camera: this.camera.id, error: err.message }), null)) : null;
-    if (text) labels.add('text');
-    this.engine = new RulesEngine(cfg, { availableLabels: labels });
-    const staticDet = aux.static ? new StaticChangeDetector() : null;
+    // The same composition as replays and `citywatch analyze`, so a live camera decides like a replay.
+    const analyzer = await CameraAnalyzer.create(cfg, { session, textDetector: text, textIntervalSec: settings.textIntervalSec });
+    this.analyzer = analyzer;
 
     await mkdir(this.ringDir, { recursive: true });
     const isFile = !/^[a-z][a-z0-9+.-]*:\/\//i.test(this.camera.url);
@@ -154,25 +138,22 @@ export class CameraRunner {
     this.timers.push(setInterval(() => void this.verifier?.refresh().catch(() => undefined), 3000));
     void this.verifier.refresh().catch(() => undefined);
 
-    let lastText = -Infinity;
+    let dropped = 0;
     this.loop = (async () => {
       try {
         for await (const frame of source.frames()) {
           if (this.stopping) break;
-          const fd = await detector.detect(frame);
-          if (staticDet) {
-            const ignore = fd.detections.filter((x) => MOVABLE_LABELS.has(x.label)).map((x) => x.box);
-            fd.detections.push(...staticDet.toDetections(staticDet.update(frame, ignore), frame));
-          }
-          if (text && frame.wallTime - lastText >= settings.textIntervalSec * 1000) {
-            lastText = frame.wallTime;
-            fd.detections.push(...(await textDetectionsFromFrame(text, frame, this.wallRegions(frame))));
-          }
-          const events = this.engine!.process(fd);
+          const t0 = performance.now();
+          const { events } = await analyzer.process(frame);
+          recordFrame(this.camera.id, performance.now() - t0, source.stats.dropped - dropped);
+          dropped = source.stats.dropped;
           this.frames++;
           this.lastFrameAt = Date.now();
-          for (const ev of events) this.enqueue(() => this.onEvent(ev));
-          this.verifier!.observe(frame, this.engine!);
+          for (const ev of events) {
+            recordEvent(ev.classId, ev.transition);
+            this.enqueue(() => this.onEvent(ev));
+          }
+          this.verifier!.observe(frame, analyzer.rules);
         }
       } catch (err) {
         this.d.log('frame loop failed', { camera: this.camera.id, error: (err as Error).message });
@@ -180,22 +161,12 @@ export class CameraRunner {
         if (!this.stopping) this.finished = true;
       }
     })();
-    this.d.log('camera started', { camera: this.camera.id, worker: settings.workerId, static: aux.static, text: !!text });
-  }
-
-  private wallRegions(frame: Frame): Box[] {
-    const { srcWidth: w, srcHeight: h } = frame.letterbox;
-    return this.camera.config.zones
-      .filter((z) => z.type === 'wall')
-      .map((z) => {
-        const p = toPixels(z.polygon, w, h);
-        return { x1: Math.min(...p.map((q) => q[0])), y1: Math.min(...p.map((q) => q[1])), x2: Math.max(...p.map((q) => q[0])), y2: Math.max(...p.map((q) => q[1])) };
-      });
+    this.d.log('camera started', { camera: this.camera.id, worker: settings.workerId, static: aux.static, text: !!text, model: manifest.name });
   }
 
   /** Hot reload of zones/thresholds/schedules (caller restarts the runner when needsRestart()). */
   applyConfig(cam: CameraRecord): void {
-    this.engine?.setConfig(cam.config);
+    this.analyzer?.setConfig(cam.config);
     this.camera = cam;
     this.d.log('camera config reloaded', { camera: cam.id, version: cam.version });
   }
@@ -281,6 +252,7 @@ export class CameraRunner {
         mergeWindowMs: t * 1000,
       });
       this.d.log(`case ${outcome}`, { camera: this.camera.id, caseId: c.id, classId: c.classId, episode: key });
+      void recordCase(c.classId, outcome);
       if (outcome === 'created') await this.queueEvidence(c, ev, 'case', ev.id);
       else if (outcome === 'merged') await this.queueEvidence(c, ev, 'reappearance', ev.id);
       return;

@@ -12,6 +12,7 @@ import { CameraRunner, needsRestart, type Log } from './camera-runner.js';
 import { DeliveryService } from './delivery/delivery.js';
 import { EvidenceService } from './evidence.js';
 import { fairShare, LeaseManager } from './lease.js';
+import { initSharedMetrics } from '../api/metrics-shared.js';
 import { closeRedis, createRedis } from './redis.js';
 import { settingsFromEnv, type WorkerSettings } from './settings.js';
 import { CameraStore, type CameraRecord } from './stores/camera-store.js';
@@ -70,6 +71,8 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
     return r;
   };
   const redis = conn();
+  // Counters for the API's /metrics (frames, inference latency, drops, events, cases).
+  initSharedMetrics(redis, settings.prefix);
   const sub = conn();
   const bullPrefix = `${settings.prefix}-bull`;
   const cases = new CaseStore(redis, settings.prefix);
