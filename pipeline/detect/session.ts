@@ -11,6 +11,8 @@ export interface SessionOptions {
   threads?: number;
   /** Runs allowed at once on this session (default 1). */
   maxConcurrent?: number;
+  /** Let idle ORT threads spin (default false; see open()). */
+  spin?: boolean;
 }
 
 export class Semaphore {
@@ -51,6 +53,9 @@ export class ModelSession {
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
+      // Idle ORT threads spin by default, taking the core that ffmpeg needs to decode the next
+      // frame; on a small CPU shared with decoding, blocking waits give more frames end to end.
+      extra: { session: { intra_op: { allow_spinning: opts.spin ? '1' : '0' } } },
     });
     if (!session.inputNames.includes(manifest.input.name)) {
       throw new Error(`model ${file} has inputs ${session.inputNames.join(', ')}, manifest expects "${manifest.input.name}"`);
