@@ -37,7 +37,8 @@ async function fsyncPath(path: string): Promise<void> {
   }
 }
 
-async function atomicWrite(target: string, body: string | Buffer): Promise<void> {
+/** Writes a Buffer (or copies a file path) to target via a fsynced temp file and a rename. */
+export async function atomicWrite(target: string, body: string | Buffer): Promise<void> {
   await mkdir(dirname(target), { recursive: true });
   const tmp = join(dirname(target), `.${baseName(target)}.tmp-${randomBytes(6).toString('hex')}`);
   try {

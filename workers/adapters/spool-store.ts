@@ -5,7 +5,7 @@
 // skipped when the primary already holds the same key with the same sha256, so nothing is duplicated.
 import { EventEmitter } from 'node:events';
 import { createReadStream } from 'node:fs';
-import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
@@ -18,6 +18,7 @@ import {
   type StoredObjectInfo,
 } from '../../pipeline/evidence/store.js';
 import type { EvidenceFile, EvidenceRef } from '../../pipeline/types.js';
+import { atomicWrite } from './fs-store.js';
 
 export interface SpoolOptions {
   /** Spool directory (journal + item files); must be on local disk. */
@@ -61,15 +62,6 @@ export type SpooledRef = EvidenceRef & { spooled: boolean };
 
 const JOURNAL = 'journal.jsonl';
 const ITEMS = 'items';
-
-async function fsyncFile(path: string): Promise<void> {
-  const fh = await open(path, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
 
 export class SpoolingEvidenceStore extends EventEmitter implements EvidenceStore {
   readonly kind: EvidenceRef['store'];
@@ -221,20 +213,7 @@ export class SpoolingEvidenceStore extends EventEmitter implements EvidenceStore
     const seq = this.nextSeq++;
     const file = `${ITEMS}/${String(seq).padStart(9, '0')}.bin`;
     const target = join(this.opts.dir, file);
-    const tmp = target + '.tmp';
-    if (Buffer.isBuffer(body)) {
-      const fh = await open(tmp, 'w');
-      try {
-        await fh.writeFile(body);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-    } else {
-      await copyFile(body, tmp);
-      await fsyncFile(tmp);
-    }
-    await rename(tmp, target);
+    await atomicWrite(target, body);
     const kind = opts.kind ?? inferKind(baseName(key), opts.contentType);
     const rec: AddRecord = { op: 'add', seq, key, file, contentType: opts.contentType, metadata: opts.metadata ?? {}, kind, bytes: d.bytes, sha256: d.sha256, at: Date.now() };
     await this.append(rec);
