@@ -3,13 +3,12 @@
 // last attempt, and redelivery of a dead letter with the same key and body.
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { DeliveryService, retryDelay } from '../../workers/delivery/delivery.js';
 import { IDEMPOTENCY_HEADER, SIGNATURE_HEADER, signatureHeader, verifySignature } from '../../workers/delivery/webhook.js';
 import { closeRedis, createRedis } from '../../workers/redis.js';
-import type { LocalRedis } from '../../workers/redis-server.js';
-import { tempDir, testRedis, waitFor } from './helpers.js';
+import { redisPerFile, waitFor } from './helpers.js';
 
 const SECRET = 'test-secret-1';
 
@@ -37,23 +36,15 @@ async function receiver(answer: (n: number) => number): Promise<{ url: string; g
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, got, server, setAnswer: (f) => (decide = f) };
 }
 
-let server: LocalRedis;
 let redis: Redis;
-let cleanup: () => Promise<void>;
-beforeAll(async () => {
-  const t = await tempDir('delivery');
-  cleanup = t.cleanup;
-  server = await testRedis(t.dir);
-  redis = createRedis(server.url);
-});
-afterAll(async () => {
-  await closeRedis(redis);
-  await server.stop();
-  await cleanup();
+let redisUrl: string;
+redisPerFile('delivery', (r, url) => {
+  redis = r;
+  redisUrl = url;
 });
 
 function service(prefix: string, url: string, maxAttempts: number): { svc: DeliveryService; conns: Redis[] } {
-  const conns = [createRedis(server.url), createRedis(server.url)];
+  const conns = [createRedis(redisUrl), createRedis(redisUrl)];
   const svc = new DeliveryService(redis, { prefix, bullPrefix: `${prefix}-bull`, connection: conns[0]!, webhook: { url, secret: SECRET, timeoutMs: 2000 }, backoff: { maxAttempts, baseMs: 200, maxMs: 2000 } });
   svc.startWorker(conns[1]!, 2);
   return { svc, conns };

@@ -6,6 +6,9 @@ import { join } from 'node:path';
 import { DOG_JPG, derivedClip, requireFile } from '../support/media.js';
 import { startLocalRedis, type LocalRedis } from '../../workers/redis-server.js';
 import type { CameraConfigInput } from '../../pipeline/rules/config-schema.js';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
+import { closeRedis, createRedis } from '../../workers/redis.js';
 
 export { startHlsLoop } from '../../workers/hls-loop.js';
 
@@ -16,6 +19,28 @@ export async function tempDir(tag: string): Promise<{ dir: string; cleanup: () =
 
 export async function testRedis(dir: string): Promise<LocalRedis> {
   return startLocalRedis({ dir: join(dir, 'redis') });
+}
+
+/**
+ * A real redis-server for the whole test file: started before the first test, stopped (and its
+ * data removed) after the last. `ready` receives a connection and the server URL.
+ */
+export function redisPerFile(tag: string, ready: (redis: Redis, url: string) => void): void {
+  let server: LocalRedis;
+  let redis: Redis;
+  let cleanup: () => Promise<void>;
+  beforeAll(async () => {
+    const t = await tempDir(tag);
+    cleanup = t.cleanup;
+    server = await testRedis(t.dir);
+    redis = createRedis(server.url);
+    ready(redis, server.url);
+  });
+  afterAll(async () => {
+    await closeRedis(redis);
+    await server.stop();
+    await cleanup();
+  });
 }
 
 /** dog.jpg as an H.264 clip, 10 fps, keyframe every second (so HLS cuts at 1 s granularity). */

@@ -1,27 +1,17 @@
 // Case, camera and health stores against a real redis-server.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { closeRedis, createRedis } from '../../workers/redis.js';
 import { CameraStore, redactUrl, toPublic } from '../../workers/stores/camera-store.js';
 import { CaseStore, CaseTransitionError, type CreateCaseInput } from '../../workers/stores/case-store.js';
 import { HealthStore } from '../../workers/stores/health-store.js';
-import type { LocalRedis } from '../../workers/redis-server.js';
-import { parkedCarConfig, tempDir, testRedis } from './helpers.js';
+import { parkedCarConfig, redisPerFile } from './helpers.js';
 
-let server: LocalRedis;
 let redis: Redis;
-let cleanup: () => Promise<void>;
-
-beforeAll(async () => {
-  const t = await tempDir('stores');
-  cleanup = t.cleanup;
-  server = await testRedis(t.dir);
-  redis = createRedis(server.url);
-});
-afterAll(async () => {
-  await closeRedis(redis);
-  await server.stop();
-  await cleanup();
+let redisUrl: string;
+redisPerFile('stores', (r, url) => {
+  redis = r;
+  redisUrl = url;
 });
 
 const reason = { classId: 'illegal_parking', zoneId: 'kerb', zoneType: 'no_parking', subject: 't1', trackIds: [1], dwellSec: 5, hits: 4, window: 5, medianScore: 0.8, thresholds: {}, firstSeen: 0, lastSeen: 5, frameTimes: [] };
@@ -131,7 +121,7 @@ describe('CaseStore', () => {
 describe('CameraStore', () => {
   it('stores credentials but redacts them publicly, validates config and announces changes', async () => {
     const cams = new CameraStore(redis, 'cams');
-    const sub = createRedis(server.url);
+    const sub = createRedis(redisUrl);
     const changes: string[] = [];
     const unsub = await cams.subscribe(sub, (id) => changes.push(id));
     const cam = await cams.create({ id: 'gate', url: 'rtsp://admin:s3cret@10.0.0.5/stream?token=abc&ch=1', config: parkedCarConfig('gate') });
