@@ -61,7 +61,7 @@ function zoneBounds(poly: readonly (readonly [number, number])[], w: number, h: 
 
 export class CameraAnalyzer {
   private config: CameraConfig;
-  private readonly detector: ObjectDetector;
+  private detector: ObjectDetector;
   private readonly engine: RulesEngine;
   private staticDetector: StaticChangeDetector | null = null;
   private textDetector: TextDetector | null;
@@ -75,10 +75,7 @@ export class CameraAnalyzer {
   ) {
     this.config = config;
     this.textDetector = textDetector;
-    this.detector = new ObjectDetector(opts.session, {
-      scoreThreshold: opts.scoreThreshold ?? config.analysis.scoreThreshold,
-      nmsIou: config.analysis.nmsIou,
-    });
+    this.detector = this.makeDetector(config);
     this.engine = new RulesEngine(config, {
       ...opts.engine,
       tracker: { ...config.analysis.tracker, ...opts.engine?.tracker },
@@ -115,6 +112,15 @@ export class CameraAnalyzer {
     return this.engine;
   }
 
+  /** Stateless apart from the shared session, so a reload simply builds a new one. */
+  private makeDetector(config: CameraConfig): ObjectDetector {
+    return new ObjectDetector(this.opts.session, {
+      scoreThreshold: this.opts.scoreThreshold ?? config.analysis.scoreThreshold,
+      nmsIou: config.analysis.nmsIou,
+      containedParts: config.analysis.containedParts,
+    });
+  }
+
   private configureStatic(): void {
     if (auxiliaryDetectors(this.config).static) this.staticDetector ??= new StaticChangeDetector(this.opts.staticChange);
     else this.staticDetector = null;
@@ -124,6 +130,7 @@ export class CameraAnalyzer {
   setConfig(config: CameraConfig): void {
     this.engine.setConfig(config);
     this.config = config;
+    this.detector = this.makeDetector(config);
     this.configureStatic();
   }
 

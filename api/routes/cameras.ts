@@ -138,7 +138,11 @@ async function preview(deps: ApiDeps, cam: CameraRecord, timeoutMs: number): Pro
     await source.stop();
   }
   if (!frame) throw new ApiError(502, 'STREAM_UNAVAILABLE', `no frame from ${toPublic(cam).url}: ${scrubSecrets(failure ?? 'timed out')}`);
-  const detector = new ObjectDetector(session, { scoreThreshold: Math.max(cam.config.analysis.scoreThreshold, 0.25), nmsIou: cam.config.analysis.nmsIou });
+  const detector = new ObjectDetector(session, {
+    scoreThreshold: Math.max(cam.config.analysis.scoreThreshold, 0.25),
+    nmsIou: cam.config.analysis.nmsIou,
+    containedParts: cam.config.analysis.containedParts,
+  });
   const dets = await detector.detect(frame);
   const { scale, scaledWidth, scaledHeight, dstWidth } = frame.letterbox;
   const rowBytes = scaledWidth * 3;

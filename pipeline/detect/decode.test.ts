@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { loadManifest, type ModelManifest } from '../../models/manifest.js';
 import { decodeYolox } from './decoders/yolox.js';
 import { decoderFor } from './decoders/index.js';
-import { nms } from './nms.js';
+import { nms, suppressContainedParts } from './nms.js';
 import { frameToTensorData } from './preprocess.js';
 import { computeLetterbox } from '../source/letterbox.js';
 
@@ -68,6 +68,30 @@ describe('class-aware NMS', () => {
   });
   it('caps the number of detections', () => {
     expect(nms([box(0, 0.9, 0), box(0, 0.8, 100), box(0, 0.7, 200)], 0.5, 2)).toHaveLength(2);
+  });
+});
+
+describe('contained-part merging', () => {
+  const c = (classId: number, score: number, x1: number, y1: number, x2: number, y2: number) => ({ classId, score, x1, y1, x2, y2 });
+  // Whole bicycle 0..240 × 0..200 (area 48000); its rear half 100..240 × 60..200 (area 19600), fully inside.
+  const whole = c(1, 0.63, 0, 0, 240, 200);
+  const rear = c(1, 0.53, 100, 60, 240, 200);
+  it('drops a same-class box inside a higher-scored one, for the listed classes only', () => {
+    expect(suppressContainedParts([whole, rear], 0.85, new Set([1]))).toEqual([whole]);
+    expect(suppressContainedParts([whole, rear], 0.85, new Set([0]))).toEqual([whole, rear]);
+    expect(suppressContainedParts([whole, { ...rear, classId: 3 }], 0.85, new Set([1, 3]))).toHaveLength(2);
+  });
+  it('keeps the whole box with the score of the part when the part outscores it', () => {
+    const rearFirst = { ...rear, score: 0.7 };
+    expect(suppressContainedParts([rearFirst, whole], 0.85, new Set([1]))).toEqual([{ ...whole, score: 0.7 }]);
+  });
+  it('compares intersection with the smaller area against the ratio', () => {
+    // Shifted part: 140..280 × 60..200 → intersection 100 × 140 = 14000 of 19600 = 0.714.
+    const shifted = c(1, 0.5, 140, 60, 280, 200);
+    expect(suppressContainedParts([whole, shifted], 0.72, new Set([1]))).toHaveLength(2);
+    expect(suppressContainedParts([whole, shifted], 0.71, new Set([1]))).toHaveLength(1);
+    // Two bikes side by side touching at one edge never count as parts.
+    expect(suppressContainedParts([whole, c(1, 0.5, 240, 0, 480, 200)], 0.1, new Set([1]))).toHaveLength(2);
   });
 });
 

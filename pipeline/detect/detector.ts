@@ -1,6 +1,6 @@
 import type { Detection, Frame, FrameDetections } from '../types.js';
 import { decoderFor, type DecoderFn } from './decoders/index.js';
-import { nms } from './nms.js';
+import { nms, suppressContainedParts } from './nms.js';
 import { frameToTensorData } from './preprocess.js';
 import type { ModelSession } from './session.js';
 
@@ -11,6 +11,8 @@ export interface DetectorOptions {
   /** Keep only these labels (all when empty/undefined). */
   labels?: readonly string[];
   maxDetections?: number;
+  /** Same-label boxes inside a higher-scored box are parts of it (see suppressContainedParts). */
+  containedParts?: { ratio: number; labels: readonly string[] };
 }
 
 /** Frame in, detections in source pixels out. Stateless apart from the shared session. */
@@ -20,6 +22,8 @@ export class ObjectDetector {
   readonly scoreThreshold: number;
   readonly nmsIou: number;
   private readonly maxDetections: number;
+  private readonly partRatio: number;
+  private readonly partClassIds: Set<number>;
 
   constructor(
     readonly session: ModelSession,
@@ -30,6 +34,9 @@ export class ObjectDetector {
     this.scoreThreshold = opts.scoreThreshold ?? 0.25;
     this.nmsIou = opts.nmsIou ?? 0.45;
     this.maxDetections = opts.maxDetections ?? 300;
+    this.partRatio = opts.containedParts?.ratio ?? 1;
+    // Labels this model lacks are ignored: the default list names COCO labels for every model.
+    this.partClassIds = new Set((opts.containedParts?.labels ?? []).map((l) => m.labels.indexOf(l)).filter((i) => i >= 0));
     if (opts.labels?.length) {
       const unknown = opts.labels.filter((l) => !m.labels.includes(l));
       if (unknown.length) throw new Error(`model ${m.name} has no label(s) ${unknown.join(', ')}`);
@@ -53,7 +60,7 @@ export class ObjectDetector {
     const m = this.session.manifest;
     let cands = this.decode(outputs, { manifest: m, scoreThreshold: this.scoreThreshold });
     if (this.keep) cands = cands.filter((c) => this.keep!.has(c.classId));
-    const kept = nms(cands, this.nmsIou, this.maxDetections);
+    const kept = suppressContainedParts(nms(cands, this.nmsIou, this.maxDetections), this.partRatio, this.partClassIds);
     const { scale, srcWidth, srcHeight } = frame.letterbox;
     const clampX = (v: number) => Math.min(srcWidth, Math.max(0, v / scale));
     const clampY = (v: number) => Math.min(srcHeight, Math.max(0, v / scale));

@@ -28,3 +28,40 @@ export function nms(candidates: readonly Candidate[], iouThreshold: number, maxD
   }
   return kept;
 }
+
+/**
+ * Merges same-class boxes lying (almost) entirely inside another box of that class. Small models
+ * report a rigid object twice when part of it is hidden, e.g. a bicycle whose front wheel is
+ * occluded comes out as the whole bike plus its rear half; IoU-NMS keeps both because the part is
+ * small. Each copy would become its own track, episode and count, so for rigid labels the pair
+ * becomes one detection: the larger (whole-object) box with the higher score. Keeping the larger
+ * box even when the part scores higher stops the box, and so the track's centre, from jumping
+ * between whole and part from frame to frame. `ratio` is intersection over the smaller area.
+ * Input sorted by score (as nms() returns it); output keeps that order.
+ */
+export function suppressContainedParts(sorted: readonly Candidate[], ratio: number, classIds: ReadonlySet<number>): Candidate[] {
+  if (classIds.size === 0) return [...sorted];
+  const kept: Candidate[] = [];
+  for (const b of sorted) {
+    const i = classIds.has(b.classId) ? kept.findIndex((a) => a.classId === b.classId && overlapOfSmaller(a, b) >= ratio) : -1;
+    if (i < 0) {
+      kept.push(b);
+      continue;
+    }
+    const a = kept[i]!;
+    if (area(b) > area(a)) kept[i] = { ...b, score: a.score };
+  }
+  return kept;
+}
+
+function area(c: Candidate): number {
+  return (c.x2 - c.x1) * (c.y2 - c.y1);
+}
+
+function overlapOfSmaller(a: Candidate, b: Candidate): number {
+  const w = Math.min(a.x2, b.x2) - Math.max(a.x1, b.x1);
+  const h = Math.min(a.y2, b.y2) - Math.max(a.y1, b.y1);
+  if (w <= 0 || h <= 0) return 0;
+  const smaller = Math.min(area(a), area(b));
+  return smaller > 0 ? (w * h) / smaller : 0;
+}

@@ -127,6 +127,19 @@ export const analysisSchema = z
     /** Detections below this score are dropped before tracking. */
     scoreThreshold: z.number().min(0).max(1).default(0.1),
     nmsIou: z.number().gt(0).max(1).default(0.45),
+    /**
+     * Rigid objects the detector may report twice when partly hidden (whole plus visible part): a
+     * box of one of these labels lying this much (intersection over its own area) inside a
+     * higher-scored box of the same label is dropped. People are not listed: in a crowd a person
+     * standing behind another is a real second person.
+     */
+    containedParts: z
+      .object({
+        ratio: z.number().gt(0).max(1).default(0.85),
+        labels: z.array(z.string().min(1)).max(100).default(['bicycle', 'motorcycle', 'car', 'bus', 'truck']),
+      })
+      .strict()
+      .default({ ratio: 0.85, labels: ['bicycle', 'motorcycle', 'car', 'bus', 'truck'] }),
     /** Tracker tuning (see pipeline/track/byte-tracker.ts for defaults and meaning). */
     tracker: z
       .object({

@@ -170,6 +170,18 @@ describe('ByteTracker stationary flag and zone dwell', () => {
     expect(flags).toEqual([false, false, false, false, false, false, false, false, false, false, true, true, true]);
   });
 
+  it('keeps one id and stays stationary when a parked box jumps between the whole object and a part', () => {
+    // Measured on a bicycle with its front wheel hidden: YOLOX alternates between the whole bike and
+    // its rear half. The jump looks like motion to the Kalman filter; the object never moved.
+    const whole = rect(320, 350, 238, 190);
+    const part = rect(424, 355, 132, 190);
+    const seq = 'WWWWWWWWWWWWWWWWWWWWPWWWPPPWWWWPPWWWPWW';
+    const tr = new ByteTracker();
+    let tracks: Track[] = [];
+    for (let k = 0; k < seq.length; k++) tracks = tr.update([det(seq[k] === 'W' ? whole : part, 0.6, 'bicycle')], k / 2);
+    expect(tracks.map((t) => [t.id, t.state, t.stationary])).toEqual([[1, 'confirmed', true]]);
+  });
+
   it('never marks a steadily moving box stationary', () => {
     const tr = new ByteTracker();
     for (let k = 0; k < 25; k++) {

@@ -120,7 +120,10 @@ export class ByteTracker {
     const match = (tracks: TrackState[], cand: Detection[], minIou: number) => {
       const cost = tracks.map((t) => {
         const p = predicted.get(t)!;
-        return cand.map((d) => (d.label === t.label ? 1 - iou(p, d.box) : Infinity));
+        // The last observed box counts as well as the prediction: when a partly hidden object's box
+        // jumps between its whole and a visible part, the filter reads the jump as motion and its
+        // prediction runs off, while the object has not moved at all.
+        return cand.map((d) => (d.label === t.label ? 1 - Math.max(iou(p, d.box), iou(t.box, d.box)) : Infinity));
       });
       const r = assign(cost, cand.length, 1 - minIou);
       for (const [ti, di] of r.matches) this.observe(tracks[ti]!, cand[di]!, time, zonesOf);
