@@ -64,6 +64,7 @@ export class CameraAnalyzer {
   private detector: ObjectDetector;
   private readonly engine: RulesEngine;
   private staticDetector: StaticChangeDetector | null = null;
+  private staticKey = '';
   private textDetector: TextDetector | null;
   private lastTextAt = -Infinity;
   private lastText: Detection[] = [];
@@ -122,8 +123,15 @@ export class CameraAnalyzer {
   }
 
   private configureStatic(): void {
-    if (auxiliaryDetectors(this.config).static) this.staticDetector ??= new StaticChangeDetector(this.opts.staticChange);
-    else this.staticDetector = null;
+    if (!auxiliaryDetectors(this.config).static) {
+      this.staticDetector = null;
+      return;
+    }
+    const opts = { ...this.config.analysis.staticChange, ...this.opts.staticChange };
+    // Same tuning: keep what the background model has learnt. New tuning: start a fresh model.
+    if (this.staticDetector && JSON.stringify(opts) === this.staticKey) return;
+    this.staticDetector = new StaticChangeDetector(opts);
+    this.staticKey = JSON.stringify(opts);
   }
 
   /** Hot reload: thresholds, zones and schedules apply from the next frame; tracks survive. */

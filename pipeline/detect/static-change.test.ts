@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import type { Box, Frame, Letterbox } from '../types.js';
 import { intersectionArea, boxArea } from '../rules/geometry.js';
-import { StaticChangeDetector, fitBrightnessTransfer, labelComponents, type StaticBlob } from './static-change.js';
+import { StaticChangeDetector, edgeSimilarity, fitBrightnessTransfer, labelComponents, type StaticBlob } from './static-change.js';
 
 const VTEST = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';
 const DOG = '/usr/share/darknet/data/dog.jpg';
@@ -56,6 +56,34 @@ describe('fitBrightnessTransfer', () => {
     const bg = new Float32Array(1000).fill(100);
     const grey = new Float32Array(1000).fill(130);
     expect(fitBrightnessTransfer(bg, grey, null)).toEqual({ gain: 1, offset: 30 });
+  });
+});
+
+describe('edgeSimilarity', () => {
+  const W = 16;
+  const H = 16;
+  const img = (f: (x: number, y: number) => number) => Float32Array.from({ length: W * H }, (_, i) => f(i % W, Math.floor(i / W)));
+  // Thin vertical lines every 8 px: sparse edges, so a shift moves them onto flat pixels.
+  const lines = (shift: number, lo = 50, hi = 150) => img((x) => ((x + shift) % 8 === 0 ? hi : lo));
+  it('is 1 for the same structure at any brightness or contrast', () => {
+    expect(edgeSimilarity(lines(0), lines(0), W, H, null)).toBeCloseTo(1, 9);
+    expect(edgeSimilarity(lines(0, 90, 250), lines(0), W, H, null)).toBeCloseTo(1, 9);
+  });
+  it('is low for a moved or different view and only compares the pixels in use', () => {
+    expect(edgeSimilarity(lines(3), lines(0), W, H, null)).toBeLessThan(0.2);
+    expect(edgeSimilarity(img((_, y) => (y % 8 === 0 ? 150 : 50)), lines(0), W, H, null)).toBeLessThan(0.2);
+    // Right half replaced by horizontal lines; only the left half (x < 7: its gradients never see
+    // column 8) is compared.
+    const halfChanged = img((x, y) => (x < 8 ? (x % 8 === 0 ? 150 : 50) : y % 8 === 0 ? 150 : 50));
+    const leftHalf = Uint8Array.from({ length: W * H }, (_, i) => (i % W < 7 ? 1 : 0));
+    expect(edgeSimilarity(halfChanged, lines(0), W, H, null)).toBeLessThan(0.8);
+    expect(edgeSimilarity(halfChanged, lines(0), W, H, leftHalf)).toBeCloseTo(1, 9);
+  });
+  it('answers 1 when the reference has too little structure to compare', () => {
+    const faint = img((x, y) => 100 + ((x * 7 + y * 13) % 3));
+    const other = img((x, y) => 100 + ((x * 5 + y * 11) % 3));
+    expect(edgeSimilarity(other, faint, W, H, null)).toBeLessThan(0.9);
+    expect(edgeSimilarity(other, faint, W, H, null, 6)).toBe(1);
   });
 });
 
@@ -185,6 +213,32 @@ describe('StaticChangeDetector on real footage', () => {
     // At most the group that stands talking by the sign for >10 s; never the walkers.
     expect(ids.size).toBeLessThanOrEqual(1);
     expect(reports).toBeLessThanOrEqual(10);
+  });
+
+  it('relearns after the view changes (a PTZ preset move) instead of reporting the whole new view', async () => {
+    // The same street, framed 32 px further right and down from t = 15 s: most pixels still look
+    // alike, so the changed-pixel fraction alone never calls it a new scene.
+    const CUT = 15;
+    const moved = `[0]split[a][b];[b]crop=736:544:32:32,scale=768:576[s];[a][s]overlay=0:0:enable='gte(t,${CUT})',${LETTERBOX_VF}`;
+    const frames = await readFrames(['-t', '40', '-i', VTEST], moved, true);
+    const run = (opts: ConstructorParameters<typeof StaticChangeDetector>[0]) => {
+      const det = new StaticChangeDetector(opts);
+      let newBlobs = 0;
+      const similarity: number[] = [];
+      for (const f of frames) {
+        newBlobs += det.update(f).filter((b) => b.firstSeen >= CUT).length;
+        similarity.push(det.lastSceneSimilarity);
+      }
+      return { newBlobs, similarity };
+    };
+    // Without the edge test the shifted scenery becomes dozens of "abandoned objects".
+    expect(run({ sceneCutSimilarity: 0 }).newBlobs).toBeGreaterThan(10);
+    const { newBlobs, similarity } = run({});
+    expect(newBlobs).toBe(0);
+    const before = similarity.slice(4 * FPS, CUT * FPS);
+    expect(Math.min(...before)).toBeGreaterThan(0.85);
+    expect(Math.min(...similarity.slice(CUT * FPS))).toBeLessThan(0.5);
+    expect(Math.min(...similarity.slice((CUT + 10) * FPS))).toBeGreaterThan(0.85);
   });
 
   it('keeps pixels under ignore boxes (e.g. standing people) out of blobs', async () => {

@@ -45,6 +45,21 @@ export interface StaticChangeOptions {
   warmupSec: number;
   /** If more than this fraction of pixels differs from the long-term model, the camera moved: relearn. Default 0.6. */
   sceneChangeFrac: number;
+  /**
+   * Scene-cut test that survives similar-looking views (a PTZ preset change, a video-wall switch to
+   * another road camera): the correlation of the frame's edge map with the long-term background's
+   * edge map. Traffic and objects only dent it; a different view drops it for good. Below this for
+   * sceneCutSec in a row means the view changed: relearn. Default 0.5.
+   */
+  sceneCutSimilarity: number;
+  /** Seconds the edge similarity must stay below sceneCutSimilarity. Default 2. */
+  sceneCutSec: number;
+  /**
+   * Mean edge strength (grey levels per pixel) the background needs before its edges are compared:
+   * on bare asphalt seen from above the edge map is mostly noise, and camera auto-exposure alone
+   * decorrelates it. Default 6 (street scenes measure 15–30, a top-down car park about 4).
+   */
+  sceneCutMinEdge: number;
   /** A component keeps a tracked blob's id when their boxes overlap by this fraction of the smaller box. Default 0.3. */
   matchOverlap: number;
   /** Seconds a tracked blob survives without a matching component (e.g. hidden by passers-by). Default 4. */
@@ -74,6 +89,9 @@ export const DEFAULT_STATIC_CHANGE_OPTIONS: Readonly<StaticChangeOptions> = {
   absorbAfterSec: 1800,
   warmupSec: 4,
   sceneChangeFrac: 0.6,
+  sceneCutSimilarity: 0.5,
+  sceneCutSec: 2,
+  sceneCutMinEdge: 6,
   matchOverlap: 0.3,
   maxMissSec: 4,
   maxGapSec: 5,
@@ -241,6 +259,33 @@ function gradient(img: Float32Array, w: number, h: number, x: number, y: number)
   return Math.abs(img[y * w + xr]! - img[y * w + xl]!) + Math.abs(img[yd * w + x]! - img[yu * w + x]!);
 }
 
+/**
+ * Pearson correlation of two images' gradient magnitudes over the `use` pixels: 1 for the same
+ * structure whatever the brightness, near 0 for unrelated views. When the reference `b` has a mean
+ * edge strength below `minEdge` there is nothing to compare and the answer is 1 (same scene).
+ */
+export function edgeSimilarity(a: Float32Array, b: Float32Array, w: number, h: number, use: Uint8Array | null, minEdge = 0): number {
+  let n = 0, sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      if (use && !use[y * w + x]) continue;
+      const ga = gradient(a, w, h, x, y);
+      const gb = gradient(b, w, h, x, y);
+      n++;
+      sa += ga;
+      sb += gb;
+      saa += ga * ga;
+      sbb += gb * gb;
+      sab += ga * gb;
+    }
+  }
+  if (n < 2 || sb / n < minEdge) return 1;
+  const va = saa - (sa * sa) / n;
+  const vb = sbb - (sb * sb) / n;
+  if (va <= 1e-9 || vb <= 1e-9) return 1;
+  return (sab - (sa * sb) / n) / Math.sqrt(va * vb);
+}
+
 function overlapOfSmaller(a: Box, b: Box): number {
   const w = Math.min(a.x2, b.x2) - Math.max(a.x1, b.x1);
   const h = Math.min(a.y2, b.y2) - Math.max(a.y1, b.y1);
@@ -263,6 +308,8 @@ export class StaticChangeDetector {
   private cand = new Uint8Array(0);
   private tmp = new Uint8Array(0);
   private closed = new Uint8Array(0);
+  /** Pixels matching the short-term model this frame (nothing moving there right now). */
+  private settled = new Uint8Array(0);
   private valid: Uint8Array | null = null;
   private validCount = 0;
   private xRanges = new Int32Array(0);
@@ -273,6 +320,10 @@ export class StaticChangeDetector {
   private tracks: BlobTrack[] = [];
   private nextId = 1;
   private lastResult: StaticBlob[] = [];
+  /** Since when the edge similarity has been below sceneCutSimilarity (NaN: it is not). */
+  private dissimilarSince = NaN;
+  /** Edge similarity of the last frame with the long-term background (diagnostics). */
+  lastSceneSimilarity = 1;
 
   constructor(opts: Partial<StaticChangeOptions> = {}) {
     const o = { ...DEFAULT_STATIC_CHANGE_OPTIONS, ...opts };
@@ -281,14 +332,14 @@ export class StaticChangeDetector {
       const v = o[k] as number;
       if (!Number.isFinite(v) || v <= 0) throw new Error(`StaticChangeDetector: option ${k} must be a positive number, got ${v}`);
     }
-    for (const k of ['longTermRate', 'shortTermRate', 'minAreaFrac', 'maxAreaFrac', 'sceneChangeFrac', 'matchOverlap'] as const) {
+    for (const k of ['longTermRate', 'shortTermRate', 'minAreaFrac', 'maxAreaFrac', 'sceneChangeFrac', 'sceneCutSimilarity', 'matchOverlap'] as const) {
       const v = o[k];
       if (!Number.isFinite(v) || v < 0 || v > 1) throw new Error(`StaticChangeDetector: option ${k} must be within 0..1, got ${v}`);
     }
     if (o.longTermRate >= o.shortTermRate) {
       throw new Error(`StaticChangeDetector: longTermRate (${o.longTermRate}) must be below shortTermRate (${o.shortTermRate})`);
     }
-    for (const k of ['minAgeSec', 'minStaticSec', 'absorbAfterSec', 'warmupSec', 'maxMissSec'] as const) {
+    for (const k of ['minAgeSec', 'minStaticSec', 'absorbAfterSec', 'warmupSec', 'maxMissSec', 'sceneCutSec', 'sceneCutMinEdge'] as const) {
       const v = o[k];
       if (!Number.isFinite(v) || v < 0) throw new Error(`StaticChangeDetector: option ${k} must be a non-negative number, got ${v}`);
     }
@@ -303,6 +354,7 @@ export class StaticChangeDetector {
     this.startTime = NaN;
     this.lastTime = NaN;
     this.frames = 0;
+    this.dissimilarSince = NaN;
   }
 
   /**
@@ -353,10 +405,16 @@ export class StaticChangeDetector {
     const aS = 1 - Math.pow(1 - o.shortTermRate, dt);
     const T = o.diffThreshold;
     let fgCount = 0;
+    let settledCount = 0;
     for (let i = 0; i < n; i++) {
       this.cand[i] = 0;
+      this.settled[i] = 0;
       if (this.valid && !this.valid[i]) continue;
       const g = this.grey[i]!;
+      if (Math.abs(g - this.shortBg[i]!) <= T) {
+        this.settled[i] = 1;
+        settledCount++;
+      }
       const L = this.longBg[i]!;
       const fg = Math.abs(g - L) > T;
       if (!fg) {
@@ -383,8 +441,16 @@ export class StaticChangeDetector {
 
     if (ignore.length > 0) this.clearBoxes(ignore, frame);
 
-    if (this.validCount > 0 && fgCount > o.sceneChangeFrac * this.validCount) {
-      // Camera moved or the view changed completely: nothing learnt so far is meaningful.
+    // Only settled pixels are compared: a passing lorry changes the edges it covers, but it does
+    // not match the short-term model, while a new view does within a couple of seconds.
+    const judged = t - this.startTime >= o.warmupSec && settledCount >= 0.2 * this.validCount;
+    this.lastSceneSimilarity = judged ? edgeSimilarity(this.grey, this.longBg, this.aw, this.ah, this.settled, o.sceneCutMinEdge) : 1;
+    if (this.lastSceneSimilarity >= o.sceneCutSimilarity) this.dissimilarSince = NaN;
+    else if (Number.isNaN(this.dissimilarSince)) this.dissimilarSince = t;
+    const cut = t - this.dissimilarSince >= o.sceneCutSec;
+    if (cut || (this.validCount > 0 && fgCount > o.sceneChangeFrac * this.validCount)) {
+      // Camera moved or the view changed: nothing learnt so far is meaningful.
+      this.dissimilarSince = NaN;
       this.longBg.set(this.grey);
       this.shortBg.set(this.grey);
       this.fgSince.fill(NaN);
@@ -432,6 +498,7 @@ export class StaticChangeDetector {
     this.cand = new Uint8Array(n);
     this.tmp = new Uint8Array(n);
     this.closed = new Uint8Array(n);
+    this.settled = new Uint8Array(n);
     // Each analysis pixel averages a block of model pixels: [start, end) per axis.
     this.xRanges = new Int32Array(aw + 1);
     for (let x = 0; x <= aw; x++) this.xRanges[x] = Math.floor((x * lb.scaledWidth) / aw);
@@ -457,6 +524,7 @@ export class StaticChangeDetector {
       this.validCount = count;
     }
     this.geometryKey = key;
+    this.dissimilarSince = NaN;
     this.tracks = [];
     this.lastResult = [];
     this.lastTime = NaN;

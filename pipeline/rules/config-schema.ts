@@ -140,6 +140,34 @@ export const analysisSchema = z
       })
       .strict()
       .default({ ratio: 0.85, labels: ['bicycle', 'motorcycle', 'car', 'bus', 'truck'] }),
+    /** Static-change detector tuning (see pipeline/detect/static-change.ts for defaults and meaning). */
+    staticChange: z
+      .object({
+        width: z.number().int().min(16).max(1920),
+        longTermRate: z.number().gt(0).lt(1),
+        shortTermRate: z.number().gt(0).max(1),
+        diffThreshold: z.number().gt(0).max(255),
+        minAreaFrac: z.number().min(0).max(1),
+        maxAreaFrac: z.number().gt(0).max(1),
+        minAgeSec: z.number().min(0).max(86_400),
+        minStaticSec: z.number().min(0).max(3600),
+        absorbAfterSec: z.number().min(0).max(7 * 86_400),
+        warmupSec: z.number().min(0).max(3600),
+        sceneChangeFrac: z.number().min(0).max(1),
+        sceneCutSimilarity: z.number().min(0).max(1),
+        sceneCutSec: z.number().min(0).max(3600),
+        sceneCutMinEdge: z.number().min(0).max(255),
+        matchOverlap: z.number().min(0).max(1),
+        maxMissSec: z.number().min(0).max(3600),
+        maxGapSec: z.number().gt(0).max(3600),
+        ghostEdgeRatio: z.number().min(0).max(100),
+      })
+      .partial()
+      .strict()
+      .refine((o) => o.longTermRate === undefined || o.shortTermRate === undefined || o.longTermRate < o.shortTermRate, {
+        message: 'longTermRate must be below shortTermRate',
+      })
+      .optional(),
     /** Tracker tuning (see pipeline/track/byte-tracker.ts for defaults and meaning). */
     tracker: z
       .object({

@@ -164,6 +164,18 @@ describe('parseCameraConfig', () => {
     expect(c.zones[0]!.membership).toEqual({ mode: 'footprint' });
   });
 
+  it('validates detector tuning under analysis, naming the field', () => {
+    const base = cfg([{ id: 'z1', type: 'no_parking', polygon: tri }]) as Record<string, unknown>;
+    const withAnalysis = (analysis: unknown) => ({ ...base, analysis });
+    expect(parseCameraConfig(base).analysis.containedParts).toEqual({ ratio: 0.85, labels: ['bicycle', 'motorcycle', 'car', 'bus', 'truck'] });
+    expect(parseCameraConfig(withAnalysis({ staticChange: { sceneCutSimilarity: 0.4 } })).analysis.staticChange).toEqual({ sceneCutSimilarity: 0.4 });
+    expect(err(withAnalysis({ staticChange: { longTermRate: 0.5, shortTermRate: 0.1 } }))).toBe(
+      'invalid camera config: analysis.staticChange: longTermRate must be below shortTermRate',
+    );
+    expect(err(withAnalysis({ staticChange: { sceneCut: 1 } }))).toMatch(/^invalid camera config: analysis\.staticChange: .*"sceneCut"/);
+    expect(err(withAnalysis({ containedParts: { ratio: 0 } }))).toMatch(/^invalid camera config: analysis\.containedParts\.ratio: /);
+  });
+
   it('rejects invalid polygons naming the field', () => {
     expect(err(cfg([{ id: 'z1', type: 'no_parking', polygon: [[0, 0], [1, 0]] }]))).toBe(
       'invalid camera config: zones.0.polygon: a polygon needs at least 3 points, got 2',
