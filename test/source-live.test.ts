@@ -110,6 +110,14 @@ describe('RTSP from a real RTSP server', () => {
   });
 });
 
+describe('still images', () => {
+  it('a photo gives exactly one frame at time 0 (the fps filter alone would drop it)', async () => {
+    const frames: Frame[] = [];
+    for await (const f of new FrameSource({ input: '/usr/share/darknet/data/dog.jpg', ...small }).frames()) frames.push(f);
+    expect(frames.map((f) => [f.index, f.streamTime, f.letterbox.srcWidth, f.letterbox.srcHeight])).toEqual([[0, 0, 768, 576]]);
+  });
+});
+
 describe('failure paths', () => {
   it('a non-video file gives a clear error', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'cw-bad-'));

@@ -75,6 +75,12 @@ export function backoffDelay(attempt: number, opts: BackoffOptions, random: () =
   return Math.max(0, Math.round(Math.min(opts.maxMs, base + spread)));
 }
 
+const STILL_IMAGE = /\.(jpe?g|png|bmp|webp|tiff?)$/i;
+
+function isStillImage(spec: InputSpec): boolean {
+  return spec.kind === 'file' && STILL_IMAGE.test(spec.ffmpegInput);
+}
+
 const SHOWINFO = /\bn:\s*(\d+)\s+pts:\s*(-?\d+)\s+pts_time:\s*(-?[0-9.eE+-]+)/;
 
 /** The ffmpeg argument list for one session (pure; exported for tests and for reading). */
@@ -88,7 +94,8 @@ export function buildFfmpegArgs(spec: InputSpec, lb: Letterbox, o: Required<Pick
   if (o.realtime && spec.kind === 'file') args.push('-re');
   args.push('-i', spec.ffmpegInput, '-map', '0:v:0', '-an', '-sn', '-dn');
   const filters = [];
-  if (!o.keyframesOnly) filters.push(`fps=${o.fps}`);
+  // ffmpeg's fps filter drops a lone frame that has no duration, so a photo gave zero frames.
+  if (!o.keyframesOnly) filters.push(isStillImage(spec) ? `fps=${o.fps}:eof_action=pass` : `fps=${o.fps}`);
   filters.push('showinfo=checksum=0', letterboxFilter(lb, o.padValue), `format=${o.pixelFormat}`);
   args.push('-vf', filters.join(','));
   if (o.keyframesOnly) args.push('-fps_mode', 'passthrough');
