@@ -52,6 +52,7 @@ export function toApiError(err: unknown): ApiError {
   }
   if (e?.code === 'CAMERA_NOT_FOUND' || e?.code === 'CASE_NOT_FOUND') return new ApiError(404, 'NOT_FOUND', e.message ?? 'not found');
   if (e?.code === 'CAMERA_EXISTS') return new ApiError(409, 'CONFLICT', e.message ?? 'already exists');
+  if (e?.code === 'VERSION_CONFLICT') return new ApiError(412, 'VERSION_CONFLICT', e.message ?? 'version conflict');
   if (e?.code === 'INVALID_TRANSITION') return new ApiError(409, 'INVALID_TRANSITION', e.message ?? 'invalid transition');
   if (e?.name === 'ConfigError') return new ApiError(400, 'VALIDATION_FAILED', e.message ?? 'invalid configuration');
   if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) return new ApiError(e.status, 'BAD_REQUEST', e.message ?? 'bad request');

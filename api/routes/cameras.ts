@@ -1,5 +1,6 @@
 // Cameras, their zones and per-class overrides, class/model status and the live preview.
 import { createRequire } from 'node:module';
+import type { Request } from 'express';
 import { z } from 'zod';
 import { listManifests, loadManifest } from '../../models/manifest.js';
 import { resolveModelFile } from '../../models/resolve.js';
@@ -109,6 +110,18 @@ async function view(deps: ApiDeps, cam: CameraRecord): Promise<PublicView> {
   return { ...toPublic(cam), live: h ?? { state: 'unknown', reason: 'no worker has reported this camera yet' } };
 }
 
+/**
+ * Optional optimistic concurrency: `If-Match: "<version>"` (or a bare number) makes a write fail
+ * with 412 when someone else changed the camera since the client read it.
+ */
+function ifMatch(req: Request): { ifVersion?: number } {
+  const raw = req.get('if-match');
+  if (raw === undefined || raw.trim() === '*') return {};
+  const m = /^\s*(?:W\/)?"?(\d{1,15})"?\s*$/.exec(raw);
+  if (!m) throw new ApiError(400, 'BAD_IF_MATCH', `If-Match must be a camera version such as "7", got ${JSON.stringify(raw.slice(0, 40))}`, 'If-Match');
+  return { ifVersion: Number(m[1]) };
+}
+
 async function mustGet(deps: ApiDeps, id: string): Promise<CameraRecord> {
   const cam = await deps.cameras.get(id);
   if (!cam) throw notFound(`camera ${id} not found`);
@@ -204,9 +217,9 @@ export function cameraRoutes(deps: ApiDeps): AnyRoute[] {
       summary: 'Change name, stream URL or enabled',
       params: cameraParams,
       body: cameraPatch,
-      handler: async ({ params, body }) => {
+      handler: async ({ req, params, body }) => {
         await mustGet(deps, params.id);
-        return view(deps, await deps.cameras.update(params.id, body));
+        return view(deps, await deps.cameras.update(params.id, body, ifMatch(req)));
       },
     }),
     defineRoute({
@@ -232,10 +245,10 @@ export function cameraRoutes(deps: ApiDeps): AnyRoute[] {
       summary: 'Replace the whole camera config (analysis, zones, classes); hot-applied by the worker',
       params: cameraParams,
       body: configInput,
-      handler: async ({ params, body }) => {
+      handler: async ({ req, params, body }) => {
         await mustGet(deps, params.id);
         const config = validateConfig(params.id, body, []);
-        return view(deps, await deps.cameras.update(params.id, { config }));
+        return view(deps, await deps.cameras.update(params.id, { config }, ifMatch(req)));
       },
     }),
     defineRoute({
@@ -260,10 +273,9 @@ export function cameraRoutes(deps: ApiDeps): AnyRoute[] {
       summary: "Replace a camera's zones (validated like the workers do; hot-applied)",
       params: cameraParams,
       body: z.object({ zones: z.array(zoneSchema) }).strict(),
-      handler: async ({ params, body }) => {
-        const cam = await mustGet(deps, params.id);
-        const config = validateConfig(params.id, { ...cam.config, zones: body.zones }, []);
-        const rec = await deps.cameras.update(params.id, { config });
+      handler: async ({ req, params, body }) => {
+        await mustGet(deps, params.id);
+        const rec = await deps.cameras.update(params.id, (cam) => ({ config: validateConfig(params.id, { ...cam.config, zones: body.zones }, []) }), ifMatch(req));
         return { version: rec.version, zones: rec.config.zones };
       },
     }),
@@ -289,10 +301,13 @@ export function cameraRoutes(deps: ApiDeps): AnyRoute[] {
       summary: 'Set the per-class override (enabled, thresholds, dwell, schedule) on a camera; hot-applied',
       params: classParams,
       body: classOverrideSchema,
-      handler: async ({ params, body }) => {
-        const cam = await mustGet(deps, params.id);
-        const config = validateConfig(params.id, { ...cam.config, classes: { ...cam.config.classes, [params.classId]: body } }, []);
-        const rec = await deps.cameras.update(params.id, { config });
+      handler: async ({ req, params, body }) => {
+        await mustGet(deps, params.id);
+        const rec = await deps.cameras.update(
+          params.id,
+          (cam) => ({ config: validateConfig(params.id, { ...cam.config, classes: { ...cam.config.classes, [params.classId]: body } }, []) }),
+          ifMatch(req),
+        );
         return { version: rec.version, override: rec.config.classes[params.classId], status: (await cameraClassStatus(rec.config)).find((c) => c.id === params.classId) };
       },
     }),
@@ -304,11 +319,17 @@ export function cameraRoutes(deps: ApiDeps): AnyRoute[] {
       tag: 'classes',
       summary: 'Drop the per-class override (back to catalog defaults)',
       params: classParams,
-      handler: async ({ params }) => {
-        const cam = await mustGet(deps, params.id);
-        const classes = { ...cam.config.classes };
-        delete classes[params.classId];
-        const rec = await deps.cameras.update(params.id, { config: validateConfig(params.id, { ...cam.config, classes }, []) });
+      handler: async ({ req, params }) => {
+        await mustGet(deps, params.id);
+        const rec = await deps.cameras.update(
+          params.id,
+          (cam) => {
+            const classes = { ...cam.config.classes };
+            delete classes[params.classId];
+            return { config: validateConfig(params.id, { ...cam.config, classes }, []) };
+          },
+          ifMatch(req),
+        );
         return { version: rec.version, status: (await cameraClassStatus(rec.config)).find((c) => c.id === params.classId) };
       },
     }),

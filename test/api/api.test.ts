@@ -216,6 +216,42 @@ describe('cameras, zones and classes', () => {
   });
 });
 
+describe('concurrent edits of one camera', () => {
+  it('keeps both of two simultaneous edits (zones and class overrides), and If-Match refuses a stale write', async () => {
+    const op = { Authorization: `Bearer ${h.keys.operator}` };
+    const lane = { id: 'lane', type: 'no_parking', polygon: [[0.1, 0.5], [0.9, 0.5], [0.9, 0.95], [0.1, 0.95]] };
+    const created = await request(h.app).post('/v1/cameras').set(op).send({ id: 'cam-race', url: 'rtsp://10.0.0.9/s', config: { zones: [lane] } });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    // Eight operators change eight different things at the same moment: a zone list and seven
+    // class overrides. Each request reads, edits and writes the config; none may be lost.
+    const classes = ['street_vending', 'illegal_parking', 'road_obstruction', 'crowd_gathering', 'fire_lane_blocked', 'overflowing_bin', 'road_spillage'];
+    const stall = { id: 'stall', type: 'no_vending', polygon: [[0, 0], [0.3, 0], [0.3, 0.3]] };
+    const res = await Promise.all([
+      request(h.app).put('/v1/cameras/cam-race/zones').set(op).send({ zones: [lane, stall] }),
+      ...classes.map((c, i) => request(h.app).put(`/v1/cameras/cam-race/classes/${c}`).set(op).send({ minDwellSec: 60 + i })),
+    ]);
+    expect(res.map((r) => r.status)).toEqual(new Array(8).fill(200));
+    const stored = (await h.deps.cameras.get('cam-race'))!;
+    expect(stored.version).toBe(created.body.version + 8);
+    expect(stored.config.zones.map((z) => z.id)).toEqual(['lane', 'stall']);
+    expect(classes.map((c) => stored.config.classes[c]?.minDwellSec)).toEqual(classes.map((_, i) => 60 + i));
+
+    // A client that read an older version gets 412 and nothing changes.
+    const stale = await request(h.app).put('/v1/cameras/cam-race/zones').set(op).set('If-Match', `"${created.body.version}"`).send({ zones: [lane] });
+    expect(stale.status).toBe(412);
+    expect(stale.body.error).toMatchObject({ code: 'VERSION_CONFLICT' });
+    expect(stale.body.error.message).toContain(`version ${stored.version}, not ${created.body.version}`);
+    expect((await h.deps.cameras.get('cam-race'))!.config.zones).toHaveLength(2);
+    const fresh = await request(h.app).put('/v1/cameras/cam-race/zones').set(op).set('If-Match', `"${stored.version}"`).send({ zones: [lane] });
+    expect(fresh.status).toBe(200);
+    expect(fresh.body.version).toBe(stored.version + 1);
+    const bad = await request(h.app).patch('/v1/cameras/cam-race').set(op).set('If-Match', 'yesterday').send({ name: 'x' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error).toMatchObject({ code: 'BAD_IF_MATCH', field: 'If-Match' });
+    expect((await h.deps.cameras.get('cam-race'))!.name).not.toBe('x');
+  });
+});
+
 describe('cases, statistics and metrics', () => {
   const auth = (role: Role) => ({ Authorization: `Bearer ${h.keys[role]}` });
   const reason = (classId: string, zoneId: string) => ({ classId, zoneId, zoneType: 'no_parking', subject: 't1', trackIds: [1], dwellSec: 200, hits: 12, window: 20, medianScore: 0.8, thresholds: {}, firstSeen: 0, lastSeen: 200, frameTimes: [] });

@@ -37,6 +37,12 @@ export class CameraNotFoundError extends Error {
   readonly code = 'CAMERA_NOT_FOUND';
 }
 
+/** The caller edited a version that is no longer current (HTTP If-Match). */
+export class CameraVersionConflictError extends Error {
+  override name = 'CameraVersionConflictError';
+  readonly code = 'VERSION_CONFLICT';
+}
+
 export class CameraExistsError extends Error {
   override name = 'CameraExistsError';
   readonly code = 'CAMERA_EXISTS';
@@ -166,11 +172,20 @@ export class CameraStore {
     return v === null ? null : Number(v);
   }
 
-  /** Applies a patch; config is validated in full. Bumps the version and notifies the worker. */
-  async update(id: string, patch: CameraPatch): Promise<CameraRecord> {
+  /**
+   * Applies a patch; config is validated in full. Bumps the version and notifies the worker.
+   * A function patch is derived from the current record inside the compare-and-set loop, so an edit
+   * of one part (a zone list, one class override) never overwrites a concurrent edit of another.
+   * `ifVersion` refuses the write unless the record is still at that version (HTTP If-Match).
+   */
+  async update(id: string, change: CameraPatch | ((cur: CameraRecord) => CameraPatch), opts: { ifVersion?: number } = {}): Promise<CameraRecord> {
     for (let i = 0; i < 20; i++) {
       const cur = await this.get(id);
       if (!cur) throw new CameraNotFoundError(`camera ${id} not found`);
+      if (opts.ifVersion !== undefined && cur.version !== opts.ifVersion) {
+        throw new CameraVersionConflictError(`camera ${id} is at version ${cur.version}, not ${opts.ifVersion}: re-read it and apply the change again`);
+      }
+      const patch = typeof change === 'function' ? change(cur) : change;
       if (patch.url !== undefined) validateUrl(patch.url);
       const next: CameraRecord = {
         ...cur,
