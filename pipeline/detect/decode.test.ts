@@ -90,6 +90,9 @@ describe('contained-part merging', () => {
     const shifted = c(1, 0.5, 140, 60, 280, 200);
     expect(suppressContainedParts([whole, shifted], 0.72, new Set([1]))).toHaveLength(2);
     expect(suppressContainedParts([whole, shifted], 0.71, new Set([1]))).toHaveLength(1);
+    // Two bikes of the same size packed together (one shifted 10 % sideways) stay two bikes.
+    expect(suppressContainedParts([whole, c(1, 0.5, 24, 0, 264, 200)], 0.85, new Set([1]))).toHaveLength(2);
+    expect(suppressContainedParts([whole, c(1, 0.5, 24, 0, 264, 200)], 0.85, new Set([1]), 1)).toHaveLength(1);
     // Two bikes side by side touching at one edge never count as parts.
     expect(suppressContainedParts([whole, c(1, 0.5, 240, 0, 480, 200)], 0.1, new Set([1]))).toHaveLength(2);
   });

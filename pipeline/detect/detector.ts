@@ -12,7 +12,7 @@ export interface DetectorOptions {
   labels?: readonly string[];
   maxDetections?: number;
   /** Same-label boxes inside a higher-scored box are parts of it (see suppressContainedParts). */
-  containedParts?: { ratio: number; labels: readonly string[] };
+  containedParts?: { ratio: number; labels: readonly string[]; maxAreaRatio?: number };
 }
 
 /** Frame in, detections in source pixels out. Stateless apart from the shared session. */
@@ -23,6 +23,7 @@ export class ObjectDetector {
   readonly nmsIou: number;
   private readonly maxDetections: number;
   private readonly partRatio: number;
+  private readonly partMaxAreaRatio: number;
   private readonly partClassIds: Set<number>;
 
   constructor(
@@ -35,6 +36,7 @@ export class ObjectDetector {
     this.nmsIou = opts.nmsIou ?? 0.45;
     this.maxDetections = opts.maxDetections ?? 300;
     this.partRatio = opts.containedParts?.ratio ?? 1;
+    this.partMaxAreaRatio = opts.containedParts?.maxAreaRatio ?? 0.75;
     // Labels this model lacks are ignored: the default list names COCO labels for every model.
     this.partClassIds = new Set((opts.containedParts?.labels ?? []).map((l) => m.labels.indexOf(l)).filter((i) => i >= 0));
     if (opts.labels?.length) {
@@ -60,7 +62,7 @@ export class ObjectDetector {
     const m = this.session.manifest;
     let cands = this.decode(outputs, { manifest: m, scoreThreshold: this.scoreThreshold });
     if (this.keep) cands = cands.filter((c) => this.keep!.has(c.classId));
-    const kept = suppressContainedParts(nms(cands, this.nmsIou, this.maxDetections), this.partRatio, this.partClassIds);
+    const kept = suppressContainedParts(nms(cands, this.nmsIou, this.maxDetections), this.partRatio, this.partClassIds, this.partMaxAreaRatio);
     const { scale, srcWidth, srcHeight } = frame.letterbox;
     const clampX = (v: number) => Math.min(srcWidth, Math.max(0, v / scale));
     const clampY = (v: number) => Math.min(srcHeight, Math.max(0, v / scale));

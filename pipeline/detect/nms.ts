@@ -36,14 +36,19 @@ export function nms(candidates: readonly Candidate[], iouThreshold: number, maxD
  * small. Each copy would become its own track, episode and count, so for rigid labels the pair
  * becomes one detection: the larger (whole-object) box with the higher score. Keeping the larger
  * box even when the part scores higher stops the box, and so the track's centre, from jumping
- * between whole and part from frame to frame. `ratio` is intersection over the smaller area.
+ * between whole and part from frame to frame. `ratio` is intersection over the smaller area;
+ * `maxAreaRatio` is how large a part may be relative to its whole.
  * Input sorted by score (as nms() returns it); output keeps that order.
  */
-export function suppressContainedParts(sorted: readonly Candidate[], ratio: number, classIds: ReadonlySet<number>): Candidate[] {
+export function suppressContainedParts(sorted: readonly Candidate[], ratio: number, classIds: ReadonlySet<number>, maxAreaRatio = 0.75): Candidate[] {
   if (classIds.size === 0) return [...sorted];
+  // A part is clearly smaller than its whole; two near-coincident boxes of equal size are two
+  // objects (bikes packed side by side in a rack), and counting rules need both.
+  const isPart = (a: Candidate, b: Candidate) =>
+    a.classId === b.classId && Math.min(area(a), area(b)) <= maxAreaRatio * Math.max(area(a), area(b)) && overlapOfSmaller(a, b) >= ratio;
   const kept: Candidate[] = [];
   for (const b of sorted) {
-    const i = classIds.has(b.classId) ? kept.findIndex((a) => a.classId === b.classId && overlapOfSmaller(a, b) >= ratio) : -1;
+    const i = classIds.has(b.classId) ? kept.findIndex((a) => isPart(a, b)) : -1;
     if (i < 0) {
       kept.push(b);
       continue;

@@ -136,10 +136,12 @@ export const analysisSchema = z
     containedParts: z
       .object({
         ratio: z.number().gt(0).max(1).default(0.85),
+        /** A part is at most this fraction of its whole's area; equal-sized overlapping boxes stay two objects. */
+        maxAreaRatio: z.number().gt(0).max(1).default(0.75),
         labels: z.array(z.string().min(1)).max(100).default(['bicycle', 'motorcycle', 'car', 'bus', 'truck']),
       })
       .strict()
-      .default({ ratio: 0.85, labels: ['bicycle', 'motorcycle', 'car', 'bus', 'truck'] }),
+      .default({ ratio: 0.85, maxAreaRatio: 0.75, labels: ['bicycle', 'motorcycle', 'car', 'bus', 'truck'] }),
     /** Static-change detector tuning (see pipeline/detect/static-change.ts for defaults and meaning). */
     staticChange: z
       .object({

@@ -167,7 +167,7 @@ describe('parseCameraConfig', () => {
   it('validates detector tuning under analysis, naming the field', () => {
     const base = cfg([{ id: 'z1', type: 'no_parking', polygon: tri }]) as Record<string, unknown>;
     const withAnalysis = (analysis: unknown) => ({ ...base, analysis });
-    expect(parseCameraConfig(base).analysis.containedParts).toEqual({ ratio: 0.85, labels: ['bicycle', 'motorcycle', 'car', 'bus', 'truck'] });
+    expect(parseCameraConfig(base).analysis.containedParts).toEqual({ ratio: 0.85, maxAreaRatio: 0.75, labels: ['bicycle', 'motorcycle', 'car', 'bus', 'truck'] });
     expect(parseCameraConfig(withAnalysis({ staticChange: { sceneCutSimilarity: 0.4 } })).analysis.staticChange).toEqual({ sceneCutSimilarity: 0.4 });
     expect(err(withAnalysis({ staticChange: { longTermRate: 0.5, shortTermRate: 0.1 } }))).toBe(
       'invalid camera config: analysis.staticChange: longTermRate must be below shortTermRate',
