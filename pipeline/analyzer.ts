@@ -77,11 +77,7 @@ export class CameraAnalyzer {
     this.config = config;
     this.textDetector = textDetector;
     this.detector = this.makeDetector(config);
-    this.engine = new RulesEngine(config, {
-      ...opts.engine,
-      tracker: { ...config.analysis.tracker, ...opts.engine?.tracker },
-      availableLabels: this.availableLabels(),
-    });
+    this.engine = new RulesEngine(config, { ...opts.engine, availableLabels: this.availableLabels() });
     this.configureStatic();
   }
 
@@ -119,6 +115,7 @@ export class CameraAnalyzer {
       scoreThreshold: this.opts.scoreThreshold ?? config.analysis.scoreThreshold,
       nmsIou: config.analysis.nmsIou,
       containedParts: config.analysis.containedParts,
+      labelFamilies: config.analysis.labelFamilies,
     });
   }
 

@@ -155,6 +155,7 @@ async function preview(deps: ApiDeps, cam: CameraRecord, timeoutMs: number): Pro
     scoreThreshold: Math.max(cam.config.analysis.scoreThreshold, 0.25),
     nmsIou: cam.config.analysis.nmsIou,
     containedParts: cam.config.analysis.containedParts,
+    labelFamilies: cam.config.analysis.labelFamilies,
   });
   const dets = await detector.detect(frame);
   const { scale, scaledWidth, scaledHeight, dstWidth } = frame.letterbox;

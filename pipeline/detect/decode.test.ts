@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { loadManifest, type ModelManifest } from '../../models/manifest.js';
 import { decodeYolox } from './decoders/yolox.js';
 import { decoderFor } from './decoders/index.js';
-import { nms, suppressContainedParts } from './nms.js';
+import { nms, suppressContainedParts, suppressFamilyDuplicates } from './nms.js';
 import { frameToTensorData } from './preprocess.js';
 import { computeLetterbox } from '../source/letterbox.js';
 
@@ -95,6 +95,25 @@ describe('contained-part merging', () => {
     expect(suppressContainedParts([whole, c(1, 0.5, 24, 0, 264, 200)], 0.85, new Set([1]), 1)).toHaveLength(1);
     // Two bikes side by side touching at one edge never count as parts.
     expect(suppressContainedParts([whole, c(1, 0.5, 240, 0, 480, 200)], 0.1, new Set([1]))).toHaveLength(2);
+  });
+});
+
+describe('family duplicate suppression', () => {
+  const c = (classId: number, score: number, x1: number) => ({ classId, score, x1, y1: 0, x2: x1 + 100, y2: 100 });
+  // bicycle = 1 and motorcycle = 3 form family 0; person = 0 has none.
+  const fam = new Map([
+    [1, 0],
+    [3, 0],
+  ]);
+  it('keeps the best-scored label when two family members cover one object', () => {
+    // Offset 10 px → IoU = 9000 / 11000 = 0.818.
+    expect(suppressFamilyDuplicates([c(1, 0.77, 0), c(3, 0.32, 10)], 0.7, fam)).toEqual([c(1, 0.77, 0)]);
+    expect(suppressFamilyDuplicates([c(1, 0.77, 0), c(3, 0.32, 10)], 0.85, fam)).toHaveLength(2);
+  });
+  it('leaves other labels, same-label boxes and separate objects alone', () => {
+    expect(suppressFamilyDuplicates([c(1, 0.77, 0), c(0, 0.9, 5)], 0.7, fam)).toHaveLength(2);
+    expect(suppressFamilyDuplicates([c(1, 0.77, 0), c(1, 0.5, 5)], 0.7, fam)).toHaveLength(2);
+    expect(suppressFamilyDuplicates([c(1, 0.77, 0), c(3, 0.6, 60)], 0.7, fam)).toHaveLength(2);
   });
 });
 

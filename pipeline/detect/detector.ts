@@ -1,6 +1,6 @@
 import type { Detection, Frame, FrameDetections } from '../types.js';
 import { decoderFor, type DecoderFn } from './decoders/index.js';
-import { nms, suppressContainedParts } from './nms.js';
+import { nms, suppressContainedParts, suppressFamilyDuplicates } from './nms.js';
 import { frameToTensorData } from './preprocess.js';
 import type { ModelSession } from './session.js';
 
@@ -13,6 +13,10 @@ export interface DetectorOptions {
   maxDetections?: number;
   /** Same-label boxes inside a higher-scored box are parts of it (see suppressContainedParts). */
   containedParts?: { ratio: number; labels: readonly string[]; maxAreaRatio?: number };
+  /** Labels confused on one object (see TrackerOptions.labelFamilies); overlapping boxes keep the best. */
+  labelFamilies?: ReadonlyArray<readonly string[]>;
+  /** IoU above which two family members are one object. Default 0.7. */
+  familyIou?: number;
 }
 
 /** Frame in, detections in source pixels out. Stateless apart from the shared session. */
@@ -25,6 +29,8 @@ export class ObjectDetector {
   private readonly partRatio: number;
   private readonly partMaxAreaRatio: number;
   private readonly partClassIds: Set<number>;
+  private readonly familyOf: Map<number, number>;
+  private readonly familyIou: number;
 
   constructor(
     readonly session: ModelSession,
@@ -38,6 +44,10 @@ export class ObjectDetector {
     this.partRatio = opts.containedParts?.ratio ?? 1;
     this.partMaxAreaRatio = opts.containedParts?.maxAreaRatio ?? 0.75;
     // Labels this model lacks are ignored: the default list names COCO labels for every model.
+    this.familyOf = new Map(
+      (opts.labelFamilies ?? []).flatMap((f, i) => f.map((l) => [m.labels.indexOf(l), i] as const).filter(([id]) => id >= 0)),
+    );
+    this.familyIou = opts.familyIou ?? 0.7;
     this.partClassIds = new Set((opts.containedParts?.labels ?? []).map((l) => m.labels.indexOf(l)).filter((i) => i >= 0));
     if (opts.labels?.length) {
       const unknown = opts.labels.filter((l) => !m.labels.includes(l));
@@ -62,7 +72,8 @@ export class ObjectDetector {
     const m = this.session.manifest;
     let cands = this.decode(outputs, { manifest: m, scoreThreshold: this.scoreThreshold });
     if (this.keep) cands = cands.filter((c) => this.keep!.has(c.classId));
-    const kept = suppressContainedParts(nms(cands, this.nmsIou, this.maxDetections), this.partRatio, this.partClassIds, this.partMaxAreaRatio);
+    const byClass = nms(cands, this.nmsIou, this.maxDetections);
+    const kept = suppressContainedParts(suppressFamilyDuplicates(byClass, this.familyIou, this.familyOf), this.partRatio, this.partClassIds, this.partMaxAreaRatio);
     const { scale, srcWidth, srcHeight } = frame.letterbox;
     const clampX = (v: number) => Math.min(srcWidth, Math.max(0, v / scale));
     const clampY = (v: number) => Math.min(srcHeight, Math.max(0, v / scale));

@@ -70,3 +70,20 @@ function overlapOfSmaller(a: Candidate, b: Candidate): number {
   const smaller = Math.min(area(a), area(b));
   return smaller > 0 ? (w * h) / smaller : 0;
 }
+
+/**
+ * Drops a lower-scored box that overlaps a box of a *different* label of the same family (IoU above
+ * `iou`): class-aware NMS keeps "bicycle 0.77" and "motorcycle 0.32" on one motorbike, and each
+ * would become a track, a count and possibly a case. The tracker votes the label over time.
+ * `familyOf` maps a class id to its family index (absent: no family). Input sorted by score.
+ */
+export function suppressFamilyDuplicates(sorted: readonly Candidate[], iou: number, familyOf: ReadonlyMap<number, number>): Candidate[] {
+  if (familyOf.size === 0) return [...sorted];
+  const kept: Candidate[] = [];
+  for (const b of sorted) {
+    const fb = familyOf.get(b.classId);
+    const dup = fb !== undefined && kept.some((a) => a.classId !== b.classId && familyOf.get(a.classId) === fb && candidateIou(a, b) > iou);
+    if (!dup) kept.push(b);
+  }
+  return kept;
+}

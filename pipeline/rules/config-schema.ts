@@ -142,6 +142,19 @@ export const analysisSchema = z
       })
       .strict()
       .default({ ratio: 0.85, maxAreaRatio: 0.75, labels: ['bicycle', 'motorcycle', 'car', 'bus', 'truck'] }),
+    /**
+     * Labels the detector confuses on one object. Overlapping boxes of one family are one object
+     * (the best-scored box stays), and a track keeps its id across a flip, taking the label with
+     * the most score over its recent history.
+     */
+    labelFamilies: z
+      .array(z.array(z.string().min(1)).min(2).max(20))
+      .max(20)
+      .refine((fams) => new Set(fams.flat()).size === fams.flat().length, { message: 'a label may belong to one family only' })
+      .default([
+        ['bicycle', 'motorcycle'],
+        ['car', 'truck', 'bus'],
+      ]),
     /** Static-change detector tuning (see pipeline/detect/static-change.ts for defaults and meaning). */
     staticChange: z
       .object({

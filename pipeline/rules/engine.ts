@@ -6,7 +6,7 @@
 // classes (crowd, bike pile-up) follow the zone itself. Schedules switch a (class, zone) off by
 // feeding misses, so open episodes clear the normal way instead of vanishing.
 import type { Box, Detection, FrameDetections, Track, ViolationEvent } from '../types.js';
-import { ByteTracker, type TrackerOptions } from '../track/byte-tracker.js';
+import { ByteTracker, DEFAULT_TRACKER_OPTIONS, type TrackerOptions } from '../track/byte-tracker.js';
 import { CATALOG, classStatus, effectiveThresholds, FLAT_MAX_ASPECT, getClass, type ClassDef, type ClassStatus, type ClassThresholds } from './catalog.js';
 import type { CameraConfig, Zone } from './config-schema.js';
 import {
@@ -95,7 +95,9 @@ export class RulesEngine {
   constructor(config: CameraConfig, opts: RulesEngineOptions) {
     this.opts = {
       availableLabels: opts.availableLabels,
-      tracker: opts.tracker ?? {},
+      // The camera config's tracker tuning and label families, then any caller override: the same
+      // for live analysis, replays and sweep re-runs.
+      tracker: { ...config.analysis.tracker, labelFamilies: config.analysis.labelFamilies, ...opts.tracker },
       emitCandidates: opts.emitCandidates ?? false,
       reassociateIou: opts.reassociateIou ?? 0.5,
       association: opts.association ?? { minIou: 0.3, maxIdleSec: 120 },
@@ -174,6 +176,10 @@ export class RulesEngine {
     for (const { def } of this.active) for (const l of [...def.subjectLabels, ...(def.companionLabels ?? [])]) tracked.add(l);
     tracked.delete(STATIC_LABEL);
     tracked.delete(TEXT_LABEL);
+    // A motorbike misread as a bicycle must still reach the tracker, or the flip splits its track.
+    for (const fam of this.opts.tracker.labelFamilies ?? DEFAULT_TRACKER_OPTIONS.labelFamilies) {
+      if (fam.some((l) => tracked.has(l))) for (const l of fam) tracked.add(l);
+    }
 
     const zoneIdsOf = (b: Box) => zonesContaining(cfg.zones, b, w, h).map((z) => z.id);
     this.lastTracks = this.tracker.update(

@@ -30,6 +30,13 @@ export interface TrackerOptions {
   scoreHistory: number;
   /** Motion model noise; the defaults follow ByteTrack's (1/20 of the box size) measurement noise. */
   kalman: KalmanNoise;
+  /**
+   * Labels a small model confuses on one object (a motorbike read as a bicycle, a pickup as a
+   * truck). Within a family detections continue the same track, and the track's label is the one
+   * with the most score over its recent history, so a flip neither splits the track nor restarts
+   * its dwell.
+   */
+  labelFamilies: ReadonlyArray<readonly string[]>;
 }
 
 export const DEFAULT_TRACKER_OPTIONS: Readonly<TrackerOptions> = Object.freeze({
@@ -47,6 +54,7 @@ export const DEFAULT_TRACKER_OPTIONS: Readonly<TrackerOptions> = Object.freeze({
   stationaryMaxShift: 0.25,
   scoreHistory: 15,
   kalman: Object.freeze({ measurement: 0.05, acceleration: 0.5, initialVelocity: 2 }),
+  labelFamilies: Object.freeze([Object.freeze(['bicycle', 'motorcycle']), Object.freeze(['car', 'truck', 'bus'])]),
 });
 
 interface CentreSample {
@@ -63,6 +71,8 @@ interface TrackState {
   box: Box;
   score: number;
   scores: number[];
+  /** Label of each entry in `scores` (same window). */
+  labels: string[];
   state: Track['state'];
   hits: number;
   firstSeen: number;
@@ -77,6 +87,7 @@ interface TrackState {
 
 export class ByteTracker {
   private readonly opts: TrackerOptions;
+  private readonly family: Map<string, number>;
   private tracks: TrackState[] = [];
   private nextId = 1;
   private lastTime = -Infinity;
@@ -84,6 +95,7 @@ export class ByteTracker {
   constructor(opts: Partial<TrackerOptions> = {}) {
     this.opts = { ...DEFAULT_TRACKER_OPTIONS, ...opts };
     validateOptions(this.opts);
+    this.family = new Map(this.opts.labelFamilies.flatMap((f, i) => f.map((l) => [l, i] as const)));
   }
 
   /**
@@ -123,7 +135,7 @@ export class ByteTracker {
         // The last observed box counts as well as the prediction: when a partly hidden object's box
         // jumps between its whole and a visible part, the filter reads the jump as motion and its
         // prediction runs off, while the object has not moved at all.
-        return cand.map((d) => (d.label === t.label ? 1 - Math.max(iou(p, d.box), iou(t.box, d.box)) : Infinity));
+        return cand.map((d) => (this.sameKind(d.label, t.label) ? 1 - Math.max(iou(p, d.box), iou(t.box, d.box)) : Infinity));
       });
       const r = assign(cost, cand.length, 1 - minIou);
       for (const [ti, di] of r.matches) this.observe(tracks[ti]!, cand[di]!, time, zonesOf);
@@ -180,6 +192,7 @@ export class ByteTracker {
       box: { ...d.box },
       score: d.score,
       scores: [d.score],
+      labels: [d.label],
       state: this.opts.minHits <= 1 ? 'confirmed' : 'tentative',
       hits: 1,
       firstSeen: time,
@@ -205,11 +218,22 @@ export class ByteTracker {
     t.box = { ...d.box };
     t.score = d.score;
     t.scores.push(d.score);
-    if (t.scores.length > this.opts.scoreHistory) t.scores.splice(0, t.scores.length - this.opts.scoreHistory);
+    t.labels.push(d.label);
+    if (t.scores.length > this.opts.scoreHistory) {
+      t.scores.splice(0, t.scores.length - this.opts.scoreHistory);
+      t.labels.splice(0, t.labels.length - this.opts.scoreHistory);
+    }
+    t.label = votedLabel(t.labels, t.scores);
     t.hits += 1;
     t.lastSeen = time;
     if (t.state === 'lost' || (t.state === 'tentative' && t.hits >= this.opts.minHits)) t.state = 'confirmed';
     this.updateStationary(t, time);
+  }
+
+  private sameKind(a: string, b: string): boolean {
+    if (a === b) return true;
+    const fa = this.family.get(a);
+    return fa !== undefined && fa === this.family.get(b);
   }
 
   /** Stationary once observed for a whole window with the centres barely spread relative to the box. */
@@ -262,6 +286,15 @@ function snapshot(t: TrackState): Track {
   };
 }
 
+/** The label with the largest summed score (ties: the most recent); exported for tests. */
+export function votedLabel(labels: readonly string[], scores: readonly number[]): string {
+  const sum = new Map<string, number>();
+  labels.forEach((l, i) => sum.set(l, (sum.get(l) ?? 0) + scores[i]!));
+  let best = labels[labels.length - 1]!;
+  for (const [l, v] of sum) if (v > sum.get(best)!) best = l;
+  return best;
+}
+
 function validateOptions(o: TrackerOptions): void {
   const fail = (name: string, why: string, value: unknown) => {
     throw new RangeError(`tracker option ${name} ${why}, got ${JSON.stringify(value)}`);
@@ -276,4 +309,10 @@ function validateOptions(o: TrackerOptions): void {
   if (!(o.stationaryWindowSec > 0 && Number.isFinite(o.stationaryWindowSec))) fail('stationaryWindowSec', 'must be a finite number > 0', o.stationaryWindowSec);
   const k = o.kalman;
   if (!(k && k.measurement > 0 && k.acceleration >= 0 && k.initialVelocity > 0)) fail('kalman', 'needs measurement > 0, acceleration >= 0, initialVelocity > 0', k);
+  if (!Array.isArray(o.labelFamilies) || o.labelFamilies.some((f) => !Array.isArray(f) || f.some((l) => typeof l !== 'string'))) fail('labelFamilies', 'must be a list of label lists', o.labelFamilies);
+  const seen = new Set<string>();
+  for (const l of o.labelFamilies.flat()) {
+    if (seen.has(l)) fail('labelFamilies', `names "${l}" in more than one family`, o.labelFamilies);
+    seen.add(l);
+  }
 }
