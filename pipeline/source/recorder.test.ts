@@ -31,6 +31,9 @@ describe('recorder arguments and clocks', () => {
     const rtsp = recorderArgs({ ...base, input: 'rtsp://cam/1', realtime: true }, 'x');
     expect(rtsp).not.toContain('-re');
     expect(rtsp.slice(rtsp.indexOf('-rtsp_transport'), rtsp.indexOf('-rtsp_transport') + 2)).toEqual(['-rtsp_transport', 'tcp']);
+    // RTP gives no decode times for the first B-frame packets; only RTSP gets the fill-in filter.
+    expect(rtsp.slice(rtsp.indexOf('-bsf:v'), rtsp.indexOf('-bsf:v') + 2)).toEqual(['-bsf:v', 'setts=dts=if(eq(DTS\\,NOPTS)\\,PTS\\,DTS)']);
+    expect(recorderArgs({ ...base, input: 'a.mp4' }, 'x')).not.toContain('-bsf:v');
     expect(recorderArgs({ ...base, input: 'a.mp4' }, 'x')).toEqual(expect.arrayContaining(['-c', 'copy', '-segment_list_type', 'csv', '-reset_timestamps', '1']));
     expect(defaultClock('rtsps://cam/1')).toBe('wall');
     expect(defaultClock('https://x/live.m3u8')).toBe('wall');

@@ -87,8 +87,12 @@ export function recorderArgs(opts: RecorderOptions, runId: string): string[] {
   if (!live && opts.loop) args.push('-stream_loop', '-1');
   args.push('-fflags', '+genpts', '-i', opts.input, '-map', '0:v:0');
   if (opts.audio) args.push('-map', '0:a:0?');
+  args.push('-c', 'copy');
+  // RTP carries presentation times only. With B-frames the first packets reach the muxer without
+  // a decode time and MPEG-TS refuses them ("first pts and dts value must be set"), so every run
+  // died at once; such packets take their pts as dts.
+  if (/^rtsps?:/i.test(opts.input)) args.push('-bsf:v', 'setts=dts=if(eq(DTS\\,NOPTS)\\,PTS\\,DTS)');
   args.push(
-    '-c', 'copy',
     '-f', 'segment',
     '-segment_time', String(opts.segmentSec ?? 2),
     '-segment_format', 'mpegts',
@@ -295,6 +299,12 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     const end = Number(m[3]);
     const st = await stat(join(this.opts.dir, file)).catch(() => null);
     if (!st) return;
+    if (st.size === 0 || !(end > start)) {
+      // A run that died before writing a packet still lists its segment: nothing to keep, and a
+      // failing run must not look like progress to the stall watchdog.
+      await rm(join(this.opts.dir, file), { force: true });
+      return;
+    }
     this.runStreamEnd = Math.max(this.runStreamEnd, end);
     const durMs = Math.max(0, (end - start) * 1000);
     const rec: SegmentRecord = {

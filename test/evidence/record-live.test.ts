@@ -1,0 +1,84 @@
+// Recording from a live camera, as production does: GStreamer's RTSP server plays a real H.264
+// clip, the recorder stream-copies it into the segment ring, the server dies and comes back, and a
+// clip is cut from the ring afterwards. File inputs are covered in pipeline/source/recorder.test.ts.
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { assembleClip } from '../../pipeline/evidence/clip.js';
+import { Recorder, type SegmentRecord } from '../../pipeline/source/recorder.js';
+import { freePort, vtestH264 } from '../support/media.js';
+import { startRtspServer } from '../support/rtsp.js';
+import { probeDuration, probeFirstFrame } from './media.js';
+
+let tmp: string;
+beforeAll(async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'cw-rec-live-'));
+});
+afterAll(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+it('records an RTSP camera into keyframe-led segments on the wall clock, survives the camera dropping, and cuts a playable clip', async () => {
+  const clip = await vtestH264(60);
+  const port = await freePort();
+  let server = await startRtspServer(clip, port);
+  const dir = join(tmp, 'ring');
+  const rec = new Recorder({ cameraId: 'cam-live', input: server.url, dir, segmentSec: 2, maxBytes: 200e6, maxAgeSec: 3600, restartMinMs: 300, restartMaxMs: 1000 });
+  const segments: SegmentRecord[] = [];
+  const restarts: unknown[] = [];
+  const errors: Error[] = [];
+  rec.on('segment', (s) => segments.push(s));
+  rec.on('restart', (r) => restarts.push(r));
+  rec.on('error', (e) => errors.push(e));
+  try {
+    expect(rec.clock).toBe('wall');
+    await rec.start();
+    await waitFor(() => segments.length >= 3, 30_000, 'three segments');
+    await server.stop();
+    await waitFor(() => restarts.length >= 1, 30_000, 'a restart after the camera dropped');
+    const beforeDrop = segments.length;
+    server = await startRtspServer(clip, port);
+    await waitFor(() => segments.length >= beforeDrop + 2, 40_000, 'segments after the camera came back');
+  } finally {
+    await rec.stop();
+    await server.stop();
+  }
+  expect(errors).toEqual([]);
+
+  const ring = rec.segments();
+  expect(ring.length).toBeGreaterThanOrEqual(5);
+  for (const [i, r] of ring.entries()) {
+    expect(existsSync(join(dir, r.file))).toBe(true);
+    expect(r.endWall).toBeGreaterThan(r.startWall);
+    // Wall times are estimated from when ffmpeg lists a segment (arrival minus duration), so
+    // neighbours may overlap by list latency, never by a whole segment.
+    if (i > 0) {
+      expect(r.startWall).toBeGreaterThan(ring[i - 1]!.startWall);
+      expect(r.startWall).toBeGreaterThanOrEqual(ring[i - 1]!.endWall - 1000);
+    }
+    // Every segment must start on a keyframe or a clip cut there will not play.
+    expect(await probeFirstFrame(join(dir, r.file))).toEqual({ keyFrame: 1, pictType: 'I' });
+  }
+
+  // The case window: the last two segments recorded after the camera came back.
+  const last = ring.at(-1)!;
+  const prev = ring.at(-2)!;
+  const out = join(tmp, 'case.mp4');
+  const res = await assembleClip({ ringDir: dir, ring, request: { start: prev.startWall, end: last.endWall, clock: 'wall', preRollSec: 0, postRollSec: 0 }, outPath: out });
+  expect(res.path).toBe(out);
+  expect(res.segments.map((s) => s.file)).toEqual([prev.file, last.file]);
+  const seconds = await probeDuration(out);
+  expect(seconds).toBeGreaterThan(0.8 * ((last.endWall - prev.startWall) / 1000));
+  expect(seconds).toBeLessThan(1.5 * ((last.endWall - prev.startWall) / 1000) + 1);
+  expect(await probeFirstFrame(out)).toEqual({ keyFrame: 1, pictType: 'I' });
+}, 120_000);
