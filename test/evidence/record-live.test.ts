@@ -1,15 +1,17 @@
-// Recording from a live camera, as production does: GStreamer's RTSP server plays a real H.264
+// Recording from live inputs, as production does: GStreamer's RTSP server plays a real H.264
 // clip, the recorder stream-copies it into the segment ring, the server dies and comes back, and a
-// clip is cut from the ring afterwards. File inputs are covered in pipeline/source/recorder.test.ts.
+// clip is cut from the ring afterwards; an HLS playlist over HTTP is recorded the same way. File
+// inputs are covered in pipeline/source/recorder.test.ts.
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { assembleClip } from '../../pipeline/evidence/clip.js';
 import { Recorder, type SegmentRecord } from '../../pipeline/source/recorder.js';
-import { freePort, vtestH264 } from '../support/media.js';
+import { freePort, run, vtestH264 } from '../support/media.js';
 import { startRtspServer } from '../support/rtsp.js';
+import { serveDir } from '../support/static-http.js';
 import { probeDuration, probeFirstFrame } from './media.js';
 
 let tmp: string;
@@ -82,3 +84,28 @@ it('records an RTSP camera into keyframe-led segments on the wall clock, survive
   expect(seconds).toBeLessThan(1.5 * ((last.endWall - prev.startWall) / 1000) + 1);
   expect(await probeFirstFrame(out)).toEqual({ keyFrame: 1, pictType: 'I' });
 }, 120_000);
+
+it('records an HLS stream served over HTTP into keyframe-led segments', async () => {
+  const hls = join(tmp, 'hls');
+  await mkdir(hls, { recursive: true });
+  await run('ffmpeg', ['-y', '-loglevel', 'error', '-i', await vtestH264(12), '-c', 'copy', '-f', 'hls', '-hls_time', '2', '-hls_playlist_type', 'vod', join(hls, 'index.m3u8')]);
+  const server = await serveDir(hls);
+  const dir = join(tmp, 'ring-hls');
+  const rec = new Recorder({ cameraId: 'cam-hls', input: `${server.base}/index.m3u8`, dir, segmentSec: 2, maxBytes: 200e6, maxAgeSec: 3600 });
+  const errors: Error[] = [];
+  rec.on('error', (e) => errors.push(e));
+  // A live input never "ends": when the playlist runs out the recorder restarts it, so wait for one
+  // playlist's worth of segments.
+  const covered = () => rec.segments().reduce((s, r) => s + (r.endTime - r.startTime), 0);
+  try {
+    await rec.start();
+    await waitFor(() => covered() >= 10, 60_000, '10 s of HLS recorded');
+  } finally {
+    await rec.stop();
+    await server.close();
+  }
+  expect(errors).toEqual([]);
+  const ring = rec.segments();
+  expect(rec.clock).toBe('wall');
+  for (const r of ring) expect(await probeFirstFrame(join(dir, r.file))).toEqual({ keyFrame: 1, pictType: 'I' });
+}, 90_000);
