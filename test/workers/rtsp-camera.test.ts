@@ -1,0 +1,82 @@
+// A worker process on an RTSP camera, the way most city cameras are reached: GStreamer's RTSP
+// server plays a real clip of a car parking (H.264 with B-frames, as many cameras send), the worker
+// analyses it, opens the case and cuts its evidence clip from the segment ring it recorded.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { closeRedis, createRedis } from '../../workers/redis.js';
+import type { LocalRedis } from '../../workers/redis-server.js';
+import { CameraStore } from '../../workers/stores/camera-store.js';
+import { CaseStore } from '../../workers/stores/case-store.js';
+import { freePort, REPO_ROOT, run, SHARED } from '../support/media.js';
+import { startRtspServer, type RtspServer } from '../support/rtsp.js';
+import { parkedCarClip, parkedCarConfig, tempDir, testRedis, waitFor } from './helpers.js';
+
+let server: LocalRedis;
+let redis: Redis;
+let dir: string;
+let cleanup: () => Promise<void>;
+let camera: RtspServer | null = null;
+let worker: ChildProcess | null = null;
+
+beforeAll(async () => {
+  const t = await tempDir('rtsp-camera');
+  dir = t.dir;
+  cleanup = t.cleanup;
+  server = await testRedis(dir);
+  redis = createRedis(server.url);
+});
+afterAll(async () => {
+  if (worker?.pid) {
+    try {
+      process.kill(-worker.pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+  await camera?.stop();
+  await closeRedis(redis);
+  await server.stop();
+  await cleanup();
+});
+
+it('opens a case with a playable evidence clip from an RTSP camera', async () => {
+  const clip = await parkedCarClip(90);
+  camera = await startRtspServer(clip, await freePort());
+  await new CameraStore(redis).create({ id: 'gate', url: camera.url, config: parkedCarConfig('gate') });
+  worker = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'workers', 'main.ts')], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, REDIS_URL: server.url, WORKER_ID: 'w-rtsp', DATA_DIR: join(dir, 'data'), INFER_THREADS: '1', MODEL_DIR: process.env.MODEL_DIR ?? join(SHARED, 'models'), CLIP_POSTROLL_SEC: '2', CLIP_PREROLL_SEC: '2' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  let log = '';
+  worker.stdout!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-20_000)));
+  worker.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-20_000)));
+
+  const cases = new CaseStore(redis);
+  const withClip = await waitFor(
+    'a case whose evidence clip is ready',
+    async () => {
+      const c = (await cases.list({ cameraId: 'gate' })).items[0];
+      return c && c.evidenceStatus !== 'pending' ? c : null;
+    },
+    90_000,
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}\nworker log tail:\n${log.slice(-4000)}`);
+  });
+  expect(withClip.classId).toBe('illegal_parking');
+  expect(withClip.evidenceStatus).toBe('ready');
+  const ref = withClip.evidence.find((e) => e.file.kind === 'clip');
+  expect(ref?.store).toBe('fs');
+  const path = join(dir, 'data', 'evidence', ...ref!.key.split('/'));
+  expect(existsSync(path)).toBe(true);
+  const probe = JSON.parse(await run('ffprobe', ['-v', 'error', '-show_entries', 'format=duration:stream=codec_type,nb_read_frames', '-count_frames', '-of', 'json', path])) as {
+    format: { duration: string };
+    streams: { codec_type: string; nb_read_frames: string }[];
+  };
+  expect(Number(probe.format.duration)).toBeGreaterThan(3);
+  expect(Number(probe.streams.find((s) => s.codec_type === 'video')!.nb_read_frames)).toBeGreaterThan(30);
+}, 150_000);
