@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { assembleClip } from '../../pipeline/evidence/clip.js';
 import { Recorder, type SegmentRecord } from '../../pipeline/source/recorder.js';
-import { freePort, run, vtestH264 } from '../support/media.js';
+import { freePort, run, vtestH264, vtestH265 } from '../support/media.js';
+import { FrameSource } from '../../pipeline/source/ffmpeg-source.js';
 import { startRtspServer } from '../support/rtsp.js';
 import { serveDir } from '../support/static-http.js';
 import { probeDuration, probeFirstFrame } from './media.js';
@@ -109,3 +110,34 @@ it('records an HLS stream served over HTTP into keyframe-led segments', async ()
   expect(rec.clock).toBe('wall');
   for (const r of ring) expect(await probeFirstFrame(join(dir, r.file))).toEqual({ keyFrame: 1, pictType: 'I' });
 }, 90_000);
+
+it('an H.265 camera (as many city cameras are) is both decoded and recorded into playable segments', async () => {
+  const clip = await vtestH265(20);
+  const server = await startRtspServer(clip, await freePort(), '/hevc', 'h265');
+  const dir = join(tmp, 'ring-hevc');
+  const rec = new Recorder({ cameraId: 'cam-hevc', input: server.url, dir, segmentSec: 2, maxBytes: 200e6, maxAgeSec: 3600, restartMinMs: 300 });
+  const errors: Error[] = [];
+  rec.on('error', (e) => errors.push(e));
+  const src = new FrameSource({ input: server.url, width: 160, height: 160, fps: 2 });
+  const times: number[] = [];
+  try {
+    await rec.start();
+    for await (const f of src.frames()) {
+      times.push(f.streamTime);
+      if (times.length >= 10) break;
+    }
+    await waitFor(() => rec.segments().length >= 3, 30_000, 'three H.265 segments');
+  } finally {
+    await src.stop();
+    await rec.stop();
+    await server.stop();
+  }
+  expect(errors).toEqual([]);
+  for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeCloseTo(0.5, 1);
+  const ring = rec.segments();
+  for (const r of ring) expect(await probeFirstFrame(join(dir, r.file))).toEqual({ keyFrame: 1, pictType: 'I' });
+  const out = join(tmp, 'hevc-case.mp4');
+  const res = await assembleClip({ ringDir: dir, ring, request: { start: ring[0]!.startWall, end: ring.at(-1)!.endWall, clock: 'wall', preRollSec: 0, postRollSec: 0 }, outPath: out });
+  expect(res.path).toBe(out);
+  expect(await probeDuration(out)).toBeGreaterThan(3);
+}, 120_000);

@@ -56,4 +56,10 @@ export function vtestH264(seconds: number): Promise<string> {
   return derivedClip(`vtest-${seconds}s.mp4`, ['-i', VTEST, '-t', String(seconds)], ['-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p', '-g', '10', '-an']);
 }
 
+/** The same footage as H.265 (HEVC), which many city cameras send. */
+export function vtestH265(seconds: number): Promise<string> {
+  requireFile(VTEST, 'apt-get install opencv-doc');
+  return derivedClip(`vtest-${seconds}s-hevc.mp4`, ['-i', VTEST, '-t', String(seconds)], ['-c:v', 'libx265', '-preset', 'ultrafast', '-x265-params', 'log-level=error:keyint=20', '-pix_fmt', 'yuv420p', '-tag:v', 'hvc1', '-an']);
+}
+
 export { freeTcpPort as freePort } from '../../workers/redis-server.js';

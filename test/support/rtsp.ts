@@ -11,10 +11,10 @@ export interface RtspServer {
   stop(): Promise<void>;
 }
 
-/** Starts GStreamer's RTSP server on 127.0.0.1:port serving `file` (H.264 MP4) at `mount`. */
-export function startRtspServer(file: string, port: number, mount = '/cam'): Promise<RtspServer> {
+/** Starts GStreamer's RTSP server on 127.0.0.1:port serving `file` (an H.264 or H.265 MP4) at `mount`. */
+export function startRtspServer(file: string, port: number, mount = '/cam', codec: 'h264' | 'h265' = 'h264'): Promise<RtspServer> {
   return new Promise((resolve, reject) => {
-    const child: ChildProcess = spawn(SYSTEM_PYTHON, [SCRIPT, '--port', String(port), '--mount', mount, '--file', file], {
+    const child: ChildProcess = spawn(SYSTEM_PYTHON, [SCRIPT, '--port', String(port), '--mount', mount, '--file', file, '--codec', codec], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let err = '';

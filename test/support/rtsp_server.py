@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """A real RTSP server for tests and the demo camera: GStreamer's gst-rtsp-server serving an H.264
-MP4 clip, as a street camera would. Run with Debian's own python3 (it has gi).
+or H.265 MP4 clip, as a street camera would. Run with Debian's own python3 (it has gi).
 
-usage: rtsp_server.py --port 8554 --mount /cam --file clip.mp4
+usage: rtsp_server.py --port 8554 --mount /cam --file clip.mp4 [--codec h264|h265]
 Prints "READY rtsp://127.0.0.1:PORT/MOUNT" once listening. Each client gets the clip from its
 start, paced in real time; the stream ends when the clip does (loop longer clips upstream).
 """
@@ -22,6 +22,7 @@ def main() -> int:
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--mount", default="/cam")
     ap.add_argument("--file", required=True)
+    ap.add_argument("--codec", choices=["h264", "h265"], default="h264")
     args = ap.parse_args()
 
     Gst.init(None)
@@ -31,7 +32,7 @@ def main() -> int:
     factory = GstRtspServer.RTSPMediaFactory()
     location = args.file.replace("\\", "\\\\").replace('"', '\\"')
     factory.set_launch(
-        f'( filesrc location="{location}" ! qtdemux ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=1 )'
+        f'( filesrc location="{location}" ! qtdemux ! {args.codec}parse ! rtp{args.codec}pay name=pay0 pt=96 config-interval=1 )'
     )
     factory.set_shared(False)
     server.get_mount_points().add_factory(args.mount, factory)
