@@ -6,6 +6,8 @@ import { spawn } from 'node:child_process';
 import { copyFile, link, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { parseInput } from '../source/input-url.js';
+import { probeInput } from '../source/probe.js';
 import type { ClipClock, SegmentRecord } from '../source/recorder.js';
 
 export interface ClipWindowRequest {
@@ -149,8 +151,14 @@ export async function assembleClip(opts: {
       trim.push('-t', ((coverage.requested[1] - coverage.actual[0]) / unit).toFixed(3));
       coverage.actual = [coverage.actual[0], coverage.requested[1]];
     }
+    // ffmpeg tags stream-copied HEVC in MP4 as hev1, which Apple's players (and so many users of the
+    // case platform) refuse to play; hvc1 is the usual tag for it.
+    const codec = await probeInput(parseInput(join(work, names[0]!)))
+      .then((p) => p.codec)
+      .catch(() => 'unknown');
+    const tag = codec === 'hevc' ? ['-tag:v', 'hvc1'] : [];
     await runFfmpeg(
-      ['-hide_banner', '-nostdin', '-loglevel', 'error', '-f', 'concat', '-safe', '0', '-i', list, '-map', '0:v:0', '-map', '0:a?', '-c', 'copy', ...trim, '-movflags', '+faststart', '-f', 'mp4', '-y', tmpOut],
+      ['-hide_banner', '-nostdin', '-loglevel', 'error', '-f', 'concat', '-safe', '0', '-i', list, '-map', '0:v:0', '-map', '0:a?', '-c', 'copy', ...tag, ...trim, '-movflags', '+faststart', '-f', 'mp4', '-y', tmpOut],
       opts.ffmpegPath,
     );
     await rename(tmpOut, opts.outPath);

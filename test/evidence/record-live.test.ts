@@ -140,4 +140,6 @@ it('an H.265 camera (as many city cameras are) is both decoded and recorded into
   const res = await assembleClip({ ringDir: dir, ring, request: { start: ring[0]!.startWall, end: ring.at(-1)!.endWall, clock: 'wall', preRollSec: 0, postRollSec: 0 }, outPath: out });
   expect(res.path).toBe(out);
   expect(await probeDuration(out)).toBeGreaterThan(3);
+  // Tagged hvc1, the HEVC sample entry Apple's players accept (ffmpeg's default hev1 is refused).
+  expect((await run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=codec_name,codec_tag_string', '-of', 'csv=p=0', out])).trim()).toBe('hevc,hvc1');
 }, 120_000);
