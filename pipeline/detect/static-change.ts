@@ -48,12 +48,19 @@ export interface StaticChangeOptions {
   /**
    * Scene-cut test that survives similar-looking views (a PTZ preset change, a video-wall switch to
    * another road camera): the correlation of the frame's edge map with the long-term background's
-   * edge map. Traffic and objects only dent it; a different view drops it for good. Below this for
-   * sceneCutSec in a row means the view changed: relearn. Default 0.5.
+   * edge map, per tile of a 4 × 4 grid. Traffic and objects dent a few tiles; a different view drops
+   * most of them for good. Half the judged tiles below this (or sceneCutDrop below their usual
+   * level) for sceneCutSec in a row means the view changed: relearn. Default 0.5.
    */
   sceneCutSimilarity: number;
   /** Seconds the edge similarity must stay below sceneCutSimilarity. Default 2. */
   sceneCutSec: number;
+  /**
+   * Relative form of the same test: a drop of this much below the camera's own usual similarity
+   * (a slow average of it) also counts. Catches small zooms and nudges on a sharp view (usual 0.95,
+   * after a 0.5 % zoom 0.72) without firing on a noisy one whose usual level is low. Default 0.15.
+   */
+  sceneCutDrop: number;
   /**
    * Mean edge strength (grey levels per pixel) the background needs before its edges are compared:
    * on bare asphalt seen from above the edge map is mostly noise, and camera auto-exposure alone
@@ -91,6 +98,7 @@ export const DEFAULT_STATIC_CHANGE_OPTIONS: Readonly<StaticChangeOptions> = {
   sceneChangeFrac: 0.6,
   sceneCutSimilarity: 0.5,
   sceneCutSec: 2,
+  sceneCutDrop: 0.15,
   sceneCutMinEdge: 6,
   matchOverlap: 0.3,
   maxMissSec: 4,
@@ -135,6 +143,8 @@ export interface BrightnessTransfer {
 }
 
 const BINS = 16;
+/** The scene-change test works on a TILES × TILES grid. */
+const TILES = 4;
 
 /**
  * Robust fit of how the whole scene's brightness changed between a background and a frame.
@@ -265,9 +275,27 @@ function gradient(img: Float32Array, w: number, h: number, x: number, y: number)
  * edge strength below `minEdge` there is nothing to compare and the answer is 1 (same scene).
  */
 export function edgeSimilarity(a: Float32Array, b: Float32Array, w: number, h: number, use: Uint8Array | null, minEdge = 0): number {
+  const r = edgeSimilarityIn(a, b, w, h, use, { x0: 0, y0: 0, x1: w, y1: h }, minEdge, 2);
+  return Number.isNaN(r) ? 1 : r;
+}
+
+/**
+ * edgeSimilarity over the rectangle [x0, x1) × [y0, y1). NaN when it cannot be judged: fewer than
+ * minPixels in use, or a reference too flat (mean edge below minEdge) to say anything.
+ */
+export function edgeSimilarityIn(
+  a: Float32Array,
+  b: Float32Array,
+  w: number,
+  h: number,
+  use: Uint8Array | null,
+  r: { x0: number; y0: number; x1: number; y1: number },
+  minEdge: number,
+  minPixels: number,
+): number {
   let n = 0, sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
+  for (let y = r.y0; y < r.y1; y++) {
+    for (let x = r.x0; x < r.x1; x++) {
       if (use && !use[y * w + x]) continue;
       const ga = gradient(a, w, h, x, y);
       const gb = gradient(b, w, h, x, y);
@@ -279,7 +307,7 @@ export function edgeSimilarity(a: Float32Array, b: Float32Array, w: number, h: n
       sab += ga * gb;
     }
   }
-  if (n < 2 || sb / n < minEdge) return 1;
+  if (n < Math.max(2, minPixels) || sb / n < minEdge) return NaN;
   const va = saa - (sa * sa) / n;
   const vb = sbb - (sb * sb) / n;
   if (va <= 1e-9 || vb <= 1e-9) return 1;
@@ -322,8 +350,14 @@ export class StaticChangeDetector {
   private lastResult: StaticBlob[] = [];
   /** Since when the edge similarity has been below sceneCutSimilarity (NaN: it is not). */
   private dissimilarSince = NaN;
-  /** Edge similarity of the last frame with the long-term background (diagnostics). */
+  /** Median over the judged tiles of the last frame's edge similarity with the long-term background (diagnostics). */
   lastSceneSimilarity = 1;
+  /** Frames kept during warm-up; their per-pixel median becomes the long-term background. */
+  private warmFrames: Float32Array[] = [];
+  /** How many times the view was judged changed and the background relearnt (diagnostics). */
+  sceneChanges = 0;
+  /** Per tile of a TILES × TILES grid: slow average of its edge similarity while the view is unchanged. */
+  private tileUsual = new Float64Array(TILES * TILES).fill(NaN);
 
   constructor(opts: Partial<StaticChangeOptions> = {}) {
     const o = { ...DEFAULT_STATIC_CHANGE_OPTIONS, ...opts };
@@ -332,7 +366,7 @@ export class StaticChangeDetector {
       const v = o[k] as number;
       if (!Number.isFinite(v) || v <= 0) throw new Error(`StaticChangeDetector: option ${k} must be a positive number, got ${v}`);
     }
-    for (const k of ['longTermRate', 'shortTermRate', 'minAreaFrac', 'maxAreaFrac', 'sceneChangeFrac', 'sceneCutSimilarity', 'matchOverlap'] as const) {
+    for (const k of ['longTermRate', 'shortTermRate', 'minAreaFrac', 'maxAreaFrac', 'sceneChangeFrac', 'sceneCutSimilarity', 'sceneCutDrop', 'matchOverlap'] as const) {
       const v = o[k];
       if (!Number.isFinite(v) || v < 0 || v > 1) throw new Error(`StaticChangeDetector: option ${k} must be within 0..1, got ${v}`);
     }
@@ -355,6 +389,8 @@ export class StaticChangeDetector {
     this.lastTime = NaN;
     this.frames = 0;
     this.dissimilarSince = NaN;
+    this.tileUsual.fill(NaN);
+    this.warmFrames = [];
   }
 
   /**
@@ -380,6 +416,7 @@ export class StaticChangeDetector {
     if (Number.isNaN(this.lastTime)) {
       this.longBg.set(this.grey);
       this.shortBg.set(this.grey);
+      this.warmFrames = [this.grey.slice()];
       this.startTime = t;
       this.lastTime = t;
       this.frames = 1;
@@ -400,21 +437,24 @@ export class StaticChangeDetector {
       this.shortBg[i] = Math.min(255, Math.max(0, gain * this.shortBg[i]! + offset));
     }
 
+    if (this.warmFrames.length > 0) {
+      if (t - this.startTime < o.warmupSec) {
+        if (this.warmFrames.length < 16) this.warmFrames.push(this.grey.slice());
+      } else {
+        this.seedFromWarmup();
+      }
+    }
     let aL = 1 - Math.pow(1 - o.longTermRate, dt);
     if (t - this.startTime < o.warmupSec) aL = Math.max(aL, 1 / this.frames);
     const aS = 1 - Math.pow(1 - o.shortTermRate, dt);
     const T = o.diffThreshold;
     let fgCount = 0;
-    let settledCount = 0;
     for (let i = 0; i < n; i++) {
       this.cand[i] = 0;
       this.settled[i] = 0;
       if (this.valid && !this.valid[i]) continue;
       const g = this.grey[i]!;
-      if (Math.abs(g - this.shortBg[i]!) <= T) {
-        this.settled[i] = 1;
-        settledCount++;
-      }
+      if (Math.abs(g - this.shortBg[i]!) <= T) this.settled[i] = 1;
       const L = this.longBg[i]!;
       const fg = Math.abs(g - L) > T;
       if (!fg) {
@@ -441,18 +481,18 @@ export class StaticChangeDetector {
 
     if (ignore.length > 0) this.clearBoxes(ignore, frame);
 
-    // Only settled pixels are compared: a passing lorry changes the edges it covers, but it does
-    // not match the short-term model, while a new view does within a couple of seconds.
-    const judged = t - this.startTime >= o.warmupSec && settledCount >= 0.2 * this.validCount;
-    this.lastSceneSimilarity = judged ? edgeSimilarity(this.grey, this.longBg, this.aw, this.ah, this.settled, o.sceneCutMinEdge) : 1;
-    if (this.lastSceneSimilarity >= o.sceneCutSimilarity) this.dissimilarSince = NaN;
+    const dissimilar = this.judgeScene(t, ignore, frame);
+    if (!dissimilar) this.dissimilarSince = NaN;
     else if (Number.isNaN(this.dissimilarSince)) this.dissimilarSince = t;
     const cut = t - this.dissimilarSince >= o.sceneCutSec;
     if (cut || (this.validCount > 0 && fgCount > o.sceneChangeFrac * this.validCount)) {
       // Camera moved or the view changed: nothing learnt so far is meaningful.
+      this.sceneChanges++;
       this.dissimilarSince = NaN;
+      this.tileUsual.fill(NaN);
       this.longBg.set(this.grey);
       this.shortBg.set(this.grey);
+      this.warmFrames = [this.grey.slice()];
       this.fgSince.fill(NaN);
       this.staticSec.fill(0);
       this.tracks = [];
@@ -464,7 +504,9 @@ export class StaticChangeDetector {
 
     const comps = this.components();
     this.track(comps, t);
-    this.lastResult = this.report(frame, t);
+    // While the view looks changed but the cut is not yet confirmed, what differs from the old
+    // background is the view itself, not objects: keep tracking, report nothing.
+    this.lastResult = Number.isNaN(this.dissimilarSince) ? this.report(frame, t) : [];
     return this.lastResult;
   }
 
@@ -525,6 +567,7 @@ export class StaticChangeDetector {
     }
     this.geometryKey = key;
     this.dissimilarSince = NaN;
+    this.tileUsual.fill(NaN);
     this.tracks = [];
     this.lastResult = [];
     this.lastTime = NaN;
@@ -553,6 +596,73 @@ export class StaticChangeDetector {
         this.grey[ay * this.aw + ax] = sum / (256 * (x1 - x0) * (y1 - y0));
       }
     }
+  }
+
+  /**
+   * Has the view changed? The edge maps of settled pixels (nothing moving there now, no person or
+   * vehicle box) are correlated with the long-term background tile by tile. A tile has changed when
+   * its similarity falls below sceneCutSimilarity or sceneCutDrop below its own usual level; the
+   * view has changed when at least half of the tiles that can be judged have. A crowd or a stall
+   * covers some tiles, a new framing all of them. Flat tiles are not judged.
+   */
+  private judgeScene(t: number, ignore: readonly Box[], frame: Frame): boolean {
+    const o = this.options;
+    this.lastSceneSimilarity = 1;
+    if (t - this.startTime < o.warmupSec) return false;
+    if (ignore.length > 0) this.clearBoxes(ignore, frame, this.settled);
+    const sims: number[] = [];
+    const judged: Array<[number, number]> = [];
+    let changed = 0;
+    for (let ty = 0; ty < TILES; ty++) {
+      for (let tx = 0; tx < TILES; tx++) {
+        const r = {
+          x0: Math.floor((tx * this.aw) / TILES),
+          x1: Math.floor(((tx + 1) * this.aw) / TILES),
+          y0: Math.floor((ty * this.ah) / TILES),
+          y1: Math.floor(((ty + 1) * this.ah) / TILES),
+        };
+        const area = (r.x1 - r.x0) * (r.y1 - r.y0);
+        const sim = edgeSimilarityIn(this.grey, this.longBg, this.aw, this.ah, this.settled, r, o.sceneCutMinEdge, 0.2 * area);
+        if (Number.isNaN(sim)) continue;
+        const k = ty * TILES + tx;
+        const usual = this.tileUsual[k]!;
+        if (sim < o.sceneCutSimilarity || (!Number.isNaN(usual) && sim < usual - o.sceneCutDrop)) changed++;
+        sims.push(sim);
+        judged.push([k, sim]);
+      }
+    }
+    if (sims.length === 0) return false;
+    sims.sort((a, b) => a - b);
+    this.lastSceneSimilarity = sims[sims.length >> 1]!;
+    // Too few textured tiles (bare asphalt from above) is too little to tell a new view from a car.
+    const dissimilar = judged.length >= (TILES * TILES) / 2 && changed >= 0.5 * judged.length;
+    if (!dissimilar) {
+      for (const [k, sim] of judged) {
+        const u = this.tileUsual[k]!;
+        this.tileUsual[k] = Number.isNaN(u) ? sim : u + 0.05 * (sim - u);
+      }
+    }
+    return dissimilar;
+  }
+
+  /**
+   * Ends the warm-up: the long-term background becomes the per-pixel median of the warm-up frames.
+   * A running mean keeps a ghost of every car that passed while it was learning (and after a
+   * relearn in traffic that ghost is reported as an object once the road shows again); the median
+   * drops anything present in fewer than half of the frames.
+   */
+  private seedFromWarmup(): void {
+    const frames = this.warmFrames;
+    this.warmFrames = [];
+    if (frames.length < 3) return;
+    const vals = new Float32Array(frames.length);
+    for (let i = 0; i < this.longBg.length; i++) {
+      for (let k = 0; k < frames.length; k++) vals[k] = frames[k]![i]!;
+      vals.sort();
+      this.longBg[i] = vals[frames.length >> 1]!;
+    }
+    this.fgSince.fill(NaN);
+    this.staticSec.fill(0);
   }
 
   private components(): Component[] {
@@ -604,7 +714,7 @@ export class StaticChangeDetector {
     return out;
   }
 
-  private clearBoxes(boxes: readonly Box[], frame: Frame): void {
+  private clearBoxes(boxes: readonly Box[], frame: Frame, mask: Uint8Array = this.cand): void {
     const lb = frame.letterbox;
     const fx = this.aw / lb.srcWidth;
     const fy = this.ah / lb.srcHeight;
@@ -613,7 +723,7 @@ export class StaticChangeDetector {
       const x2 = Math.min(this.aw, Math.ceil(b.x2 * fx));
       const y1 = Math.max(0, Math.floor(b.y1 * fy));
       const y2 = Math.min(this.ah, Math.ceil(b.y2 * fy));
-      for (let y = y1; y < y2; y++) this.cand.fill(0, y * this.aw + x1, y * this.aw + Math.max(x1, x2));
+      for (let y = y1; y < y2; y++) mask.fill(0, y * this.aw + x1, y * this.aw + Math.max(x1, x2));
     }
   }
 

@@ -171,6 +171,7 @@ export const analysisSchema = z
         sceneChangeFrac: z.number().min(0).max(1),
         sceneCutSimilarity: z.number().min(0).max(1),
         sceneCutSec: z.number().min(0).max(3600),
+        sceneCutDrop: z.number().min(0).max(1),
         sceneCutMinEdge: z.number().min(0).max(255),
         matchOverlap: z.number().min(0).max(1),
         maxMissSec: z.number().min(0).max(3600),
