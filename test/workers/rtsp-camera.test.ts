@@ -6,27 +6,25 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { closeRedis, createRedis } from '../../workers/redis.js';
-import type { LocalRedis } from '../../workers/redis-server.js';
 import { CameraStore } from '../../workers/stores/camera-store.js';
 import { CaseStore } from '../../workers/stores/case-store.js';
 import { freePort, REPO_ROOT, run, SHARED } from '../support/media.js';
 import { startRtspServer, type RtspServer } from '../support/rtsp.js';
-import { parkedCarClip, parkedCarConfig, tempDir, testRedis, waitFor } from './helpers.js';
+import { parkedCarClip, parkedCarConfig, redisPerFile, tempDir, waitFor } from './helpers.js';
 
-let server: LocalRedis;
 let redis: Redis;
+let redisUrl: string;
+redisPerFile('rtsp-camera', (r, url) => {
+  redis = r;
+  redisUrl = url;
+});
 let dir: string;
-let cleanup: () => Promise<void>;
+let cleanup: (() => Promise<void>) | null = null;
 let camera: RtspServer | null = null;
 let worker: ChildProcess | null = null;
 
 beforeAll(async () => {
-  const t = await tempDir('rtsp-camera');
-  dir = t.dir;
-  cleanup = t.cleanup;
-  server = await testRedis(dir);
-  redis = createRedis(server.url);
+  ({ dir, cleanup } = await tempDir('rtsp-camera-data'));
 });
 afterAll(async () => {
   if (worker?.pid) {
@@ -37,9 +35,7 @@ afterAll(async () => {
     }
   }
   await camera?.stop();
-  await closeRedis(redis);
-  await server.stop();
-  await cleanup();
+  await cleanup?.();
 });
 
 it('opens a case with a playable evidence clip from an RTSP camera', async () => {
@@ -48,7 +44,7 @@ it('opens a case with a playable evidence clip from an RTSP camera', async () =>
   await new CameraStore(redis).create({ id: 'gate', url: camera.url, config: parkedCarConfig('gate') });
   worker = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'workers', 'main.ts')], {
     cwd: REPO_ROOT,
-    env: { ...process.env, REDIS_URL: server.url, WORKER_ID: 'w-rtsp', DATA_DIR: join(dir, 'data'), INFER_THREADS: '1', MODEL_DIR: process.env.MODEL_DIR ?? join(SHARED, 'models'), CLIP_POSTROLL_SEC: '2', CLIP_PREROLL_SEC: '2' },
+    env: { ...process.env, REDIS_URL: redisUrl, WORKER_ID: 'w-rtsp', DATA_DIR: join(dir, 'data'), INFER_THREADS: '1', MODEL_DIR: process.env.MODEL_DIR ?? join(SHARED, 'models'), CLIP_POSTROLL_SEC: '2', CLIP_PREROLL_SEC: '2' },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
