@@ -193,9 +193,14 @@ export function replayRoutes(deps: ApiDeps): AnyRoute[] {
       summary: 'Replay state, progress and (when completed) events, would-be cases, snapshots and precision/recall',
       params: replayParams,
       handler: async ({ params }) => {
-        const job = await deps.replays.getJob(params.id);
+        let job = await deps.replays.getJob(params.id);
         if (!job) throw notFound(`replay ${params.id} not found`);
         const state = await job.getState();
+        // The job may have finished between reading it and reading its state: read it again so a
+        // "completed" answer always carries its result.
+        if ((state === 'completed' && job.returnvalue == null) || (state === 'failed' && !job.failedReason)) {
+          job = (await deps.replays.getJob(params.id)) ?? job;
+        }
         return {
           id: params.id,
           state,
