@@ -89,6 +89,8 @@ export class RulesEngine {
   private aliases = new Map<string, string>();
   private pending: ViolationEvent[] = [];
   private active: { def: ClassDef; t: ClassThresholds }[] = [];
+  /** Detector labels fed to the tracker: subjects and companions of the active classes, with their families. */
+  private trackedLabels = new Set<string>();
   private last: { streamTime: number; wallTime: number } | null = null;
   private lastTracks: Track[] = [];
 
@@ -172,18 +174,9 @@ export class RulesEngine {
     const cfg = this.config;
     const dets = frame.detections.filter((d) => d.score >= cfg.analysis.scoreThreshold);
 
-    const tracked = new Set<string>();
-    for (const { def } of this.active) for (const l of [...def.subjectLabels, ...(def.companionLabels ?? [])]) tracked.add(l);
-    tracked.delete(STATIC_LABEL);
-    tracked.delete(TEXT_LABEL);
-    // A motorbike misread as a bicycle must still reach the tracker, or the flip splits its track.
-    for (const fam of this.opts.tracker.labelFamilies ?? DEFAULT_TRACKER_OPTIONS.labelFamilies) {
-      if (fam.some((l) => tracked.has(l))) for (const l of fam) tracked.add(l);
-    }
-
     const zoneIdsOf = (b: Box) => zonesContaining(cfg.zones, b, w, h).map((z) => z.id);
     this.lastTracks = this.tracker.update(
-      dets.filter((d) => tracked.has(d.label)),
+      dets.filter((d) => this.trackedLabels.has(d.label)),
       t,
       zoneIdsOf,
     );
@@ -261,6 +254,15 @@ export class RulesEngine {
   private refreshActive(): void {
     const on = new Set(this.classStatus().filter((s) => s.active).map((s) => s.id));
     this.active = CATALOG.filter((d) => on.has(d.id)).map((def) => ({ def, t: effectiveThresholds(def, this.config.classes[def.id]) }));
+    const tracked = new Set<string>();
+    for (const { def } of this.active) for (const l of [...def.subjectLabels, ...(def.companionLabels ?? [])]) tracked.add(l);
+    tracked.delete(STATIC_LABEL);
+    tracked.delete(TEXT_LABEL);
+    // A motorbike misread as a bicycle must still reach the tracker, or the flip splits its track.
+    for (const fam of this.opts.tracker.labelFamilies ?? DEFAULT_TRACKER_OPTIONS.labelFamilies) {
+      if (fam.some((l) => tracked.has(l))) for (const l of fam) tracked.add(l);
+    }
+    this.trackedLabels = tracked;
   }
 
   private thresholdsOf(def: ClassDef): ClassThresholds {
