@@ -218,10 +218,7 @@ export function cameraRoutes(deps: ApiDeps): AnyRoute[] {
       summary: 'Change name, stream URL or enabled',
       params: cameraParams,
       body: cameraPatch,
-      handler: async ({ req, params, body }) => {
-        await mustGet(deps, params.id);
-        return view(deps, await deps.cameras.update(params.id, body, ifMatch(req)));
-      },
+      handler: async ({ req, params, body }) => view(deps, await deps.cameras.update(params.id, body, ifMatch(req))),
     }),
     defineRoute({
       id: 'deleteCamera',
@@ -275,7 +272,6 @@ export function cameraRoutes(deps: ApiDeps): AnyRoute[] {
       params: cameraParams,
       body: z.object({ zones: z.array(zoneSchema) }).strict(),
       handler: async ({ req, params, body }) => {
-        await mustGet(deps, params.id);
         const rec = await deps.cameras.update(params.id, (cam) => ({ config: validateConfig(params.id, { ...cam.config, zones: body.zones }, []) }), ifMatch(req));
         return { version: rec.version, zones: rec.config.zones };
       },
@@ -303,7 +299,6 @@ export function cameraRoutes(deps: ApiDeps): AnyRoute[] {
       params: classParams,
       body: classOverrideSchema,
       handler: async ({ req, params, body }) => {
-        await mustGet(deps, params.id);
         const rec = await deps.cameras.update(
           params.id,
           (cam) => ({ config: validateConfig(params.id, { ...cam.config, classes: { ...cam.config.classes, [params.classId]: body } }, []) }),
@@ -321,7 +316,6 @@ export function cameraRoutes(deps: ApiDeps): AnyRoute[] {
       summary: 'Drop the per-class override (back to catalog defaults)',
       params: classParams,
       handler: async ({ req, params }) => {
-        await mustGet(deps, params.id);
         const rec = await deps.cameras.update(
           params.id,
           (cam) => {
