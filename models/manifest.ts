@@ -7,7 +7,7 @@ import { z } from 'zod';
 
 export const MANIFEST_DIR = path.dirname(fileURLToPath(import.meta.url));
 
-export const DECODER_KINDS = ['yolox', 'yolov8', 'ssd'] as const;
+export const DECODER_KINDS = ['yolox', 'picodet', 'yolov8', 'ssd'] as const;
 
 export const modelManifestSchema = z
   .object({
@@ -17,7 +17,11 @@ export const modelManifestSchema = z
     file: z.string().regex(/^[^/\\]+\.onnx$/, 'file must be a bare .onnx file name'),
     sha256: z.string().regex(/^[0-9a-f]{64}$/),
     bytes: z.number().int().positive().optional(),
-    url: z.string().url(),
+    /**
+     * Official download URL. Absent when no official file with this sha256 exists (e.g. a
+     * third-party export): the weights are then resolved from MODEL_DIR or ../shared/models only.
+     */
+    url: z.string().url().optional(),
     input: z.object({
       name: z.string(),
       width: z.number().int().positive(),
@@ -28,10 +32,21 @@ export const modelManifestSchema = z
       scale: z.number().positive(),
       mean: z.tuple([z.number(), z.number(), z.number()]),
       std: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]),
-      letterbox: z.object({ anchor: z.literal('top-left'), padValue: z.number().int().min(0).max(255) }),
-    }),
+      /**
+       * How a source picture becomes width x height: 'letterbox' keeps the aspect ratio and pads
+       * (see letterbox), 'stretch' resizes each axis independently (models trained that way, e.g.
+       * PicoDet; letterboxing them shifts their scale statistics).
+       */
+      resize: z.enum(['letterbox', 'stretch']).default('letterbox'),
+      letterbox: z.object({ anchor: z.literal('top-left'), padValue: z.number().int().min(0).max(255) }).optional(),
+    }).refine((i) => i.resize !== 'letterbox' || i.letterbox, { message: 'resize "letterbox" needs input.letterbox { anchor, padValue }', path: ['letterbox'] }),
     outputs: z.array(z.string()).min(1),
-    decoder: z.object({ kind: z.enum(DECODER_KINDS), strides: z.array(z.number().int().positive()).optional() }),
+    decoder: z.object({
+      kind: z.enum(DECODER_KINDS),
+      strides: z.array(z.number().int().positive()).optional(),
+      /** Distribution-focal-loss heads (picodet): bins per box side minus one (8 bins → 7). */
+      regMax: z.number().int().positive().optional(),
+    }),
     labels: z.array(z.string().min(1)).min(1),
   })
   .strict();

@@ -55,10 +55,10 @@ export async function resolveModelFile(manifest: ModelManifest, env: NodeJS.Proc
     verified.set(identity, actual);
     return file;
   }
-  throw new ModelResolveError(
-    `model file ${manifest.file} for "${manifest.name}" not found in ${dirs.join(', ')}. ` +
-      `Set MODEL_DIR to a directory containing it, or run \`npm run models:fetch -- ${manifest.name}\` to download ${manifest.url}.`,
-  );
+  const fix = manifest.url
+    ? `Set MODEL_DIR to a directory containing it, or run \`npm run models:fetch -- ${manifest.name}\` to download ${manifest.url}.`
+    : `It has no official download URL: set MODEL_DIR to a directory containing ${manifest.file} (sha256 ${manifest.sha256}).`;
+  throw new ModelResolveError(`model file ${manifest.file} for "${manifest.name}" not found in ${dirs.join(', ')}. ${fix}`);
 }
 
 /** Downloads the official weights into the cache, verifying the sha256 before the file becomes visible. */
@@ -70,6 +70,11 @@ export async function fetchModel(
   await mkdir(dir, { recursive: true });
   const target = path.join(dir, manifest.file);
   const url = opts.url ?? manifest.url;
+  if (!url) {
+    throw new ModelResolveError(
+      `model "${manifest.name}" has no download URL: resolve ${manifest.file} from MODEL_DIR or ../shared/models only (sha256 ${manifest.sha256}).`,
+    );
+  }
   let res: Response;
   try {
     res = await (opts.fetchImpl ?? fetch)(url, { redirect: 'follow' });

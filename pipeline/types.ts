@@ -16,7 +16,16 @@ export type NormPoint = readonly [number, number];
  * anchored top-left, padded right/bottom. Source pixel = model pixel / scale.
  */
 export interface Letterbox {
+  /** Uniform scale of a letterboxed frame (source px → model px); for stretched frames min(scaleX, scaleY). */
   scale: number;
+  /**
+   * Per-axis scales (model px per source px), independent when stretched; absent means `scale`
+   * on both axes. Read them through axisScales() (pipeline/source/letterbox.ts).
+   */
+  scaleX?: number;
+  scaleY?: number;
+  /** 'stretch': the picture fills dst without keeping its aspect ratio (no padding). Default letterbox. */
+  mode?: 'letterbox' | 'stretch';
   srcWidth: number;
   srcHeight: number;
   /** Size of the resized image inside the padded canvas. */

@@ -12,6 +12,7 @@ import { CATALOG, classStatus, isClassId, type ClassStatus } from '../../pipelin
 import { cameraConfigSchema, classOverrideSchema, zoneSchema, type CameraConfig } from '../../pipeline/rules/config-schema.js';
 import { toPixels } from '../../pipeline/rules/geometry.js';
 import { parseInput, scrubSecrets } from '../../pipeline/source/input-url.js';
+import { axisScales } from '../../pipeline/source/letterbox.js';
 import { toPublic, type CameraRecord } from '../../workers/stores/camera-store.js';
 import type { CameraHealth } from '../../workers/stores/health-store.js';
 import type { ApiDeps } from '../deps.js';
@@ -158,7 +159,8 @@ async function preview(deps: ApiDeps, cam: CameraRecord, timeoutMs: number): Pro
     labelFamilies: cam.config.analysis.labelFamilies,
   });
   const dets = await detector.detect(frame);
-  const { scale, scaledWidth, scaledHeight, dstWidth } = frame.letterbox;
+  const { scaledWidth, scaledHeight, dstWidth } = frame.letterbox;
+  const { sx, sy } = axisScales(frame.letterbox);
   const rowBytes = scaledWidth * 3;
   const raw = Buffer.allocUnsafe(rowBytes * scaledHeight);
   for (let y = 0; y < scaledHeight; y++) frame.data.copy(raw, y * rowBytes, y * dstWidth * 3, y * dstWidth * 3 + rowBytes);
@@ -166,7 +168,7 @@ async function preview(deps: ApiDeps, cam: CameraRecord, timeoutMs: number): Pro
     { raw, width: scaledWidth, height: scaledHeight, pixelFormat: frame.pixelFormat },
     {
       polygons: cam.config.zones.map((z) => ({ points: toPixels(z.polygon as [number, number][], scaledWidth, scaledHeight) as [number, number][], label: `${z.id} (${z.type})` })),
-      boxes: dets.detections.map((d) => ({ box: { x1: d.box.x1 * scale, y1: d.box.y1 * scale, x2: d.box.x2 * scale, y2: d.box.y2 * scale }, label: `${d.label} ${d.score.toFixed(2)}` })),
+      boxes: dets.detections.map((d) => ({ box: { x1: d.box.x1 * sx, y1: d.box.y1 * sy, x2: d.box.x2 * sx, y2: d.box.y2 * sy }, label: `${d.label} ${d.score.toFixed(2)}` })),
       caption: `${cam.id} · config v${cam.version} · ${dets.detections.length} detections`,
     },
   );

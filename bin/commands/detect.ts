@@ -5,6 +5,7 @@ import { sharedSession } from '../../pipeline/detect/session.js';
 import { sourceForModel } from '../../pipeline/detect/stream.js';
 import { annotateImage } from '../../pipeline/evidence/annotate.js';
 import { frameToRawImage } from '../../pipeline/source/frame-image.js';
+import { axisScales } from '../../pipeline/source/letterbox.js';
 import type { Frame, FrameDetections } from '../../pipeline/types.js';
 
 export interface DetectOptions {
@@ -19,13 +20,13 @@ export interface DetectOptions {
 
 /** Draws the detections on the letterboxed frame (the part that holds the picture, padding cropped). */
 export async function annotateFrame(frame: Frame, result: FrameDetections): Promise<Buffer> {
-  const { scale } = frame.letterbox;
+  const { sx, sy } = axisScales(frame.letterbox);
   const picture = frameToRawImage(frame);
   return annotateImage(
     { raw: picture.data, width: picture.width, height: picture.height, pixelFormat: picture.pixelFormat },
     {
       boxes: result.detections.map((d) => ({
-        box: { x1: d.box.x1 * scale, y1: d.box.y1 * scale, x2: d.box.x2 * scale, y2: d.box.y2 * scale },
+        box: { x1: d.box.x1 * sx, y1: d.box.y1 * sy, x2: d.box.x2 * sx, y2: d.box.y2 * sy },
         label: `${d.label} ${d.score.toFixed(2)}`,
       })),
       caption: `t=${result.streamTime.toFixed(2)}s frame ${result.frameIndex}`,

@@ -21,6 +21,10 @@ export async function fetchModels(names: string[]): Promise<void> {
       process.stdout.write(`${name}: already present and verified at ${existing}\n`);
       continue;
     }
+    if (!m.url) {
+      process.stdout.write(`${name}: no download URL; place ${m.file} (sha256 ${m.sha256}) in MODEL_DIR\n`);
+      continue;
+    }
     process.stdout.write(`${name}: downloading ${m.url}\n`);
     const file = await fetchModel(m);
     process.stdout.write(`${name}: sha256 ok, saved to ${file}\n`);

@@ -129,6 +129,16 @@ describe('preprocess', () => {
     const t2 = frameToTensorData({ data, pixelFormat: 'rgb24', letterbox: lb, index: 0, streamTime: 0, wallTime: 0 }, manifest);
     expect([t2[0], t2[n], t2[2 * n]]).toEqual([30, 20, 10]);
   });
+  it('normalises with the manifest mean/std in RGB order for PicoDet', async () => {
+    const pico = await loadManifest('picodet_s_320_coco');
+    const lb = computeLetterbox(640, 480, 320, 320, 'stretch');
+    const data = Buffer.alloc(320 * 320 * 3);
+    data.set([182, 116, 0]); // one RGB pixel: about +1, 0 and -1.8 std
+    const t = frameToTensorData({ data, pixelFormat: 'rgb24', letterbox: lb, index: 0, streamTime: 0, wallTime: 0 }, pico);
+    const n = 320 * 320;
+    // Byte values are integers: 182 → (182 - 123.675) / 58.395, 116 → (116 - 116.28) / 57.12, 0 → -103.53 / 57.375.
+    expect([t[0], t[n], t[2 * n]].map((v) => +v!.toFixed(4))).toEqual([+((182 - 123.675) / 58.395).toFixed(4), +((116 - 116.28) / 57.12).toFixed(4), +(-103.53 / 57.375).toFixed(4)]);
+  });
   it('refuses frames of the wrong size', () => {
     const lb = computeLetterbox(640, 480, 320, 320);
     expect(() => frameToTensorData({ data: Buffer.alloc(320 * 320 * 3), pixelFormat: 'bgr24', letterbox: lb, index: 0, streamTime: 0, wallTime: 0 }, manifest)).toThrow(/expects 416x416/);

@@ -3,6 +3,7 @@ import { decoderFor, type DecoderFn } from './decoders/index.js';
 import { nms, suppressContainedParts, suppressFamilyDuplicates } from './nms.js';
 import { frameToTensorData } from './preprocess.js';
 import type { ModelSession } from './session.js';
+import { axisScales } from '../source/letterbox.js';
 
 export interface DetectorOptions {
   /** Minimum final score (objectness × class) kept. */
@@ -74,9 +75,10 @@ export class ObjectDetector {
     if (this.keep) cands = cands.filter((c) => this.keep!.has(c.classId));
     const byClass = nms(cands, this.nmsIou, this.maxDetections);
     const kept = suppressContainedParts(suppressFamilyDuplicates(byClass, this.familyIou, this.familyOf), this.partRatio, this.partClassIds, this.partMaxAreaRatio);
-    const { scale, srcWidth, srcHeight } = frame.letterbox;
-    const clampX = (v: number) => Math.min(srcWidth, Math.max(0, v / scale));
-    const clampY = (v: number) => Math.min(srcHeight, Math.max(0, v / scale));
+    const { srcWidth, srcHeight } = frame.letterbox;
+    const { sx, sy } = axisScales(frame.letterbox);
+    const clampX = (v: number) => Math.min(srcWidth, Math.max(0, v / sx));
+    const clampY = (v: number) => Math.min(srcHeight, Math.max(0, v / sy));
     const detections: Detection[] = [];
     for (const c of kept) {
       const box = { x1: clampX(c.x1), y1: clampY(c.y1), x2: clampX(c.x2), y2: clampY(c.y2) };

@@ -53,6 +53,9 @@ export class ModelSession {
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
+      // Some exports (PicoDet's Paddle converter) list initializers as graph inputs; ORT then prints
+      // hundreds of harmless warnings per session. Errors still surface.
+      logSeverityLevel: 3,
       // Idle ORT threads spin by default, taking the core that ffmpeg needs to decode the next
       // frame; on a small CPU shared with decoding, blocking waits give more frames end to end.
       extra: { session: { intra_op: { allow_spinning: opts.spin ? '1' : '0' } } },

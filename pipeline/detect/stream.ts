@@ -2,7 +2,7 @@
 import type { ModelManifest } from '../../models/manifest.js';
 import { FrameSource, type FrameSourceOptions } from '../source/ffmpeg-source.js';
 
-export type SourceForModelOptions = Omit<FrameSourceOptions, 'width' | 'height' | 'padValue' | 'pixelFormat'>;
+export type SourceForModelOptions = Omit<FrameSourceOptions, 'width' | 'height' | 'padValue' | 'resize' | 'pixelFormat'>;
 
 /** A frame source whose frames already have the manifest's input size, pad value and colour order. */
 export function sourceForModel(manifest: ModelManifest, opts: SourceForModelOptions): FrameSource {
@@ -10,7 +10,8 @@ export function sourceForModel(manifest: ModelManifest, opts: SourceForModelOpti
     ...opts,
     width: manifest.input.width,
     height: manifest.input.height,
-    padValue: manifest.input.letterbox.padValue,
+    padValue: manifest.input.letterbox?.padValue ?? 114,
+    resize: manifest.input.resize,
     pixelFormat: manifest.input.colorOrder === 'bgr' ? 'bgr24' : 'rgb24',
   });
 }

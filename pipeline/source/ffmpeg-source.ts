@@ -37,6 +37,8 @@ export interface FrameSourceOptions extends ParseInputOptions {
   width: number;
   height: number;
   padValue?: number;
+  /** How the source fills width x height: keep aspect and pad (default), or stretch per axis. */
+  resize?: 'letterbox' | 'stretch';
   pixelFormat?: PixelFormat;
   /** Analysed frames per second (ignored with keyframesOnly, which passes every keyframe). */
   fps?: number;
@@ -139,6 +141,7 @@ export class FrameSource extends EventEmitter {
       width: options.width,
       height: options.height,
       padValue: options.padValue ?? 114,
+      resize: options.resize ?? 'letterbox',
       pixelFormat: options.pixelFormat ?? 'bgr24',
       fps: options.fps ?? 2,
       keyframesOnly: options.keyframesOnly ?? false,
@@ -261,7 +264,7 @@ export class FrameSource extends EventEmitter {
 
   private runSession(probe: ProbeResult): Promise<SessionResult> {
     const o = this.opts;
-    const lb = computeLetterbox(probe.width, probe.height, o.width, o.height);
+    const lb = computeLetterbox(probe.width, probe.height, o.width, o.height, o.resize);
     const args = buildFfmpegArgs(this.spec, lb, o);
     const frameBytes = o.width * o.height * 3;
     const live = this.spec.live;

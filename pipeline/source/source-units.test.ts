@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { backoffDelay, buildFfmpegArgs } from './ffmpeg-source.js';
 import { FrameQueue } from './frame-queue.js';
 import { InputError, parseInput, redactUrl, scrubSecrets } from './input-url.js';
-import { computeLetterbox, letterboxFilter } from './letterbox.js';
+import { axisScales, computeLetterbox, letterboxFilter } from './letterbox.js';
 
 describe('input classification and protocol whitelist', () => {
   it('classifies each allowed scheme with its own whitelist', () => {
@@ -38,12 +38,20 @@ describe('input classification and protocol whitelist', () => {
 describe('letterbox', () => {
   it('fits 768x576 into 416x416 top-left like the model expects', () => {
     const lb = computeLetterbox(768, 576, 416, 416);
-    expect(lb).toEqual({ scale: 416 / 768, srcWidth: 768, srcHeight: 576, scaledWidth: 416, scaledHeight: 312, dstWidth: 416, dstHeight: 416 });
+    expect(lb).toEqual({ scale: 416 / 768, scaleX: 416 / 768, scaleY: 416 / 768, mode: 'letterbox', srcWidth: 768, srcHeight: 576, scaledWidth: 416, scaledHeight: 312, dstWidth: 416, dstHeight: 416 });
     expect(letterboxFilter(lb, 114)).toBe('scale=416:312:flags=bilinear,setsar=1,pad=416:416:0:0:color=0x727272');
   });
   it('handles portrait sources', () => {
     const lb = computeLetterbox(480, 960, 416, 416);
     expect([lb.scaledWidth, lb.scaledHeight, lb.scale]).toEqual([208, 416, 416 / 960]);
+  });
+  it('stretches each axis independently for models trained without aspect keeping', () => {
+    const lb = computeLetterbox(1920, 1080, 416, 416, 'stretch');
+    expect(lb).toEqual({ scale: 416 / 1920, scaleX: 416 / 1920, scaleY: 416 / 1080, mode: 'stretch', srcWidth: 1920, srcHeight: 1080, scaledWidth: 416, scaledHeight: 416, dstWidth: 416, dstHeight: 416 });
+    expect(axisScales(lb)).toEqual({ sx: 416 / 1920, sy: 416 / 1080 });
+    expect(letterboxFilter(lb, 114)).toBe('scale=416:416:flags=bilinear,setsar=1');
+    // A hand-built letterbox without per-axis fields still maps with its uniform scale.
+    expect(axisScales({ scale: 0.5, srcWidth: 2, srcHeight: 2, scaledWidth: 1, scaledHeight: 1, dstWidth: 1, dstHeight: 1 })).toEqual({ sx: 0.5, sy: 0.5 });
   });
 });
 

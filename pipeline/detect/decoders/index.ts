@@ -1,4 +1,5 @@
 import type { DecoderFn } from './types.js';
+import { decodePicodet } from './picodet.js';
 import { decodeYolox } from './yolox.js';
 
 export type { Candidate, DecodeContext, DecoderFn, RawOutput } from './types.js';
@@ -6,6 +7,7 @@ export type { Candidate, DecodeContext, DecoderFn, RawOutput } from './types.js'
 /** Decoder kinds a manifest may name. yolov8 and ssd are declared in the manifest schema and land here as one function each. */
 const DECODERS: Record<string, DecoderFn> = {
   yolox: decodeYolox,
+  picodet: decodePicodet,
 };
 
 export function decoderFor(kind: string): DecoderFn {

@@ -10,6 +10,7 @@ import { ctcGreedyDecode, parseCharset } from './ctc.js';
 import { DEFAULT_DB_OPTIONS, dbBoxes } from './db-postprocess.js';
 import { assertRawImage, clipBox, cropRgb, frameToRawImage, resizeToChw, rotateCcw, type RawImage } from './image.js';
 import { extractPhoneNumbers } from './phones.js';
+import { axisScales } from '../../source/letterbox.js';
 
 export type { RawImage } from './image.js';
 
@@ -222,8 +223,8 @@ export class TextDetector {
  */
 export async function textDetectionsFromFrame(detector: TextDetector, frame: Frame, regions?: Box[]): Promise<Detection[]> {
   const image = frameToRawImage(frame);
-  const s = frame.letterbox.scale;
-  const modelRegions = regions?.map((r) => ({ x1: r.x1 * s, y1: r.y1 * s, x2: r.x2 * s, y2: r.y2 * s }));
+  const { sx, sy } = axisScales(frame.letterbox);
+  const modelRegions = regions?.map((r) => ({ x1: r.x1 * sx, y1: r.y1 * sy, x2: r.x2 * sx, y2: r.y2 * sy }));
   const found = await detector.read(image, modelRegions);
   const out: Detection[] = [];
   for (const { text, recScore, ...region } of found) {
@@ -232,10 +233,10 @@ export async function textDetectionsFromFrame(detector: TextDetector, frame: Fra
       classId: 0,
       score: region.score,
       box: {
-        x1: region.box.x1 / s,
-        y1: region.box.y1 / s,
-        x2: Math.min(frame.letterbox.srcWidth, region.box.x2 / s),
-        y2: Math.min(frame.letterbox.srcHeight, region.box.y2 / s),
+        x1: region.box.x1 / sx,
+        y1: region.box.y1 / sy,
+        x2: Math.min(frame.letterbox.srcWidth, region.box.x2 / sx),
+        y2: Math.min(frame.letterbox.srcHeight, region.box.y2 / sy),
       },
       frameTime: frame.streamTime,
       model: 'ppocr-v4-det',
