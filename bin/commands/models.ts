@@ -8,7 +8,8 @@ export async function listModels(): Promise<void> {
       (f) => `ok ${f}`,
       (e: Error) => `missing (${e.message})`,
     );
-    process.stdout.write(`${name}\t${m.decoder.kind}\t${m.input.width}x${m.input.height}\t${m.labels.length} labels\t${where}\n`);
+    const origin = m.url ? 'fetchable' : 'no URL (MODEL_DIR only)';
+    process.stdout.write(`${name}\t${m.decoder.kind}\t${m.input.width}x${m.input.height} ${m.input.resize}\t${m.labels.length} labels\t${origin}\t${where}\n`);
   }
 }
 

@@ -11,12 +11,17 @@ import { sourceForModel } from '../../pipeline/detect/stream.js';
 import type { Frame } from '../../pipeline/types.js';
 import { requireFile, VTEST } from '../support/media.js';
 
-const clip = process.argv[2] ?? requireFile(VTEST, 'apt-get install opencv-doc');
+// Usage: npm run bench:detect -- [--model NAME] [clip]   (or BENCH_MODEL=NAME)
+const argv = process.argv.slice(2);
+const modelFlag = argv.indexOf('--model');
+const model = modelFlag >= 0 ? argv.splice(modelFlag, 2)[1] : (process.env.BENCH_MODEL ?? 'yolox_nano');
+if (!model) throw new Error('--model needs a manifest name (see `citywatch models list`)');
+const clip = argv[0] ?? requireFile(VTEST, 'apt-get install opencv-doc');
 const fps = Number(process.env.BENCH_FPS ?? 10);
 const maxFrames = Number(process.env.BENCH_FRAMES ?? 400);
 const threads = Number(process.env.BENCH_THREADS ?? availableParallelism());
 
-const session = await sharedSession('yolox_nano', { threads });
+const session = await sharedSession(model, { threads });
 const detector = new ObjectDetector(session, { scoreThreshold: 0.3 });
 const src = () => sourceForModel(session.manifest, { input: clip, fps });
 
@@ -56,7 +61,7 @@ const a = await timeDecode();
 const b = await timeInference(a.frames);
 const c = await timeEndToEnd();
 const ratio = c.fps / Math.min(a.fps, b);
-console.log(`clip ${clip} @ ${fps} fps analysis, ${maxFrames} frames, ORT threads ${threads}, cores ${availableParallelism()}`);
+console.log(`model ${model} (${session.manifest.input.width}x${session.manifest.input.height} ${session.manifest.input.resize}), clip ${clip} @ ${fps} fps analysis, ${maxFrames} frames, ORT threads ${threads}, cores ${availableParallelism()}`);
 console.log(`(a) ffmpeg decode+letterbox only : ${a.fps.toFixed(1)} fps`);
 console.log(`(b) raw inference (prepared)     : ${b.toFixed(1)} fps  (${(1000 / b).toFixed(2)} ms/frame)`);
 console.log(`(c) end-to-end detect            : ${c.fps.toFixed(1)} fps  (${c.frames} frames, ${c.detections} detections)`);
