@@ -41,6 +41,12 @@ export function buildProgram(): Command {
     .exitOverride()
     .showHelpAfterError();
 
+  function tileGrid(v: string): { cols: number; rows: number } {
+    const m = /^([1-4])x([1-4])$/.exec(v);
+    if (!m || m[1] === '1' && m[2] === '1') throw new InvalidArgumentError(`--tiles must be COLSxROWS between 1x2 and 4x4, e.g. 2x2 (got "${v}")`);
+    return { cols: Number(m[1]), rows: Number(m[2]) };
+  }
+
   program
     .command('detect')
     .description('Run the object detector on a file or stream; prints one JSON line per analysed frame')
@@ -52,6 +58,7 @@ export function buildProgram(): Command {
     .option('--max-frames <n>', 'stop after this many analysed frames', positiveNumber('--max-frames'))
     .option('--annotate <dir>', 'write a JPEG per frame with the boxes drawn')
     .option('--threads <n>', 'inference threads', positiveNumber('--threads'))
+    .option('--tiles <COLSxROWS>', 'tiled inference: also run overlapping crops (e.g. 2x2) and merge (see analysis.tiling)', tileGrid)
     .action(async (input: string, opts) => (await import('./commands/detect.js')).runDetect(input, opts));
 
   program

@@ -116,6 +116,7 @@ export class CameraAnalyzer {
       nmsIou: config.analysis.nmsIou,
       containedParts: config.analysis.containedParts,
       labelFamilies: config.analysis.labelFamilies,
+      tiling: config.analysis.tiling,
     });
   }
 

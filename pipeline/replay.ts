@@ -4,7 +4,7 @@ import { CameraAnalyzer, type AnalysisResult } from './analyzer.js';
 import type { ClassStatus } from './rules/catalog.js';
 import type { CameraConfig } from './rules/config-schema.js';
 import type { ModelSession } from './detect/session.js';
-import { sourceForModel } from './detect/stream.js';
+import { sourceForModel, sourceTiling } from './detect/stream.js';
 import type { TextDetector } from './detect/text/index.js';
 import type { Frame, ViolationEvent } from './types.js';
 
@@ -68,6 +68,7 @@ export async function replayClip(opts: ReplayOptions): Promise<ReplayResult> {
     input: opts.input,
     fps: opts.fps ?? config.analysis.fps,
     keyframesOnly: config.analysis.keyframesOnly,
+    tiling: sourceTiling(config.analysis.tiling),
     allowFiles: opts.allowFiles ?? true,
     // A replay must see every frame, whatever the input kind.
     overflow: 'block',

@@ -37,8 +37,22 @@ export interface Letterbox {
 
 export type PixelFormat = 'bgr24' | 'rgb24';
 
+/**
+ * A crop of the source (tiled inference), resized by ffmpeg to the model input like the whole
+ * frame. `letterbox` maps the crop (srcWidth/srcHeight = the crop's size) into the model input;
+ * `x`/`y` place the crop in source pixels.
+ */
+export interface FrameTile {
+  data: Buffer;
+  x: number;
+  y: number;
+  letterbox: Letterbox;
+}
+
 /** One analysed frame, already letterboxed to the model input by ffmpeg. */
 export interface Frame {
+  /** Tiles cut from the same source picture when tiled inference is on (see pipeline/detect/tiling.ts). */
+  tiles?: FrameTile[];
   /** Packed interleaved pixels, dstWidth × dstHeight × 3. */
   data: Buffer;
   pixelFormat: PixelFormat;

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { auxiliaryDetectors, CameraAnalyzer } from '../pipeline/analyzer.js';
 import { sharedSession } from '../pipeline/detect/session.js';
-import { sourceForModel } from '../pipeline/detect/stream.js';
+import { sourceForModel, sourceTiling } from '../pipeline/detect/stream.js';
 import { TextDetector } from '../pipeline/detect/text/index.js';
 import { recordCase, recordEvent, recordFrame } from '../api/metrics-shared.js';
 import { getClass } from '../pipeline/rules/catalog.js';
@@ -130,7 +130,7 @@ export class CameraRunner {
       log: this.d.log,
     });
 
-    const source = sourceForModel(manifest, { input: this.camera.url, fps: cfg.analysis.fps, keyframesOnly: cfg.analysis.keyframesOnly, realtime: isFile });
+    const source = sourceForModel(manifest, { input: this.camera.url, fps: cfg.analysis.fps, keyframesOnly: cfg.analysis.keyframesOnly, tiling: sourceTiling(cfg.analysis.tiling), realtime: isFile });
     this.source = source;
     source.on('state', (s: SourceState) => this.onSourceState(s));
     this.timers.push(setInterval(() => void this.heartbeat(), settings.heartbeatSec * 1000));

@@ -2,7 +2,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ObjectDetector } from '../../pipeline/detect/detector.js';
 import { sharedSession } from '../../pipeline/detect/session.js';
-import { sourceForModel } from '../../pipeline/detect/stream.js';
+import { sourceForModel, sourceTiling } from '../../pipeline/detect/stream.js';
+import { analysisSchema } from '../../pipeline/rules/config-schema.js';
 import { annotateImage } from '../../pipeline/evidence/annotate.js';
 import { frameToRawImage } from '../../pipeline/source/frame-image.js';
 import { axisScales } from '../../pipeline/source/letterbox.js';
@@ -16,6 +17,7 @@ export interface DetectOptions {
   maxFrames?: number;
   annotate?: string;
   threads?: number;
+  tiles?: { cols: number; rows: number };
 }
 
 /** Draws the detections on the letterboxed frame (the part that holds the picture, padding cropped). */
@@ -36,8 +38,10 @@ export async function annotateFrame(frame: Frame, result: FrameDetections): Prom
 
 export async function runDetect(input: string, opts: DetectOptions): Promise<void> {
   const session = await sharedSession(opts.model, { threads: opts.threads });
-  const detector = new ObjectDetector(session, { scoreThreshold: opts.score });
-  const source = sourceForModel(session.manifest, { input, fps: opts.fps, keyframesOnly: opts.keyframes });
+  // Same overlap and merge defaults as a camera's analysis.tiling.
+  const tiling = opts.tiles ? analysisSchema.parse({ tiling: { enabled: true, ...opts.tiles } }).tiling : undefined;
+  const detector = new ObjectDetector(session, { scoreThreshold: opts.score, tiling });
+  const source = sourceForModel(session.manifest, { input, fps: opts.fps, keyframesOnly: opts.keyframes, tiling: sourceTiling(tiling) });
   source.on('state', (s) => process.stderr.write(`source ${s.state}${s.reason ? `: ${s.reason}` : ''}\n`));
   if (opts.annotate) await mkdir(opts.annotate, { recursive: true });
   let n = 0;

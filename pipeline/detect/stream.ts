@@ -1,6 +1,7 @@
 // Glue for the common case: one source feeding one detector, sized from the model manifest.
 import type { ModelManifest } from '../../models/manifest.js';
 import { FrameSource, type FrameSourceOptions } from '../source/ffmpeg-source.js';
+import type { TilingOptions } from './tiling.js';
 
 export type SourceForModelOptions = Omit<FrameSourceOptions, 'width' | 'height' | 'padValue' | 'resize' | 'pixelFormat'>;
 
@@ -14,4 +15,9 @@ export function sourceForModel(manifest: ModelManifest, opts: SourceForModelOpti
     resize: manifest.input.resize,
     pixelFormat: manifest.input.colorOrder === 'bgr' ? 'bgr24' : 'rgb24',
   });
+}
+
+/** The source's tiling for a camera's analysis.tiling config (undefined when off). */
+export function sourceTiling(t: { enabled: boolean; cols: number; rows: number; overlap: number } | undefined): TilingOptions | undefined {
+  return t?.enabled && t.cols * t.rows > 1 ? { cols: t.cols, rows: t.rows, overlap: t.overlap } : undefined;
 }

@@ -124,6 +124,28 @@ export const analysisSchema = z
     keyframesOnly: z.boolean().default(false),
     /** Detector model manifest name. */
     model: z.string().min(1).default('yolox_nano'),
+    /**
+     * Tiled inference for far objects (SAHI): the source is also cut into cols x rows overlapping
+     * crops, each run through the model at its input size, and the boxes merged with the full
+     * frame's. Costs one extra inference per tile and frame (see README for measured figures);
+     * off by default, worth it only when the source is well above the model input (e.g. 1080p).
+     */
+    tiling: z
+      .object({
+        enabled: z.boolean().default(false),
+        cols: z.number().int().min(1).max(4).default(2),
+        rows: z.number().int().min(1).max(4).default(2),
+        /** Fraction of a tile shared with its neighbour, so an object on a border is whole in one tile. */
+        overlap: z.number().min(0).max(0.5).default(0.2),
+        /** Also run the whole frame (large objects span tiles); off only to save one inference. */
+        includeFullFrame: z.boolean().default(true),
+        /** Same-label boxes above this IoU are one object. */
+        mergeIou: z.number().gt(0).max(1).default(0.5),
+        /** A box cut by a tile border lying this much (intersection over the smaller box) inside another merges into it. */
+        mergeIos: z.number().gt(0).max(1).default(0.6),
+      })
+      .strict()
+      .default({ enabled: false, cols: 2, rows: 2, overlap: 0.2, includeFullFrame: true, mergeIou: 0.5, mergeIos: 0.6 }),
     /** Detections below this score are dropped before tracking. */
     scoreThreshold: z.number().min(0).max(1).default(0.1),
     nmsIou: z.number().gt(0).max(1).default(0.45),

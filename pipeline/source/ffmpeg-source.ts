@@ -8,6 +8,7 @@ import type { Frame, Letterbox, PixelFormat } from '../types.js';
 import { FrameQueue, type OverflowPolicy } from './frame-queue.js';
 import { parseInput, scrubSecrets, type InputSpec, type ParseInputOptions } from './input-url.js';
 import { computeLetterbox, letterboxFilter } from './letterbox.js';
+import { tileRects, type Rect, type TilingOptions } from '../detect/tiling.js';
 import { probeInput, type ProbeResult } from './probe.js';
 
 export type SourceStateName = 'connecting' | 'online' | 'stalled' | 'offline' | 'ended' | 'failed';
@@ -37,6 +38,11 @@ export interface FrameSourceOptions extends ParseInputOptions {
   width: number;
   height: number;
   padValue?: number;
+  /**
+   * Tiled inference: ffmpeg also cuts cols x rows overlapping crops of the decoded source picture
+   * and resizes each to width x height; they arrive as frame.tiles. Absent: no tiles.
+   */
+  tiling?: TilingOptions;
   /** How the source fills width x height: keep aspect and pad (default), or stretch per axis. */
   resize?: 'letterbox' | 'stretch';
   pixelFormat?: PixelFormat;
@@ -85,8 +91,24 @@ function isStillImage(spec: InputSpec): boolean {
 
 const SHOWINFO = /\bn:\s*(\d+)\s+pts:\s*(-?\d+)\s+pts_time:\s*(-?[0-9.eE+-]+)/;
 
+/** A tile as ffmpeg produces it: a crop of the source and its geometry in the model input. */
+export interface TileGeometry {
+  rect: Rect;
+  letterbox: Letterbox;
+}
+
+/** Tiles for a source of this size, each crop fitted to the model input the way the full frame is. */
+export function tileGeometry(srcWidth: number, srcHeight: number, dstWidth: number, dstHeight: number, mode: 'letterbox' | 'stretch', tiling: TilingOptions): TileGeometry[] {
+  return tileRects(srcWidth, srcHeight, tiling).map((rect) => ({ rect, letterbox: computeLetterbox(rect.width, rect.height, dstWidth, dstHeight, mode) }));
+}
+
 /** The ffmpeg argument list for one session (pure; exported for tests and for reading). */
-export function buildFfmpegArgs(spec: InputSpec, lb: Letterbox, o: Required<Pick<FrameSourceOptions, 'fps' | 'keyframesOnly' | 'padValue' | 'pixelFormat' | 'rtspTransport' | 'realtime' | 'stallTimeoutSec'>>): string[] {
+export function buildFfmpegArgs(
+  spec: InputSpec,
+  lb: Letterbox,
+  o: Required<Pick<FrameSourceOptions, 'fps' | 'keyframesOnly' | 'padValue' | 'pixelFormat' | 'rtspTransport' | 'realtime' | 'stallTimeoutSec'>>,
+  tiles: readonly TileGeometry[] = [],
+): string[] {
   const args = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info', '-protocol_whitelist', spec.protocols];
   if (spec.kind === 'rtsp' || spec.kind === 'rtsps') {
     args.push('-rtsp_transport', o.rtspTransport, '-timeout', String(Math.round(o.stallTimeoutSec * 1e6)));
@@ -94,12 +116,24 @@ export function buildFfmpegArgs(spec: InputSpec, lb: Letterbox, o: Required<Pick
   if (spec.kind === 'hls') args.push('-f', 'hls', '-rw_timeout', String(Math.round(o.stallTimeoutSec * 1e6)));
   if (o.keyframesOnly) args.push('-skip_frame', 'nokey');
   if (o.realtime && spec.kind === 'file') args.push('-re');
-  args.push('-i', spec.ffmpegInput, '-map', '0:v:0', '-an', '-sn', '-dn');
+  args.push('-i', spec.ffmpegInput);
   const filters = [];
   // ffmpeg's fps filter drops a lone frame that has no duration, so a photo gave zero frames.
   if (!o.keyframesOnly) filters.push(isStillImage(spec) ? `fps=${o.fps}:eof_action=pass` : `fps=${o.fps}`);
-  filters.push('showinfo=checksum=0', letterboxFilter(lb, o.padValue), `format=${o.pixelFormat}`);
-  args.push('-vf', filters.join(','));
+  filters.push('showinfo=checksum=0');
+  if (tiles.length === 0) {
+    filters.push(letterboxFilter(lb, o.padValue), `format=${o.pixelFormat}`);
+    args.push('-map', '0:v:0', '-an', '-sn', '-dn', '-vf', filters.join(','));
+  } else {
+    // One picture per analysed frame: the full frame stacked above its tiles, all at model size,
+    // so frames stay one read of fixed size and showinfo still gives one pts per frame.
+    const n = tiles.length + 1;
+    const labels = Array.from({ length: n }, (_, i) => `[s${i}]`);
+    const parts = [`[0:v:0]${filters.join(',')},split=${n}${labels.join('')}`, `[s0]${letterboxFilter(lb, o.padValue)}[o0]`];
+    tiles.forEach((t, i) => parts.push(`[s${i + 1}]crop=${t.rect.width}:${t.rect.height}:${t.rect.x}:${t.rect.y},${letterboxFilter(t.letterbox, o.padValue)}[o${i + 1}]`));
+    parts.push(`${labels.map((_, i) => `[o${i}]`).join('')}vstack=inputs=${n},format=${o.pixelFormat}[out]`);
+    args.push('-filter_complex', parts.join(';'), '-map', '[out]', '-an', '-sn', '-dn');
+  }
   if (o.keyframesOnly) args.push('-fps_mode', 'passthrough');
   args.push('-pix_fmt', o.pixelFormat, '-f', 'rawvideo', 'pipe:1');
   return args;
@@ -142,6 +176,7 @@ export class FrameSource extends EventEmitter {
       height: options.height,
       padValue: options.padValue ?? 114,
       resize: options.resize ?? 'letterbox',
+      tiling: options.tiling ?? { cols: 1, rows: 1, overlap: 0 },
       pixelFormat: options.pixelFormat ?? 'bgr24',
       fps: options.fps ?? 2,
       keyframesOnly: options.keyframesOnly ?? false,
@@ -265,8 +300,10 @@ export class FrameSource extends EventEmitter {
   private runSession(probe: ProbeResult): Promise<SessionResult> {
     const o = this.opts;
     const lb = computeLetterbox(probe.width, probe.height, o.width, o.height, o.resize);
-    const args = buildFfmpegArgs(this.spec, lb, o);
-    const frameBytes = o.width * o.height * 3;
+    const tiles = o.tiling.cols * o.tiling.rows > 1 ? tileGeometry(probe.width, probe.height, o.width, o.height, o.resize, o.tiling) : [];
+    const args = buildFfmpegArgs(this.spec, lb, o, tiles);
+    const pictureBytes = o.width * o.height * 3;
+    const frameBytes = pictureBytes * (tiles.length + 1);
     const live = this.spec.live;
     return new Promise<SessionResult>((resolve) => {
       const child = spawn('ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -319,7 +356,11 @@ export class FrameSource extends EventEmitter {
           }
           frames++;
           arm(o.stallTimeoutSec, `no frame for ${o.stallTimeoutSec}s`);
-          this.queue!.push({ data, pixelFormat: o.pixelFormat, letterbox: lb, index: this.frameCount++, streamTime: round6(streamTime), wallTime });
+          const frame: Frame = { data: tiles.length ? data.subarray(0, pictureBytes) : data, pixelFormat: o.pixelFormat, letterbox: lb, index: this.frameCount++, streamTime: round6(streamTime), wallTime };
+          if (tiles.length) {
+            frame.tiles = tiles.map((t, i) => ({ data: data.subarray((i + 1) * pictureBytes, (i + 2) * pictureBytes), x: t.rect.x, y: t.rect.y, letterbox: t.letterbox }));
+          }
+          this.queue!.push(frame);
         }
       };
 
