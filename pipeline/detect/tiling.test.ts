@@ -56,6 +56,16 @@ describe('mergeTiled', () => {
     // Lower-scored piece: simply dropped.
     expect(mergeTiled([{ ...whole, score: 0.95 }, piece], { iou: 0.5, ios: 0.6 })).toEqual([{ classId: 2, score: 0.95, x1: 100, y1: 100, x2: 300, y2: 200 }]);
   });
+  it('folds both pieces of an object split between two tiles into the whole box, whatever scored best', () => {
+    const left = c(2, 0.93, 717, 480, 1067, 729, true);
+    const right = c(2, 0.88, 852, 480, 1185, 730, true);
+    const whole = c(2, 0.8, 724, 467, 1181, 735);
+    expect(mergeTiled([left, right, whole], { iou: 0.5, ios: 0.6 })).toEqual([{ classId: 2, score: 0.93, x1: 724, y1: 467, x2: 1181, y2: 735 }]);
+  });
+  it('does not fold a cut person into a larger box that only contains it (a group, not its whole)', () => {
+    const out = mergeTiled([c(0, 0.9, 100, 100, 300, 400), c(0, 0.8, 150, 200, 190, 300, true)], { iou: 0.5, ios: 0.6 });
+    expect(out).toHaveLength(2);
+  });
   it('never glues two cut pieces (neighbours in a crowd) into one box', () => {
     const out = mergeTiled([c(0, 0.9, 0, 0, 40, 100, true), c(0, 0.8, 25, 0, 45, 100, true)], { iou: 0.5, ios: 0.6 });
     expect(out.map((b) => [b.x1, b.x2])).toEqual([

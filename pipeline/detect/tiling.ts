@@ -2,6 +2,7 @@
 // 416 model input, below what small detectors find. Overlapping crops of the source, each resized
 // to the model input, show it at 2-3x that size. Pure geometry and merging; ffmpeg cuts the crops.
 import type { Candidate } from './decoders/types.js';
+import { nms } from './nms.js';
 
 export interface Rect {
   x: number;
@@ -73,35 +74,44 @@ function overlap(a: Candidate, b: Candidate): { iou: number; inter: number } {
 
 const area = (b: Candidate) => (b.x2 - b.x1) * (b.y2 - b.y1);
 
+/** 1-D IoU of two intervals. */
+function spanIou(a1: number, a2: number, b1: number, b2: number): number {
+  const inter = Math.min(a2, b2) - Math.max(a1, b1);
+  return inter <= 0 ? 0 : inter / (Math.max(a2, b2) - Math.min(a1, b1));
+}
+
+/** A tile border cuts an object along one axis only: the piece keeps the whole's extent on the other. */
+const PIECE_SPAN_IOU = 0.7;
+
 /**
- * Greedy merging over the full frame's and the tiles' candidates (source px), class by class,
- * best score first. A box overlapping a kept one above `iou` is the same object (NMS). A box cut
- * by an inner tile border that lies mostly (`ios` of its own area) inside a whole box of its class
- * is a piece of that object: it is dropped, and when the piece scored higher and was kept first,
- * it takes the whole box's extent. Two cut pieces are never unioned: in a crowd that glues
- * neighbours together, and a large object's whole box comes from the full frame anyway.
+ * Merges the full frame's and the tiles' candidates (source px). First every piece (a box cut by
+ * an inner tile border) that lies mostly (`ios` of its own area) inside a whole box of its class,
+ * spanning the same rows or columns, is folded into that whole box, which keeps the better score;
+ * then class-aware NMS at `iou` runs over what is left. Folding before NMS makes the result
+ * independent of which of the pieces or the whole scored highest; two pieces are never glued
+ * together (in a crowd that merges neighbours) — a large object's whole box comes from the full frame.
  * Output sorted by score, highest first, as nms() returns.
  */
 export function mergeTiled(cands: readonly SourceCandidate[], opts: MergeOptions, maxDetections = 300): Candidate[] {
-  const sorted = [...cands].sort((a, b) => b.score - a.score);
-  const kept: SourceCandidate[] = [];
-  for (const c of sorted) {
-    let absorbed = false;
-    for (const k of kept) {
-      if (k.classId !== c.classId) continue;
-      const o = overlap(k, c);
-      if (o.iou > opts.iou || (c.cut && !k.cut && o.inter >= opts.ios * area(c))) {
-        absorbed = true;
-        break;
-      }
-      if (k.cut && !c.cut && o.inter >= opts.ios * area(k)) {
-        Object.assign(k, { x1: c.x1, y1: c.y1, x2: c.x2, y2: c.y2, cut: false });
-        absorbed = true;
-        break;
+  const wholes = cands.filter((c) => !c.cut).map((c) => ({ ...c }));
+  const rest: Candidate[] = [];
+  for (const p of cands) {
+    if (!p.cut) continue;
+    let best: Candidate | null = null;
+    let bestIou = -1;
+    for (const w of wholes) {
+      if (w.classId !== p.classId) continue;
+      const o = overlap(w, p);
+      if (o.inter < opts.ios * area(p)) continue;
+      if (Math.max(spanIou(p.x1, p.x2, w.x1, w.x2), spanIou(p.y1, p.y2, w.y1, w.y2)) < PIECE_SPAN_IOU) continue;
+      if (o.iou > bestIou) {
+        bestIou = o.iou;
+        best = w;
       }
     }
-    if (!absorbed) kept.push({ ...c });
-    if (kept.length >= maxDetections) break;
+    if (best) best.score = Math.max(best.score, p.score);
+    else rest.push({ classId: p.classId, score: p.score, x1: p.x1, y1: p.y1, x2: p.x2, y2: p.y2 });
   }
-  return kept.map(({ cut: _cut, ...c }) => c);
+  const strip = ({ cut: _cut, ...c }: SourceCandidate): Candidate => c;
+  return nms([...wholes.map(strip), ...rest], opts.iou, maxDetections);
 }
