@@ -78,3 +78,17 @@ describe('mergeTiled', () => {
     expect(out).toHaveLength(4);
   });
 });
+
+describe('analysis.tiling config', () => {
+  it('is off by default and refuses grids and overlaps out of range, naming the field', async () => {
+    const { analysisSchema } = await import('../rules/config-schema.js');
+    const { sourceTiling } = await import('./stream.js');
+    const def = analysisSchema.parse({}).tiling;
+    expect(def).toEqual({ enabled: false, cols: 2, rows: 2, overlap: 0.2, includeFullFrame: true, mergeIou: 0.5, mergeIos: 0.6 });
+    expect(sourceTiling(def)).toBeUndefined();
+    expect(sourceTiling({ ...def, enabled: true })).toEqual({ cols: 2, rows: 2, overlap: 0.2 });
+    const bad = analysisSchema.safeParse({ tiling: { enabled: true, cols: 5, overlap: 0.6 } });
+    expect(bad.success).toBe(false);
+    expect(bad.error!.issues.map((i) => i.path.join('.')).sort()).toEqual(['tiling.cols', 'tiling.overlap']);
+  });
+});
