@@ -409,7 +409,7 @@ export function cameraRoutes(deps: ApiDeps): AnyRoute[] {
               } catch (err) {
                 resolved = { ok: false, error: (err as Error).message };
               }
-              return { name: m.name, file: m.file, sha256: m.sha256, license: m.license, url: m.url, input: { width: m.input.width, height: m.input.height }, decoder: m.decoder.kind, labels: m.labels, weights: resolved };
+              return { name: m.name, file: m.file, sha256: m.sha256, license: m.license, url: m.url ?? null, input: { width: m.input.width, height: m.input.height, resize: m.input.resize }, decoder: m.decoder.kind, labels: m.labels, weights: resolved };
             }),
           ),
         };

@@ -208,7 +208,10 @@ describe('cameras, zones and classes', () => {
     expect(muck.reason).toMatch(/needs label/);
 
     const models = await request(h.app).get('/v1/models').set(auth('tester'));
-    expect(models.body.models[0]).toMatchObject({ name: 'yolox_nano', sha256: expect.stringMatching(/^[0-9a-f]{64}$/), weights: { ok: true } });
+    expect(models.body.models.map((m: { name: string }) => m.name)).toEqual(['picodet_s_320_coco', 'picodet_s_416_coco', 'yolox_nano']);
+    expect(models.body.models[2]).toMatchObject({ name: 'yolox_nano', sha256: expect.stringMatching(/^[0-9a-f]{64}$/), weights: { ok: true } });
+    // No official download for the PicoDet exports: url is null, weights come from MODEL_DIR.
+    expect(models.body.models[0]).toMatchObject({ name: 'picodet_s_320_coco', url: null, input: { width: 320, height: 320, resize: 'stretch' }, decoder: 'picodet', weights: { ok: true } });
 
     expect((await request(h.app).delete('/v1/cameras/cam-a').set(auth('operator'))).status).toBe(403);
     expect((await request(h.app).delete('/v1/cameras/cam-a').set(auth('admin'))).status).toBe(204);
