@@ -24,7 +24,7 @@ export interface DetectorOptions {
 }
 
 /** Box edges this close (model px) to an inner tile border mark the box as cut by it. */
-const CUT_MARGIN_PX = 3;
+const CUT_MARGIN_PX = 8;
 
 /** Frame in, detections in source pixels out. Stateless apart from the shared session. */
 export class ObjectDetector {
