@@ -8,8 +8,8 @@ import type { Frame, Letterbox, PixelFormat } from '../types.js';
 import { FrameQueue, type OverflowPolicy } from './frame-queue.js';
 import { parseInput, scrubSecrets, type InputSpec, type ParseInputOptions } from './input-url.js';
 import { computeLetterbox, letterboxFilter } from './letterbox.js';
-import { tileRects, type Rect, type TilingOptions } from '../detect/tiling.js';
 import { probeInput, type ProbeResult } from './probe.js';
+import { tileRects, type Rect, type TilingOptions } from './tiles.js';
 
 export type SourceStateName = 'connecting' | 'online' | 'stalled' | 'offline' | 'ended' | 'failed';
 
