@@ -78,6 +78,8 @@ export function buildProgram(): Command {
     .option('--min-precision <p>', 'exit 1 if a class is below (CI)', unitNumber('--min-precision'))
     .option('--min-recall <r>', 'exit 1 if a class is below (CI)', unitNumber('--min-recall'))
     .option('--json', 'print the JSON report on stdout instead of the table', false)
+    .option('--keyframes-only', 'decode keyframes only on every clip (the low-rate path of live cameras)', false)
+    .option('--title <text>', 'heading printed above the table (e.g. the suite name)')
     .action(async (opts) => {
       await (await import('./commands/eval.js')).runEval(opts);
     });
