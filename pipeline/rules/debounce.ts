@@ -169,11 +169,25 @@ export function thresholdsRecord(p: DebounceParams): Record<string, number> {
   if (p.warnAfterSec !== undefined) t.warnAfterSec = p.warnAfterSec;
   if (p.graceSec !== undefined) t.graceSec = p.graceSec;
   if (p.minCount !== undefined) t.minCount = p.minCount;
+  if (p.clusterGap !== undefined) t.clusterGap = p.clusterGap;
   return t;
 }
 
 function hitCount(s: SubjectState): number {
   return s.hitWindow.reduce((n, h) => n + (h ? 1 : 0), 0);
+}
+
+/**
+ * Hits needed now: minHits of a full window, or the same share of the observations the run has
+ * had so far while the window is still filling. At low analysed rates (0.25–1 fps, keyframes)
+ * a short dwell spans fewer frames than the window, and minHits counted in frames would never
+ * be reached; the share keeps the N-of-M flicker guard without tying it to the frame rate.
+ */
+export function requiredHits(observed: number, p: Pick<DebounceParams, 'minHits' | 'window'>): number {
+  // Only below minHits observations: at the usual rates a dwell spans more frames than that and
+  // the rule stays exactly minHits of the window.
+  if (observed >= p.minHits) return p.minHits;
+  return Math.max(1, Math.ceil((p.minHits * observed) / p.window));
 }
 
 function emit(
@@ -332,7 +346,9 @@ function evaluate(s: SubjectState, obs: Observation, p: DebounceParams, events: 
     return;
   }
 
-  if (!obs.hit || hits < p.minHits || med < p.minMedianScore) return;
+  // A resumed run refills the full minHits: coming back must be as certain as the first time.
+  const need = s.resumed ? p.minHits : requiredHits(s.hitWindow.length, p);
+  if (!obs.hit || hits < need || med < p.minMedianScore) return;
   const desc = `dwell ${round3(dwell)} s, ${hits}/${p.window} hits, median ${round3(med)}`;
 
   if (s.resumed) {
@@ -352,11 +368,11 @@ function evaluate(s: SubjectState, obs: Observation, p: DebounceParams, events: 
     s.level = 'warning';
     events.push(emit(s, 'warning', obs, p, `${desc}; dwell ≥ warnAfterSec ${p.warnAfterSec}`));
   }
-  const need = confirmDwell(p);
-  if (dwell >= need && (s.phase === 'candidate' || s.phase === 'warning')) {
+  const dwellNeed = confirmDwell(p);
+  if (dwell >= dwellNeed && (s.phase === 'candidate' || s.phase === 'warning')) {
     s.phase = 'confirmed';
     s.level = 'confirmed';
-    events.push(emit(s, 'confirmed', obs, p, `${desc}; dwell ≥ ${need} s`));
+    events.push(emit(s, 'confirmed', obs, p, `${desc}; dwell ≥ ${dwellNeed} s`));
   }
 }
 

@@ -5,7 +5,10 @@ import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { Box } from '../types.js';
 import { cameraConfigSchema, formatIssues, type CameraConfig, type Schedule, type Zone } from './config-schema.js';
-import { boxFootprint, boxOverlapRatio, pointInPolygon, toPixels, type Point } from './geometry.js';
+import { boxFootprint, boxOverlapRatio, distanceToInnerEdges, pointInPolygon, toPixels, type Point } from './geometry.js';
+
+/** Footprint membership: how far inside (× box height) a footprint must be; see membershipSchema. */
+export const DEFAULT_INSIDE_MARGIN = 0.1;
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -48,10 +51,27 @@ export function zoneContains(zone: Zone, box: Box, frameWidth: number, frameHeig
   if (m.mode === 'footprint') {
     const [x, y] = boxFootprint(box);
     if (x < bounds.x1 || x > bounds.x2 || y < bounds.y1 || y > bounds.y2) return false;
-    return pointInPolygon([x, y], poly);
+    if (!pointInPolygon([x, y], poly)) return false;
+    const margin = (m.insideMargin ?? DEFAULT_INSIDE_MARGIN) * (box.y2 - box.y1);
+    return margin <= 0 || distanceToInnerEdges([x, y], poly, frameWidth, frameHeight) >= margin;
   }
   if (box.x2 <= bounds.x1 || box.x1 >= bounds.x2 || box.y2 <= bounds.y1 || box.y1 >= bounds.y2) return false;
   return boxOverlapRatio(box, poly) >= m.minRatio;
+}
+
+/**
+ * How a box sits in a zone, for the reason record: footprint depth inside the polygon (px, to the
+ * nearest edge not on the frame border; negative outside) and the margin required.
+ */
+export function membershipDetail(zone: Zone, box: Box, frameWidth: number, frameHeight: number): Record<string, number | string> {
+  const m = zone.membership;
+  if (m.mode !== 'footprint') return { mode: m.mode, minRatio: m.minRatio };
+  const { poly } = pixelZone(zone, frameWidth, frameHeight);
+  const fp = boxFootprint(box);
+  const d = distanceToInnerEdges(fp, poly, frameWidth, frameHeight);
+  const depth = pointInPolygon(fp, poly) ? d : -d;
+  const insideMargin = m.insideMargin ?? DEFAULT_INSIDE_MARGIN;
+  return { mode: 'footprint', insideMargin, marginPx: Math.round(insideMargin * (box.y2 - box.y1) * 10) / 10, depthPx: Number.isFinite(depth) ? Math.round(depth * 10) / 10 : 'no inner edge' };
 }
 
 export function zonesContaining(zones: readonly Zone[], box: Box, frameWidth: number, frameHeight: number): Zone[] {
