@@ -490,6 +490,17 @@ export class RulesEngine {
     if (aliased && this.machines.has(aliased) && !observed.has(aliased)) return aliased;
     if (this.machines.has(own) && !observed.has(own)) return own;
     if (!hit) return null;
+    // A track already counted in an episode of this (class, zone) — a member of a group whose
+    // other member is missed this frame — continues that episode rather than opening its own.
+    if (s.key.startsWith('t')) {
+      for (const [k, m] of this.machines) {
+        if (observed.has(k) || m.classId !== def.id || m.zoneId !== zone.id || m.state.phase === 'idle') continue;
+        if ((s.memberIds ?? [s.id]).some((id) => m.state.trackIds.includes(id))) {
+          this.aliases.set(own, k);
+          return k;
+        }
+      }
+    }
     let best: { k: string; v: number } | null = null;
     for (const [k, m] of this.machines) {
       if (observed.has(k) || m.classId !== def.id || m.zoneId !== zone.id || m.label !== s.label) continue;
