@@ -61,6 +61,7 @@ export function buildProgram(): Command {
     .requiredOption('--config <file>', 'camera config (YAML or JSON)')
     .option('--fps <n>', 'analysed frames per second (default: the config\'s analysis.fps)', positiveNumber('--fps'))
     .option('--annotate <dir>', 'write a snapshot per confirmed event with zone and boxes drawn')
+    .option('--explain', 'also print why subjects were NOT hits (rule and numbers), one line per change', false)
     .option('--threads <n>', 'inference threads', positiveNumber('--threads'))
     .action(async (input: string, opts) => (await import('./commands/analyze.js')).runAnalyze(input, opts));
 
