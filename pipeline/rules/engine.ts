@@ -137,10 +137,13 @@ export class RulesEngine {
   private config: CameraConfig;
   private readonly opts: Required<Omit<RulesEngineOptions, 'tracker' | 'onRefusal'>> & { tracker: Partial<TrackerOptions>; onRefusal?: (r: Refusal) => void };
   private frameSize = { w: 0, h: 0 };
+  private now = 0;
   private tracker: ByteTracker;
   private readonly textIds: BoxAssociator;
   private readonly staticIds: BoxAssociator;
   private machines = new Map<string, Machine>();
+  /** Static subject key → last time a person stood next to it (its dwell counts from then). */
+  private attended = new Map<string, number>();
   /** Subject-level key → machine key it was re-associated to. */
   private aliases = new Map<string, string>();
   private pending: ViolationEvent[] = [];
@@ -229,6 +232,7 @@ export class RulesEngine {
     const w = frame.sourceWidth;
     const h = frame.sourceHeight;
     this.frameSize = { w, h };
+    this.now = t;
     const cfg = this.config;
     const dets = frame.detections.filter((d) => d.score >= cfg.analysis.scoreThreshold);
 
@@ -286,14 +290,26 @@ export class RulesEngine {
               ? { rule: 'min_score', detail: `score ${s.score.toFixed(3)} < minScore ${p.minScore}` }
               : (this.refusal(def, s, companions, p) ?? (this.yields(def, s, subjects) ? { rule: 'yields', detail: `a hit for ${def.yieldsTo!.join('/')}, which takes precedence` } : null));
           const hit = refused === null;
+          let since = s.since;
+          const attendedAt = this.attended.get(s.key);
+          if (attendedAt !== undefined && (since === undefined || since < attendedAt)) since = attendedAt;
           if (refused) this.opts.onRefusal?.({ time: t, classId: def.id, zoneId: zone.id, subject: s.key, ...refused });
-          const mkey = this.machineFor(def, zone, s, hit, observed);
+          let mkey = this.machineFor(def, zone, s, hit, observed);
+          if (mkey && refused?.rule === 'attended' && this.machines.get(mkey)!.state.phase === 'candidate') {
+            // Not left yet: a candidate started before its owner stood by it lapses, so its dwell
+            // starts over when they have gone (not back-dated to the set-down).
+            const m = this.machines.get(mkey)!;
+            const r = finish(m.state, t, wall, p, `attended: ${refused.detail}`);
+            events.push(...this.toEvents(r.events, m));
+            this.machines.delete(mkey);
+            mkey = null;
+          }
           if (!mkey) continue;
           this.machines.get(mkey)!.lastSeenBox = s.box;
           const extras = this.extrasOf(def, s, companions);
           if (extras && def.primitive === 'object_dwell') extras.membership = membershipDetail(zone, s.box, w, h);
           if (refused && extras) extras.refused = `${refused.rule}: ${refused.detail}`;
-          feed(mkey, obs(hit, s.score, s.members ?? [s.box], s.memberIds ?? [s.id], s.since), extras);
+          feed(mkey, obs(hit, s.score, s.members ?? [s.box], s.memberIds ?? [s.id], since), extras);
         }
       }
     }
@@ -304,6 +320,8 @@ export class RulesEngine {
       if (isForgettable(m.state, t, this.thresholdsOf(getClass(m.classId)))) this.machines.delete(key);
     }
     for (const [alias, target] of this.aliases) if (!this.machines.has(target)) this.aliases.delete(alias);
+    // An attended mark matters while its blob lives; blobs are forgotten long before an hour.
+    for (const [k, at] of this.attended) if (t - at > 3600) this.attended.delete(k);
     this.last = { streamTime: t, wallTime: wall };
     return events;
   }
@@ -321,6 +339,7 @@ export class RulesEngine {
     }
     this.machines.clear();
     this.aliases.clear();
+    this.attended.clear();
     this.tracker.reset();
     this.textIds.reset();
     this.staticIds.reset();
@@ -336,6 +355,8 @@ export class RulesEngine {
     for (const { def } of this.active) for (const l of [...def.subjectLabels, ...(def.companionLabels ?? [])]) tracked.add(l);
     tracked.delete(STATIC_LABEL);
     tracked.delete(TEXT_LABEL);
+    // Static objects are judged against the people standing by them (owner/object separation).
+    if (this.active.some((a) => a.def.subjectLabels.includes(STATIC_LABEL))) tracked.add('person');
     // A motorbike misread as a bicycle must still reach the tracker, or the flip splits its track.
     for (const fam of this.opts.tracker.labelFamilies ?? DEFAULT_TRACKER_OPTIONS.labelFamilies) {
       if (fam.some((l) => tracked.has(l))) for (const l of fam) tracked.add(l);
@@ -399,6 +420,15 @@ export class RulesEngine {
   /** The rule that refuses a subject (apart from score and precedence), with its numbers; null = qualifies. */
   private refusal(def: ClassDef, s: Subject, companions: readonly Subject[], p: ClassThresholds): { rule: string; detail: string } | null {
     if (def.requiresStationary && !s.stationary) return { rule: 'not_stationary', detail: 'the tracker does not see it standing still' };
+    if (s.label === STATIC_LABEL) {
+      // A person standing by the change — the blob is the person, or the bag is still theirs —
+      // is not a left object; its dwell starts when they have gone (owner/object separation).
+      const owner = this.standingPersonBy(s.box);
+      if (owner) {
+        this.attended.set(s.key, this.now);
+        return { rule: 'attended', detail: `person track ${owner.id} standing ${Math.round(boxGap(owner.box, s.box))} px from it (≤ 0.5 × its height ${Math.round(owner.box.y2 - owner.box.y1)} px)` };
+      }
+    }
     if (p.allowBorderCut === false && s.label === 'person') {
       const cut = borderCut(s.box, this.frameSize.w, this.frameSize.h);
       if (cut) return { rule: 'border_cut', detail: `box touches the ${cut} frame border (allowBorderCut false)` };
@@ -415,6 +445,11 @@ export class RulesEngine {
       if ((def.shape === 'flat') !== flat) return { rule: 'shape', detail: `height/width ${aspect.toFixed(2)} ${flat ? '≤' : '>'} ${FLAT_MAX_ASPECT} (class wants ${def.shape})` };
     }
     return null;
+  }
+
+  /** A stationary person track (seen now, or lost within the tracker's timeout) next to a box. */
+  private standingPersonBy(box: Box): Track | undefined {
+    return this.lastTracks.find((tr) => tr.label === 'person' && tr.state !== 'tentative' && tr.stationary && isNextTo(tr.box, box));
   }
 
   /**

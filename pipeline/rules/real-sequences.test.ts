@@ -146,4 +146,32 @@ describe('rules on measured real sequences', () => {
     // Allowed: the man at the border is a subject too (too far from the other to be one group).
     expect(confirmed(replay(allowed, frames(shifted)), 'street_vending').map((e) => e.reason.trackIds)).toEqual([[1], [2]]);
   });
+
+  it('a bag set down by a person standing next to it is not left until that person has gone; its dwell counts from then', () => {
+    // Measured: P5 stands at the table 94–118 s, then walks off; P6 comes in at 124 s (indoor clip).
+    // Placed: a bag-sized static blob at P5's feet from 95 s on, as the static-change detector
+    // reports one (blobId, firstSeen). Without owner/object separation it confirmed at 103 s,
+    // back-dated to 95 s, while its owner was still standing by it.
+    const m = measured('indoor_stand_persons');
+    const fs = frames(m).filter((f) => f.streamTime >= 90 && f.streamTime <= 128); // P3 arrives at the same spot at 50.5 s
+    const bag = { x1: 540, y1: 330, x2: 600, y2: 380 };
+    for (const f of fs) {
+      if (f.streamTime < 95) continue;
+      f.detections.push({ label: 'static_object', classId: 0, score: 0.8, box: bag, frameTime: f.streamTime, model: 'static-change', attributes: { blobId: 1, firstSeen: 95, ageSec: f.streamTime - 95 } });
+    }
+    const base = realConfig('indoor_stand');
+    const config = cameraConfigSchema.parse({ ...base, zones: [...base.zones, { id: 'floor', type: 'sidewalk', polygon: [[0, 0.6], [1, 0.6], [1, 1], [0, 1]] }], classes: { ...base.classes, exposed_garbage: { minDwellSec: 8 } } }); // the suite's static dwell
+    const refusals: Refusal[] = [];
+    const events = replay(config, fs, (r) => refusals.push(r));
+    const eg = confirmed(events, 'exposed_garbage');
+    const attended = refusals.filter((r) => r.classId === 'exposed_garbage' && r.rule === 'attended');
+    expect(attended.length).toBeGreaterThan(0);
+    expect(attended[0]!.detail).toMatch(/^person track \d+ standing \d+ px from it \(≤ 0\.5 × its height \d+ px\)$/);
+    const lastAttended = attended[attended.length - 1]!.time;
+    expect(lastAttended).toBeGreaterThanOrEqual(117);
+    expect(lastAttended).toBeLessThanOrEqual(120);
+    expect(eg).toHaveLength(1);
+    expect(eg[0]!.start).toBe(lastAttended);
+    expect(eg[0]!.streamTime).toBe(lastAttended + 8);
+  });
 });
