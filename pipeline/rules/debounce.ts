@@ -80,6 +80,8 @@ export interface SubjectState {
   trackIds: number[];
   boxes: Box[];
   eventSeq: number;
+  /** Seconds between the last two observations: the analysed rate, which requiredHits scales with. */
+  interval: number | null;
 }
 
 export interface DebounceEvent {
@@ -125,6 +127,7 @@ export function initialState(key: DebounceKey): SubjectState {
     trackIds: [],
     boxes: [],
     eventSeq: 0,
+    interval: null,
   };
 }
 
@@ -178,16 +181,18 @@ function hitCount(s: SubjectState): number {
 }
 
 /**
- * Hits needed now: minHits of a full window, or the same share of the observations the run has
- * had so far while the window is still filling. At low analysed rates (0.25–1 fps, keyframes)
- * a short dwell spans fewer frames than the window, and minHits counted in frames would never
- * be reached; the share keeps the N-of-M flicker guard without tying it to the frame rate.
+ * Hits needed now: minHits of the window, scaled down only when the analysed rate cannot supply
+ * that many frames over the span the run has lasted. At 2 fps a 10 s span holds 21 frames and the
+ * rule stays exactly minHits; at 0.25 fps (keyframes, time-lapse recorders) a 12 s span holds 4,
+ * and minHits counted in frames (12 = 48 s of frames) would never be reached, so the same share of
+ * the frames the span can hold is required. A subject back-dated by its detector (a static blob
+ * first reported at age 10 s) still has to be seen in as many frames as the rate allows.
+ * `intervalSec` null (one observation so far): no relaxation.
  */
-export function requiredHits(observed: number, p: Pick<DebounceParams, 'minHits' | 'window'>): number {
-  // Only below minHits observations: at the usual rates a dwell spans more frames than that and
-  // the rule stays exactly minHits of the window.
-  if (observed >= p.minHits) return p.minHits;
-  return Math.max(1, Math.ceil((p.minHits * observed) / p.window));
+export function requiredHits(spanSec: number, intervalSec: number | null, p: Pick<DebounceParams, 'minHits' | 'window'>): number {
+  if (intervalSec === null || !(intervalSec > 0)) return p.minHits;
+  const frames = Math.floor(spanSec / intervalSec + 1e-9) + 1;
+  return Math.min(p.minHits, Math.max(1, Math.ceil((p.minHits * frames) / p.window)));
 }
 
 function emit(
@@ -273,6 +278,7 @@ export function step(prev: SubjectState, obs: Observation, p: DebounceParams): {
   }
   const s: SubjectState = structuredClone(prev);
   const events: DebounceEvent[] = [];
+  if (prev.lastTime !== null && obs.time > prev.lastTime) s.interval = obs.time - prev.lastTime;
   s.lastTime = obs.time;
 
   if (s.phase === 'cleared' && obs.time - s.clearedAt! > quietPeriod(p)) s.phase = 'idle';
@@ -347,7 +353,7 @@ function evaluate(s: SubjectState, obs: Observation, p: DebounceParams, events: 
   }
 
   // A resumed run refills the full minHits: coming back must be as certain as the first time.
-  const need = s.resumed ? p.minHits : requiredHits(s.hitWindow.length, p);
+  const need = s.resumed ? p.minHits : requiredHits(dwell, s.interval, p);
   if (!obs.hit || hits < need || med < p.minMedianScore) return;
   const desc = `dwell ${round3(dwell)} s, ${hits}/${p.window} hits, median ${round3(med)}`;
 

@@ -172,9 +172,8 @@ describe('RulesEngine', () => {
       det('person', { x1: 100, y1: 150, x2: 140, y2: 260 }, 0.85),
       det('bicycle', { x1: 140, y1: 200, x2: 220, y2: 262 }, 0.75),
     ]);
-    // Dwell (back-dated to 0) reaches 10 s at t=10; the first hit came at t=5, so the run has 11
-    // observations, fewer than minHits 12: the same share of them (7 of 11) is enough.
-    expect(summary(events)).toEqual(['mobile_vendor:confirmed@10', 'mobile_vendor:active@10.5']);
+    // Dwell (back-dated to 0) reaches 10 s at t=10, but the first hit came at t=5 and 12 hits are needed: t=10.5.
+    expect(summary(events)).toEqual(['mobile_vendor:confirmed@10.5', 'mobile_vendor:active@11']);
   });
 
   it('bike_out_of_fence fires only for a bike outside every bike_fence', () => {
@@ -188,7 +187,7 @@ describe('RulesEngine', () => {
     const inside: Box = { x1: 100, y1: 200, x2: 180, y2: 260 };
     const outside: Box = { x1: 400, y1: 200, x2: 480, y2: 260 };
     const events = run(new RulesEngine(config, { availableLabels: LABELS }), 40, () => [det('bicycle', inside), det('bicycle', outside)]);
-    expect(summary(events)).toEqual(['bike_out_of_fence:confirmed@10', 'bike_out_of_fence:active@10.5']);
+    expect(summary(events)).toEqual(['bike_out_of_fence:confirmed@10.5', 'bike_out_of_fence:active@11']);
     expect(events[0]!.boxes).toEqual([outside]);
   });
 

@@ -24,7 +24,7 @@ import {
 } from './debounce.js';
 import { iou } from './geometry.js';
 import { BoxAssociator, boxGap, groupTextLines, isNextTo } from './subjects.js';
-import { membershipDetail, scheduleActive, zoneContains, zonesContaining } from './zones.js';
+import { DEFAULT_INSIDE_MARGIN, membershipDetail, scheduleActive, zoneContains, zonesContaining } from './zones.js';
 
 export interface RulesEngineOptions {
   /** Labels the configured models produce; classes needing others are inactive. */
@@ -236,13 +236,15 @@ export class RulesEngine {
     const cfg = this.config;
     const dets = frame.detections.filter((d) => d.score >= cfg.analysis.scoreThreshold);
 
-    const zoneIdsOf = (b: Box) => zonesContaining(cfg.zones, b, w, h).map((z) => z.id);
+    // Tracked vehicles and people must stand clearly inside; blobs and text keep the plain test.
+    const zoneIdsOf = (b: Box) => zonesContaining(cfg.zones, b, w, h, DEFAULT_INSIDE_MARGIN).map((z) => z.id);
+    const plainZoneIdsOf = (b: Box) => zonesContaining(cfg.zones, b, w, h).map((z) => z.id);
     this.lastTracks = this.tracker.update(
       dets.filter((d) => this.trackedLabels.has(d.label)),
       t,
       zoneIdsOf,
     );
-    const subjects = this.subjects(dets, t, zoneIdsOf);
+    const subjects = this.subjects(dets, t, zoneIdsOf, plainZoneIdsOf);
     // Follow each tracked subject wherever it goes, in a zone or not: whether it walked off or
     // vanished in place decides if a newcomer in that spot may continue its episode.
     const seenNow = new Map(this.lastTracks.filter((tr) => tr.lastSeen === t).map((tr) => [tr.id, tr.box]));
@@ -307,7 +309,7 @@ export class RulesEngine {
           if (!mkey) continue;
           this.machines.get(mkey)!.lastSeenBox = s.box;
           const extras = this.extrasOf(def, s, companions);
-          if (extras && def.primitive === 'object_dwell') extras.membership = membershipDetail(zone, s.box, w, h);
+          if (extras && def.primitive === 'object_dwell') extras.membership = membershipDetail(zone, s.box, w, h, s.key.startsWith('t') ? DEFAULT_INSIDE_MARGIN : 0);
           if (refused && extras) extras.refused = `${refused.rule}: ${refused.detail}`;
           feed(mkey, obs(hit, s.score, s.members ?? [s.box], s.memberIds ?? [s.id], since), extras);
         }
@@ -380,7 +382,7 @@ export class RulesEngine {
   }
 
   /** Tracks matched in this frame plus this frame's static blobs and text regions. */
-  private subjects(dets: readonly Detection[], t: number, zoneIdsOf: (b: Box) => string[]): Subject[] {
+  private subjects(dets: readonly Detection[], t: number, zoneIdsOf: (b: Box) => string[], plainZoneIdsOf: (b: Box) => string[]): Subject[] {
     const out: Subject[] = [];
     for (const tr of this.lastTracks) {
       // Only confirmed tracks updated in this very frame: a lost track's box is a guess.
@@ -393,9 +395,9 @@ export class RulesEngine {
     const withBlob = statics.filter((d) => Number.isInteger(d.attributes?.blobId));
     const withoutBlob = statics.filter((d) => !Number.isInteger(d.attributes?.blobId));
     // The static-change detector already keeps blob identity; reuse it rather than re-guess.
-    for (const d of withBlob) out.push(this.staticSubject('s', d.attributes!.blobId as number, d, zoneIdsOf));
-    for (const { id, det } of this.staticIds.assign(withoutBlob, t)) out.push(this.staticSubject('a', id, det, zoneIdsOf));
-    for (const { id, det } of this.textIds.assign(groupTextLines(dets.filter((d) => d.label === TEXT_LABEL)), t)) out.push(this.staticSubject('x', id, det, zoneIdsOf));
+    for (const d of withBlob) out.push(this.staticSubject('s', d.attributes!.blobId as number, d, plainZoneIdsOf));
+    for (const { id, det } of this.staticIds.assign(withoutBlob, t)) out.push(this.staticSubject('a', id, det, plainZoneIdsOf));
+    for (const { id, det } of this.textIds.assign(groupTextLines(dets.filter((d) => d.label === TEXT_LABEL)), t)) out.push(this.staticSubject('x', id, det, plainZoneIdsOf));
     return out;
   }
 

@@ -9,6 +9,7 @@ import {
   localWeekMinute,
   parseCameraConfig,
   scheduleActive,
+  membershipDetail,
   zoneContains,
   zonesContaining,
 } from './zones.js';
@@ -43,11 +44,9 @@ describe('zone membership', () => {
     // A person standing below the zone, body overlapping it: feet (60,80) outside, 600/1000 = 0.6.
     const b2 = box(50, 30, 70, 80);
     expect([zoneContains(foot, b2, 200, 100), zoneContains(half, b2, 200, 100)]).toEqual([false, true]);
-    // Feet on the right edge (120,40): outside by default (less than insideMargin 0.1 × 40 px
-    // inside); with insideMargin 0 the edge counts as inside. Only 400/1600 = 0.25 of the box is.
+    // Feet on the right edge (120,40) count as inside; only 400/1600 = 0.25 of the box is.
     const b3 = box(100, 0, 140, 40);
-    const edge0 = zone({ id: 'edge0', polygon: square, membership: { mode: 'footprint', insideMargin: 0 } });
-    expect([zoneContains(foot, b3, 200, 100), zoneContains(edge0, b3, 200, 100), zoneContains(half, b3, 200, 100)]).toEqual([false, true, false]);
+    expect([zoneContains(foot, b3, 200, 100), zoneContains(half, b3, 200, 100)]).toEqual([true, false]);
     // Exactly minRatio is enough: 20×40 box with 20×20 inside.
     expect(zoneContains(half, box(50, 0, 70, 40), 200, 100)).toBe(true);
     expect(zoneContains(half, box(50, -1, 70, 40), 200, 100)).toBe(false); // 400/820
@@ -60,21 +59,30 @@ describe('zone membership', () => {
     expect(zoneContains(foot, b, 200, 100)).toBe(true);
   });
 
+  it('inside margin: with a default margin (tracked objects) or a zone insideMargin, a footprint on the edge is out', () => {
+    // Feet (120,40) on the right edge of the square; box height 40 → margin 4 px.
+    const b3 = box(100, 0, 140, 40);
+    expect([zoneContains(foot, b3, 200, 100), zoneContains(foot, b3, 200, 100, 0.1)]).toEqual([true, false]);
+    // 3 px inside < 4 px: out with the margin; 10 px inside (b1's feet to the bottom edge): in.
+    expect(zoneContains(foot, box(97, 0, 137, 40), 200, 100, 0.1)).toBe(false);
+    expect(zoneContains(foot, box(50, 10, 70, 50), 200, 100, 0.1)).toBe(true);
+    // A zone's own insideMargin wins over the caller's default, both ways.
+    const strict = zone({ id: 'strict', polygon: square, membership: { mode: 'footprint', insideMargin: 0.1 } });
+    const loose = zone({ id: 'loose', polygon: square, membership: { mode: 'footprint', insideMargin: 0 } });
+    expect([zoneContains(strict, b3, 200, 100), zoneContains(loose, b3, 200, 100, 0.1)]).toEqual([false, true]);
+    // Edges along the frame border set no margin: feet at the bottom of the frame stay in.
+    const lower = zone({ id: 'lower', polygon: [[0, 0.5], [1, 0.5], [1, 1], [0, 1]] });
+    expect(zonesContaining([lower], box(90, 60, 110, 100), 200, 100, 0.1).map((z) => z.id)).toEqual(['lower']);
+    expect(membershipDetail(strict, b3, 200, 100)).toEqual({ mode: 'footprint', insideMargin: 0.1, marginPx: 4, depthPx: 0 });
+  });
+
   it('lists the zones containing a box', () => {
     const left = zone({ id: 'left', polygon: [[0, 0], [0.5, 0], [0.5, 1], [0, 1]] });
     const right = zone({ id: 'right', polygon: [[0.5, 0], [1, 0], [1, 1], [0.5, 1]] });
     const ids = (b: ReturnType<typeof box>) => zonesContaining([left, right, foot, half], b, 200, 100).map((z) => z.id);
     expect(ids(box(50, 10, 70, 50))).toEqual(['left', 'foot', 'half']);
     expect(ids(box(150, 10, 170, 50))).toEqual(['right']);
-    // Feet (100,100) on the shared border are in neither by default (a few pixels must not decide),
-    // in both with insideMargin 0. The bottom edge lies on the frame border and sets no margin.
-    expect(ids(box(90, 60, 110, 100))).toEqual([]);
-    expect(ids(box(87, 60, 107, 100))).toEqual([]); // feet 3 px from the shared edge < 4 px
-    expect(ids(box(60, 60, 80, 100))).toEqual(['left']); // 30 px from the shared edge ≥ 0.1 × 40
-    const m0 = { mode: 'footprint', insideMargin: 0 };
-    const left0 = zone({ id: 'left', polygon: [[0, 0], [0.5, 0], [0.5, 1], [0, 1]], membership: m0 });
-    const right0 = zone({ id: 'right', polygon: [[0.5, 0], [1, 0], [1, 1], [0.5, 1]], membership: m0 });
-    expect(zonesContaining([left0, right0], box(90, 60, 110, 100), 200, 100).map((z) => z.id)).toEqual(['left', 'right']);
+    expect(ids(box(90, 60, 110, 100))).toEqual(['left', 'right']); // feet (100,100) on the shared border
   });
 
   it('rejects a nonsensical frame size', () => {
