@@ -9,6 +9,42 @@ import { FrameQueue, type OverflowPolicy } from './frame-queue.js';
 import { parseInput, scrubSecrets, type InputSpec, type ParseInputOptions } from './input-url.js';
 import { computeLetterbox, letterboxFilter } from './letterbox.js';
 import { probeInput, type ProbeResult } from './probe.js';
+import type { AttachedRun, Recorder } from './recorder.js';
+
+/**
+ * How frames are decoded. 'keyframes' decodes only keyframes (-skip_frame nokey: the decoder skips
+ * every other picture, roughly GOP-length times cheaper); 'full' decodes every frame and picks them
+ * at the analysed fps. 'auto' chooses keyframes for a live stream whose keyframe rate (probed on
+ * every connect) is at least the analysed fps, else full.
+ */
+export type DecodeMode = 'auto' | 'keyframes' | 'full';
+
+/** What a session decided about decoding, from the probe of that connection. */
+export interface DecodeDecision {
+  mode: 'keyframes' | 'full';
+  /** Why (for health records and logs). */
+  reason: string;
+  /** Seconds between keyframes as probed (null: not probed or not measurable). */
+  keyframeInterval: number | null;
+  /** Frames per second the analysis gets in this mode. */
+  effectiveFps: number;
+}
+
+/** Pure: the decode mode for a session (see DecodeMode). */
+export function chooseDecode(requested: DecodeMode, fps: number, live: boolean, keyframeInterval: number | null): DecodeDecision {
+  const kfRate = keyframeInterval && keyframeInterval > 0 ? 1 / keyframeInterval : null;
+  if (requested === 'keyframes') {
+    return { mode: 'keyframes', reason: 'configured', keyframeInterval, effectiveFps: kfRate ? Math.min(fps, kfRate) : fps };
+  }
+  if (requested === 'full') return { mode: 'full', reason: 'configured', keyframeInterval, effectiveFps: fps };
+  if (!live) return { mode: 'full', reason: 'file input: every frame is available', keyframeInterval, effectiveFps: fps };
+  if (kfRate === null) return { mode: 'full', reason: 'keyframe rate unknown', keyframeInterval, effectiveFps: fps };
+  // 5 % slack: a nominal 2 s GOP measures 1.96–2.04 s from packet times.
+  if (fps <= kfRate * 1.05) {
+    return { mode: 'keyframes', reason: `analysed ${fps} fps <= keyframe rate ${round3(kfRate)}/s`, keyframeInterval, effectiveFps: Math.min(fps, kfRate) };
+  }
+  return { mode: 'full', reason: `analysed ${fps} fps > keyframe rate ${round3(kfRate)}/s`, keyframeInterval, effectiveFps: fps };
+}
 
 export type SourceStateName = 'connecting' | 'online' | 'stalled' | 'offline' | 'ended' | 'failed';
 
@@ -38,9 +74,19 @@ export interface FrameSourceOptions extends ParseInputOptions {
   height: number;
   padValue?: number;
   pixelFormat?: PixelFormat;
-  /** Analysed frames per second (ignored with keyframesOnly, which passes every keyframe). */
+  /** Analysed frames per second (in keyframe mode: at most this many keyframes per second). */
   fps?: number;
+  /** Same as decode: 'keyframes' (kept for existing configs and the CLI). */
   keyframesOnly?: boolean;
+  /** Decoding mode (default 'full'; keyframesOnly → 'keyframes'). */
+  decode?: DecodeMode;
+  /** Live, decode 'auto': seconds of packets the connect probe reads to measure the GOP. */
+  gopProbeSec?: number;
+  /**
+   * A recorder in attached mode: its segment output is added to this source's ffmpeg run, so one
+   * connection feeds both the ring and the analysis.
+   */
+  recorder?: Recorder;
   queueCapacity?: number;
   overflow?: OverflowPolicy;
   /** Live only: no frame for this long → stalled → reconnect. */
@@ -59,6 +105,7 @@ export interface FrameSourceOptions extends ParseInputOptions {
 
 export interface SourceStats {
   frames: number;
+  decode: DecodeDecision | null;
   dropped: number;
   reconnects: number;
   state: SourceState;
@@ -84,22 +131,37 @@ function isStillImage(spec: InputSpec): boolean {
 const SHOWINFO = /\bn:\s*(\d+)\s+pts:\s*(-?\d+)\s+pts_time:\s*(-?[0-9.eE+-]+)/;
 
 /** The ffmpeg argument list for one session (pure; exported for tests and for reading). */
-export function buildFfmpegArgs(spec: InputSpec, lb: Letterbox, o: Required<Pick<FrameSourceOptions, 'fps' | 'keyframesOnly' | 'padValue' | 'pixelFormat' | 'rtspTransport' | 'realtime' | 'stallTimeoutSec'>>): string[] {
+export function buildFfmpegArgs(
+  spec: InputSpec,
+  lb: Letterbox,
+  o: Required<Pick<FrameSourceOptions, 'fps' | 'keyframesOnly' | 'padValue' | 'pixelFormat' | 'rtspTransport' | 'realtime' | 'stallTimeoutSec'>>,
+  /** A second output (the recorder's segment ring) on the same input. */
+  extraOutput: string[] = [],
+): string[] {
   const args = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info', '-protocol_whitelist', spec.protocols];
   if (spec.kind === 'rtsp' || spec.kind === 'rtsps') {
     args.push('-rtsp_transport', o.rtspTransport, '-timeout', String(Math.round(o.stallTimeoutSec * 1e6)));
   }
   if (spec.kind === 'hls') args.push('-f', 'hls', '-rw_timeout', String(Math.round(o.stallTimeoutSec * 1e6)));
+  // Decoder option: the stream-copied recording output is not affected.
   if (o.keyframesOnly) args.push('-skip_frame', 'nokey');
   if (o.realtime && spec.kind === 'file') args.push('-re');
+  // The recorder's segment muxer needs pts on every packet (RTP with B-frames lacks some).
+  if (extraOutput.length) args.push('-fflags', '+genpts');
   args.push('-i', spec.ffmpegInput, '-map', '0:v:0', '-an', '-sn', '-dn');
   const filters = [];
-  // ffmpeg's fps filter drops a lone frame that has no duration, so a photo gave zero frames.
-  if (!o.keyframesOnly) filters.push(isStillImage(spec) ? `fps=${o.fps}:eof_action=pass` : `fps=${o.fps}`);
+  if (o.keyframesOnly) {
+    // At most fps keyframes a second (never duplicates, unlike the fps filter on a sparse input).
+    filters.push(`select=isnan(prev_selected_t)+gte(t-prev_selected_t\\,${round3(0.9 / o.fps)})`);
+  } else {
+    // ffmpeg's fps filter drops a lone frame that has no duration, so a photo gave zero frames.
+    filters.push(isStillImage(spec) ? `fps=${o.fps}:eof_action=pass` : `fps=${o.fps}`);
+  }
   filters.push('showinfo=checksum=0', letterboxFilter(lb, o.padValue), `format=${o.pixelFormat}`);
   args.push('-vf', filters.join(','));
   if (o.keyframesOnly) args.push('-fps_mode', 'passthrough');
   args.push('-pix_fmt', o.pixelFormat, '-f', 'rawvideo', 'pipe:1');
+  args.push(...extraOutput);
   return args;
 }
 
@@ -111,11 +173,15 @@ interface SessionResult {
 
 export class FrameSource extends EventEmitter {
   readonly spec: InputSpec;
-  private readonly opts: Required<Omit<FrameSourceOptions, keyof ParseInputOptions | 'backoff' | 'maxReconnects' | 'overflow' | 'random'>> & {
+  private readonly opts: Required<Omit<FrameSourceOptions, keyof ParseInputOptions | 'backoff' | 'maxReconnects' | 'overflow' | 'random' | 'recorder'>> & {
     backoff: BackoffOptions;
     maxReconnects: number;
     overflow: OverflowPolicy;
   };
+  private readonly recorder: Recorder | null;
+  private run_: AttachedRun | null = null;
+  /** The current session's decoding decision (null before the first probe). */
+  decode: DecodeDecision | null = null;
   private readonly random: () => number;
   private queue: FrameQueue<Frame> | null = null;
   private child: ChildProcessByStdio<null, Readable, Readable> | null = null;
@@ -142,6 +208,8 @@ export class FrameSource extends EventEmitter {
       pixelFormat: options.pixelFormat ?? 'bgr24',
       fps: options.fps ?? 2,
       keyframesOnly: options.keyframesOnly ?? false,
+      decode: options.decode ?? (options.keyframesOnly ? 'keyframes' : 'full'),
+      gopProbeSec: options.gopProbeSec ?? 4.5,
       queueCapacity: options.queueCapacity ?? 4,
       overflow: options.overflow ?? (live ? 'drop-oldest' : 'block'),
       stallTimeoutSec: options.stallTimeoutSec ?? 10,
@@ -153,6 +221,9 @@ export class FrameSource extends EventEmitter {
     };
     if (!(this.opts.fps > 0 && this.opts.fps <= 60)) throw new SourceError(`fps must be in (0, 60], got ${this.opts.fps}`);
     this.random = options.random ?? Math.random;
+    this.recorder = options.recorder ?? null;
+    if (this.recorder && !this.recorder.opts.attached) throw new SourceError('the recorder given to a frame source must be in attached mode');
+    if (this.recorder) this.recorder.killRun = () => this.killChild();
   }
 
   get state(): SourceState {
@@ -160,7 +231,7 @@ export class FrameSource extends EventEmitter {
   }
 
   get stats(): SourceStats {
-    return { frames: this.frameCount, dropped: this.queue?.dropped ?? 0, reconnects: this.reconnects, state: this.current };
+    return { frames: this.frameCount, decode: this.decode, dropped: this.queue?.dropped ?? 0, reconnects: this.reconnects, state: this.current };
   }
 
   /** Starts reading (idempotent) and returns the frame iterator. Breaking out of the loop stops the source. */
@@ -195,7 +266,8 @@ export class FrameSource extends EventEmitter {
   async stop(): Promise<void> {
     this.stopped = true;
     this.wakeSleep?.();
-    this.killChild();
+    // While recording, SIGTERM lets ffmpeg close and list the segment being written.
+    this.killChild(this.recorder ? 'SIGTERM' : 'SIGKILL');
     this.queue?.close();
     await this.runPromise;
   }
@@ -206,9 +278,11 @@ export class FrameSource extends EventEmitter {
     this.emit('state', this.current);
   }
 
-  private killChild(): void {
+  private killChild(signal: 'SIGTERM' | 'SIGKILL' = 'SIGKILL'): void {
     const c = this.child;
-    if (c && c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    c.kill(signal);
+    if (signal === 'SIGTERM') setTimeout(() => c.exitCode === null && c.signalCode === null && c.kill('SIGKILL'), 3000).unref();
   }
 
   private async run(): Promise<void> {
@@ -218,11 +292,15 @@ export class FrameSource extends EventEmitter {
       this.setState('connecting', attempt ? `attempt ${attempt + 1}` : undefined);
       let result: SessionResult;
       try {
+        const wantGop = this.opts.decode === 'auto' && this.spec.live;
         this.probe = await probeInput(this.spec, {
           timeoutMs: this.opts.connectTimeoutSec * 1000,
           rtspTransport: this.opts.rtspTransport,
+          gopSec: wantGop ? this.opts.gopProbeSec : undefined,
         });
-        result = await this.runSession(this.probe);
+        this.decode = chooseDecode(this.opts.decode, this.opts.fps, this.spec.live, this.probe.keyframeInterval);
+        this.emit('decode', this.decode);
+        result = await this.runSession(this.probe, this.decode);
       } catch (err) {
         result = { ok: false, frames: 0, reason: scrubSecrets((err as Error).message, this.spec) };
       }
@@ -259,15 +337,23 @@ export class FrameSource extends EventEmitter {
     this.queue?.close();
   }
 
-  private runSession(probe: ProbeResult): Promise<SessionResult> {
+  private runSession(probe: ProbeResult, decode: DecodeDecision): Promise<SessionResult> {
     const o = this.opts;
     const lb = computeLetterbox(probe.width, probe.height, o.width, o.height);
-    const args = buildFfmpegArgs(this.spec, lb, o);
+    const rec = this.recorder?.beginRun('pipe:3') ?? null;
+    const args = buildFfmpegArgs(this.spec, lb, { ...o, keyframesOnly: decode.mode === 'keyframes' }, rec?.outputArgs);
     const frameBytes = o.width * o.height * 3;
     const live = this.spec.live;
-    return new Promise<SessionResult>((resolve) => {
-      const child = spawn('ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    return new Promise<SessionResult>((resolveSession) => {
+      // fd 3 carries the recorder's segment list when recording.
+      const child = spawn('ffmpeg', args, { stdio: rec ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'] }) as ChildProcessByStdio<null, Readable, Readable>;
       this.child = child;
+      if (rec) rec.attach(child.stdio[3] as Readable);
+      const resolve = (r: SessionResult) => {
+        if (!rec) return resolveSession(r);
+        void rec.end().then(() => resolveSession(r));
+      };
+      let captureOffset = Infinity;
       let frames = 0;
       let stallReason: string | null = null;
       const errTail: string[] = [];
@@ -296,6 +382,10 @@ export class FrameSource extends EventEmitter {
           const p = pts.shift()!;
           const wallTime = Date.now();
           let streamTime: number;
+          // Capture time: pts mapped to wall time through the session's least-delayed frame, so
+          // queueing and decoding delays show up in frame age (network latency does not).
+          captureOffset = Math.min(captureOffset, wallTime - p * 1000);
+          const captureWall = live ? Math.round(p * 1000 + captureOffset) : wallTime;
           if (live) {
             if (sessionFirstPts === null) {
               sessionFirstPts = p;
@@ -316,7 +406,7 @@ export class FrameSource extends EventEmitter {
           }
           frames++;
           arm(o.stallTimeoutSec, `no frame for ${o.stallTimeoutSec}s`);
-          this.queue!.push({ data, pixelFormat: o.pixelFormat, letterbox: lb, index: this.frameCount++, streamTime: round6(streamTime), wallTime });
+          this.queue!.push({ data, pixelFormat: o.pixelFormat, letterbox: lb, index: this.frameCount++, streamTime: round6(streamTime), wallTime, captureWall });
         }
       };
 
@@ -370,6 +460,10 @@ export class FrameSource extends EventEmitter {
       });
     });
   }
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
 }
 
 function round6(x: number): number {
