@@ -136,6 +136,11 @@ export class CameraRunner {
     this.recorder.on('restart', (r) => this.d.log('recorder restarted', { camera: this.camera.id, code: r.code, delayMs: r.delayMs }));
     await this.recorder.start();
     this.recorderStartedAt = Date.now();
+    if (this.stopping) {
+      // Stopped (lease lost, drain) while setting up.
+      await this.recorder.stop().catch(() => undefined);
+      return;
+    }
 
     this.verifier = new Verifier({
       cameraId: this.camera.id,
@@ -192,6 +197,27 @@ export class CameraRunner {
       }
     })();
     this.d.log('camera started', { camera: this.camera.id, worker: settings.workerId, static: aux.static, text: !!text, model: manifest.name });
+  }
+
+  /**
+   * Resolves once the stream is up, has failed a first time, or after `timeoutMs` (the worker holds
+   * a start slot until then).
+   */
+  connected(timeoutMs: number): Promise<void> {
+    const src = this.source;
+    if (!src || this.stopping) return Promise.resolve();
+    const settled = (s: SourceState) => s.state !== 'connecting';
+    if (settled(src.state)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(t);
+        src.off('state', on);
+        resolve();
+      };
+      const on = (s: SourceState) => settled(s) && done();
+      const t = setTimeout(done, timeoutMs);
+      src.on('state', on);
+    });
   }
 
   /** Hot reload of zones/thresholds/schedules (caller restarts the runner when needsRestart()). */

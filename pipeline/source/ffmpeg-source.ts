@@ -194,6 +194,7 @@ export class FrameSource extends EventEmitter {
   private liveEpochWall: number | null = null;
   private current: SourceState = { state: 'connecting', since: Date.now(), attempt: 0 };
   private runPromise: Promise<void> | null = null;
+  private readonly abort = new AbortController();
   probe: ProbeResult | null = null;
 
   constructor(options: FrameSourceOptions) {
@@ -265,6 +266,7 @@ export class FrameSource extends EventEmitter {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.abort.abort();
     this.wakeSleep?.();
     // While recording, SIGTERM lets ffmpeg close and list the segment being written.
     this.killChild(this.recorder ? 'SIGTERM' : 'SIGKILL');
@@ -297,6 +299,7 @@ export class FrameSource extends EventEmitter {
           timeoutMs: this.opts.connectTimeoutSec * 1000,
           rtspTransport: this.opts.rtspTransport,
           gopSec: wantGop ? this.opts.gopProbeSec : undefined,
+          signal: this.abort.signal,
         });
         this.decode = chooseDecode(this.opts.decode, this.opts.fps, this.spec.live, this.probe.keyframeInterval);
         this.emit('decode', this.decode);

@@ -42,7 +42,7 @@ function parseRate(r: string | undefined): number | null {
 export function probeInput(
   spec: InputSpec,
   /** gopSec: also read this many seconds of packets to measure the keyframe interval (same connection). */
-  opts: { timeoutMs?: number; rtspTransport?: 'tcp' | 'udp'; gopSec?: number } = {},
+  opts: { timeoutMs?: number; rtspTransport?: 'tcp' | 'udp'; gopSec?: number; signal?: AbortSignal } = {},
 ): Promise<ProbeResult> {
   const timeoutMs = (opts.timeoutMs ?? 15_000) + (opts.gopSec ?? 0) * 1000;
   const args = ['-v', 'error', '-protocol_whitelist', spec.protocols];
@@ -61,6 +61,10 @@ export function probeInput(
     let out = '';
     let err = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs + 2000);
+    // A stopped source must not wait for a hanging probe to time out.
+    const abort = () => child.kill('SIGKILL');
+    opts.signal?.addEventListener('abort', abort, { once: true });
+    child.on('close', () => opts.signal?.removeEventListener('abort', abort));
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString().slice(0, 4000)));
     child.on('error', (e) => {
