@@ -143,8 +143,9 @@ export function buildFfmpegArgs(
     args.push('-rtsp_transport', o.rtspTransport, '-timeout', String(Math.round(o.stallTimeoutSec * 1e6)));
   }
   if (spec.kind === 'hls') args.push('-f', 'hls', '-rw_timeout', String(Math.round(o.stallTimeoutSec * 1e6)));
-  // Decoder option: the stream-copied recording output is not affected.
-  if (o.keyframesOnly) args.push('-skip_frame', 'nokey');
+  // Decoder option: the stream-copied recording output is not affected. One keyframe every second
+  // or two needs no frame-threaded decoder; its per-thread contexts and frames cost ~8 MB per camera.
+  if (o.keyframesOnly) args.push('-skip_frame', 'nokey', '-threads', '1', '-filter_threads', '1');
   if (o.realtime && spec.kind === 'file') args.push('-re');
   // The recorder's segment muxer needs pts on every packet (RTP with B-frames lacks some).
   if (extraOutput.length) args.push('-fflags', '+genpts');

@@ -104,21 +104,23 @@ function treeCpu(root: number): number {
   }
   return ticks / TICK;
 }
-function treePssMB(root: number): { mb: number; procs: number } {
+function treePssMB(root: number): { mb: number; procs: number; rootMb: number } {
   let kb = 0;
   let procs = 0;
+  let rootKb = 0;
   for (const p of tree(root)) {
     try {
       const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${p}/smaps_rollup`, 'utf8'));
       if (m) {
         kb += Number(m[1]);
+        if (p === root) rootKb = Number(m[1]);
         procs++;
       }
     } catch {
       /* gone */
     }
   }
-  return { mb: kb / 1024, procs };
+  return { mb: kb / 1024, procs, rootMb: rootKb / 1024 };
 }
 function loadavg(): string {
   return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
@@ -141,6 +143,7 @@ interface Result {
   perWorker: number[];
   playableRings: number;
   load: string;
+  pssDetail: string;
   pass: boolean;
 }
 
@@ -238,13 +241,23 @@ async function runOnce(n: number, workers: number): Promise<Result> {
     const starts0 = startCounts();
     const w0 = Date.now();
     let pss = 0;
+    let pssDetail = '';
     let maxSessions = 0;
     const windowMs = Number(args.window) * 1000;
     while (Date.now() - w0 < windowMs) {
       await new Promise((r) => setTimeout(r, Math.min(10_000, windowMs - (Date.now() - w0))));
       maxSessions = Math.max(maxSessions, rtsp.stats().sessions);
       // PSS at the middle of the window and at its end; the larger is reported.
-      if (Date.now() - w0 > windowMs / 2) pss = Math.max(pss, procs.reduce((s, p) => s + treePssMB(p.pid!).mb, 0));
+      if (Date.now() - w0 > windowMs / 2) {
+        const t = procs.map((p) => treePssMB(p.pid!));
+        const total = t.reduce((s, x) => s + x.mb, 0);
+        if (total > pss) {
+          pss = total;
+          const nodeMb = t.reduce((s, x) => s + x.rootMb, 0);
+          const kids = t.reduce((s, x) => s + x.procs - 1, 0);
+          pssDetail = `node ${nodeMb.toFixed(0)} MB, ${kids} children ${((total - nodeMb) / Math.max(1, kids)).toFixed(1)} MB each`;
+        }
+      }
     }
     const secs = (Date.now() - w0) / 1000;
     const cpu = procs.map((p, i) => treeCpu(p.pid!) - cpu0[i]!);
@@ -271,10 +284,11 @@ async function runOnce(n: number, workers: number): Promise<Result> {
         const last = idx.at(-1);
         if (last) {
           const out = await run('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', join(dir, 'data', 'rings', id, last.file)]);
-          if (Number(out.trim()) > 0) playable++;
+          // MPEG-TS lists the stream under its program too: the first line is enough.
+          if (Number(out.trim().split('\n')[0]) > 0) playable++;
         }
-      } catch {
-        /* not playable */
+      } catch (err) {
+        if (playable === 0) console.log(`  ring of ${id} not playable: ${(err as Error).message.slice(0, 300)}`);
       }
     }
     const coresTotal = cpu.reduce((s, v) => s + v, 0) / secs;
@@ -297,6 +311,7 @@ async function runOnce(n: number, workers: number): Promise<Result> {
       perWorker,
       playableRings: playable,
       load: loadavg(),
+      pssDetail,
       pass: false,
     };
     const spreadOk = workers < 2 || Math.max(...perWorker) - Math.min(...perWorker) <= 8;
@@ -323,7 +338,7 @@ function report(r: Result): void {
     [
       `cameras ${r.cameras} on ${r.workers} worker(s) [${r.perWorker.join('/')}], window ${args.window} s, analysis fps ${args.fps}, load avg at end ${r.load}`,
       `  cores: ${f(r.coresTotal, 2)} total, ${f(r.coresPerCamera, 4)} per camera (target ≤ ${TARGET.coresPerWorker} per worker)`,
-      `  PSS: ${f(r.pssPerCameraMB, 1)} MB per camera (target ≤ ${TARGET.pssMB})`,
+      `  PSS: ${f(r.pssPerCameraMB, 1)} MB per camera (target ≤ ${TARGET.pssMB}); ${r.pssDetail}`,
       `  analysed fps per camera: mean ${f(r.fpsMean)}, min ${f(r.fpsMin)} (target ≥ ${TARGET.fps})`,
       `  frame age p95: ${r.ageP95 === null ? 'n/a' : `${r.ageP95} s`} (target ≤ ${TARGET.ageP95} s); drops ${r.drops}`,
       `  lease losses ${r.leaseLosses}, camera starts in window ${r.starts}`,
