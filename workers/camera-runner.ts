@@ -70,6 +70,8 @@ export class CameraRunner {
   private lastFrameAt: number | null = null;
   private recorderStartedAt = 0;
   private recorderRestartedAt = 0;
+  /** Epoch ms the frame source last came online (null while it is not). */
+  private onlineSince: number | null = null;
   private recorderRestarts = 0;
   private lastHealth: HealthState | null = null;
   private fpsWindow = { at: Date.now(), frames: 0 };
@@ -417,6 +419,8 @@ export class CameraRunner {
   private onSourceState(s: SourceState): void {
     const map: Record<SourceState['state'], HealthState> = { connecting: 'connecting', online: 'online', stalled: 'stalled', offline: 'offline', ended: 'offline', failed: 'offline' };
     const state = map[s.state];
+    if (s.state === 'online') this.onlineSince ??= s.since;
+    else this.onlineSince = null;
     const reason = s.state === 'ended' || s.state === 'failed' ? `${s.state}: ${s.reason ?? ''}` : (s.reason ?? null);
     this.lastHealth = state;
     this.enqueue(() => this.reportHealth(state, reason, s.since));
@@ -469,7 +473,14 @@ export class CameraRunner {
     const r = this.recorder;
     if (!r || this.stopping) return;
     const now = Date.now();
-    const ref = Math.max(r.lastSegmentAt ?? 0, this.recorderStartedAt, this.recorderRestartedAt);
+    let ref = Math.max(r.lastSegmentAt ?? 0, this.recorderStartedAt, this.recorderRestartedAt);
+    if (r.opts.attached) {
+      // The recorder rides on the frame source's run: while the source is reconnecting there is no
+      // run to restart (killing the next one as it connects would keep the camera down for good);
+      // once frames flow, segments must follow within the same bound.
+      if (this.onlineSince === null) return;
+      ref = Math.max(ref, this.onlineSince);
+    }
     if (recorderStalled(now, ref, this.d.settings.segmentSec)) {
       this.recorderRestartedAt = now;
       this.recorderRestarts++;

@@ -12,7 +12,7 @@
 // usage: npm run bench:scale -- --cameras 64 [--workers 2] [--window 120] [--warmup 30] [--fps 0.5]
 //                                [--find-max [--step 16]]
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -202,6 +202,8 @@ async function runOnce(n: number, workers: number): Promise<Result> {
         detached: true,
       });
       let buf = '';
+      const logFile = createWriteStream(join(tmpdir(), `citywatch-bench-scale-w${w}.log`));
+      child.stdout!.pipe(logFile);
       child.stdout!.on('data', (d: Buffer) => {
         buf += d.toString();
         const parts = buf.split('\n');

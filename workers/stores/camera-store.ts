@@ -165,12 +165,20 @@ export class CameraStore {
     return rec;
   }
 
+  /** All cameras in two round trips (ids, then one pipeline), however many there are. */
   async list(): Promise<CameraRecord[]> {
     const ids = (await this.redis.smembers(this.index)).sort();
+    if (!ids.length) return [];
+    const p = this.redis.pipeline();
+    for (const id of ids) p.hmget(this.key(id), 'json', 'version');
+    const res = (await p.exec()) ?? [];
     const out: CameraRecord[] = [];
-    for (const id of ids) {
-      const c = await this.get(id);
-      if (c) out.push(c);
+    for (const [err, v] of res) {
+      const [json, version] = (v ?? []) as (string | null)[];
+      if (err || !json) continue;
+      const rec = JSON.parse(json) as CameraRecord;
+      rec.version = Number(version ?? rec.version);
+      out.push(rec);
     }
     return out;
   }
