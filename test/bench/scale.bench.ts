@@ -221,7 +221,7 @@ async function runOnce(n: number, workers: number): Promise<Result> {
       const f = await frames();
       const up = f.filter((x) => x > 0).length;
       if (up === n) break;
-      if (Date.now() - t0 > 300_000) throw new Error(`only ${up}/${n} cameras produced frames after 300 s`);
+      if (Date.now() - t0 > 600_000) throw new Error(`only ${up}/${n} cameras produced frames after 600 s`);
       await new Promise((r) => setTimeout(r, 2000));
     }
     console.log(`  all ${n} cameras analysing after ${Math.round((Date.now() - t0) / 1000)} s; warm-up ${args.warmup} s`);
