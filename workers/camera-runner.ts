@@ -482,11 +482,20 @@ export class CameraRunner {
       ref = Math.max(ref, this.onlineSince);
     }
     if (recorderStalled(now, ref, this.d.settings.segmentSec)) {
-      this.recorderRestartedAt = now;
-      this.recorderRestarts++;
-      this.d.log('recorder stalled; restarting', { camera: this.camera.id, lastSegmentAt: r.lastSegmentAt });
-      r.restart();
+      // Read segment-list lines that arrived while the event loop was held up before judging.
+      setImmediate(() => this.restartStalledRecorder(ref));
     }
+  }
+
+  private restartStalledRecorder(ref: number): void {
+    const r = this.recorder;
+    if (!r || this.stopping) return;
+    const now = Date.now();
+    if ((r.lastSegmentAt ?? 0) > ref) return;
+    this.recorderRestartedAt = now;
+    this.recorderRestarts++;
+    this.d.log('recorder stalled; restarting', { camera: this.camera.id, lastSegmentAt: r.lastSegmentAt });
+    r.restart();
   }
 
   get status(): { cameraId: string; frames: number; lastFrameAt: number | null; health: HealthState | null; finished: boolean; decode: DecodeDecision | null; analysedFps: number | null } {

@@ -50,7 +50,9 @@ export async function openEvidenceStore(s: WorkerSettings, log: Log): Promise<Ev
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let t: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<never>((_, rej) => (t = setTimeout(() => rej(new Error(`${what} timed out after ${ms} ms`)), ms)))]).finally(() => clearTimeout(t));
+  // The rejection waits one I/O turn: after the event loop was held up, a reply that arrived in time
+  // is read before the expired timer may call it late.
+  return Promise.race([p, new Promise<never>((_, rej) => (t = setTimeout(() => setImmediate(() => rej(new Error(`${what} timed out after ${ms} ms`))), ms)))]).finally(() => clearTimeout(t));
 }
 
 /** A stable pseudo-random rank of a camera for a worker (FNV-1a of both ids). */

@@ -372,10 +372,16 @@ export class FrameSource extends EventEmitter {
       const arm = (sec: number, why: string) => {
         if (!live) return;
         if (watchdog) clearTimeout(watchdog);
+        const seen = frames;
         watchdog = setTimeout(() => {
-          stallReason = why;
-          this.setState('stalled', why);
-          this.killChild();
+          // After the event loop was held up (an overloaded host), expired timers run before the
+          // pipe data that arrived meanwhile is read: look at that data first, then judge.
+          setImmediate(() => {
+            if (frames !== seen || this.child !== child) return;
+            stallReason = why;
+            this.setState('stalled', why);
+            this.killChild();
+          });
         }, sec * 1000);
       };
       arm(o.connectTimeoutSec, `no frame within ${o.connectTimeoutSec}s of connecting`);
