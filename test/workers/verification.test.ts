@@ -86,7 +86,8 @@ describe('verification after handling', () => {
     const clips = withFresh.evidence.filter((e) => e.file.kind === 'clip');
     expect(clips[1]!.key).toMatch(/\/v\d+\/clip\.mp4$/);
     const round = (c: typeof stayed) => `v${c.history.filter((h) => h.to === 'handled').at(-1)!.at}`;
-    expect(await worker.delivery.get(`case.reopened:${stayed.id}:${round(stayed)}`)).toMatchObject({ type: 'case.reopened' });
-    expect(await worker.delivery.get(`case.verified:${left.id}:${round(left)}`)).toMatchObject({ type: 'case.verified' });
+    // The evidence job attaches the clip, then queues the delivery: wait for it rather than race it.
+    expect(await waitFor('reopened delivery', () => worker!.delivery.get(`case.reopened:${stayed.id}:${round(stayed)}`), 15_000)).toMatchObject({ type: 'case.reopened' });
+    expect(await waitFor('verified delivery', () => worker!.delivery.get(`case.verified:${left.id}:${round(left)}`), 15_000)).toMatchObject({ type: 'case.verified' });
   });
 });
