@@ -10,6 +10,12 @@ import { Keys } from '../workers/redis.js';
 /** Inference latency histogram buckets, milliseconds (exposed in seconds). */
 export const INFERENCE_BUCKETS_MS = [10, 25, 50, 100, 250, 500, 1000, 2500, 5000] as const;
 
+/** Frame age histogram buckets (capture → decision), seconds. */
+export const FRAME_AGE_BUCKETS_S = [0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32] as const;
+
+/** Gauges older than this are left out of /metrics (their worker is gone or the camera moved). */
+export const GAUGE_STALE_MS = 60_000;
+
 export const SHARED_METRICS = {
   frames: 'frames_analysed',
   dropped: 'frames_dropped',
@@ -18,6 +24,10 @@ export const SHARED_METRICS = {
   cases: 'cases',
   deliveries: 'delivery_attempts',
   replays: 'replays',
+  frameAge: 'frame_age_s',
+  leaseLosses: 'lease_losses',
+  /** Gauges: field = labels incl. "metric", value = "<value>|<epoch ms>" (last write wins). */
+  gauges: 'gauges',
 } as const;
 
 export type Labels = Record<string, string>;
@@ -90,6 +100,40 @@ export class MetricsRecorder {
     return this.exec((p) => p.hincrby(this.key(SHARED_METRICS.deliveries), labelField({ result, type }), 1));
   }
 
+  /** Age of an analysed frame at its decision (capture wall time → rules done), seconds. */
+  recordFrameAge(cameraId: string, ageSec: number): Promise<void> {
+    if (!Number.isFinite(ageSec)) return Promise.resolve();
+    const age = Math.max(0, ageSec);
+    const bucket = FRAME_AGE_BUCKETS_S.findIndex((b) => age <= b);
+    return this.exec((p) => {
+      p.hincrby(this.key(SHARED_METRICS.frameAge), labelField({ camera: cameraId, le: bucket < 0 ? '+Inf' : String(FRAME_AGE_BUCKETS_S[bucket]) }), 1);
+      p.hincrbyfloat(this.key(SHARED_METRICS.frameAge), labelField({ camera: cameraId, stat: 'sum' }), age);
+      p.hincrby(this.key(SHARED_METRICS.frameAge), labelField({ camera: cameraId, stat: 'count' }), 1);
+    });
+  }
+
+  /** Per-camera gauges (written by the camera's holder only, so last write wins). */
+  setCameraGauges(cameraId: string, g: { fps: number; skippedFps: number; decode: string | null }): Promise<void> {
+    const now = Date.now();
+    return this.exec((p) =>
+      p.hset(this.key(SHARED_METRICS.gauges), {
+        [labelField({ metric: 'camera_fps', camera: cameraId })]: `${g.fps}|${now}`,
+        [labelField({ metric: 'camera_skipped_fps', camera: cameraId })]: `${g.skippedFps}|${now}`,
+        [labelField({ metric: 'camera_keyframe_decode', camera: cameraId })]: `${g.decode === 'keyframes' ? 1 : 0}|${now}`,
+      }),
+    );
+  }
+
+  /** Cameras one worker holds (written every lease round). */
+  setWorkerCameras(workerId: string, cameras: number): Promise<void> {
+    return this.exec((p) => p.hset(this.key(SHARED_METRICS.gauges), labelField({ metric: 'worker_cameras', worker: workerId }), `${cameras}|${Date.now()}`));
+  }
+
+  /** A camera lease this worker lost while analysing (someone else took it, or it expired). */
+  recordLeaseLoss(workerId: string, why: string): Promise<void> {
+    return this.exec((p) => p.hincrby(this.key(SHARED_METRICS.leaseLosses), labelField({ worker: workerId, why }), 1));
+  }
+
   /** A finished replay job: completed / failed. */
   recordReplay(result: string): Promise<void> {
     return this.exec((p) => p.hincrby(this.key(SHARED_METRICS.replays), labelField({ result }), 1));
@@ -100,11 +144,13 @@ export class MetricsRecorder {
 export interface SharedSeries {
   labels: Labels;
   value: number;
+  /** The stored string (gauges carry "<value>|<epoch ms>"). */
+  raw?: string;
 }
 
 export async function readSharedMetric(redis: Redis, prefix: string | undefined, metric: string): Promise<SharedSeries[]> {
   const h = await redis.hgetall(new Keys(prefix).k('metrics', metric));
-  return Object.entries(h).map(([field, v]) => ({ labels: JSON.parse(field) as Labels, value: Number(v) }));
+  return Object.entries(h).map(([field, v]) => ({ labels: JSON.parse(field) as Labels, value: Number(v), raw: v }));
 }
 
 // Process-wide default, so worker code can call `recordFrame(...)` without threading a recorder
@@ -126,3 +172,23 @@ export const recordEvent = (classId: string, transition?: string) => shared?.rec
 export const recordCase = (classId: string, outcome?: string) => shared?.recordCase(classId, outcome) ?? Promise.resolve();
 export const recordDelivery = (result: string, type?: string) => shared?.recordDelivery(result, type) ?? Promise.resolve();
 export const recordReplay = (result: string) => shared?.recordReplay(result) ?? Promise.resolve();
+export const recordFrameAge = (cameraId: string, ageSec: number) => shared?.recordFrameAge(cameraId, ageSec) ?? Promise.resolve();
+export const setCameraGauges = (cameraId: string, g: { fps: number; skippedFps: number; decode: string | null }) => shared?.setCameraGauges(cameraId, g) ?? Promise.resolve();
+export const setWorkerCameras = (workerId: string, cameras: number) => shared?.setWorkerCameras(workerId, cameras) ?? Promise.resolve();
+export const recordLeaseLoss = (workerId: string, why: string) => shared?.recordLeaseLoss(workerId, why) ?? Promise.resolve();
+
+/** Current gauges by metric name (stale ones dropped). */
+export async function readGauges(redis: Redis, prefix: string | undefined, now = Date.now()): Promise<Map<string, SharedSeries[]>> {
+  const out = new Map<string, SharedSeries[]>();
+  for (const s of await readSharedMetric(redis, prefix, SHARED_METRICS.gauges)) {
+    const { metric, ...labels } = s.labels;
+    if (!metric) continue;
+    const raw = s.raw ?? '';
+    const [v, at] = raw.split('|');
+    if (!(now - Number(at) <= GAUGE_STALE_MS)) continue;
+    const list = out.get(metric) ?? [];
+    list.push({ labels, value: Number(v) });
+    out.set(metric, list);
+  }
+  return out;
+}

@@ -2,7 +2,7 @@
 // Redis (api/metrics-shared.ts), BullMQ queue depths and camera states, in Prometheus text format.
 import type { Redis } from 'ioredis';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { INFERENCE_BUCKETS_MS, readSharedMetric, SHARED_METRICS, type Labels } from './metrics-shared.js';
+import { FRAME_AGE_BUCKETS_S, INFERENCE_BUCKETS_MS, readGauges, readSharedMetric, SHARED_METRICS, type Labels } from './metrics-shared.js';
 
 interface MetricValue {
   labels: Labels;
@@ -65,39 +65,62 @@ export function createMetricsRegistry(src: MetricsSources): Registry {
   counter('citywatch_delivery_attempts_total', SHARED_METRICS.deliveries, 'Webhook delivery attempts, per result');
   counter('citywatch_replays_total', SHARED_METRICS.replays, 'Replay jobs finished, per result');
 
-  registry.registerMetric(
-    custom({
-      name: 'citywatch_inference_latency_seconds',
-      help: 'Detector inference latency per analysed frame',
-      type: 'histogram',
-      aggregator: 'sum',
-      collectValues: async () => {
-        const series = await readSharedMetric(src.redis, src.prefix, SHARED_METRICS.inference);
-        const byCam = new Map<string, { buckets: Map<string, number>; sum: number; count: number }>();
-        for (const s of series) {
-          const cam = s.labels.camera ?? '';
-          const e = byCam.get(cam) ?? { buckets: new Map(), sum: 0, count: 0 };
-          byCam.set(cam, e);
-          if (s.labels.le) e.buckets.set(s.labels.le, (e.buckets.get(s.labels.le) ?? 0) + s.value);
-          else if (s.labels.stat === 'sum') e.sum = s.value;
-          else if (s.labels.stat === 'count') e.count = s.value;
-        }
-        const out: MetricValue[] = [];
-        for (const [camera, e] of byCam) {
-          let acc = 0;
-          for (const b of INFERENCE_BUCKETS_MS) {
-            acc += e.buckets.get(String(b)) ?? 0;
-            out.push({ metricName: 'citywatch_inference_latency_seconds_bucket', labels: { camera, le: String(b / 1000) }, value: acc });
+  // Histograms stored as non-cumulative buckets per camera (see metrics-shared.ts); `scale` turns the
+  // stored unit into seconds and the bucket bounds into their exposed values.
+  const histogram = (name: string, metric: string, help: string, bounds: readonly number[], scale: number) =>
+    registry.registerMetric(
+      custom({
+        name,
+        help,
+        type: 'histogram',
+        aggregator: 'sum',
+        collectValues: async () => {
+          const series = await readSharedMetric(src.redis, src.prefix, metric);
+          const byCam = new Map<string, { buckets: Map<string, number>; sum: number; count: number }>();
+          for (const s of series) {
+            const cam = s.labels.camera ?? '';
+            const e = byCam.get(cam) ?? { buckets: new Map(), sum: 0, count: 0 };
+            byCam.set(cam, e);
+            if (s.labels.le) e.buckets.set(s.labels.le, (e.buckets.get(s.labels.le) ?? 0) + s.value);
+            else if (s.labels.stat === 'sum') e.sum = s.value;
+            else if (s.labels.stat === 'count') e.count = s.value;
           }
-          acc += e.buckets.get('+Inf') ?? 0;
-          out.push({ metricName: 'citywatch_inference_latency_seconds_bucket', labels: { camera, le: '+Inf' }, value: acc });
-          out.push({ metricName: 'citywatch_inference_latency_seconds_sum', labels: { camera }, value: e.sum / 1000 });
-          out.push({ metricName: 'citywatch_inference_latency_seconds_count', labels: { camera }, value: e.count });
-        }
-        return out;
-      },
-    }) as never,
-  );
+          const out: MetricValue[] = [];
+          for (const [camera, e] of byCam) {
+            let acc = 0;
+            for (const b of bounds) {
+              acc += e.buckets.get(String(b)) ?? 0;
+              out.push({ metricName: `${name}_bucket`, labels: { camera, le: String(b * scale) }, value: acc });
+            }
+            acc += e.buckets.get('+Inf') ?? 0;
+            out.push({ metricName: `${name}_bucket`, labels: { camera, le: '+Inf' }, value: acc });
+            out.push({ metricName: `${name}_sum`, labels: { camera }, value: e.sum * scale });
+            out.push({ metricName: `${name}_count`, labels: { camera }, value: e.count });
+          }
+          return out;
+        },
+      }) as never,
+    );
+  histogram('citywatch_inference_latency_seconds', SHARED_METRICS.inference, 'Detector inference latency per analysed frame', INFERENCE_BUCKETS_MS, 1 / 1000);
+  // The Frigate-style name of the same series (detector time per analysed frame, queueing included).
+  histogram('citywatch_inference_seconds', SHARED_METRICS.inference, 'Detection time per analysed frame (waiting for the shared session included)', INFERENCE_BUCKETS_MS, 1 / 1000);
+  histogram('citywatch_frame_age_seconds', SHARED_METRICS.frameAge, 'Age of an analysed frame when its decision is made (capture wall time to rules done)', FRAME_AGE_BUCKETS_S, 1);
+  counter('citywatch_lease_losses_total', SHARED_METRICS.leaseLosses, 'Camera leases a worker lost while analysing the camera, per worker and reason');
+
+  const gauge = (name: string, metric: string, help: string) =>
+    registry.registerMetric(
+      custom({
+        name,
+        help,
+        type: 'gauge',
+        aggregator: 'sum',
+        collectValues: async () => ((await readGauges(src.redis, src.prefix)).get(metric) ?? []).map((s) => ({ labels: s.labels, value: s.value })),
+      }) as never,
+    );
+  gauge('citywatch_camera_fps', 'camera_fps', 'Frames analysed per second, per camera (over the last heartbeat period)');
+  gauge('citywatch_camera_skipped_fps', 'camera_skipped_fps', 'Frames per second dropped because analysis did not keep up, per camera');
+  gauge('citywatch_camera_keyframe_decode', 'camera_keyframe_decode', '1 when the camera is decoded keyframes-only, 0 when every frame is decoded');
+  gauge('citywatch_worker_cameras', 'worker_cameras', 'Cameras each worker analyses');
 
   registry.registerMetric(
     custom({

@@ -63,6 +63,11 @@ export interface Frame {
   streamTime: number;
   /** Epoch milliseconds when the frame left ffmpeg. */
   wallTime: number;
+  /**
+   * Live sources: estimated epoch ms of capture (the frame's pts on the wall clock of the session's
+   * least-delayed frame), for frame-age measurement. Files: same as wallTime.
+   */
+  captureWall?: number;
 }
 
 /** One object found by a detector in one frame. */

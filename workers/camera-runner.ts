@@ -11,9 +11,9 @@ import { auxiliaryDetectors, CameraAnalyzer } from '../pipeline/analyzer.js';
 import { sharedSession } from '../pipeline/detect/session.js';
 import { sourceForModel, sourceTiling } from '../pipeline/detect/stream.js';
 import { TextDetector } from '../pipeline/detect/text/index.js';
-import { recordCase, recordEvent, recordFrame } from '../api/metrics-shared.js';
+import { recordCase, recordEvent, recordFrame, recordFrameAge, setCameraGauges } from '../api/metrics-shared.js';
 import { getClass } from '../pipeline/rules/catalog.js';
-import type { FrameSource, SourceState } from '../pipeline/source/ffmpeg-source.js';
+import type { DecodeDecision, FrameSource, SourceState } from '../pipeline/source/ffmpeg-source.js';
 import { Recorder } from '../pipeline/source/recorder.js';
 import type { ViolationEvent } from '../pipeline/types.js';
 import type { DeliveryService } from './delivery/delivery.js';
@@ -41,6 +41,7 @@ export type Log = RunnerDeps['log'];
 /** A config change the running engine can take (zones, thresholds, schedules) vs one that needs a restart. */
 export function needsRestart(a: CameraRecord, b: CameraRecord): boolean {
   if (a.url !== b.url) return true;
+  if ((a.detectUrl ?? null) !== (b.detectUrl ?? null)) return true;
   if (JSON.stringify(a.config.analysis) !== JSON.stringify(b.config.analysis)) return true;
   const x = auxiliaryDetectors(a.config);
   const y = auxiliaryDetectors(b.config);
@@ -69,8 +70,14 @@ export class CameraRunner {
   private lastFrameAt: number | null = null;
   private recorderStartedAt = 0;
   private recorderRestartedAt = 0;
+  /** Epoch ms the frame source last came online (null while it is not). */
+  private onlineSince: number | null = null;
   private recorderRestarts = 0;
   private lastHealth: HealthState | null = null;
+  private fpsWindow = { at: Date.now(), frames: 0 };
+  private analysedFps: number | null = null;
+  /** Pixel size of the analysed stream (boxes are in it); the recorded main stream may differ. */
+  private detectSize: { width: number; height: number } | null = null;
   /** Set when the frame loop ended by itself (file input at EOF, or a fatal error). */
   finished = false;
   readonly ringDir: string;
@@ -85,6 +92,14 @@ export class CameraRunner {
 
   get version(): number {
     return this.camera.version;
+  }
+
+  private ringMaxBytes: number | null = null;
+
+  /** The worker's ring disk budget is split over the cameras it holds; this camera's part changed. */
+  setRingMaxBytes(bytes: number): void {
+    this.ringMaxBytes = bytes;
+    this.recorder?.setMaxBytes(bytes);
   }
 
   /** Qualified idempotency key: the engine's episode id is unique within one stream timeline, which restarts with each runner. */
@@ -105,19 +120,29 @@ export class CameraRunner {
 
     await mkdir(this.ringDir, { recursive: true });
     const isFile = !/^[a-z][a-z0-9+.-]*:\/\//i.test(this.camera.url);
+    // One connection per camera: the recorder's segment output rides on the frame source's ffmpeg
+    // run. A separate analysis stream (detectUrl, the camera's substream) is a second connection by
+    // design, so then the recorder runs its own ffmpeg on the main stream.
+    const detectUrl = this.camera.detectUrl && this.camera.detectUrl !== this.camera.url ? this.camera.detectUrl : null;
     this.recorder = new Recorder({
       cameraId: this.camera.id,
       input: this.camera.url,
       dir: this.ringDir,
       segmentSec: settings.segmentSec,
-      maxBytes: settings.ringMaxBytes,
+      maxBytes: this.ringMaxBytes ?? settings.ringMaxBytes,
       maxAgeSec: settings.ringMaxAgeSec,
       realtime: isFile,
+      attached: !detectUrl,
     });
     this.recorder.on('error', (err) => this.d.log('recorder error', { camera: this.camera.id, error: err.message }));
     this.recorder.on('restart', (r) => this.d.log('recorder restarted', { camera: this.camera.id, code: r.code, delayMs: r.delayMs }));
     await this.recorder.start();
     this.recorderStartedAt = Date.now();
+    if (this.stopping) {
+      // Stopped (lease lost, drain) while setting up.
+      await this.recorder.stop().catch(() => undefined);
+      return;
+    }
 
     this.verifier = new Verifier({
       cameraId: this.camera.id,
@@ -130,9 +155,19 @@ export class CameraRunner {
       log: this.d.log,
     });
 
-    const source = sourceForModel(manifest, { input: this.camera.url, fps: cfg.analysis.fps, keyframesOnly: cfg.analysis.keyframesOnly, tiling: sourceTiling(cfg.analysis.tiling), realtime: isFile });
+    const source = sourceForModel(manifest, {
+      input: detectUrl ?? this.camera.url,
+      fps: cfg.analysis.fps,
+      decode: cfg.analysis.keyframesOnly ? 'keyframes' : cfg.analysis.decode,
+      tiling: sourceTiling(cfg.analysis.tiling),
+      realtime: isFile,
+      recorder: detectUrl ? undefined : this.recorder,
+      // Live: the newest picture matters; a deeper queue only adds frame age.
+      queueCapacity: 2,
+    });
     this.source = source;
     source.on('state', (s: SourceState) => this.onSourceState(s));
+    source.on('decode', (d: DecodeDecision) => this.d.log('camera decode mode', { camera: this.camera.id, ...d }));
     this.timers.push(setInterval(() => void this.heartbeat(), settings.heartbeatSec * 1000));
     this.timers.push(setInterval(() => this.watchRecorder(), 5000));
     this.timers.push(setInterval(() => void this.verifier?.refresh().catch(() => undefined), 3000));
@@ -145,10 +180,13 @@ export class CameraRunner {
           if (this.stopping) break;
           const t0 = performance.now();
           const { events } = await analyzer.process(frame);
+          const decidedAt = Date.now();
           recordFrame(this.camera.id, performance.now() - t0, source.stats.dropped - dropped);
+          recordFrameAge(this.camera.id, (decidedAt - (frame.captureWall ?? frame.wallTime)) / 1000);
           dropped = source.stats.dropped;
           this.frames++;
-          this.lastFrameAt = Date.now();
+          this.lastFrameAt = decidedAt;
+          this.detectSize = { width: frame.letterbox.srcWidth, height: frame.letterbox.srcHeight };
           for (const ev of events) {
             recordEvent(ev.classId, ev.transition);
             this.enqueue(() => this.onEvent(ev));
@@ -162,6 +200,27 @@ export class CameraRunner {
       }
     })();
     this.d.log('camera started', { camera: this.camera.id, worker: settings.workerId, static: aux.static, text: !!text, model: manifest.name });
+  }
+
+  /**
+   * Resolves once the stream is up, has failed a first time, or after `timeoutMs` (the worker holds
+   * a start slot until then).
+   */
+  connected(timeoutMs: number): Promise<void> {
+    const src = this.source;
+    if (!src || this.stopping) return Promise.resolve();
+    const settled = (s: SourceState) => s.state !== 'connecting';
+    if (settled(src.state)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(t);
+        src.off('state', on);
+        resolve();
+      };
+      const on = (s: SourceState) => settled(s) && done();
+      const t = setTimeout(done, timeoutMs);
+      src.on('state', on);
+    });
   }
 
   /** Hot reload of zones/thresholds/schedules (caller restarts the runner when needsRestart()). */
@@ -308,6 +367,7 @@ export class CameraRunner {
         snapshotAt: end,
         wallTime: ev.wallTime,
         boxes: ev.boxes,
+        boxSpace: this.detectSize,
         zonePolygon: zone ? zone.polygon.map((p) => [p[0], p[1]] as const) : null,
         caption: `${c.nameZh} ${c.nameEn} · ${this.camera.name} · ${zone?.name ?? ev.reason.zoneId ?? ''}`,
         ringDir: this.ringDir,
@@ -345,6 +405,7 @@ export class CameraRunner {
         snapshotAt: window.endAt,
         wallTime: window.endAt,
         boxes: c.boxes,
+        boxSpace: this.detectSize,
         zonePolygon: zone ? zone.polygon.map((p) => [p[0], p[1]] as const) : null,
         caption: `${c.nameZh} ${c.nameEn} · reopened · ${this.camera.name}`,
         ringDir: this.ringDir,
@@ -359,6 +420,8 @@ export class CameraRunner {
   private onSourceState(s: SourceState): void {
     const map: Record<SourceState['state'], HealthState> = { connecting: 'connecting', online: 'online', stalled: 'stalled', offline: 'offline', ended: 'offline', failed: 'offline' };
     const state = map[s.state];
+    if (s.state === 'online') this.onlineSince ??= s.since;
+    else this.onlineSince = null;
     const reason = s.state === 'ended' || s.state === 'failed' ? `${s.state}: ${s.reason ?? ''}` : (s.reason ?? null);
     this.lastHealth = state;
     this.enqueue(() => this.reportHealth(state, reason, s.since));
@@ -377,13 +440,33 @@ export class CameraRunner {
   }
 
   private async heartbeat(): Promise<void> {
+    const now = Date.now();
+    const span = (now - this.fpsWindow.at) / 1000;
+    if (span >= 1) {
+      this.analysedFps = Math.round(((this.frames - this.fpsWindow.frames) / span) * 1000) / 1000;
+      this.fpsWindow = { at: now, frames: this.frames };
+    }
+    const d = this.source?.decode ?? null;
+    const analysis = { decode: d?.mode ?? null, decodeReason: d?.reason ?? null, keyframeInterval: d?.keyframeInterval ?? null, effectiveFps: d?.effectiveFps ?? null, analysedFps: this.analysedFps };
+    void setCameraGauges(this.camera.id, { fps: this.analysedFps ?? 0, skippedFps: this.skippedFps(), decode: d?.mode ?? null });
     await this.d.health.heartbeat(this.camera.id, {
       workerId: this.d.settings.workerId,
       lastFrameAt: this.lastFrameAt,
       frames: this.frames,
       lastSegmentAt: this.recorder?.lastSegmentAt ?? null,
       recorderRestarts: this.recorderRestarts,
+      analysis,
     });
+  }
+
+  private lastSkipped = { at: Date.now(), dropped: 0, fps: 0 };
+  /** Frames per second the source dropped because analysis did not keep up (Frigate's skipped_fps). */
+  private skippedFps(): number {
+    const now = Date.now();
+    const dropped = this.source?.stats.dropped ?? 0;
+    const span = (now - this.lastSkipped.at) / 1000;
+    if (span >= 1) this.lastSkipped = { at: now, dropped, fps: Math.round(((dropped - this.lastSkipped.dropped) / span) * 1000) / 1000 };
+    return this.lastSkipped.fps;
   }
 
   /** A recorder with no segment for 2 × segment length + 30 s is restarted. */
@@ -391,17 +474,33 @@ export class CameraRunner {
     const r = this.recorder;
     if (!r || this.stopping) return;
     const now = Date.now();
-    const ref = Math.max(r.lastSegmentAt ?? 0, this.recorderStartedAt, this.recorderRestartedAt);
+    let ref = Math.max(r.lastSegmentAt ?? 0, this.recorderStartedAt, this.recorderRestartedAt);
+    if (r.opts.attached) {
+      // The recorder rides on the frame source's run: while the source is reconnecting there is no
+      // run to restart (killing the next one as it connects would keep the camera down for good);
+      // once frames flow, segments must follow within the same bound.
+      if (this.onlineSince === null) return;
+      ref = Math.max(ref, this.onlineSince);
+    }
     if (recorderStalled(now, ref, this.d.settings.segmentSec)) {
-      this.recorderRestartedAt = now;
-      this.recorderRestarts++;
-      this.d.log('recorder stalled; restarting', { camera: this.camera.id, lastSegmentAt: r.lastSegmentAt });
-      r.restart();
+      // Read segment-list lines that arrived while the event loop was held up before judging.
+      setImmediate(() => this.restartStalledRecorder(ref));
     }
   }
 
-  get status(): { cameraId: string; frames: number; lastFrameAt: number | null; health: HealthState | null; finished: boolean } {
-    return { cameraId: this.camera.id, frames: this.frames, lastFrameAt: this.lastFrameAt, health: this.lastHealth, finished: this.finished };
+  private restartStalledRecorder(ref: number): void {
+    const r = this.recorder;
+    if (!r || this.stopping) return;
+    const now = Date.now();
+    if ((r.lastSegmentAt ?? 0) > ref) return;
+    this.recorderRestartedAt = now;
+    this.recorderRestarts++;
+    this.d.log('recorder stalled; restarting', { camera: this.camera.id, lastSegmentAt: r.lastSegmentAt });
+    r.restart();
+  }
+
+  get status(): { cameraId: string; frames: number; lastFrameAt: number | null; health: HealthState | null; finished: boolean; decode: DecodeDecision | null; analysedFps: number | null } {
+    return { cameraId: this.camera.id, frames: this.frames, lastFrameAt: this.lastFrameAt, health: this.lastHealth, finished: this.finished, decode: this.source?.decode ?? null, analysedFps: this.analysedFps };
   }
 }
 

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { annotateImage } from '../pipeline/evidence/annotate.js';
+import { scaleBoxes } from '../pipeline/evidence/box-space.js';
 import { assembleClip, runFfmpeg } from '../pipeline/evidence/clip.js';
 import { evidenceKey, type EvidenceStore } from '../pipeline/evidence/store.js';
 import { toPixels } from '../pipeline/rules/geometry.js';
@@ -37,6 +38,8 @@ export interface EvidenceJobData {
   /** Epoch ms of the event (for the evidence key's date). */
   wallTime: number;
   boxes: Box[];
+  /** Pixel size of the stream the boxes were found in (the analysis stream); null/absent = the clip's. */
+  boxSpace?: { width: number; height: number } | null;
   zonePolygon: NormPoint[] | null;
   caption: string;
   ringDir: string;
@@ -158,7 +161,7 @@ export class EvidenceService {
         const png = await readFile(frame);
         const { width, height } = await pngSize(png);
         const jpg = await annotateImage(png, {
-          boxes: d.boxes.map((box) => ({ box, label: d.caption })),
+          boxes: scaleBoxes(d.boxes, d.boxSpace, { width, height }).map((box) => ({ box, label: d.caption })),
           polygons: d.zonePolygon ? [{ points: toPixels(d.zonePolygon, width, height).map(([x, y]) => [x, y] as [number, number]) }] : [],
           caption: d.caption,
         });

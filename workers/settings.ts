@@ -28,6 +28,11 @@ export interface WorkerSettings {
   leaseTtlMs: number;
   leasePollMs: number;
   maxCamerasPerWorker: number;
+  /** Camera starts in progress at once (set-up, connect probe, first frame), and ms between two starts. */
+  startConcurrency: number;
+  startStaggerMs: number;
+  /** How long a start holds its slot waiting for the stream to come up. */
+  connectWaitMs: number;
   /** ONNX intra-op threads and concurrent runs per process (the inference bound). */
   inferThreads: number;
   inferConcurrency: number;
@@ -43,7 +48,10 @@ export interface WorkerSettings {
   postRollSec: number;
   maxClipSec: number;
   segmentSec: number;
+  /** Per-camera ring cap. */
   ringMaxBytes: number;
+  /** Ring disk budget of the whole worker, split evenly over the cameras it holds. */
+  ringBudgetBytes: number;
   ringMaxAgeSec: number;
   presignExpirySec: number;
   s3: S3Settings | null;
@@ -110,7 +118,10 @@ export function settingsFromEnv(env: Env = process.env): WorkerSettings {
     dataDir: path.resolve(env.DATA_DIR || path.join(REPO_ROOT, '.cache', 'citywatch')),
     leaseTtlMs: num(env, 'LEASE_TTL_MS', 15_000, (v) => v >= 1000),
     leasePollMs: num(env, 'LEASE_POLL_MS', 2000, (v) => v >= 100),
-    maxCamerasPerWorker: num(env, 'MAX_CAMERAS_PER_WORKER', 8, (v) => v >= 1),
+    maxCamerasPerWorker: num(env, 'MAX_CAMERAS_PER_WORKER', 64, (v) => v >= 1),
+    startConcurrency: num(env, 'START_CONCURRENCY', 8, (v) => v >= 1),
+    startStaggerMs: num(env, 'START_STAGGER_MS', 200),
+    connectWaitMs: num(env, 'CONNECT_WAIT_MS', 20_000),
     inferThreads: num(env, 'INFER_THREADS', 2, (v) => v >= 1),
     inferConcurrency: num(env, 'INFER_CONCURRENCY', 1, (v) => v >= 1),
     webhookUrl,
@@ -126,6 +137,7 @@ export function settingsFromEnv(env: Env = process.env): WorkerSettings {
     maxClipSec: num(env, 'CLIP_MAX_SEC', 120, (v) => v >= 5),
     segmentSec: num(env, 'SEGMENT_SEC', 2, (v) => v >= 0.5 && v <= 60),
     ringMaxBytes: num(env, 'RING_MAX_MB', 512, (v) => v >= 8) * 1024 * 1024,
+    ringBudgetBytes: num(env, 'RING_BUDGET_MB', 16_384, (v) => v >= 8) * 1024 * 1024,
     ringMaxAgeSec: num(env, 'RING_MAX_AGE_SEC', 900, (v) => v >= 60),
     presignExpirySec: num(env, 'PRESIGN_EXPIRY_SEC', 7 * 24 * 3600, (v) => v >= 60 && v <= 7 * 24 * 3600),
     s3,

@@ -12,7 +12,7 @@ import { CameraRunner, needsRestart, type Log } from './camera-runner.js';
 import { DeliveryService } from './delivery/delivery.js';
 import { EvidenceService } from './evidence.js';
 import { fairShare, LeaseManager } from './lease.js';
-import { initSharedMetrics } from '../api/metrics-shared.js';
+import { initSharedMetrics, recordLeaseLoss, setWorkerCameras } from '../api/metrics-shared.js';
 import { closeRedis, createRedis } from './redis.js';
 import { settingsFromEnv, type WorkerSettings } from './settings.js';
 import { CameraStore, type CameraRecord } from './stores/camera-store.js';
@@ -50,7 +50,16 @@ export async function openEvidenceStore(s: WorkerSettings, log: Log): Promise<Ev
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let t: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<never>((_, rej) => (t = setTimeout(() => rej(new Error(`${what} timed out after ${ms} ms`)), ms)))]).finally(() => clearTimeout(t));
+  // The rejection waits one I/O turn: after the event loop was held up, a reply that arrived in time
+  // is read before the expired timer may call it late.
+  return Promise.race([p, new Promise<never>((_, rej) => (t = setTimeout(() => setImmediate(() => rej(new Error(`${what} timed out after ${ms} ms`))), ms)))]).finally(() => clearTimeout(t));
+}
+
+/** A stable pseudo-random rank of a camera for a worker (FNV-1a of both ids). */
+function spread(cameraId: string, workerId: string): number {
+  let h = 0x811c9dc5;
+  for (const ch of `${workerId}/${cameraId}`) h = Math.imul(h ^ ch.charCodeAt(0), 0x01000193) >>> 0;
+  return h;
 }
 
 export function consoleLog(workerId: string): Log {
@@ -105,50 +114,91 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
   const deps = { settings, redis, cases, health, delivery, evidence, log };
   let stopping = false;
   let loopTimer: NodeJS.Timeout | null = null;
+  let renewTimer: NodeJS.Timeout | null = null;
   let ticking: Promise<void> = Promise.resolve();
+  let renewing: Promise<void> = Promise.resolve();
   const dirty = new Set<string>();
+  /** Cameras whose start (analyser set-up, connect probe, first frame) is in progress. */
+  const starting = new Set<string>();
+  let lastStartAt = 0;
+  let ringShare = 0;
+
+  // The worker's ring disk budget is split over the cameras it holds (never above RING_MAX_MB each).
+  const applyRingBudget = () => {
+    const per = Math.max(8 * 1024 * 1024, Math.min(settings.ringMaxBytes, Math.floor(settings.ringBudgetBytes / Math.max(1, runners.size))));
+    if (per === ringShare) return;
+    ringShare = per;
+    for (const r of runners.values()) r.runner.setRingMaxBytes(per);
+  };
 
   const stopCamera = async (id: string, why: string, release: boolean) => {
     const r = runners.get(id);
     if (!r) return;
     runners.delete(id);
     log('camera stopping', { camera: id, why });
-    await r.runner.stop().catch((err: Error) => log('camera stop failed', { camera: id, error: err.message }));
+    await r.runner.stop().catch((err: Error) => log('camera stop failed', { camera: id, error: (err as Error).message }));
     if (release) await withTimeout(lease.release(id), 2000, 'lease release').catch(() => undefined);
+    applyRingBudget();
   };
 
   const startCamera = async (cam: CameraRecord) => {
     const runner = new CameraRunner(cam, deps);
     runners.set(cam.id, { runner, renewedAt: Date.now() });
+    applyRingBudget();
+    runner.setRingMaxBytes(ringShare);
+    starting.add(cam.id);
     try {
       await runner.start();
+      // The start slot is held until the stream is up (or has failed once), so connection probes
+      // and ffmpeg start-ups are spread out instead of all landing at once.
+      await runner.connected(settings.connectWaitMs);
     } catch (err) {
       log('camera failed to start', { camera: cam.id, error: (err as Error).message });
       await runner.reportHealth('offline', `worker could not start analysis: ${(err as Error).message}`, Date.now()).catch(() => undefined);
-      await stopCamera(cam.id, 'start failed', true);
+      if (runners.get(cam.id)?.runner === runner) await stopCamera(cam.id, 'start failed', true);
+    } finally {
+      starting.delete(cam.id);
+    }
+  };
+
+  /**
+   * Lease renewal on its own timer: one round trip for all held cameras (plus the worker's beat),
+   * never behind camera starts or the registry reconciliation. A renewal that cannot reach Redis
+   * keeps the camera only while our own lease would still be valid; after that someone else may have it.
+   */
+  const renewRound = async () => {
+    const now = Date.now();
+    const ids = [...runners.keys()];
+    let res: Map<string, string> | null = null;
+    try {
+      res = await withTimeout(lease.renewAll(ids, { cameras: ids.length, pid: process.pid }), Math.min(2000, settings.leaseTtlMs / 3), 'lease renew');
+    } catch {
+      res = null;
+    }
+    void setWorkerCameras(settings.workerId, runners.size);
+    for (const id of ids) {
+      const r = runners.get(id);
+      if (!r) continue;
+      const outcome = res?.get(id) ?? null;
+      if (outcome === 'renewed' || outcome === 'recovered') {
+        r.renewedAt = now;
+        if (outcome === 'recovered') log('lease recovered after a late renewal', { camera: id });
+      } else if (outcome === 'lost') {
+        void recordLeaseLoss(settings.workerId, 'taken');
+        await stopCamera(id, 'lease lost', false);
+      } else if (now - r.renewedAt > settings.leaseTtlMs - settings.leasePollMs) {
+        void recordLeaseLoss(settings.workerId, 'redis unreachable');
+        await stopCamera(id, 'lease expired while Redis was unreachable', false);
+      }
     }
   };
 
   const tick = async () => {
-    const now = Date.now();
-    // 1. Keep (or lose) what we hold. A renewal that cannot reach Redis keeps the camera only while
-    //    our own lease would still be valid; after that someone else may have it.
-    for (const [id, r] of [...runners]) {
-      let ok: boolean | null = null;
-      try {
-        ok = await withTimeout(lease.renew(id), Math.min(2000, settings.leaseTtlMs / 3), 'lease renew');
-      } catch {
-        ok = null;
-      }
-      if (ok === true) r.renewedAt = now;
-      else if (ok === false) await stopCamera(id, 'lease lost', false);
-      else if (now - r.renewedAt > settings.leaseTtlMs - settings.leasePollMs) await stopCamera(id, 'lease expired while Redis was unreachable', false);
-    }
-    await withTimeout(lease.beat({ cameras: [...runners.keys()], pid: process.pid }), 2000, 'worker beat');
-    // 2. Reconcile with the camera registry.
+    // 1. Reconcile with the camera registry.
     const all = await withTimeout(cameras.list(), 5000, 'camera list');
     const byId = new Map(all.map((c) => [c.id, c]));
     for (const [id, r] of [...runners]) {
+      if (starting.has(id)) continue;
       const cam = byId.get(id);
       if (!cam || !cam.enabled) {
         await stopCamera(id, cam ? 'disabled' : 'removed', true);
@@ -163,26 +213,35 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
         dirty.delete(id);
         if (needsRestart(r.runner.camera, cam)) {
           await stopCamera(id, 'config change needs restart', false);
-          await startCamera(cam);
+          void startCamera(cam);
         } else if (cam.version !== r.runner.version) {
           r.runner.applyConfig(cam);
         }
       }
     }
-    // 3. Take free cameras up to our share; give one back if we hold more than our share.
+    // 2. Take free cameras up to our share, a bounded number of starts at a time, staggered;
+    //    give back what we hold beyond our share.
     const enabled = all.filter((c) => c.enabled);
     const share = fairShare(enabled.length, await lease.liveWorkers(), settings.maxCamerasPerWorker);
-    for (const cam of enabled) {
-      if (stopping || runners.size >= share) break;
-      if (runners.has(cam.id)) continue;
+    // Free cameras in an order that differs per worker, so workers joining together do not all
+    // contend for the same ids first.
+    const free = enabled.filter((c) => !runners.has(c.id)).sort((x, y) => spread(x.id, settings.workerId) - spread(y.id, settings.workerId));
+    for (const cam of free) {
+      if (stopping || runners.size >= share || starting.size >= settings.startConcurrency) break;
+      const wait = lastStartAt + settings.startStaggerMs - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      if (stopping) break;
       if (await lease.acquire(cam.id)) {
         log('lease acquired', { camera: cam.id });
-        await startCamera(cam);
+        lastStartAt = Date.now();
+        void startCamera(cam);
       }
     }
-    if (runners.size > share) {
-      const last = [...runners.keys()].pop()!;
-      await stopCamera(last, `rebalancing: holding ${runners.size} > share ${share}`, true);
+    const excess = runners.size - share;
+    if (excess > 0) {
+      // Give back the most recently taken first, a few per round so the others can keep up.
+      const give = [...runners.keys()].filter((id) => !starting.has(id)).slice(-Math.min(excess, settings.startConcurrency));
+      await Promise.all(give.map((id) => stopCamera(id, `rebalancing: holding ${runners.size} > share ${share}`, true)));
     }
     if (settings.aliveFile) await writeFile(settings.aliveFile, String(Date.now())).catch(() => undefined);
   };
@@ -196,11 +255,23 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
     }, settings.leasePollMs);
   };
 
+  const scheduleRenew = () => {
+    if (stopping) return;
+    renewTimer = setTimeout(() => {
+      renewing = renewRound()
+        .catch((err: Error) => log('lease renewal error', { error: err.message }))
+        .finally(scheduleRenew);
+    }, settings.leasePollMs);
+  };
+
   const unsubscribe = await cameras.subscribe(sub, (id) => {
     if (runners.has(id)) dirty.add(id);
   });
   if (analyse) {
-    ticking = tick().catch((err: Error) => log('lease loop error', { error: err.message }));
+    // Announce this worker before taking anything, so workers started together share at once.
+    renewing = renewRound().catch((err: Error) => log('lease renewal error', { error: err.message }));
+    void renewing.finally(scheduleRenew);
+    ticking = renewing.then(tick).catch((err: Error) => log('lease loop error', { error: err.message }));
     void ticking.finally(schedule);
   }
   log('worker started', { redis: settings.redisUrl.replace(/\/\/[^@]*@/, '//***@'), dataDir: settings.dataDir, analyse, store: store.kind });
@@ -218,7 +289,9 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
       if (stopping) return;
       stopping = true;
       if (loopTimer) clearTimeout(loopTimer);
+      if (renewTimer) clearTimeout(renewTimer);
       await ticking.catch(() => undefined);
+      await renewing.catch(() => undefined);
       await Promise.all([...runners.keys()].map((id) => stopCamera(id, 'shutdown', true)));
       await lease.leave().catch(() => undefined);
       await unsubscribe().catch(() => undefined);

@@ -50,15 +50,17 @@ const cameraCreate = z
     id: idPart,
     name: z.string().min(1).max(200).optional(),
     url: cameraUrlSchema,
+    /** The camera's substream for analysis (recording keeps the main url). */
+    detectUrl: cameraUrlSchema.nullable().optional(),
     enabled: z.boolean().optional(),
     config: configInput.optional(),
   })
   .strict();
 
 const cameraPatch = z
-  .object({ name: z.string().min(1).max(200).optional(), url: cameraUrlSchema.optional(), enabled: z.boolean().optional() })
+  .object({ name: z.string().min(1).max(200).optional(), url: cameraUrlSchema.optional(), detectUrl: cameraUrlSchema.nullable().optional(), enabled: z.boolean().optional() })
   .strict()
-  .refine((p) => Object.keys(p).length > 0, { message: 'nothing to update (name, url, enabled)' });
+  .refine((p) => Object.keys(p).length > 0, { message: 'nothing to update (name, url, detectUrl, enabled)' });
 
 /** Validates a full config with the workers' schema; issues are reported under `prefix`. */
 export function validateConfig(id: string, raw: Record<string, unknown>, prefix: (string | number)[]): CameraConfig {
@@ -197,7 +199,7 @@ export function cameraRoutes(deps: ApiDeps): AnyRoute[] {
       responses: [{ status: 201, description: 'Created' }],
       handler: async ({ body }) => {
         const config = validateConfig(body.id, body.config ?? {}, ['config']);
-        const rec = await deps.cameras.create({ id: body.id, name: body.name, url: body.url, enabled: body.enabled, config });
+        const rec = await deps.cameras.create({ id: body.id, name: body.name, url: body.url, detectUrl: body.detectUrl ?? null, enabled: body.enabled, config });
         return view(deps, rec);
       },
     }),

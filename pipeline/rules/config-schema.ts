@@ -130,8 +130,14 @@ export const analysisSchema = z
   .object({
     /** Analysed frames per second (ffmpeg fps filter). */
     fps: z.number().gt(0).max(30).default(2),
-    /** Decode only keyframes (-skip_frame nokey): cheap, for fps well below the GOP rate. */
+    /** Decode only keyframes (-skip_frame nokey): cheap, for fps well below the GOP rate. Same as decode: 'keyframes'. */
     keyframesOnly: z.boolean().default(false),
+    /**
+     * Live cameras: 'auto' decodes keyframes only when the analysed fps is at most the stream's
+     * keyframe rate (probed on every connect), else every frame; 'keyframes' / 'full' force a mode.
+     * Files are always fully decoded unless 'keyframes' (or keyframesOnly) is set.
+     */
+    decode: z.enum(['auto', 'keyframes', 'full']).default('auto'),
     /** Detector model manifest name. */
     model: z.string().min(1).default('yolox_nano'),
     /**

@@ -10,6 +10,42 @@ import { parseInput, scrubSecrets, type InputSpec, type ParseInputOptions } from
 import { computeLetterbox, letterboxFilter } from './letterbox.js';
 import { probeInput, type ProbeResult } from './probe.js';
 import { tileRects, type Rect, type TilingOptions } from './tiles.js';
+import type { AttachedRun, Recorder } from './recorder.js';
+
+/**
+ * How frames are decoded. 'keyframes' decodes only keyframes (-skip_frame nokey: the decoder skips
+ * every other picture, roughly GOP-length times cheaper); 'full' decodes every frame and picks them
+ * at the analysed fps. 'auto' chooses keyframes for a live stream whose keyframe rate (probed on
+ * every connect) is at least the analysed fps, else full.
+ */
+export type DecodeMode = 'auto' | 'keyframes' | 'full';
+
+/** What a session decided about decoding, from the probe of that connection. */
+export interface DecodeDecision {
+  mode: 'keyframes' | 'full';
+  /** Why (for health records and logs). */
+  reason: string;
+  /** Seconds between keyframes as probed (null: not probed or not measurable). */
+  keyframeInterval: number | null;
+  /** Frames per second the analysis gets in this mode. */
+  effectiveFps: number;
+}
+
+/** Pure: the decode mode for a session (see DecodeMode). */
+export function chooseDecode(requested: DecodeMode, fps: number, live: boolean, keyframeInterval: number | null): DecodeDecision {
+  const kfRate = keyframeInterval && keyframeInterval > 0 ? 1 / keyframeInterval : null;
+  if (requested === 'keyframes') {
+    return { mode: 'keyframes', reason: 'configured', keyframeInterval, effectiveFps: kfRate ? Math.min(fps, kfRate) : fps };
+  }
+  if (requested === 'full') return { mode: 'full', reason: 'configured', keyframeInterval, effectiveFps: fps };
+  if (!live) return { mode: 'full', reason: 'file input: every frame is available', keyframeInterval, effectiveFps: fps };
+  if (kfRate === null) return { mode: 'full', reason: 'keyframe rate unknown', keyframeInterval, effectiveFps: fps };
+  // 5 % slack: a nominal 2 s GOP measures 1.96–2.04 s from packet times.
+  if (fps <= kfRate * 1.05) {
+    return { mode: 'keyframes', reason: `analysed ${fps} fps <= keyframe rate ${round3(kfRate)}/s`, keyframeInterval, effectiveFps: Math.min(fps, kfRate) };
+  }
+  return { mode: 'full', reason: `analysed ${fps} fps > keyframe rate ${round3(kfRate)}/s`, keyframeInterval, effectiveFps: fps };
+}
 
 export type SourceStateName = 'connecting' | 'online' | 'stalled' | 'offline' | 'ended' | 'failed';
 
@@ -46,9 +82,19 @@ export interface FrameSourceOptions extends ParseInputOptions {
   /** How the source fills width x height: keep aspect and pad (default), or stretch per axis. */
   resize?: 'letterbox' | 'stretch';
   pixelFormat?: PixelFormat;
-  /** Analysed frames per second (ignored with keyframesOnly, which passes every keyframe). */
+  /** Analysed frames per second (in keyframe mode: at most this many keyframes per second). */
   fps?: number;
+  /** Same as decode: 'keyframes' (kept for existing configs and the CLI). */
   keyframesOnly?: boolean;
+  /** Decoding mode (default 'full'; keyframesOnly → 'keyframes'). */
+  decode?: DecodeMode;
+  /** Live, decode 'auto': seconds of packets the connect probe reads to measure the GOP. */
+  gopProbeSec?: number;
+  /**
+   * A recorder in attached mode: its segment output is added to this source's ffmpeg run, so one
+   * connection feeds both the ring and the analysis.
+   */
+  recorder?: Recorder;
   queueCapacity?: number;
   overflow?: OverflowPolicy;
   /** Live only: no frame for this long → stalled → reconnect. */
@@ -67,6 +113,7 @@ export interface FrameSourceOptions extends ParseInputOptions {
 
 export interface SourceStats {
   frames: number;
+  decode: DecodeDecision | null;
   dropped: number;
   reconnects: number;
   state: SourceState;
@@ -107,6 +154,8 @@ export function buildFfmpegArgs(
   spec: InputSpec,
   lb: Letterbox,
   o: Required<Pick<FrameSourceOptions, 'fps' | 'keyframesOnly' | 'padValue' | 'pixelFormat' | 'rtspTransport' | 'realtime' | 'stallTimeoutSec'>>,
+  /** A second output (the recorder's segment ring) on the same input. */
+  extraOutput: string[] = [],
   tiles: readonly TileGeometry[] = [],
 ): string[] {
   const args = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info', '-protocol_whitelist', spec.protocols];
@@ -114,12 +163,21 @@ export function buildFfmpegArgs(
     args.push('-rtsp_transport', o.rtspTransport, '-timeout', String(Math.round(o.stallTimeoutSec * 1e6)));
   }
   if (spec.kind === 'hls') args.push('-f', 'hls', '-rw_timeout', String(Math.round(o.stallTimeoutSec * 1e6)));
-  if (o.keyframesOnly) args.push('-skip_frame', 'nokey');
+  // Decoder option: the stream-copied recording output is not affected. One keyframe every second
+  // or two needs no frame-threaded decoder; its per-thread contexts and frames cost ~8 MB per camera.
+  if (o.keyframesOnly) args.push('-skip_frame', 'nokey', '-threads', '1', '-filter_threads', '1');
   if (o.realtime && spec.kind === 'file') args.push('-re');
+  // The recorder's segment muxer needs pts on every packet (RTP with B-frames lacks some).
+  if (extraOutput.length) args.push('-fflags', '+genpts');
   args.push('-i', spec.ffmpegInput);
   const filters = [];
-  // ffmpeg's fps filter drops a lone frame that has no duration, so a photo gave zero frames.
-  if (!o.keyframesOnly) filters.push(isStillImage(spec) ? `fps=${o.fps}:eof_action=pass` : `fps=${o.fps}`);
+  if (o.keyframesOnly) {
+    // At most fps keyframes a second (never duplicates, unlike the fps filter on a sparse input).
+    filters.push(`select=isnan(prev_selected_t)+gte(t-prev_selected_t\\,${round3(0.9 / o.fps)})`);
+  } else {
+    // ffmpeg's fps filter drops a lone frame that has no duration, so a photo gave zero frames.
+    filters.push(isStillImage(spec) ? `fps=${o.fps}:eof_action=pass` : `fps=${o.fps}`);
+  }
   filters.push('showinfo=checksum=0');
   if (tiles.length === 0) {
     filters.push(letterboxFilter(lb, o.padValue), `format=${o.pixelFormat}`);
@@ -136,6 +194,7 @@ export function buildFfmpegArgs(
   }
   if (o.keyframesOnly) args.push('-fps_mode', 'passthrough');
   args.push('-pix_fmt', o.pixelFormat, '-f', 'rawvideo', 'pipe:1');
+  args.push(...extraOutput);
   return args;
 }
 
@@ -147,11 +206,15 @@ interface SessionResult {
 
 export class FrameSource extends EventEmitter {
   readonly spec: InputSpec;
-  private readonly opts: Required<Omit<FrameSourceOptions, keyof ParseInputOptions | 'backoff' | 'maxReconnects' | 'overflow' | 'random'>> & {
+  private readonly opts: Required<Omit<FrameSourceOptions, keyof ParseInputOptions | 'backoff' | 'maxReconnects' | 'overflow' | 'random' | 'recorder'>> & {
     backoff: BackoffOptions;
     maxReconnects: number;
     overflow: OverflowPolicy;
   };
+  private readonly recorder: Recorder | null;
+  private run_: AttachedRun | null = null;
+  /** The current session's decoding decision (null before the first probe). */
+  decode: DecodeDecision | null = null;
   private readonly random: () => number;
   private queue: FrameQueue<Frame> | null = null;
   private child: ChildProcessByStdio<null, Readable, Readable> | null = null;
@@ -164,6 +227,7 @@ export class FrameSource extends EventEmitter {
   private liveEpochWall: number | null = null;
   private current: SourceState = { state: 'connecting', since: Date.now(), attempt: 0 };
   private runPromise: Promise<void> | null = null;
+  private readonly abort = new AbortController();
   probe: ProbeResult | null = null;
 
   constructor(options: FrameSourceOptions) {
@@ -180,6 +244,8 @@ export class FrameSource extends EventEmitter {
       pixelFormat: options.pixelFormat ?? 'bgr24',
       fps: options.fps ?? 2,
       keyframesOnly: options.keyframesOnly ?? false,
+      decode: options.decode ?? (options.keyframesOnly ? 'keyframes' : 'full'),
+      gopProbeSec: options.gopProbeSec ?? 4.5,
       queueCapacity: options.queueCapacity ?? 4,
       overflow: options.overflow ?? (live ? 'drop-oldest' : 'block'),
       stallTimeoutSec: options.stallTimeoutSec ?? 10,
@@ -191,6 +257,9 @@ export class FrameSource extends EventEmitter {
     };
     if (!(this.opts.fps > 0 && this.opts.fps <= 60)) throw new SourceError(`fps must be in (0, 60], got ${this.opts.fps}`);
     this.random = options.random ?? Math.random;
+    this.recorder = options.recorder ?? null;
+    if (this.recorder && !this.recorder.opts.attached) throw new SourceError('the recorder given to a frame source must be in attached mode');
+    if (this.recorder) this.recorder.killRun = () => this.killChild();
   }
 
   get state(): SourceState {
@@ -198,7 +267,7 @@ export class FrameSource extends EventEmitter {
   }
 
   get stats(): SourceStats {
-    return { frames: this.frameCount, dropped: this.queue?.dropped ?? 0, reconnects: this.reconnects, state: this.current };
+    return { frames: this.frameCount, decode: this.decode, dropped: this.queue?.dropped ?? 0, reconnects: this.reconnects, state: this.current };
   }
 
   /** Starts reading (idempotent) and returns the frame iterator. Breaking out of the loop stops the source. */
@@ -232,8 +301,10 @@ export class FrameSource extends EventEmitter {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.abort.abort();
     this.wakeSleep?.();
-    this.killChild();
+    // While recording, SIGTERM lets ffmpeg close and list the segment being written.
+    this.killChild(this.recorder ? 'SIGTERM' : 'SIGKILL');
     this.queue?.close();
     await this.runPromise;
   }
@@ -244,9 +315,11 @@ export class FrameSource extends EventEmitter {
     this.emit('state', this.current);
   }
 
-  private killChild(): void {
+  private killChild(signal: 'SIGTERM' | 'SIGKILL' = 'SIGKILL'): void {
     const c = this.child;
-    if (c && c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    c.kill(signal);
+    if (signal === 'SIGTERM') setTimeout(() => c.exitCode === null && c.signalCode === null && c.kill('SIGKILL'), 3000).unref();
   }
 
   private async run(): Promise<void> {
@@ -256,11 +329,16 @@ export class FrameSource extends EventEmitter {
       this.setState('connecting', attempt ? `attempt ${attempt + 1}` : undefined);
       let result: SessionResult;
       try {
+        const wantGop = this.opts.decode === 'auto' && this.spec.live;
         this.probe = await probeInput(this.spec, {
           timeoutMs: this.opts.connectTimeoutSec * 1000,
           rtspTransport: this.opts.rtspTransport,
+          gopSec: wantGop ? this.opts.gopProbeSec : undefined,
+          signal: this.abort.signal,
         });
-        result = await this.runSession(this.probe);
+        this.decode = chooseDecode(this.opts.decode, this.opts.fps, this.spec.live, this.probe.keyframeInterval);
+        this.emit('decode', this.decode);
+        result = await this.runSession(this.probe, this.decode);
       } catch (err) {
         result = { ok: false, frames: 0, reason: scrubSecrets((err as Error).message, this.spec) };
       }
@@ -297,17 +375,25 @@ export class FrameSource extends EventEmitter {
     this.queue?.close();
   }
 
-  private runSession(probe: ProbeResult): Promise<SessionResult> {
+  private runSession(probe: ProbeResult, decode: DecodeDecision): Promise<SessionResult> {
     const o = this.opts;
     const lb = computeLetterbox(probe.width, probe.height, o.width, o.height, o.resize);
     const tiles = o.tiling.cols * o.tiling.rows > 1 ? tileGeometry(probe.width, probe.height, o.width, o.height, o.resize, o.tiling) : [];
-    const args = buildFfmpegArgs(this.spec, lb, o, tiles);
+    const rec = this.recorder?.beginRun('pipe:3') ?? null;
+    const args = buildFfmpegArgs(this.spec, lb, { ...o, keyframesOnly: decode.mode === 'keyframes' }, rec?.outputArgs, tiles);
     const pictureBytes = o.width * o.height * 3;
     const frameBytes = pictureBytes * (tiles.length + 1);
     const live = this.spec.live;
-    return new Promise<SessionResult>((resolve) => {
-      const child = spawn('ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    return new Promise<SessionResult>((resolveSession) => {
+      // fd 3 carries the recorder's segment list when recording.
+      const child = spawn('ffmpeg', args, { stdio: rec ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'] }) as ChildProcessByStdio<null, Readable, Readable>;
       this.child = child;
+      if (rec) rec.attach(child.stdio[3] as Readable);
+      const resolve = (r: SessionResult) => {
+        if (!rec) return resolveSession(r);
+        void rec.end().then(() => resolveSession(r));
+      };
+      let captureOffset = Infinity;
       let frames = 0;
       let stallReason: string | null = null;
       const errTail: string[] = [];
@@ -322,10 +408,16 @@ export class FrameSource extends EventEmitter {
       const arm = (sec: number, why: string) => {
         if (!live) return;
         if (watchdog) clearTimeout(watchdog);
+        const seen = frames;
         watchdog = setTimeout(() => {
-          stallReason = why;
-          this.setState('stalled', why);
-          this.killChild();
+          // After the event loop was held up (an overloaded host), expired timers run before the
+          // pipe data that arrived meanwhile is read: look at that data first, then judge.
+          setImmediate(() => {
+            if (frames !== seen || this.child !== child) return;
+            stallReason = why;
+            this.setState('stalled', why);
+            this.killChild();
+          });
         }, sec * 1000);
       };
       arm(o.connectTimeoutSec, `no frame within ${o.connectTimeoutSec}s of connecting`);
@@ -336,6 +428,10 @@ export class FrameSource extends EventEmitter {
           const p = pts.shift()!;
           const wallTime = Date.now();
           let streamTime: number;
+          // Capture time: pts mapped to wall time through the session's least-delayed frame, so
+          // queueing and decoding delays show up in frame age (network latency does not).
+          captureOffset = Math.min(captureOffset, wallTime - p * 1000);
+          const captureWall = live ? Math.round(p * 1000 + captureOffset) : wallTime;
           if (live) {
             if (sessionFirstPts === null) {
               sessionFirstPts = p;
@@ -356,7 +452,7 @@ export class FrameSource extends EventEmitter {
           }
           frames++;
           arm(o.stallTimeoutSec, `no frame for ${o.stallTimeoutSec}s`);
-          const frame: Frame = { data: tiles.length ? data.subarray(0, pictureBytes) : data, pixelFormat: o.pixelFormat, letterbox: lb, index: this.frameCount++, streamTime: round6(streamTime), wallTime };
+          const frame: Frame = { data: tiles.length ? data.subarray(0, pictureBytes) : data, pixelFormat: o.pixelFormat, letterbox: lb, index: this.frameCount++, streamTime: round6(streamTime), wallTime, captureWall };
           if (tiles.length) {
             frame.tiles = tiles.map((t, i) => ({ data: data.subarray((i + 1) * pictureBytes, (i + 2) * pictureBytes), x: t.rect.x, y: t.rect.y, letterbox: t.letterbox }));
           }
@@ -414,6 +510,10 @@ export class FrameSource extends EventEmitter {
       });
     });
   }
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
 }
 
 function round6(x: number): number {

@@ -57,6 +57,12 @@ export interface RecorderOptions {
   /** Restart backoff after ffmpeg dies (ms), doubled up to restartMaxMs. */
   restartMinMs?: number;
   restartMaxMs?: number;
+  /**
+   * Attached mode: no ffmpeg of its own. A frame source reading the same camera adds the segment
+   * output to its own run (beginRun), so the camera is connected to once; its reconnect, stall and
+   * backoff logic then drives recording too.
+   */
+  attached?: boolean;
 }
 
 export function isLiveInput(input: string): boolean {
@@ -85,7 +91,19 @@ export function recorderArgs(opts: RecorderOptions, runId: string): string[] {
   if (!live && opts.readRate !== undefined) args.push('-readrate', String(opts.readRate));
   else if (!live && opts.realtime) args.push('-re');
   if (!live && opts.loop) args.push('-stream_loop', '-1');
-  args.push('-fflags', '+genpts', '-i', opts.input, '-map', '0:v:0');
+  args.push('-fflags', '+genpts', '-i', opts.input);
+  args.push(...segmentOutputArgs(opts, runId, 'pipe:1'));
+  return args;
+}
+
+/**
+ * The segment-ring output of an ffmpeg run: stream copy of the first video stream into MPEG-TS
+ * segments, the CSV list ("file,start,end" as each segment closes) written to `listTarget`. Used as
+ * the whole output of a standalone recorder run, and as the second output of a frame source's run
+ * (one connection to the camera for both recording and analysis).
+ */
+export function segmentOutputArgs(opts: Pick<RecorderOptions, 'input' | 'dir' | 'segmentSec' | 'audio'>, runId: string, listTarget: string): string[] {
+  const args = ['-map', '0:v:0'];
   if (opts.audio) args.push('-map', '0:a:0?');
   args.push('-c', 'copy');
   // RTP carries presentation times only. With B-frames the first packets reach the muxer without
@@ -100,12 +118,21 @@ export function recorderArgs(opts: RecorderOptions, runId: string): string[] {
     // Otherwise the muxer shifts all times by the B-frame delay and the list times run ahead of the
     // decoded frame times (and of Frame.streamTime) by that much.
     '-avoid_negative_ts', 'disabled',
-    // The CSV list on stdout gives "file,start,end" as each segment closes.
-    '-segment_list', 'pipe:1',
+    '-segment_list', listTarget,
     '-segment_list_type', 'csv',
     join(opts.dir, `${runId}-%06d.ts`),
   );
   return args;
+}
+
+/** One ffmpeg run of a frame source that also feeds this ring (see Recorder.beginRun). */
+export interface AttachedRun {
+  /** Output arguments to append to the run's ffmpeg command line. */
+  outputArgs: string[];
+  /** Call once the process is spawned, with the stream its segment list is written to. */
+  attach(list: NodeJS.ReadableStream): void;
+  /** Call when the process has exited; resolves when every listed segment is indexed. */
+  end(): Promise<void>;
 }
 
 /** Pure pruning decision: which records to drop so the ring keeps within its limits. */
@@ -151,6 +178,9 @@ export class Recorder extends EventEmitter<RecorderEvents> {
   /** Epoch ms of the last completed segment (null before the first). */
   lastSegmentAt: number | null = null;
   restarts = 0;
+  /** Attached mode: how restart() ends the current run (the frame source's kill). */
+  killRun: (() => void) | null = null;
+  private attachedRuns = 0;
 
   constructor(opts: RecorderOptions) {
     super();
@@ -192,7 +222,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     await mkdir(this.opts.dir, { recursive: true });
     await this.loadIndex();
     this.running = true;
-    this.spawnRun();
+    if (!this.opts.attached) this.spawnRun();
   }
 
   async stop(): Promise<void> {
@@ -213,7 +243,49 @@ export class Recorder extends EventEmitter<RecorderEvents> {
 
   /** Kills and respawns ffmpeg (used by supervisors on a stall). */
   restart(): void {
-    this.proc?.kill('SIGKILL');
+    if (this.opts.attached) this.killRun?.();
+    else this.proc?.kill('SIGKILL');
+  }
+
+  /** Ring limit change (a worker's disk budget is split over the cameras it holds). */
+  setMaxBytes(maxBytes: number): void {
+    if (!(maxBytes > 0)) throw new Error('recorder: maxBytes must be positive');
+    this.opts.maxBytes = maxBytes;
+  }
+
+  /**
+   * Attached mode: a new ffmpeg run of the frame source starts. Returns the segment output to add
+   * to its command line; the segment list arrives on a stream the caller hands to attach().
+   */
+  beginRun(listTarget: string): AttachedRun {
+    if (!this.opts.attached) throw new Error('recorder: beginRun() is for attached recorders');
+    const runId = `${Date.now().toString(36)}`;
+    if (this.attachedRuns++ > 0) this.restarts++;
+    const offset = this.streamOffset;
+    this.runStreamEnd = 0;
+    let lines = Promise.resolve();
+    let finish!: () => void;
+    this.runDone = new Promise<void>((r) => (finish = r));
+    let ended = false;
+    return {
+      outputArgs: segmentOutputArgs(this.opts, runId, listTarget),
+      attach: (list) => {
+        createInterface({ input: list }).on('line', (line) => {
+          const arrived = Date.now();
+          lines = lines.then(() => this.onListLine(line, arrived, offset)).catch((err: Error) => {
+            this.emit('error', err);
+          });
+        });
+      },
+      end: async () => {
+        if (ended) return this.runDone;
+        ended = true;
+        // ChildProcess 'close' comes after its stdio ended, so every list line is queued by now.
+        await lines;
+        this.streamOffset = offset + this.runStreamEnd;
+        finish();
+      },
+    };
   }
 
   private async loadIndex(): Promise<void> {

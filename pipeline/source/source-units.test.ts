@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, buildFfmpegArgs } from './ffmpeg-source.js';
+import { backoffDelay, buildFfmpegArgs, chooseDecode } from './ffmpeg-source.js';
+import { keyframeInterval } from './probe.js';
 import { FrameQueue } from './frame-queue.js';
 import { InputError, parseInput, redactUrl, scrubSecrets } from './input-url.js';
 import { axisScales, computeLetterbox, letterboxFilter } from './letterbox.js';
@@ -69,7 +70,40 @@ describe('ffmpeg arguments', () => {
     const args = buildFfmpegArgs(parseInput('http://h/i.m3u8'), lb, { ...o, keyframesOnly: true });
     expect(args.slice(args.indexOf('-f'), args.indexOf('-f') + 2)).toEqual(['-f', 'hls']);
     expect(args.indexOf('-skip_frame')).toBeLessThan(args.indexOf('-i'));
-    expect(args[args.indexOf('-vf') + 1]!.startsWith('showinfo')).toBe(true);
+    // Every keyframe up to the analysed fps (select never duplicates a frame as fps would).
+    expect(args[args.indexOf('-vf') + 1]!.startsWith('select=isnan(prev_selected_t)+gte(t-prev_selected_t\\,0.45),showinfo')).toBe(true);
+    expect(args).toContain('-fps_mode');
+  });
+  it('adds the recorder as a second output of the same input (one connection)', () => {
+    const rec = ['-map', '0:v:0', '-c', 'copy', '-f', 'segment', 'ring/x-%06d.ts'];
+    const args = buildFfmpegArgs(parseInput('rtsp://cam/x'), lb, { ...o, keyframesOnly: true }, rec);
+    expect(args.filter((a) => a === '-i')).toHaveLength(1);
+    expect(args.slice(-rec.length)).toEqual(rec);
+    expect(args.indexOf('pipe:1')).toBeLessThan(args.indexOf('segment'));
+    expect(args.slice(args.indexOf('-fflags'), args.indexOf('-fflags') + 2)).toEqual(['-fflags', '+genpts']);
+    expect(args.indexOf('-fflags')).toBeLessThan(args.indexOf('-i'));
+  });
+});
+
+describe('decode mode', () => {
+  it('auto: keyframes when the analysed fps is at most the keyframe rate of a live stream', () => {
+    expect(chooseDecode('auto', 0.5, true, 2)).toMatchObject({ mode: 'keyframes', effectiveFps: 0.5 });
+    expect(chooseDecode('auto', 0.5, true, 2.04)).toMatchObject({ mode: 'keyframes' });
+    expect(chooseDecode('auto', 0.25, true, 1)).toMatchObject({ mode: 'keyframes', effectiveFps: 0.25 });
+    expect(chooseDecode('auto', 1, true, 2)).toMatchObject({ mode: 'full', effectiveFps: 1 });
+    expect(chooseDecode('auto', 0.5, true, null)).toMatchObject({ mode: 'full', reason: 'keyframe rate unknown' });
+    expect(chooseDecode('auto', 0.5, false, 2)).toMatchObject({ mode: 'full' });
+  });
+  it('overrides win; forced keyframes report the rate they can give', () => {
+    expect(chooseDecode('keyframes', 2, true, 4)).toMatchObject({ mode: 'keyframes', effectiveFps: 0.25 });
+    expect(chooseDecode('keyframes', 2, false, null)).toMatchObject({ mode: 'keyframes', effectiveFps: 2 });
+    expect(chooseDecode('full', 0.1, true, 2)).toMatchObject({ mode: 'full', effectiveFps: 0.1 });
+  });
+  it('measures the GOP as the median gap between keyframe packets', () => {
+    const pk = (t: number, k: boolean) => ({ pts_time: String(t), flags: k ? 'K__' : '___' });
+    expect(keyframeInterval([pk(0, true), pk(0.04, false), pk(2, true), pk(3.9, false), pk(4, true), pk(6.1, true)])).toBe(2);
+    expect(keyframeInterval([pk(0.5, true), pk(1, false)])).toBeNull();
+    expect(keyframeInterval([])).toBeNull();
   });
 });
 

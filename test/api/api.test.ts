@@ -324,6 +324,11 @@ describe('cases, statistics and metrics', () => {
     await rec.recordEvent('crowd_gathering', 'confirmed');
     await rec.recordCase('crowd_gathering', 'created');
     await rec.recordDelivery('success');
+    await rec.recordFrameAge('cam-m', 0.3);
+    await rec.recordFrameAge('cam-m', 3);
+    await rec.setCameraGauges('cam-m', { fps: 0.5, skippedFps: 0.25, decode: 'keyframes' });
+    await rec.setWorkerCameras('w-1', 64);
+    await rec.recordLeaseLoss('w-1', 'taken');
     await h.deps.cameras.create({ id: 'cam-m', url: 'rtsp://10.0.0.9/s', config: {} });
     await h.deps.health.setState('cam-m', 'stalled', { reason: 'no frame for 10 s' });
     const res = await request(h.app).get('/metrics').set(auth('operator'));
@@ -342,6 +347,16 @@ describe('cases, statistics and metrics', () => {
     expect(text).toContain('citywatch_camera_state{camera="cam-m",state="stalled"} 1');
     expect(text).toContain('citywatch_camera_state{camera="cam-m",state="online"} 0');
     expect(text).toContain('citywatch_api_process_cpu_seconds_total');
+    expect(text).toContain('citywatch_inference_seconds_count{camera="cam-m"} 2');
+    expect(text).toContain('citywatch_frame_age_seconds_bucket{camera="cam-m",le="0.25"} 0');
+    expect(text).toContain('citywatch_frame_age_seconds_bucket{camera="cam-m",le="0.5"} 1');
+    expect(text).toContain('citywatch_frame_age_seconds_bucket{camera="cam-m",le="4"} 2');
+    expect(text).toContain('citywatch_frame_age_seconds_sum{camera="cam-m"} 3.3');
+    expect(text).toContain('citywatch_camera_fps{camera="cam-m"} 0.5');
+    expect(text).toContain('citywatch_camera_skipped_fps{camera="cam-m"} 0.25');
+    expect(text).toContain('citywatch_camera_keyframe_decode{camera="cam-m"} 1');
+    expect(text).toContain('citywatch_worker_cameras{worker="w-1"} 64');
+    expect(text).toContain('citywatch_lease_losses_total{why="taken",worker="w-1"} 1');
   });
 
   it('readiness reports Redis and the evidence store; liveness needs no key', async () => {

@@ -63,3 +63,9 @@ export function vtestH265(seconds: number): Promise<string> {
 }
 
 export { freeTcpPort as freePort } from '../../workers/redis-server.js';
+
+/** vtest.avi (10 fps) as H.264 with a keyframe every 2 s and no B-frames, like a typical city camera. */
+export function vtestGop2(seconds: number): Promise<string> {
+  requireFile(VTEST, 'apt-get install opencv-doc');
+  return derivedClip(`vtest-${seconds}s-gop2.mp4`, ['-i', VTEST, '-t', String(seconds)], ['-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p', '-g', '20', '-keyint_min', '20', '-sc_threshold', '0', '-bf', '0', '-an']);
+}

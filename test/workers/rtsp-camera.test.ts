@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { CameraStore } from '../../workers/stores/camera-store.js';
 import { CaseStore } from '../../workers/stores/case-store.js';
+import { HealthStore } from '../../workers/stores/health-store.js';
 import { freePort, REPO_ROOT, run, SHARED } from '../support/media.js';
 import { startRtspServer, type RtspServer } from '../support/rtsp.js';
 import { parkedCarClip, parkedCarConfig, redisPerFile, tempDir, waitFor } from './helpers.js';
@@ -40,8 +41,11 @@ afterAll(async () => {
 
 it('opens a case with a playable evidence clip from an RTSP camera', async () => {
   const clip = await parkedCarClip(90);
-  camera = await startRtspServer(clip, await freePort());
-  await new CameraStore(redis).create({ id: 'gate', url: camera.url, config: parkedCarConfig('gate') });
+  camera = await startRtspServer(clip, await freePort(), '/cam', 'h264', 1);
+  // 1 fps against a keyframe a second: decode 'auto' picks keyframes-only decoding.
+  await new CameraStore(redis).create({ id: 'gate', url: camera.url, config: { ...parkedCarConfig('gate'), analysis: { fps: 1, decode: 'auto' } } });
+  // Stream roles: analysed from its "substream" (/cam0), recorded from the main stream (/cam).
+  await new CameraStore(redis).create({ id: 'roles', url: camera.url, detectUrl: camera.urls[0]!, config: parkedCarConfig('roles') });
   worker = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'workers', 'main.ts')], {
     cwd: REPO_ROOT,
     env: { ...process.env, REDIS_URL: redisUrl, WORKER_ID: 'w-rtsp', DATA_DIR: join(dir, 'data'), INFER_THREADS: '1', MODEL_DIR: process.env.MODEL_DIR ?? join(SHARED, 'models'), CLIP_POSTROLL_SEC: '2', CLIP_PREROLL_SEC: '2' },
@@ -64,6 +68,19 @@ it('opens a case with a playable evidence clip from an RTSP camera', async () =>
     throw new Error(`${err.message}\nworker log tail:\n${log.slice(-4000)}`);
   });
   expect(withClip.classId).toBe('illegal_parking');
+  // One session for the camera with one stream, two for the camera with a substream.
+  await waitFor('three RTSP sessions', async () => camera!.stats().sessions === 3, 20_000);
+  const roles = await waitFor(
+    'a case with a clip on the camera with stream roles',
+    async () => {
+      const c = (await cases.list({ cameraId: 'roles' })).items[0];
+      return c && c.evidenceStatus !== 'pending' ? c : null;
+    },
+    60_000,
+  );
+  expect(roles.evidenceStatus).toBe('ready');
+  const health = await new HealthStore(redis).get('gate');
+  expect(health).toMatchObject({ decode: 'keyframes', keyframeInterval: 1, effectiveFps: 1 });
   expect(withClip.evidenceStatus).toBe('ready');
   const ref = withClip.evidence.find((e) => e.file.kind === 'clip');
   expect(ref?.store).toBe('fs');

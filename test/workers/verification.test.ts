@@ -51,7 +51,11 @@ describe('verification after handling', () => {
     for (const [id, clip, loop] of [['camStays', stays, true], ['camLeaves', leaves, false]] as const) {
       const hls = await startHlsLoop({ clip, loop });
       streams.push(hls);
-      await worker.cameras.create({ id, url: hls.url, config: parkedCarConfig(id) });
+      // Both decode modes: the camera whose car stays is decoded keyframes-only (1 keyframe/s here),
+      // so its reopen evidence is cut from a ring recorded by the same ffmpeg run in that mode.
+      const cfg = parkedCarConfig(id);
+      if (id === 'camStays') cfg.analysis = { fps: 2, decode: 'keyframes' };
+      await worker.cameras.create({ id, url: hls.url, config: cfg });
     }
     const handled = async (cam: string) => {
       const c = await waitFor(`case on ${cam}`, async () => (await worker!.cases.list({ cameraId: cam })).items[0], 60_000);
@@ -59,6 +63,7 @@ describe('verification after handling', () => {
       return worker!.cases.transition(c.id, 'handled', { actor: 'test', reason: 'crew reports done' });
     };
     const [a, b] = await Promise.all([handled('camStays'), handled('camLeaves')]);
+    expect((await worker.health.get('camStays'))?.decode).toBe('keyframes');
 
     const settled = (id: string) => waitFor(`verification of ${id}`, async () => {
       const c = await worker!.cases.get(id);
@@ -81,7 +86,8 @@ describe('verification after handling', () => {
     const clips = withFresh.evidence.filter((e) => e.file.kind === 'clip');
     expect(clips[1]!.key).toMatch(/\/v\d+\/clip\.mp4$/);
     const round = (c: typeof stayed) => `v${c.history.filter((h) => h.to === 'handled').at(-1)!.at}`;
-    expect(await worker.delivery.get(`case.reopened:${stayed.id}:${round(stayed)}`)).toMatchObject({ type: 'case.reopened' });
-    expect(await worker.delivery.get(`case.verified:${left.id}:${round(left)}`)).toMatchObject({ type: 'case.verified' });
+    // The evidence job attaches the clip, then queues the delivery: wait for it rather than race it.
+    expect(await waitFor('reopened delivery', () => worker!.delivery.get(`case.reopened:${stayed.id}:${round(stayed)}`), 15_000)).toMatchObject({ type: 'case.reopened' });
+    expect(await waitFor('verified delivery', () => worker!.delivery.get(`case.verified:${left.id}:${round(left)}`), 15_000)).toMatchObject({ type: 'case.verified' });
   });
 });

@@ -12,6 +12,11 @@ export interface CameraRecord {
   name: string;
   /** Stream URL, credentials included (rtsp://user:pass@host/...). Use toPublic() for display. */
   url: string;
+  /**
+   * Optional analysis stream (the camera's substream, Frigate's "detect" role): analysed while the
+   * main `url` is recorded. Credentials kept like url. Absent: one stream for both.
+   */
+  detectUrl?: string | null;
   config: CameraConfig;
   enabled: boolean;
   createdAt: number;
@@ -25,6 +30,7 @@ export interface CameraInput {
   id: string;
   name?: string;
   url: string;
+  detectUrl?: string | null;
   /** Validated with the camera-config schema; config.camera.id is set to `id`. */
   config: CameraConfigInput | CameraConfig | Omit<CameraConfigInput, 'camera'>;
   enabled?: boolean;
@@ -79,7 +85,7 @@ export function redactUrl(url: string): string {
 
 /** A camera as it may be shown to users and the platform: credentials redacted. */
 export function toPublic(cam: CameraRecord): PublicCamera {
-  return { ...cam, url: redactUrl(cam.url) };
+  return { ...cam, url: redactUrl(cam.url), ...(cam.detectUrl ? { detectUrl: redactUrl(cam.detectUrl) } : {}) };
 }
 
 function validateUrl(url: string): void {
@@ -118,12 +124,14 @@ export class CameraStore {
   async create(input: CameraInput): Promise<CameraRecord> {
     if (!ID.test(input.id)) throw new ConfigError(`camera id: 1–64 of A-Z a-z 0-9 _ . -, got "${input.id}"`);
     validateUrl(input.url);
+    if (input.detectUrl) validateUrl(input.detectUrl);
     const config = buildConfig(input.id, input.name, input.config);
     const now = Date.now();
     const rec: CameraRecord = {
       id: input.id,
       name: input.name ?? config.camera.name ?? input.id,
       url: input.url,
+      ...(input.detectUrl ? { detectUrl: input.detectUrl } : {}),
       config,
       enabled: input.enabled ?? true,
       createdAt: now,
@@ -146,7 +154,7 @@ export class CameraStore {
         if (!(err instanceof CameraExistsError)) throw err;
       }
     }
-    return this.update(input.id, { name: input.name, url: input.url, config: input.config, enabled: input.enabled });
+    return this.update(input.id, { name: input.name, url: input.url, detectUrl: input.detectUrl ?? null, config: input.config, enabled: input.enabled });
   }
 
   async get(id: string): Promise<CameraRecord | null> {
@@ -157,12 +165,20 @@ export class CameraStore {
     return rec;
   }
 
+  /** All cameras in two round trips (ids, then one pipeline), however many there are. */
   async list(): Promise<CameraRecord[]> {
     const ids = (await this.redis.smembers(this.index)).sort();
+    if (!ids.length) return [];
+    const p = this.redis.pipeline();
+    for (const id of ids) p.hmget(this.key(id), 'json', 'version');
+    const res = (await p.exec()) ?? [];
     const out: CameraRecord[] = [];
-    for (const id of ids) {
-      const c = await this.get(id);
-      if (c) out.push(c);
+    for (const [err, v] of res) {
+      const [json, version] = (v ?? []) as (string | null)[];
+      if (err || !json) continue;
+      const rec = JSON.parse(json) as CameraRecord;
+      rec.version = Number(version ?? rec.version);
+      out.push(rec);
     }
     return out;
   }
@@ -187,10 +203,13 @@ export class CameraStore {
       }
       const patch = typeof change === 'function' ? change(cur) : change;
       if (patch.url !== undefined) validateUrl(patch.url);
+      if (patch.detectUrl) validateUrl(patch.detectUrl);
       const next: CameraRecord = {
         ...cur,
         name: patch.name ?? cur.name,
         url: patch.url ?? cur.url,
+        // null removes the analysis stream; undefined keeps it.
+        detectUrl: patch.detectUrl === undefined ? (cur.detectUrl ?? null) : patch.detectUrl || null,
         enabled: patch.enabled ?? cur.enabled,
         config: patch.config ? buildConfig(id, patch.name ?? cur.name, patch.config) : cur.config,
         updatedAt: Date.now(),

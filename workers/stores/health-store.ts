@@ -20,6 +20,22 @@ export interface CameraHealth {
   frames: number;
   lastSegmentAt: number | null;
   recorderRestarts: number;
+  /** Decoding mode of the current connection (keyframes / full), why, and the probed GOP (s). */
+  decode: 'keyframes' | 'full' | null;
+  decodeReason: string | null;
+  keyframeInterval: number | null;
+  /** Frames per second the decode mode yields, and what was analysed over the last heartbeat period. */
+  effectiveFps: number | null;
+  analysedFps: number | null;
+}
+
+/** Per-connection analysis figures a worker reports with its heartbeat. */
+export interface AnalysisHealth {
+  decode: 'keyframes' | 'full' | null;
+  decodeReason: string | null;
+  keyframeInterval: number | null;
+  effectiveFps: number | null;
+  analysedFps: number | null;
 }
 
 // KEYS: health key. ARGV: state, reason, since, workerId, now. Returns 1 when the state changed.
@@ -55,8 +71,13 @@ export class HealthStore {
   }
 
   /** Liveness details; cheap, called every few seconds by the worker holding the camera. */
-  async heartbeat(cameraId: string, d: { workerId: string; lastFrameAt: number | null; frames: number; lastSegmentAt: number | null; recorderRestarts: number }): Promise<void> {
+  async heartbeat(cameraId: string, d: { workerId: string; lastFrameAt: number | null; frames: number; lastSegmentAt: number | null; recorderRestarts: number; analysis?: AnalysisHealth }): Promise<void> {
+    const a = d.analysis;
+    const opt = (v: string | number | null | undefined) => (v === null || v === undefined ? '' : String(v));
     await this.redis.hset(this.key(cameraId), {
+      ...(a
+        ? { decode: opt(a.decode), decodeReason: opt(a.decodeReason), keyframeInterval: opt(a.keyframeInterval), effectiveFps: opt(a.effectiveFps), analysedFps: opt(a.analysedFps) }
+        : {}),
       workerId: d.workerId,
       lastFrameAt: d.lastFrameAt === null ? '' : String(d.lastFrameAt),
       frames: String(d.frames),
@@ -81,6 +102,11 @@ export class HealthStore {
       frames: Number(h.frames ?? 0),
       lastSegmentAt: num(h.lastSegmentAt),
       recorderRestarts: Number(h.recorderRestarts ?? 0),
+      decode: h.decode === 'keyframes' || h.decode === 'full' ? h.decode : null,
+      decodeReason: h.decodeReason || null,
+      keyframeInterval: num(h.keyframeInterval),
+      effectiveFps: num(h.effectiveFps),
+      analysedFps: num(h.analysedFps),
     };
   }
 
