@@ -1,6 +1,7 @@
 // Analyse a whole clip (or a bounded stretch of a stream) with one camera config. The CLI's
 // `analyze`, API replays and the evaluator all call this, so they cannot disagree.
 import { CameraAnalyzer, type AnalysisResult } from './analyzer.js';
+import type { InputSpec } from './source/input-url.js';
 import type { ClassStatus } from './rules/catalog.js';
 import type { CameraConfig } from './rules/config-schema.js';
 import type { ModelSession } from './detect/session.js';
@@ -15,6 +16,8 @@ export interface ReplayOptions {
   /** Overrides config.analysis.fps. */
   fps?: number;
   allowFiles?: boolean;
+  /** The input as checked by the address policy (pinned); default parseInput(input). */
+  spec?: InputSpec;
   textDetector?: TextDetector | null;
   /** Stop after this many seconds of stream time (live inputs). */
   maxSeconds?: number;
@@ -66,6 +69,7 @@ export async function replayClip(opts: ReplayOptions): Promise<ReplayResult> {
   const analyzer = await CameraAnalyzer.create(config, { session, textDetector: opts.textDetector });
   const source = sourceForModel(session.manifest, {
     input: opts.input,
+    ...(opts.spec ? { spec: opts.spec } : {}),
     fps: opts.fps ?? config.analysis.fps,
     keyframesOnly: config.analysis.keyframesOnly,
     allowFiles: opts.allowFiles ?? true,

@@ -6,6 +6,7 @@
 // The ring lives under DATA_DIR/rings/<camera>, on storage every worker mounts (one host, or a shared
 // volume in compose), so any worker can assemble a clip and a camera's ring survives a failover.
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { inputGuardArgs, parseInput } from '../pipeline/source/input-url.js';
 import { join } from 'node:path';
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -190,8 +191,9 @@ export class EvidenceService {
 
 async function clipDuration(file: string): Promise<number> {
   const { execFile } = await import('node:child_process');
+  const spec = parseInput(file);
   return new Promise((resolve) => {
-    execFile('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'default=nw=1:nk=1', file], (err, out) => {
+    execFile('ffprobe', ['-v', 'error', ...inputGuardArgs(spec), '-show_entries', 'format=duration', '-of', 'default=nw=1:nk=1', spec.ffmpegInput], (err, out) => {
       const v = Number(String(out).trim());
       resolve(err || !Number.isFinite(v) ? 0 : v);
     });
