@@ -222,6 +222,8 @@ export function openApiDocument(routes: readonly AnyRoute[], info: OpenApiInfo):
     if (r.access !== 'public') {
       responses['401'] = err('Missing or unknown API key');
       responses['403'] = err(`Key role not allowed (allowed: ${(r.access as readonly Role[]).join(', ')})`);
+      responses['429'] = err('Request rate limit of this key exceeded (API_RATE_LIMIT); Retry-After says when to retry');
+      if (r.body) responses['413'] ??= err('Request body larger than the limit');
     }
     if (r.params) responses['404'] = err('Not found');
     op.responses = responses;
