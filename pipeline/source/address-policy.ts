@@ -32,7 +32,9 @@ export class AddressPolicyError extends InputError {
 
 export type Resolver = (host: string) => Promise<Array<{ address: string; family: number }>>;
 
-export const systemResolver: Resolver = (host) => lookup(host, { all: true, verbatim: true });
+export const systemResolver: Resolver = (host) => 
+  // IPv4 first: servers that listen on 127.0.0.1 only are common.
+  lookup(host, { all: true, verbatim: false });
 
 export interface AddressPolicyOptions {
   purpose: AddressPurpose;
