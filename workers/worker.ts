@@ -3,7 +3,7 @@
 // (stops analysis, releases leases so others take over at once, finishes running jobs).
 import { mkdir, writeFile } from 'node:fs/promises';
 import type { Resolver } from '../pipeline/source/address-policy.js';
-import { scrubSecrets } from '../pipeline/source/input-url.js';
+import { redactUrl, scrubSecrets } from '../pipeline/source/input-url.js';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import type { EvidenceStore } from '../pipeline/evidence/store.js';
@@ -228,7 +228,7 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
     ticking = tick().catch((err: Error) => log('lease loop error', { error: err.message }));
     void ticking.finally(schedule);
   }
-  log('worker started', { redis: settings.redisUrl.replace(/\/\/[^@]*@/, '//***@'), dataDir: settings.dataDir, analyse, store: store.kind });
+  log('worker started', { redis: redactUrl(settings.redisUrl), dataDir: settings.dataDir, analyse, store: store.kind });
 
   return {
     settings,
