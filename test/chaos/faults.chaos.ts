@@ -155,7 +155,8 @@ describe('chaos', () => {
     const seg = await waitFor(async () => (await readdir(ring).catch(() => [] as string[])).filter((f) => f.endsWith('.ts')).sort()[0], { timeoutMs: 120_000, what: 'a ring segment on camCorrupt' });
     const size = (await stat(join(ring, seg))).size;
     const fh = await open(join(ring, seg), 'r+');
-    await fh.write(Buffer.alloc(Math.min(4096, Math.floor(size / 2)), 0xa5), Math.floor(size / 4));
+    const junk = Buffer.alloc(Math.min(4096, Math.floor(size / 2)), 0xa5);
+    await fh.write(junk, 0, junk.length, Math.floor(size / 4));
     await fh.close();
     note(`3: corrupted ${seg} (${size} bytes) in the camCorrupt ring`);
 

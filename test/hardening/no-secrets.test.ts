@@ -161,4 +161,16 @@ describe('camera secrets never leave', () => {
     }
     expect(leaks).toEqual([]);
   }, 240_000);
+
+  it('the worker applies the address policy too: a metadata camera written straight to the store never connects', async () => {
+    // Bypasses the API (e.g. a provisioning script): the worker refuses before any socket opens.
+    await worker!.cameras.create({ id: 'meta-cam', url: 'rtsp://user:MetaPass1x@169.254.169.254/latest', config: { zones: parkedCarConfig('meta-cam').zones } });
+    const h = await waitFor(async () => {
+      const x = await worker!.health.get('meta-cam');
+      return x?.reason && /address policy/.test(x.reason) ? x : null;
+    }, { timeoutMs: 60_000, intervalMs: 250, what: 'meta-cam refused by the worker' });
+    expect(h.state).toBe('offline');
+    expect(h.reason).toMatch(/address policy "metadata"/);
+    expect(h.reason).not.toContain('MetaPass1x');
+  }, 90_000);
 });
