@@ -149,16 +149,21 @@ describe('chaos', () => {
     // DB_LEG: when cases live in PostgreSQL, stop it here for OUTAGE_SEC as well (pg_ctl stop -m fast /
     // start on the test cluster) and expect the same invariants below.
 
-    // 3. A ring segment corrupted before the case's clip is cut.
+    // 3. Ring segments corrupted inside the case's clip window: the case is created, then the two
+    // newest segments (the pre-roll the clip will use) are overwritten in the middle before the
+    // evidence job cuts the clip after its post-roll.
     await addCamera('camCorrupt');
     const ring = join(dir, 'data', 'rings', 'camCorrupt');
-    const seg = await waitFor(async () => (await readdir(ring).catch(() => [] as string[])).filter((f) => f.endsWith('.ts')).sort()[0], { timeoutMs: 120_000, what: 'a ring segment on camCorrupt' });
-    const size = (await stat(join(ring, seg))).size;
-    const fh = await open(join(ring, seg), 'r+');
-    const junk = Buffer.alloc(Math.min(4096, Math.floor(size / 2)), 0xa5);
-    await fh.write(junk, 0, junk.length, Math.floor(size / 4));
-    await fh.close();
-    note(`3: corrupted ${seg} (${size} bytes) in the camCorrupt ring`);
+    await waitFor(async () => (await cases.list({ cameraId: 'camCorrupt' })).items[0], { timeoutMs: 180_000, intervalMs: 100, what: 'a case on camCorrupt' });
+    const segs = (await readdir(ring)).filter((f) => f.endsWith('.ts')).sort().slice(-2);
+    for (const seg of segs) {
+      const size = (await stat(join(ring, seg))).size;
+      const fh = await open(join(ring, seg), 'r+');
+      const junk = Buffer.alloc(Math.min(8192, Math.floor(size / 2)), 0xa5);
+      await fh.write(junk, 0, junk.length, Math.floor(size / 4));
+      await fh.close();
+      note(`3: corrupted ${seg} (${size} bytes, ${junk.length} bytes overwritten) in the camCorrupt ring`);
+    }
 
     // 4. The webhook receiver answers 5xx for a stretch while new cases arrive.
     webhookFailUntil = Date.now() + WEBHOOK_OUTAGE_SEC * 1000;
@@ -185,6 +190,7 @@ describe('chaos', () => {
         else if (createHash('sha256').update(body).digest('hex') !== ref.file.sha256) lost.push(`${cam}: ${ref.key} checksum differs`);
       }
       if (!c.evidence.some((e) => e.file.kind === 'clip')) lost.push(`${cam}: no clip`);
+      note(`${cam}: evidence ${c.evidenceStatus}, ${c.evidence.length} files (${c.evidence.map((e) => e.file.kind).join(', ')}), all in S3 with matching sha256 unless listed as lost`);
     }
     // Every case.created accepted exactly once (retries of 503s are expected; a second 200 is not).
     await waitFor(() => all.every((c) => deliveries.some((d) => d.key === `case.created:${c.id}` && d.status === 200)), { timeoutMs: 300_000, intervalMs: 1000, what: 'every case.created delivered' });
@@ -194,7 +200,9 @@ describe('chaos', () => {
     }
     // No stuck jobs.
     for (const name of ['evidence', 'delivery']) {
-      const q = new Queue(name, { connection: redis.duplicate(), prefix: 'cw-bull' });
+      const conn = redis.duplicate();
+      conn.on('error', () => undefined);
+      const q = new Queue(name, { connection: conn, prefix: 'cw-bull' });
       const counts = await waitFor(async () => {
         const n = await q.getJobCounts('active', 'waiting', 'delayed', 'prioritized', 'waiting-children');
         return Object.values(n).every((v) => v === 0) ? n : null;
@@ -203,6 +211,7 @@ describe('chaos', () => {
       if (failed.failed) lost.push(`${name}: ${failed.failed} failed jobs`);
       note(`queue ${name}: ${JSON.stringify(counts)} failed ${failed.failed}`);
       await q.close();
+      await closeRedis(conn);
     }
     note(`cases: ${all.map((c) => `${c.cameraId}=${c.id}`).join(', ')}; webhook attempts ${deliveries.length}, 5xx ${deliveries.filter((d) => d.status >= 500).length}`);
     expect(lost).toEqual([]);
