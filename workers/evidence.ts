@@ -115,8 +115,17 @@ export class EvidenceService {
     const d = job.data;
     let refs: EvidenceRef[] = [];
     let status: CaseRecord['evidenceStatus'] = 'ready';
+    // Never overwrite evidence a case already references: a second job for the same event id (an
+    // episode resumed on another worker after a kill -9 numbers its events again) would cut a
+    // different clip under the same keys while the case keeps the first checksums (the chaos suite
+    // found this). The stored files stay; this job reuses their references.
+    const folder = evidenceKey({ cameraId: d.cameraId, eventId: d.eventId, wallTime: d.wallTime, name: 'x', timeZone: d.timezone }).slice(0, -1);
+    const stored = (await this.o.cases.get(d.caseId))?.evidence.filter((e) => e.key.startsWith(folder)) ?? [];
     try {
-      refs = await this.assemble(d);
+      if (stored.length > 0) {
+        refs = stored;
+        this.o.log?.('evidence for this event already stored; not overwritten', { caseId: d.caseId, eventId: d.eventId, files: stored.map((r) => r.key) });
+      } else refs = await this.assemble(d);
       if (!refs.some((r) => r.file.kind === 'clip')) status = 'missing';
     } catch (err) {
       const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
