@@ -8,6 +8,9 @@ import express, { type Application, type Request, type RequestHandler } from 'ex
 import multer from 'multer';
 import { pinoHttp } from 'pino-http';
 import { ApiKeyStore, presentedKey, type ApiKeyRecord } from './auth.js';
+import { RedisAuditStore } from './audit.js';
+import { DEFAULT_RATE_LIMIT, RateLimiter } from './rate-limit.js';
+import { auditRoutes } from './routes/audit.js';
 import type { ApiDeps } from './deps.js';
 import { ApiError, errorBody, errorHandler } from './errors.js';
 import { mountRoutes, requireRole, type Access, type AnyRoute, type UploadSpec } from './registry.js';
@@ -27,7 +30,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Every route of the API, in mount order (also what the OpenAPI document and the auth tests iterate). */
 export function buildRoutes(deps: ApiDeps, keys: ApiKeyStore): AnyRoute[] {
   const routes: AnyRoute[] = [];
-  routes.push(...systemRoutes(deps, keys, () => routes), ...cameraRoutes(deps), ...caseRoutes(deps), ...replayRoutes(deps));
+  routes.push(...systemRoutes(deps, keys, () => routes), ...cameraRoutes(deps), ...caseRoutes(deps), ...replayRoutes(deps), ...auditRoutes(deps));
   return routes;
 }
 
@@ -39,6 +42,10 @@ export interface ApiApplication extends Application {
 
 export function createApp(deps: ApiDeps): ApiApplication {
   const keys = deps.keys ?? new ApiKeyStore(deps.redis, deps.prefix);
+  deps.audit ??= new RedisAuditStore(deps.redis, deps.prefix);
+  const audit = deps.audit;
+  const rateOpts = deps.rateLimit === undefined ? DEFAULT_RATE_LIMIT : deps.rateLimit;
+  const limiter = rateOpts ? new RateLimiter(deps.redis, deps.prefix ?? 'cw', rateOpts) : null;
   const routes = buildRoutes(deps, keys);
   mkdirSync(deps.uploadDir, { recursive: true });
   const app = express() as unknown as ApiApplication;
@@ -79,11 +86,39 @@ export function createApp(deps: ApiDeps): ApiApplication {
   });
 
   const hooks = {
+    audit: async (req: Request, res: express.Response, e: { action: string; target: string; before: unknown; after: unknown }) => {
+      const key = res.locals.key as ApiKeyRecord | null | undefined;
+      await audit.append({
+        at: Date.now(),
+        keyId: key?.id ?? null,
+        keyName: key?.name ?? null,
+        role: key?.role ?? null,
+        action: e.action,
+        method: req.method,
+        path: req.path,
+        target: e.target,
+        before: e.before,
+        after: e.after,
+        requestId: typeof req.id === 'string' ? req.id : null,
+      });
+    },
     auth: (access: Access): RequestHandler =>
       async (req, res, next) => {
         try {
           const k = presentedKey(req.headers);
           const rec = access === 'public' || !k ? null : await keys.lookup(k);
+          // Limited per key, so one noisy integration cannot starve the others; requests without a
+          // valid key share a budget per client address (slows key guessing too). Health and
+          // metrics probes (public routes) are not limited.
+          if (limiter && access !== 'public') {
+            const subject = rec ? `key:${rec.id}` : `ip:${req.ip ?? 'unknown'}`;
+            const d = await limiter.consume(subject);
+            if (!d.ok) {
+              res.setHeader('Retry-After', String(d.retryAfterSec));
+              throw new ApiError(429, 'RATE_LIMITED', `more than ${limiter.options.points} requests in ${limiter.options.durationSec} s for this ${rec ? 'key' : 'client'}; retry after ${d.retryAfterSec} s`);
+            }
+            res.setHeader('RateLimit-Remaining', String(d.remaining));
+          }
           requireRole(access, rec);
           res.locals.key = rec;
           next();

@@ -12,6 +12,9 @@ import type { CaseStore } from '../workers/stores/case-store.js';
 import type { HealthStore } from '../workers/stores/health-store.js';
 import type { ApiKeyStore } from './auth.js';
 import type { QueueLike } from './metrics.js';
+import type { AuditStore } from './audit.js';
+import type { RateLimitOptions } from './rate-limit.js';
+import type { Resolver } from '../pipeline/source/address-policy.js';
 
 export interface ReadinessCheck {
   name: string;
@@ -49,4 +52,12 @@ export interface ApiDeps {
   /** Per-check timeout for /readyz (default 2000 ms). */
   readyTimeoutMs?: number;
   version?: string;
+  /** Audit log of configuration changes (default: Redis, same prefix). */
+  audit?: AuditStore;
+  /** Per-key request rate limit (default 600 per 60 s); null turns it off. */
+  rateLimit?: RateLimitOptions | null;
+  /** CIDRs private/loopback replay URLs may use (REPLAY_ALLOW_CIDRS; default none). */
+  replayAllowCidrs?: string[];
+  /** Name resolution for the address policy (tests inject one; default: the system resolver). */
+  resolve?: Resolver;
 }

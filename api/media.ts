@@ -1,6 +1,7 @@
 // Verifies that an uploaded file really is a video by asking ffprobe (never by its name or the
 // client's Content-Type): it must demux, carry a video stream and not be a still image.
 import { spawn } from 'node:child_process';
+import { inputGuardArgs, parseInput } from '../pipeline/source/input-url.js';
 
 export interface VideoInfo {
   format: string;
@@ -16,7 +17,8 @@ export class NotVideoError extends Error {}
 const IMAGE_FORMATS = /(^|,)(image2|[a-z0-9]+_pipe|apng|webp|ico|tiff|bmp|psd|svg)(,|$)/;
 
 export function probeVideoFile(file: string, timeoutMs = 15_000): Promise<VideoInfo> {
-  const args = ['-v', 'error', '-protocol_whitelist', 'file', '-select_streams', 'v:0', '-show_entries', 'stream=width,height,codec_name:format=format_name,duration', '-of', 'json', `file:${file}`];
+  const spec = parseInput(file);
+  const args = ['-v', 'error', ...inputGuardArgs(spec), '-select_streams', 'v:0', '-show_entries', 'stream=width,height,codec_name:format=format_name,duration', '-of', 'json', spec.ffmpegInput];
   return new Promise((resolve, reject) => {
     const child = spawn('ffprobe', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

@@ -52,6 +52,16 @@ export interface RouteDef<P extends z.ZodType, Q extends z.ZodType, B extends z.
   /** First entry is the success response. Default: 200 JSON. */
   responses?: ResponseSpec[];
   /**
+   * A configuration change: the audit log records who, the target and its public state before and
+   * after. `target` names what changes; `snapshot` reads its public (redacted) state.
+   */
+  audit?: {
+    target(ctx: { params: z.output<P>; body: z.output<B> }): string;
+    snapshot(target: string): Promise<unknown>;
+    /** The after-state from the handler's result instead of a second snapshot (e.g. a new key, minus its secret). */
+    after?(result: unknown): unknown;
+  };
+  /**
    * Returns the JSON body of the success response, or undefined after writing the response itself
    * (images, 204s).
    */
@@ -65,11 +75,26 @@ export function defineRoute<P extends z.ZodType = z.ZodObject<{}>, Q extends z.Z
   return def as AnyRoute;
 }
 
+/** Largest page any list route returns; a bigger `limit` is a 400 that says so. */
+export const MAX_PAGE_SIZE = 500;
+
+export function pageLimit(defaultSize: number) {
+  return z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_PAGE_SIZE, { message: `limit must be at most ${MAX_PAGE_SIZE} (the maximum page size)` })
+    .default(defaultSize)
+    .describe(`page size, 1–${MAX_PAGE_SIZE}`);
+}
+
 export interface MountHooks {
   /** Authenticates and authorises; sets res.locals.key. */
   auth(access: Access): RequestHandler;
   /** Multipart parser for an upload route. */
   upload(spec: UploadSpec): RequestHandler;
+  /** Records a configuration change (routes with `audit`). */
+  audit?(req: Request, res: Response, entry: { action: string; target: string; before: unknown; after: unknown }): Promise<void>;
 }
 
 function successStatus(r: AnyRoute): number {
@@ -98,7 +123,11 @@ export function mountRoutes(router: Router, routes: readonly AnyRoute[], hooks: 
         const params = parse(r.params, req.params, 'params');
         const query = parse(r.query, req.query, 'query');
         const body = parse(r.body, req.body, r.upload ? 'form' : 'body');
+        const target = r.audit && hooks.audit ? r.audit.target({ params, body }) : null;
+        const before = target !== null ? await r.audit!.snapshot(target) : null;
         const result = await r.handler({ req, res, params, query, body, key: (res.locals.key as ApiKeyRecord | undefined) ?? null, file: req.file });
+        // Only a change that happened is recorded (a refused request threw above).
+        if (target !== null) await hooks.audit!(req, res, { action: r.id, target, before, after: r.audit!.after ? r.audit!.after(result) : await r.audit!.snapshot(target) });
         if (res.headersSent) return;
         const status = successStatus(r);
         if (status === 204 || result === undefined) res.status(status).end();
@@ -193,6 +222,8 @@ export function openApiDocument(routes: readonly AnyRoute[], info: OpenApiInfo):
     if (r.access !== 'public') {
       responses['401'] = err('Missing or unknown API key');
       responses['403'] = err(`Key role not allowed (allowed: ${(r.access as readonly Role[]).join(', ')})`);
+      responses['429'] = err('Request rate limit of this key exceeded (API_RATE_LIMIT); Retry-After says when to retry');
+      if (r.body) responses['413'] ??= err('Request body larger than the limit');
     }
     if (r.params) responses['404'] = err('Not found');
     op.responses = responses;

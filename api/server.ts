@@ -16,6 +16,8 @@ import { HealthStore } from '../workers/stores/health-store.js';
 import { openEvidenceStore } from '../workers/worker.js';
 import { Queue } from 'bullmq';
 import { createApp, DEFAULT_MAX_UPLOAD_BYTES, uploadDirFor } from './app.js';
+import { rateLimitFromEnv } from './rate-limit.js';
+import { replayAllowCidrsFromEnv } from '../pipeline/source/address-policy.js';
 import { ApiKeyStore, bootstrapAdmin } from './auth.js';
 import type { ReadinessCheck } from './deps.js';
 import { initSharedMetrics, recordReplay } from './metrics-shared.js';
@@ -95,6 +97,8 @@ export async function startApi(opts: StartApiOptions = {}): Promise<ApiHandle> {
     replayMediaDirs: env.REPLAY_MEDIA_DIRS ? env.REPLAY_MEDIA_DIRS.split(path.delimiter).filter(Boolean) : [],
     presignExpirySec: settings.presignExpirySec,
     readiness,
+    replayAllowCidrs: replayAllowCidrsFromEnv(env),
+    rateLimit: rateLimitFromEnv(env.API_RATE_LIMIT),
   });
   const runWorker = opts.replayWorker ?? !/^(0|false|no)$/i.test(env.REPLAY_WORKER ?? '');
   const worker = runWorker ? createReplayWorker({ connection: conn(), bullPrefix, evidence, onFinished: (r) => void recordReplay(r) }) : null;

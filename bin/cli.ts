@@ -1,6 +1,7 @@
 // The `citywatch` command line. Each subcommand lives in its own module under bin/commands and is
 // loaded lazily, so `citywatch detect` does not pay for Redis or express imports.
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { scrubSecrets } from '../pipeline/source/input-url.js';
 
 export class CliError extends Error {
   constructor(
@@ -146,7 +147,8 @@ export async function main(argv: string[]): Promise<number> {
       return err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 2;
     }
     const e = err as Error;
-    process.stderr.write(`citywatch: ${e.message}\n`);
+    // Errors from ffmpeg and libraries echo stream URLs: scrub credentials before printing.
+    process.stderr.write(`citywatch: ${scrubSecrets(e.message)}\n`);
     return err instanceof CliError ? err.exitCode : 1;
   }
 }

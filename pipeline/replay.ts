@@ -1,6 +1,7 @@
 // Analyse a whole clip (or a bounded stretch of a stream) with one camera config. The CLI's
 // `analyze`, API replays and the evaluator all call this, so they cannot disagree.
 import { CameraAnalyzer, type AnalysisResult } from './analyzer.js';
+import type { InputSpec } from './source/input-url.js';
 import type { ClassStatus } from './rules/catalog.js';
 import type { CameraConfig } from './rules/config-schema.js';
 import type { ModelSession } from './detect/session.js';
@@ -16,6 +17,8 @@ export interface ReplayOptions {
   /** Overrides config.analysis.fps. */
   fps?: number;
   allowFiles?: boolean;
+  /** The input as checked by the address policy (pinned); default parseInput(input). */
+  spec?: InputSpec;
   textDetector?: TextDetector | null;
   /** Rules-engine options (e.g. onRefusal for `analyze --explain`). */
   engine?: Omit<RulesEngineOptions, 'availableLabels'>;
@@ -69,6 +72,7 @@ export async function replayClip(opts: ReplayOptions): Promise<ReplayResult> {
   const analyzer = await CameraAnalyzer.create(config, { session, textDetector: opts.textDetector, ...(opts.engine ? { engine: opts.engine } : {}) });
   const source = sourceForModel(session.manifest, {
     input: opts.input,
+    ...(opts.spec ? { spec: opts.spec } : {}),
     fps: opts.fps ?? config.analysis.fps,
     keyframesOnly: config.analysis.keyframesOnly,
     tiling: sourceTiling(config.analysis.tiling),

@@ -9,6 +9,7 @@ import type { Frame } from '../pipeline/types.js';
 import { freePort, run, VTEST, vtestH264 } from './support/media.js';
 import { startRtspServer } from './support/rtsp.js';
 import { serveDir } from './support/static-http.js';
+import { waitFor as waitUntil } from './support/wait.js';
 
 const unhandled: unknown[] = [];
 const onUnhandled = (e: unknown) => unhandled.push(e);
@@ -24,13 +25,7 @@ function collectStates(src: FrameSource): SourceState[] {
   return states;
 }
 
-async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const waitFor = (cond: () => boolean, timeoutMs: number, what: string) => waitUntil(cond, { timeoutMs, what });
 
 describe('HLS', () => {
   let hlsDir: string;

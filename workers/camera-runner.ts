@@ -15,6 +15,8 @@ import { recordCase, recordEvent, recordFrame, recordFrameAge, setCameraGauges }
 import { getClass } from '../pipeline/rules/catalog.js';
 import type { DecodeDecision, FrameSource, SourceState } from '../pipeline/source/ffmpeg-source.js';
 import { Recorder } from '../pipeline/source/recorder.js';
+import { checkInput, type Resolver } from '../pipeline/source/address-policy.js';
+import { isLiveInput, scrubSecrets, secretsOf } from '../pipeline/source/input-url.js';
 import type { ViolationEvent } from '../pipeline/types.js';
 import type { DeliveryService } from './delivery/delivery.js';
 import type { EvidenceService, EvidencePurpose } from './evidence.js';
@@ -34,13 +36,15 @@ export interface RunnerDeps {
   delivery: DeliveryService;
   evidence: EvidenceService;
   log: (msg: string, extra?: Record<string, unknown>) => void;
+  /** Name resolution for the address policy (tests inject one; default: the system resolver). */
+  resolve?: Resolver;
 }
 
 export type Log = RunnerDeps['log'];
 
 /** A config change the running engine can take (zones, thresholds, schedules) vs one that needs a restart. */
 export function needsRestart(a: CameraRecord, b: CameraRecord): boolean {
-  if (a.url !== b.url) return true;
+  if (a.url !== b.url || String(a.secretParams) !== String(b.secretParams)) return true;
   if ((a.detectUrl ?? null) !== (b.detectUrl ?? null)) return true;
   if (JSON.stringify(a.config.analysis) !== JSON.stringify(b.config.analysis)) return true;
   const x = auxiliaryDetectors(a.config);
@@ -119,14 +123,20 @@ export class CameraRunner {
     this.analyzer = analyzer;
 
     await mkdir(this.ringDir, { recursive: true });
-    const isFile = !/^[a-z][a-z0-9+.-]*:\/\//i.test(this.camera.url);
+    const isFile = !isLiveInput(this.camera.url);
     // One connection per camera: the recorder's segment output rides on the frame source's ffmpeg
     // run. A separate analysis stream (detectUrl, the camera's substream) is a second connection by
     // design, so then the recorder runs its own ffmpeg on the main stream.
     const detectUrl = this.camera.detectUrl && this.camera.detectUrl !== this.camera.url ? this.camera.detectUrl : null;
+    // The address policy runs before any connection; recorder and source connect to the address
+    // it checked (DNS pinning). A refusal (link-local, metadata) fails the start with the rule named.
+    const policy = { purpose: 'camera', resolve: this.d.resolve } as const;
+    const { spec } = await checkInput(this.camera.url, policy, { secretParams: this.camera.secretParams });
+    const detectSpec = detectUrl ? (await checkInput(detectUrl, policy, { secretParams: this.camera.secretParams })).spec : spec;
     this.recorder = new Recorder({
       cameraId: this.camera.id,
       input: this.camera.url,
+      spec,
       dir: this.ringDir,
       segmentSec: settings.segmentSec,
       maxBytes: this.ringMaxBytes ?? settings.ringMaxBytes,
@@ -134,7 +144,7 @@ export class CameraRunner {
       realtime: isFile,
       attached: !detectUrl,
     });
-    this.recorder.on('error', (err) => this.d.log('recorder error', { camera: this.camera.id, error: err.message }));
+    this.recorder.on('error', (err) => this.d.log('recorder error', { camera: this.camera.id, error: this.scrub(err.message) }));
     this.recorder.on('restart', (r) => this.d.log('recorder restarted', { camera: this.camera.id, code: r.code, delayMs: r.delayMs }));
     await this.recorder.start();
     this.recorderStartedAt = Date.now();
@@ -157,6 +167,7 @@ export class CameraRunner {
 
     const source = sourceForModel(manifest, {
       input: detectUrl ?? this.camera.url,
+      spec: detectSpec,
       fps: cfg.analysis.fps,
       decode: cfg.analysis.keyframesOnly ? 'keyframes' : cfg.analysis.decode,
       tiling: sourceTiling(cfg.analysis.tiling),
@@ -427,8 +438,16 @@ export class CameraRunner {
     this.enqueue(() => this.reportHealth(state, reason, s.since));
   }
 
+  /** Removes this camera's secrets (userinfo, secret query values) from text bound for any output. */
+  scrub(text: string): string {
+    const secretParams = this.camera.secretParams ?? [];
+    return scrubSecrets(text, { secrets: secretsOf(this.camera.url, secretParams), secretParams });
+  }
+
   /** Stores the state; a change is sent to the platform as a camera.health event. */
-  async reportHealth(state: HealthState, reason: string | null, since: number): Promise<void> {
+  async reportHealth(state: HealthState, rawReason: string | null, since: number): Promise<void> {
+    // Reasons come from ffmpeg and OS errors, which echo the stream URL: scrub before state, log and webhook.
+    const reason = rawReason === null ? null : this.scrub(rawReason);
     const changed = await this.d.health.setState(this.camera.id, state, { reason, since, workerId: this.d.settings.workerId });
     if (!changed) return;
     this.d.log('camera health', { camera: this.camera.id, state, reason });

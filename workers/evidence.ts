@@ -6,6 +6,7 @@
 // The ring lives under DATA_DIR/rings/<camera>, on storage every worker mounts (one host, or a shared
 // volume in compose), so any worker can assemble a clip and a camera's ring survives a failover.
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { inputGuardArgs, parseInput } from '../pipeline/source/input-url.js';
 import { join } from 'node:path';
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -117,8 +118,17 @@ export class EvidenceService {
     const d = job.data;
     let refs: EvidenceRef[] = [];
     let status: CaseRecord['evidenceStatus'] = 'ready';
+    // Never overwrite evidence a case already references: a second job for the same event id (an
+    // episode resumed on another worker after a kill -9 numbers its events again) would cut a
+    // different clip under the same keys while the case keeps the first checksums (the chaos suite
+    // found this). The stored files stay; this job reuses their references.
+    const folder = evidenceKey({ cameraId: d.cameraId, eventId: d.eventId, wallTime: d.wallTime, name: 'x', timeZone: d.timezone }).slice(0, -1);
+    const stored = (await this.o.cases.get(d.caseId))?.evidence.filter((e) => e.key.startsWith(folder)) ?? [];
     try {
-      refs = await this.assemble(d);
+      if (stored.length > 0) {
+        refs = stored;
+        this.o.log?.('evidence for this event already stored; not overwritten', { caseId: d.caseId, eventId: d.eventId, files: stored.map((r) => r.key) });
+      } else refs = await this.assemble(d);
       if (!refs.some((r) => r.file.kind === 'clip')) status = 'missing';
     } catch (err) {
       const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
@@ -193,8 +203,9 @@ export class EvidenceService {
 
 async function clipDuration(file: string): Promise<number> {
   const { execFile } = await import('node:child_process');
+  const spec = parseInput(file);
   return new Promise((resolve) => {
-    execFile('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'default=nw=1:nk=1', file], (err, out) => {
+    execFile('ffprobe', ['-v', 'error', ...inputGuardArgs(spec), '-show_entries', 'format=duration', '-of', 'default=nw=1:nk=1', spec.ffmpegInput], (err, out) => {
       const v = Number(String(out).trim());
       resolve(err || !Number.isFinite(v) ? 0 : v);
     });

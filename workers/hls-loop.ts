@@ -2,6 +2,7 @@
 // playlist into a temp directory and a tiny HTTP server serves it. Used by the embedded demo and the
 // worker tests so a fresh machine needs no RTSP server.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { inputGuardArgs, parseInput } from '../pipeline/source/input-url.js';
 import { createReadStream, existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
@@ -29,10 +30,11 @@ export interface HlsLoopOptions {
 export async function startHlsLoop(o: HlsLoopOptions): Promise<HlsLoop> {
   if (!existsSync(o.clip)) throw new Error(`HLS loop: clip not found: ${o.clip}`);
   const dir = await mkdtemp(join(tmpdir(), 'citywatch-hls-'));
-  const args = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-re'];
+  const spec = parseInput(o.clip);
+  const args = ['-hide_banner', '-nostdin', '-loglevel', 'error', ...inputGuardArgs(spec), '-re'];
   if (o.loop !== false) args.push('-stream_loop', '-1');
   args.push(
-    '-i', o.clip, '-map', '0:v:0', '-c', 'copy', '-f', 'hls',
+    '-i', spec.ffmpegInput, '-map', '0:v:0', '-c', 'copy', '-f', 'hls',
     '-hls_time', String(o.hlsTimeSec ?? 2), '-hls_list_size', String(o.listSize ?? 6),
     '-hls_flags', 'delete_segments+omit_endlist',
     '-hls_segment_filename', join(dir, 'seg-%06d.ts'),

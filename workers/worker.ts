@@ -2,6 +2,8 @@
 // consumes the evidence and delivery queues, reloads camera configs on change, and drains on SIGTERM
 // (stops analysis, releases leases so others take over at once, finishes running jobs).
 import { mkdir, writeFile } from 'node:fs/promises';
+import type { Resolver } from '../pipeline/source/address-policy.js';
+import { redactUrl, scrubSecrets } from '../pipeline/source/input-url.js';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import type { EvidenceStore } from '../pipeline/evidence/store.js';
@@ -37,6 +39,8 @@ export interface StartWorkerOptions extends Partial<WorkerSettings> {
   log?: Log;
   /** Run the camera lease loop (default true). False = queues only (e.g. an API-side helper). */
   analyse?: boolean;
+  /** Name resolution for the camera address policy (tests inject one). */
+  resolve?: Resolver;
 }
 
 /** Evidence store from settings: S3 behind an on-disk spool when configured, else the local filesystem. */
@@ -62,14 +66,35 @@ function spread(cameraId: string, workerId: string): number {
   return h;
 }
 
+/** Wraps a log so every string field (and the message) is scrubbed of URL secrets. */
+export function scrubbingLog(log: Log): Log {
+  return (msg, extra) => {
+    if (!extra) return log(scrubSecrets(msg));
+    const clean: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(extra)) {
+      if (typeof v === 'string') clean[k] = scrubSecrets(v);
+      else if (v && typeof v === 'object' && !(v instanceof Error)) {
+        try {
+          clean[k] = JSON.parse(scrubSecrets(JSON.stringify(v)));
+        } catch {
+          clean[k] = v;
+        }
+      } else clean[k] = v instanceof Error ? scrubSecrets(v.message) : v;
+    }
+    log(scrubSecrets(msg), clean);
+  };
+}
+
 export function consoleLog(workerId: string): Log {
   return (msg, extra) => process.stdout.write(JSON.stringify({ t: new Date().toISOString(), worker: workerId, msg, ...extra }) + '\n');
 }
 
 export async function startWorker(opts: StartWorkerOptions = {}): Promise<WorkerHandle> {
-  const { log: logOpt, analyse = true, ...overrides } = opts;
+  const { log: logOpt, analyse = true, resolve, ...overrides } = opts;
   const settings: WorkerSettings = { ...settingsFromEnv(), ...overrides };
-  const log = logOpt ?? consoleLog(settings.workerId);
+  // Every log line passes the generic scrub (URLs with userinfo or secret query values), whatever
+  // the caller forgot; runners also scrub their camera's own secrets.
+  const log = scrubbingLog(logOpt ?? consoleLog(settings.workerId));
   await mkdir(join(settings.dataDir, 'tmp'), { recursive: true });
 
   const conns: Redis[] = [];
@@ -111,7 +136,7 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
 
   const lease = new LeaseManager(redis, settings.workerId, settings.leaseTtlMs, settings.prefix);
   const runners = new Map<string, { runner: CameraRunner; renewedAt: number }>();
-  const deps = { settings, redis, cases, health, delivery, evidence, log };
+  const deps = { settings, redis, cases, health, delivery, evidence, log, resolve };
   let stopping = false;
   let loopTimer: NodeJS.Timeout | null = null;
   let renewTimer: NodeJS.Timeout | null = null;
@@ -153,7 +178,7 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
       // and ffmpeg start-ups are spread out instead of all landing at once.
       await runner.connected(settings.connectWaitMs);
     } catch (err) {
-      log('camera failed to start', { camera: cam.id, error: (err as Error).message });
+      log('camera failed to start', { camera: cam.id, error: runner.scrub((err as Error).message) });
       await runner.reportHealth('offline', `worker could not start analysis: ${(err as Error).message}`, Date.now()).catch(() => undefined);
       if (runners.get(cam.id)?.runner === runner) await stopCamera(cam.id, 'start failed', true);
     } finally {
@@ -274,7 +299,7 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
     ticking = renewing.then(tick).catch((err: Error) => log('lease loop error', { error: err.message }));
     void ticking.finally(schedule);
   }
-  log('worker started', { redis: settings.redisUrl.replace(/\/\/[^@]*@/, '//***@'), dataDir: settings.dataDir, analyse, store: store.kind });
+  log('worker started', { redis: redactUrl(settings.redisUrl), dataDir: settings.dataDir, analyse, store: store.kind });
 
   return {
     settings,

@@ -11,7 +11,8 @@ import { annotateImage } from '../../pipeline/evidence/annotate.js';
 import { CATALOG, classStatus, isClassId, type ClassStatus } from '../../pipeline/rules/catalog.js';
 import { cameraConfigSchema, classOverrideSchema, zoneSchema, type CameraConfig } from '../../pipeline/rules/config-schema.js';
 import { toPixels } from '../../pipeline/rules/geometry.js';
-import { parseInput, scrubSecrets } from '../../pipeline/source/input-url.js';
+import { AddressPolicyError, checkInput, type AddressPurpose } from '../../pipeline/source/address-policy.js';
+import { parseInput, scrubSecrets, secretsOf } from '../../pipeline/source/input-url.js';
 import { axisScales } from '../../pipeline/source/letterbox.js';
 import { toPublic, type CameraRecord } from '../../workers/stores/camera-store.js';
 import type { CameraHealth } from '../../workers/stores/health-store.js';
@@ -43,6 +44,27 @@ export const cameraUrlSchema = z
     }
   });
 
+/** Query parameters of the URL that hold secrets beyond the usual names (redacted everywhere). */
+const secretParamsSchema = z.array(z.string().regex(/^[A-Za-z0-9_.~-]{1,64}$/, 'a query parameter name')).max(20);
+
+/**
+ * Applies the address policy to a URL an API client gave us (before anything connects to it).
+ * Cameras may be private (they live there); link-local and metadata targets are always refused.
+ * A camera host the API cannot resolve is accepted: the worker, which may sit on the camera
+ * network, resolves and checks again before connecting.
+ */
+export async function checkUrlPolicy(deps: ApiDeps, url: string, purpose: AddressPurpose, field: string, secretParams: string[] = []) {
+  try {
+    return await checkInput(url, { purpose, allowCidrs: purpose === 'replay' ? deps.replayAllowCidrs : undefined, resolve: deps.resolve }, { allowFiles: false, secretParams });
+  } catch (err) {
+    if (err instanceof AddressPolicyError) {
+      if (purpose === 'camera' && err.rule === 'unresolvable') return null;
+      throw new ApiError(400, `ADDRESS_${err.rule.toUpperCase().replace('-', '_')}`, err.message, field);
+    }
+    throw new ApiError(400, 'INPUT_REFUSED', (err as Error).message, field);
+  }
+}
+
 const configInput = z.record(z.string(), z.unknown()).describe('Camera config (pipeline/rules/config-schema.ts); camera.id is taken from the camera');
 
 const cameraCreate = z
@@ -52,15 +74,16 @@ const cameraCreate = z
     url: cameraUrlSchema,
     /** The camera's substream for analysis (recording keeps the main url). */
     detectUrl: cameraUrlSchema.nullable().optional(),
+    secretParams: secretParamsSchema.optional(),
     enabled: z.boolean().optional(),
     config: configInput.optional(),
   })
   .strict();
 
 const cameraPatch = z
-  .object({ name: z.string().min(1).max(200).optional(), url: cameraUrlSchema.optional(), detectUrl: cameraUrlSchema.nullable().optional(), enabled: z.boolean().optional() })
+  .object({ name: z.string().min(1).max(200).optional(), url: cameraUrlSchema.optional(), detectUrl: cameraUrlSchema.nullable().optional(), secretParams: secretParamsSchema.optional(), enabled: z.boolean().optional() })
   .strict()
-  .refine((p) => Object.keys(p).length > 0, { message: 'nothing to update (name, url, detectUrl, enabled)' });
+  .refine((p) => Object.keys(p).length > 0, { message: 'nothing to update (name, url, detectUrl, secretParams, enabled)' });
 
 /** Validates a full config with the workers' schema; issues are reported under `prefix`. */
 export function validateConfig(id: string, raw: Record<string, unknown>, prefix: (string | number)[]): CameraConfig {
@@ -110,7 +133,11 @@ type PublicView = ReturnType<typeof toPublic> & { live: CameraHealth | { state: 
 
 async function view(deps: ApiDeps, cam: CameraRecord): Promise<PublicView> {
   const h = await deps.health.get(cam.id);
-  return { ...toPublic(cam), live: h ?? { state: 'unknown', reason: 'no worker has reported this camera yet' } };
+  // Health reasons are scrubbed by the worker; scrub again with this camera's secrets in case an
+  // older worker (or a future code path) wrote one in clear.
+  const secretParams = cam.secretParams ?? [];
+  const live = h ? { ...h, reason: h.reason ? scrubSecrets(h.reason, { secrets: secretsOf(cam.url, secretParams), secretParams }) : h.reason } : null;
+  return { ...toPublic(cam), live: live ?? { state: 'unknown', reason: 'no worker has reported this camera yet' } };
 }
 
 /**
@@ -133,8 +160,9 @@ async function mustGet(deps: ApiDeps, id: string): Promise<CameraRecord> {
 
 /** Grabs one frame from the camera, runs the detector and draws zones + detections. */
 async function preview(deps: ApiDeps, cam: CameraRecord, timeoutMs: number): Promise<{ jpeg: Buffer; labels: string[] }> {
+  const checked = await checkUrlPolicy(deps, cam.url, 'camera', 'url', cam.secretParams);
   const session = await (deps.session ?? ((m: string) => sharedSession(m)))(cam.config.analysis.model);
-  const source = sourceForModel(session.manifest, { input: cam.url, allowFiles: false, fps: 1, overflow: 'drop-oldest', maxReconnects: 0, connectTimeoutSec: Math.ceil(timeoutMs / 1000) });
+  const source = sourceForModel(session.manifest, { input: cam.url, ...(checked ? { spec: checked.spec } : {}), secretParams: cam.secretParams, allowFiles: false, fps: 1, overflow: 'drop-oldest', maxReconnects: 0, connectTimeoutSec: Math.ceil(timeoutMs / 1000) });
   const timer = setTimeout(() => void source.stop(), timeoutMs);
   let frame;
   let failure: string | null = null;
@@ -153,7 +181,7 @@ async function preview(deps: ApiDeps, cam: CameraRecord, timeoutMs: number): Pro
     clearTimeout(timer);
     await source.stop();
   }
-  if (!frame) throw new ApiError(502, 'STREAM_UNAVAILABLE', `no frame from ${toPublic(cam).url}: ${scrubSecrets(failure ?? 'timed out')}`);
+  if (!frame) throw new ApiError(502, 'STREAM_UNAVAILABLE', `no frame from ${toPublic(cam).url}: ${scrubSecrets(failure ?? 'timed out', { secrets: secretsOf(cam.url, cam.secretParams ?? []), secretParams: cam.secretParams ?? [] })}`);
   const detector = new ObjectDetector(session, {
     scoreThreshold: Math.max(cam.config.analysis.scoreThreshold, 0.25),
     nmsIou: cam.config.analysis.nmsIou,
@@ -178,6 +206,18 @@ async function preview(deps: ApiDeps, cam: CameraRecord, timeoutMs: number): Pro
 }
 
 export function cameraRoutes(deps: ApiDeps): AnyRoute[] {
+  // Every camera write is a configuration change: audited with the public (redacted) record.
+  const audit: AnyRoute['audit'] = {
+    target: ({ params, body }) => `camera:${(params as { id?: string }).id ?? (body as { id: string }).id}`,
+    snapshot: async (target) => {
+      const cam = await deps.cameras.get(target.slice('camera:'.length));
+      return cam ? toPublic(cam) : null;
+    },
+  };
+  return cameraRouteList(deps).map((r) => (r.method === 'get' ? r : { ...r, audit }));
+}
+
+function cameraRouteList(deps: ApiDeps): AnyRoute[] {
   return [
     defineRoute({
       id: 'listCameras',
@@ -199,7 +239,9 @@ export function cameraRoutes(deps: ApiDeps): AnyRoute[] {
       responses: [{ status: 201, description: 'Created' }],
       handler: async ({ body }) => {
         const config = validateConfig(body.id, body.config ?? {}, ['config']);
-        const rec = await deps.cameras.create({ id: body.id, name: body.name, url: body.url, detectUrl: body.detectUrl ?? null, enabled: body.enabled, config });
+        await checkUrlPolicy(deps, body.url, 'camera', 'url', body.secretParams);
+        if (body.detectUrl) await checkUrlPolicy(deps, body.detectUrl, 'camera', 'detectUrl', body.secretParams);
+        const rec = await deps.cameras.create({ id: body.id, name: body.name, url: body.url, detectUrl: body.detectUrl ?? null, secretParams: body.secretParams, enabled: body.enabled, config });
         return view(deps, rec);
       },
     }),
@@ -219,10 +261,14 @@ export function cameraRoutes(deps: ApiDeps): AnyRoute[] {
       path: '/v1/cameras/:id',
       access: EDIT,
       tag: 'cameras',
-      summary: 'Change name, stream URL or enabled',
+      summary: 'Change name, stream URLs, secret parameters or enabled',
       params: cameraParams,
       body: cameraPatch,
-      handler: async ({ req, params, body }) => view(deps, await deps.cameras.update(params.id, body, ifMatch(req))),
+      handler: async ({ req, params, body }) => {
+        if (body.url !== undefined) await checkUrlPolicy(deps, body.url, 'camera', 'url', body.secretParams);
+        if (body.detectUrl) await checkUrlPolicy(deps, body.detectUrl, 'camera', 'detectUrl', body.secretParams);
+        return view(deps, await deps.cameras.update(params.id, body, ifMatch(req)));
+      },
     }),
     defineRoute({
       id: 'deleteCamera',

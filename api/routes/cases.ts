@@ -5,7 +5,7 @@ import { CATALOG, isClassId } from '../../pipeline/rules/catalog.js';
 import { CASE_STATES, type CaseRecord, type CaseState } from '../../workers/stores/case-store.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError, badRequest, notFound } from '../errors.js';
-import { defineRoute, type Access, type AnyRoute } from '../registry.js';
+import { defineRoute, pageLimit, type Access, type AnyRoute } from '../registry.js';
 
 const READ: Access = ['admin', 'operator', 'platform'];
 const STATUS: Access = ['admin', 'operator', 'platform'];
@@ -48,7 +48,7 @@ const listQuery = z
     state: stateList.optional(),
     from: instant.optional(),
     to: instant.optional(),
-    limit: z.coerce.number().int().min(1).max(500).default(50),
+    limit: pageLimit(50),
     cursor: z.string().max(500).optional(),
   })
   .strict()
@@ -172,7 +172,8 @@ export function caseRoutes(deps: ApiDeps): AnyRoute[] {
       access: DELIVERY,
       tag: 'deliveries',
       summary: 'Webhook deliveries that exhausted their retries',
-      handler: async () => ({ items: await requireDeliveries(deps).listDeadLetters() }),
+      query: z.object({ limit: pageLimit(100) }).strict(),
+      handler: async ({ query }) => ({ items: (await requireDeliveries(deps).listDeadLetters()).slice(0, query.limit) }),
     }),
     defineRoute({
       id: 'redeliver',

@@ -6,7 +6,7 @@ import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { groundTruthSchema } from '../../fixtures/ground-truth.js';
-import { parseInput } from '../../pipeline/source/input-url.js';
+import { checkUrlPolicy } from './cameras.js';
 import { probeInput } from '../../pipeline/source/probe.js';
 import { snapshotKey, type ReplayJobData, type ReplayResult } from '../../workers/replay/processor.js';
 import type { ApiDeps } from '../deps.js';
@@ -124,13 +124,11 @@ export function replayRoutes(deps: ApiDeps): AnyRoute[] {
         let input: string;
         let display: string;
         let kind: ReplayJobData['inputKind'];
+        let hostHeader: string | undefined;
         if (body.url !== undefined) {
-          let spec;
-          try {
-            spec = parseInput(body.url, { allowFiles: false });
-          } catch (err) {
-            throw badRequest((err as Error).message, 'url', 'INPUT_REFUSED');
-          }
+          // Scheme whitelist, then the address policy (replay rules: no private, loopback,
+          // link-local or metadata targets unless REPLAY_ALLOW_CIDRS says so), before any connection.
+          const spec = (await checkUrlPolicy(deps, body.url, 'replay', 'url'))!.spec;
           // Probe now (with the same protocol whitelist the worker uses) so a dead URL or a playlist
           // pointing at local files is refused to the tester instead of failing later in a job.
           try {
@@ -138,7 +136,9 @@ export function replayRoutes(deps: ApiDeps): AnyRoute[] {
           } catch (err) {
             throw new ApiError(422, 'INPUT_UNREADABLE', (err as Error).message, 'url');
           }
-          input = body.url;
+          // The job connects to the checked address, not to whatever the name resolves to later.
+          input = spec.ffmpegInput;
+          hostHeader = spec.hostHeader;
           display = spec.display;
           kind = 'url';
         } else {
@@ -151,7 +151,7 @@ export function replayRoutes(deps: ApiDeps): AnyRoute[] {
           display = path.basename(input);
           kind = 'path';
         }
-        return submit({ input, inputKind: kind, inputDisplay: display, config, groundTruth, fps: body.fps, maxSeconds: body.maxSeconds, submittedBy: key?.id });
+        return submit({ input, inputKind: kind, ...(hostHeader ? { hostHeader } : {}), inputDisplay: display, config, groundTruth, fps: body.fps, maxSeconds: body.maxSeconds, submittedBy: key?.id });
       },
     }),
     defineRoute({

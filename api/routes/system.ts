@@ -106,6 +106,14 @@ export function systemRoutes(deps: ApiDeps, keys: ApiKeyStore, allRoutes: () => 
       access: ['admin'],
       tag: 'keys',
       summary: 'Create an API key; the secret is in this response only',
+      audit: {
+        target: () => 'keys',
+        snapshot: async () => null,
+        after: (r) => {
+          const { key: _secret, ...record } = r as { key: string };
+          return record;
+        },
+      },
       body: z.object({ name: z.string().trim().min(1).max(200), role: z.enum(ROLES) }).strict(),
       responses: [{ status: 201, description: 'Created' }],
       handler: async ({ body }) => {
@@ -120,6 +128,7 @@ export function systemRoutes(deps: ApiDeps, keys: ApiKeyStore, allRoutes: () => 
       access: ['admin'],
       tag: 'keys',
       summary: 'Revoke an API key',
+      audit: { target: ({ params }) => `key:${params.id}`, snapshot: async (t) => (await keys.list()).find((k) => `key:${k.id}` === t) ?? null },
       params: z.object({ id: z.string().regex(/^key_[A-Za-z0-9-]{1,40}$|^bootstrap[A-Za-z0-9-]*$/, 'key id') }),
       responses: [{ status: 204, description: 'Revoked' }],
       handler: async ({ params, key }) => {

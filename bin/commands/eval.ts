@@ -15,6 +15,7 @@ import type { ViolationEvent } from '../../pipeline/types.js';
 import { GroundTruthError, loadGroundTruth, type LoadedGroundTruth } from '../../fixtures/ground-truth.js';
 import { defaultFixturesDir } from '../../fixtures/sources.js';
 import { CliError } from '../cli.js';
+import { isLiveInput } from '../../pipeline/source/input-url.js';
 
 export interface EvalOptions {
   /** Folder of <id>.truth.json (+ clips); default .cache/fixtures, generated when missing. */
@@ -184,7 +185,7 @@ export async function runEval(opts: EvalOptions = {}): Promise<EvalResult> {
   for (const f of files) {
     try {
       const gt = await loadGroundTruth(f, opts.clipDir ? { clipDir: path.resolve(opts.clipDir) } : {});
-      if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(gt.clip) && !(await exists(gt.clipPath))) throw new GroundTruthError(gt.file, `clip ${gt.clipPath} does not exist`);
+      if (!isLiveInput(gt.clip) && !(await exists(gt.clipPath))) throw new GroundTruthError(gt.file, `clip ${gt.clipPath} does not exist`);
       truths.push(gt);
     } catch (err) {
       if (err instanceof GroundTruthError) problems.push(err.message);

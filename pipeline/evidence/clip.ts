@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { copyFile, link, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { parseInput } from '../source/input-url.js';
+import { inputGuardArgs, parseInput } from '../source/input-url.js';
 import { probeInput } from '../source/probe.js';
 import type { ClipClock, SegmentRecord } from '../source/recorder.js';
 
@@ -157,8 +157,10 @@ export async function assembleClip(opts: {
       .then((p) => p.codec)
       .catch(() => 'unknown');
     const tag = codec === 'hevc' ? ['-tag:v', 'hvc1'] : [];
+    // Our own list of our own ring files, but still through the boundary: file protocol only.
+    const listSpec = parseInput(list);
     await runFfmpeg(
-      ['-hide_banner', '-nostdin', '-loglevel', 'error', '-f', 'concat', '-safe', '0', '-i', list, '-map', '0:v:0', '-map', '0:a?', '-c', 'copy', ...tag, ...trim, '-movflags', '+faststart', '-f', 'mp4', '-y', tmpOut],
+      ['-hide_banner', '-nostdin', '-loglevel', 'error', ...inputGuardArgs(listSpec), '-f', 'concat', '-safe', '0', '-i', listSpec.ffmpegInput, '-map', '0:v:0', '-map', '0:a?', '-c', 'copy', ...tag, ...trim, '-movflags', '+faststart', '-f', 'mp4', '-y', tmpOut],
       opts.ffmpegPath,
     );
     await rename(tmpOut, opts.outPath);

@@ -2,6 +2,7 @@
 // matters (first seen, confirmation), annotated with boxes, zone and caption, plus a clean crop of the
 // subject. Decoding happens here, off the detection hot path, from the stream-copied ring.
 import { spawn } from 'node:child_process';
+import { inputGuardArgs, parseInput } from '../source/input-url.js';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { toPixels } from '../rules/geometry.js';
@@ -31,7 +32,8 @@ export function locateInRing(ring: readonly SegmentRecord[], time: number, clock
 function decodePng(path: string, offsetSec: number, ffmpegPath = 'ffmpeg'): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     // -ss after -i: decode from the segment's leading keyframe to the exact frame (segments are short).
-    const p = spawn(ffmpegPath, ['-hide_banner', '-nostdin', '-loglevel', 'error', '-i', path, '-ss', offsetSec.toFixed(3), '-frames:v', '1', '-f', 'image2pipe', '-c:v', 'png', 'pipe:1'], {
+    const spec = parseInput(path);
+    const p = spawn(ffmpegPath, ['-hide_banner', '-nostdin', '-loglevel', 'error', ...inputGuardArgs(spec), '-i', spec.ffmpegInput, '-ss', offsetSec.toFixed(3), '-frames:v', '1', '-f', 'image2pipe', '-c:v', 'png', 'pipe:1'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const chunks: Buffer[] = [];

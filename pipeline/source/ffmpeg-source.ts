@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import type { Frame, Letterbox, PixelFormat } from '../types.js';
 import { FrameQueue, type OverflowPolicy } from './frame-queue.js';
-import { parseInput, scrubSecrets, type InputSpec, type ParseInputOptions } from './input-url.js';
+import { inputGuardArgs, parseInput, scrubSecrets, type InputSpec, type ParseInputOptions } from './input-url.js';
 import { computeLetterbox, letterboxFilter } from './letterbox.js';
 import { probeInput, type ProbeResult } from './probe.js';
 import { tileRects, type Rect, type TilingOptions } from './tiles.js';
@@ -109,6 +109,8 @@ export interface FrameSourceOptions extends ParseInputOptions {
   realtime?: boolean;
   /** Test hook for deterministic backoff. */
   random?: () => number;
+  /** The input as checked by the address policy (pinned); default parseInput(input). */
+  spec?: InputSpec;
 }
 
 export interface SourceStats {
@@ -158,7 +160,7 @@ export function buildFfmpegArgs(
   extraOutput: string[] = [],
   tiles: readonly TileGeometry[] = [],
 ): string[] {
-  const args = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info', '-protocol_whitelist', spec.protocols];
+  const args = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info', ...inputGuardArgs(spec)];
   if (spec.kind === 'rtsp' || spec.kind === 'rtsps') {
     args.push('-rtsp_transport', o.rtspTransport, '-timeout', String(Math.round(o.stallTimeoutSec * 1e6)));
   }
@@ -206,7 +208,7 @@ interface SessionResult {
 
 export class FrameSource extends EventEmitter {
   readonly spec: InputSpec;
-  private readonly opts: Required<Omit<FrameSourceOptions, keyof ParseInputOptions | 'backoff' | 'maxReconnects' | 'overflow' | 'random' | 'recorder'>> & {
+  private readonly opts: Required<Omit<FrameSourceOptions, keyof ParseInputOptions | 'backoff' | 'maxReconnects' | 'overflow' | 'random' | 'recorder' | 'spec'>> & {
     backoff: BackoffOptions;
     maxReconnects: number;
     overflow: OverflowPolicy;
@@ -232,7 +234,7 @@ export class FrameSource extends EventEmitter {
 
   constructor(options: FrameSourceOptions) {
     super();
-    this.spec = parseInput(options.input, { allowFiles: options.allowFiles, live: options.live });
+    this.spec = options.spec ?? parseInput(options.input, { allowFiles: options.allowFiles, live: options.live, secretParams: options.secretParams });
     const live = this.spec.live;
     this.opts = {
       input: options.input,
@@ -311,6 +313,8 @@ export class FrameSource extends EventEmitter {
 
   private setState(state: SourceStateName, reason?: string, retryInMs?: number): void {
     const attempt = this.current.attempt;
+    // Last line of defence: every state reason leaves here scrubbed, whatever produced it.
+    if (reason !== undefined) reason = scrubSecrets(reason, this.spec);
     this.current = { state, reason, since: Date.now(), attempt, retryInMs };
     this.emit('state', this.current);
   }
@@ -497,14 +501,14 @@ export class FrameSource extends EventEmitter {
 
       child.on('error', (err) => {
         if (watchdog) clearTimeout(watchdog);
-        resolve({ ok: false, frames, reason: `cannot run ffmpeg: ${err.message}` });
+        resolve({ ok: false, frames, reason: scrubSecrets(`cannot run ffmpeg: ${err.message}`, this.spec) });
       });
       child.on('close', (code, signal) => {
         if (watchdog) clearTimeout(watchdog);
         this.child = null;
         emitReady();
         const detail = errTail.filter((l) => /error|invalid|refused|failed|not found|denied|timed out|unable|no such|403|404|not allowed/i.test(l)).slice(-2).join(' | ');
-        if (stallReason) resolve({ ok: false, frames, reason: stallReason });
+        if (stallReason) resolve({ ok: false, frames, reason: scrubSecrets(stallReason, this.spec) });
         else if (code === 0) resolve({ ok: true, frames, reason: live ? 'stream ended' : 'end of file' });
         else resolve({ ok: false, frames, reason: scrubSecrets(`ffmpeg exited ${signal ?? code}${detail ? `: ${detail}` : ''} (${this.spec.display})`, this.spec) });
       });

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import type { InputSpec } from './input-url.js';
+import { inputGuardArgs, scrubSecrets, type InputSpec } from './input-url.js';
 
 export interface ProbeResult {
   width: number;
@@ -45,7 +45,7 @@ export function probeInput(
   opts: { timeoutMs?: number; rtspTransport?: 'tcp' | 'udp'; gopSec?: number; signal?: AbortSignal } = {},
 ): Promise<ProbeResult> {
   const timeoutMs = (opts.timeoutMs ?? 15_000) + (opts.gopSec ?? 0) * 1000;
-  const args = ['-v', 'error', '-protocol_whitelist', spec.protocols];
+  const args = ['-v', 'error', ...inputGuardArgs(spec)];
   if (spec.kind === 'rtsp' || spec.kind === 'rtsps') args.push('-rtsp_transport', opts.rtspTransport ?? 'tcp');
   if (spec.kind === 'hls') args.push('-f', 'hls');
   if (spec.kind !== 'file') args.push('-rw_timeout', String(timeoutMs * 1000));
@@ -73,7 +73,7 @@ export function probeInput(
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      const detail = err.trim().split('\n').filter(Boolean).slice(-2).join(' | ');
+      const detail = scrubSecrets(err, spec).trim().split('\n').filter(Boolean).slice(-2).join(' | ');
       if (signal) return reject(new ProbeError(`ffprobe of ${spec.display} timed out after ${timeoutMs} ms`));
       if (code !== 0) return reject(new ProbeError(`cannot read ${spec.display}: ${detail || `ffprobe exited ${code}`}`));
       let json: { streams?: Array<Record<string, string | number>>; format?: Record<string, string>; packets?: Array<{ pts_time?: string; flags?: string }> };

@@ -40,7 +40,7 @@ describe('recorder arguments and clocks', () => {
     expect(defaultClock('/data/a.mp4')).toBe('stream');
   });
   it('rejects inputs it cannot record with a clear error', () => {
-    expect(() => new Recorder({ cameraId: 'c', input: 'ftp://x/y', dir: '/tmp/x', maxBytes: 1, maxAgeSec: 1 })).toThrow(/unsupported input URL scheme/);
+    expect(() => new Recorder({ cameraId: 'c', input: 'ftp://x/y', dir: '/tmp/x', maxBytes: 1, maxAgeSec: 1 })).toThrow(/scheme "ftp:" is not allowed/);
     expect(() => new Recorder({ cameraId: 'c', input: 'a.mp4', dir: '/tmp/x', maxBytes: 0, maxAgeSec: 1 })).toThrow(/maxBytes/);
   });
 });

@@ -17,6 +17,9 @@ import { EventEmitter } from 'node:events';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { inputGuardArgs, isLiveInput, parseInput, scrubSecrets, type InputSpec } from './input-url.js';
+
+export { isLiveInput };
 
 export interface SegmentRecord {
   /** File name inside the ring directory. */
@@ -63,10 +66,13 @@ export interface RecorderOptions {
    * backoff logic then drives recording too.
    */
   attached?: boolean;
-}
-
-export function isLiveInput(input: string): boolean {
-  return /^(rtsps?|rtmps?|srt|udp|https?):\/\//i.test(input);
+  /**
+   * The input as checked by the address policy (pinned to the checked address). Default: parseInput
+   * of `input`, which refuses concat:, file:, data: and the other pseudo-protocols.
+   */
+  spec?: InputSpec;
+  /** Query parameters of `input` to treat as secrets when scrubbing errors. */
+  secretParams?: readonly string[];
 }
 
 /** Which clock clip requests against this input should use (see file header). */
@@ -74,25 +80,19 @@ export function defaultClock(input: string): ClipClock {
   return isLiveInput(input) ? 'wall' : 'stream';
 }
 
-export function validateInput(input: string): void {
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(input)) {
-    if (!/^(rtsps?|https?):\/\//i.test(input)) throw new Error(`recorder: unsupported input URL scheme in "${input}" (use a file path, rtsp://, rtsps:// or http(s)://…m3u8)`);
-  } else if (input.trim() === '') {
-    throw new Error('recorder: input is empty');
-  }
-}
-
 /** ffmpeg arguments for one recording run (exported for inspection in tests and logs). */
-export function recorderArgs(opts: RecorderOptions, runId: string): string[] {
-  const live = isLiveInput(opts.input);
-  const args = ['-hide_banner', '-nostdin', '-loglevel', 'error'];
-  if (/^rtsps?:/i.test(opts.input)) args.push('-rtsp_transport', opts.rtspTransport ?? 'tcp', '-timeout', '10000000');
-  if (/^https?:/i.test(opts.input)) args.push('-reconnect', '1', '-reconnect_streamed', '1', '-reconnect_delay_max', '5');
+export function recorderArgs(opts: RecorderOptions, runId: string, spec: InputSpec = opts.spec ?? parseInput(opts.input, { secretParams: opts.secretParams })): string[] {
+  const live = spec.kind !== 'file';
+  const rtsp = spec.kind === 'rtsp' || spec.kind === 'rtsps';
+  // The whitelist comes first: the recorder reads the same hostile inputs as the frame source.
+  const args = ['-hide_banner', '-nostdin', '-loglevel', 'error', ...inputGuardArgs(spec)];
+  if (rtsp) args.push('-rtsp_transport', opts.rtspTransport ?? 'tcp', '-timeout', '10000000');
+  if (spec.kind === 'hls') args.push('-reconnect', '1', '-reconnect_streamed', '1', '-reconnect_delay_max', '5');
   if (!live && opts.readRate !== undefined) args.push('-readrate', String(opts.readRate));
   else if (!live && opts.realtime) args.push('-re');
   if (!live && opts.loop) args.push('-stream_loop', '-1');
-  args.push('-fflags', '+genpts', '-i', opts.input);
-  args.push(...segmentOutputArgs(opts, runId, 'pipe:1'));
+  args.push('-fflags', '+genpts', '-i', spec.ffmpegInput);
+  args.push(...segmentOutputArgs(opts, runId, 'pipe:1', spec.kind));
   return args;
 }
 
@@ -102,14 +102,15 @@ export function recorderArgs(opts: RecorderOptions, runId: string): string[] {
  * the whole output of a standalone recorder run, and as the second output of a frame source's run
  * (one connection to the camera for both recording and analysis).
  */
-export function segmentOutputArgs(opts: Pick<RecorderOptions, 'input' | 'dir' | 'segmentSec' | 'audio'>, runId: string, listTarget: string): string[] {
+export function segmentOutputArgs(opts: Pick<RecorderOptions, 'dir' | 'segmentSec' | 'audio'>, runId: string, listTarget: string, kind: InputSpec['kind']): string[] {
+  const rtsp = kind === 'rtsp' || kind === 'rtsps';
   const args = ['-map', '0:v:0'];
   if (opts.audio) args.push('-map', '0:a:0?');
   args.push('-c', 'copy');
   // RTP carries presentation times only. With B-frames the first packets reach the muxer without
   // a decode time and MPEG-TS refuses them ("first pts and dts value must be set"), so every run
   // died at once; such packets take their pts as dts.
-  if (/^rtsps?:/i.test(opts.input)) args.push('-bsf:v', 'setts=dts=if(eq(DTS\\,NOPTS)\\,PTS\\,DTS)');
+  if (rtsp) args.push('-bsf:v', 'setts=dts=if(eq(DTS\\,NOPTS)\\,PTS\\,DTS)');
   args.push(
     '-f', 'segment',
     '-segment_time', String(opts.segmentSec ?? 2),
@@ -175,6 +176,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
   private persistChain: Promise<void> = Promise.resolve();
   /** Settles when the current ffmpeg run has exited and all its list lines are indexed. */
   private runDone: Promise<void> = Promise.resolve();
+  private readonly spec: InputSpec;
   /** Epoch ms of the last completed segment (null before the first). */
   lastSegmentAt: number | null = null;
   restarts = 0;
@@ -184,7 +186,8 @@ export class Recorder extends EventEmitter<RecorderEvents> {
 
   constructor(opts: RecorderOptions) {
     super();
-    validateInput(opts.input);
+    // Throws InputError for anything the input boundary refuses (concat:, file:, data:, …).
+    this.spec = opts.spec ?? parseInput(opts.input, { secretParams: opts.secretParams });
     if (!(opts.maxBytes > 0) || !(opts.maxAgeSec > 0)) throw new Error('recorder: maxBytes and maxAgeSec must be positive');
     const seg = opts.segmentSec ?? 2;
     if (!(seg >= 0.5 && seg <= 60)) throw new Error(`recorder: segmentSec must be 0.5..60, got ${seg}`);
@@ -194,7 +197,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
   }
 
   get clock(): ClipClock {
-    return defaultClock(this.opts.input);
+    return this.spec.kind === 'file' ? 'stream' : 'wall';
   }
 
   /** Segments currently in the ring, oldest first (a copy). */
@@ -268,7 +271,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     this.runDone = new Promise<void>((r) => (finish = r));
     let ended = false;
     return {
-      outputArgs: segmentOutputArgs(this.opts, runId, listTarget),
+      outputArgs: segmentOutputArgs(this.opts, runId, listTarget, this.spec.kind),
       attach: (list) => {
         createInterface({ input: list }).on('line', (line) => {
           const arrived = Date.now();
@@ -313,14 +316,14 @@ export class Recorder extends EventEmitter<RecorderEvents> {
 
   private spawnRun(): void {
     const runId = `${Date.now().toString(36)}`;
-    const args = recorderArgs(this.opts, runId);
+    const args = recorderArgs(this.opts, runId, this.spec);
     const proc = spawn(this.opts.ffmpegPath ?? 'ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
     this.runStreamEnd = 0;
     const offset = this.streamOffset;
     let stderr = '';
     proc.stderr!.on('data', (d: Buffer) => {
-      stderr = (stderr + d.toString()).slice(-4000);
+      stderr = scrubSecrets((stderr + d.toString()).slice(-4000), this.spec);
     });
     let lines = Promise.resolve();
     let finish!: () => void;
@@ -337,7 +340,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
         finish();
         if (this.proc === proc) this.proc = null;
         this.streamOffset = offset + this.runStreamEnd;
-        const endless = isLiveInput(this.opts.input) || this.opts.loop;
+        const endless = this.spec.kind !== 'file' || this.opts.loop;
         if (!this.running) return;
         if (!endless && code === 0) {
           this.running = false;
@@ -346,7 +349,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
         }
         if (!endless) {
           this.running = false;
-          this.emit('error', new Error(`recorder ${this.opts.cameraId}: ffmpeg failed on ${this.opts.input} (exit ${code ?? signal}): ${stderr.trim()}`));
+          this.emit('error', new Error(`recorder ${this.opts.cameraId}: ffmpeg failed on ${this.spec.display} (exit ${code ?? signal}): ${stderr.trim()}`));
           return;
         }
         const delayMs = this.restartDelay;

@@ -32,7 +32,7 @@ describe('input classification and protocol whitelist', () => {
     expect(spec.display).toBe('rtsp://***:***@10.0.0.5/ch1');
     expect(redactUrl('rtsp://admin@h/x')).toBe('rtsp://***@h/x');
     expect(scrubSecrets('rtsp://admin:p%40ss@10.0.0.5/ch1: 401 Unauthorized', spec)).toBe('rtsp://***:***@10.0.0.5/ch1: 401 Unauthorized');
-    expect(scrubSecrets('Connection to tcp://u:pw@1.2.3.4:554 failed')).toBe('Connection to tcp://***@1.2.3.4:554 failed');
+    expect(scrubSecrets('Connection to tcp://u:pw@1.2.3.4:554 failed')).toBe('Connection to tcp://***:***@1.2.3.4:554 failed');
   });
 });
 

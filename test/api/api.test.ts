@@ -6,6 +6,7 @@ import { ROLES, type Role } from '../../api/auth.js';
 import { MetricsRecorder } from '../../api/metrics-shared.js';
 import { openApiPath, type AnyRoute } from '../../api/registry.js';
 import { samplePath, startHarness, type Harness, PREFIX } from './harness.js';
+import { waitFor } from '../support/wait.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -27,6 +28,7 @@ const DESIGN: Record<string, string> = {
   'GET /readyz': 'aopt',
   'GET /metrics': 'ao',
   'GET /openapi.json': 'public',
+  'GET /v1/audit': 'a',
   'GET /v1/keys': 'a',
   'POST /v1/keys': 'a',
   'DELETE /v1/keys/:id': 'a',
@@ -194,8 +196,8 @@ describe('cameras, zones and classes', () => {
     expect(disabled.body.status).toMatchObject({ active: false, reason: 'disabled in camera config' });
     const classes = await request(h.app).get('/v1/cameras/cam-a/classes').set(auth('tester'));
     expect(classes.body.classes).toHaveLength(17);
-    await new Promise((r) => setTimeout(r, 100));
-    expect(changes.filter((c) => c === 'cam-a').length).toBeGreaterThanOrEqual(3);
+    // Pub/sub delivery is asynchronous: poll for the announcements instead of sleeping.
+    await waitFor(() => changes.filter((c) => c === 'cam-a').length >= 3, { what: 'three change announcements for cam-a' });
     await unsubscribe();
 
     const global = await request(h.app).get('/v1/classes').set(auth('platform'));

@@ -7,6 +7,8 @@ import { pino } from 'pino';
 import { createApp, type ApiApplication } from '../../api/app.js';
 import { ROLES, type Role } from '../../api/auth.js';
 import type { ApiDeps } from '../../api/deps.js';
+import type { RateLimitOptions } from '../../api/rate-limit.js';
+import type { Resolver } from '../../pipeline/source/address-policy.js';
 import { FsEvidenceStore } from '../../workers/adapters/fs-store.js';
 import { DeliveryService } from '../../workers/delivery/delivery.js';
 import { closeRedis, createRedis } from '../../workers/redis.js';
@@ -31,7 +33,9 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(opts: { maxUploadBytes?: number; replayMediaDirs?: string[] } = {}): Promise<Harness> {
+export async function startHarness(
+  opts: { maxUploadBytes?: number; replayMediaDirs?: string[]; replayAllowCidrs?: string[]; resolve?: Resolver; rateLimit?: RateLimitOptions | null } = {},
+): Promise<Harness> {
   const dir = await mkdtemp(path.join(tmpdir(), 'citywatch-api-'));
   const redisServer = await startLocalRedis({ dir: path.join(dir, 'redis') });
   const conns: ReturnType<typeof createRedis>[] = [];
@@ -57,6 +61,11 @@ export async function startHarness(opts: { maxUploadBytes?: number; replayMediaD
     uploadDir: path.join(dir, 'uploads'),
     maxUploadBytes: opts.maxUploadBytes,
     replayMediaDirs: opts.replayMediaDirs,
+    // Test streams are served on loopback; production default is no private/loopback replays.
+    replayAllowCidrs: opts.replayAllowCidrs ?? ['127.0.0.0/8', '::1/128'],
+    resolve: opts.resolve,
+    // Tests fire many requests per key; the limiter is tested on its own with a small budget.
+    rateLimit: opts.rateLimit === undefined ? null : opts.rateLimit,
   };
   const app = createApp(deps);
   const keys = {} as Record<Role, string>;

@@ -14,6 +14,7 @@ import { FrameSource } from '../../pipeline/source/ffmpeg-source.js';
 import { startRtspServer } from '../support/rtsp.js';
 import { serveDir } from '../support/static-http.js';
 import { probeDuration, probeFirstFrame } from './media.js';
+import { waitFor as waitUntil } from '../support/wait.js';
 
 let tmp: string;
 beforeAll(async () => {
@@ -23,13 +24,7 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const waitFor = (cond: () => boolean, timeoutMs: number, what: string) => waitUntil(cond, { timeoutMs, what });
 
 it('records an RTSP camera into keyframe-led segments on the wall clock, survives the camera dropping, and cuts a playable clip', async () => {
   const clip = await vtestH264(60);

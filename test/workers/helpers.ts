@@ -9,6 +9,7 @@ import type { CameraConfigInput } from '../../pipeline/rules/config-schema.js';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll } from 'vitest';
 import { closeRedis, createRedis } from '../../workers/redis.js';
+import { waitFor as waitUntil } from '../support/wait.js';
 
 export { startHlsLoop } from '../../workers/hls-loop.js';
 
@@ -72,12 +73,7 @@ export function parkedCarConfig(id: string): CameraConfigInput {
   };
 }
 
+/** The shared waitFor (test/support/wait.ts) in the argument order the worker tests use. */
 export async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs: number, everyMs = 250): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
+  return (await waitUntil(fn, { timeoutMs, intervalMs: everyMs, what })) as T;
 }

@@ -6,6 +6,7 @@ import { CameraStore, redactUrl, toPublic } from '../../workers/stores/camera-st
 import { CaseStore, CaseTransitionError, type CreateCaseInput } from '../../workers/stores/case-store.js';
 import { HealthStore } from '../../workers/stores/health-store.js';
 import { parkedCarConfig, redisPerFile } from './helpers.js';
+import { waitFor } from '../support/wait.js';
 
 let redis: Redis;
 let redisUrl: string;
@@ -139,7 +140,7 @@ describe('CameraStore', () => {
     expect(v2.version).toBe(2);
     expect(await cams.version('gate')).toBe(2);
     expect((await cams.get('gate'))!.config.classes.illegal_parking!.minDwellSec).toBe(30);
-    await new Promise((r) => setTimeout(r, 200));
+    await waitFor(() => changes.length >= 2, { what: 'two change announcements' });
     expect(changes).toEqual(['gate', 'gate']);
     await expect(cams.create({ id: 'gate', url: 'x', config: parkedCarConfig('gate') })).rejects.toThrow(/already exists/);
     await unsub();

@@ -4,6 +4,7 @@
 // would have opened, annotated snapshots of each confirmation (in the evidence store), and per-class
 // precision/recall when a ground-truth file was attached.
 import { rm } from 'node:fs/promises';
+import { parseInput } from '../../pipeline/source/input-url.js';
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
@@ -27,6 +28,11 @@ export interface ReplayJobData {
   /** File path (uploads, allow-listed media) or an rtsp(s)/HLS URL. */
   input: string;
   inputKind: 'upload' | 'path' | 'url';
+  /**
+   * URL inputs: `input` is pinned to the address the API's policy checked (DNS rebinding cannot
+   * move it), and this is the original host for the HTTP Host header.
+   */
+  hostHeader?: string;
   /** Name shown to the tester (upload file name or redacted URL); never the raw URL. */
   inputDisplay: string;
   /** Camera config as sent (validated again here: the job may outlive a schema change). */
@@ -141,6 +147,7 @@ export async function runReplay(data: ReplayJobData, deps: ReplayRunDeps, onProg
   let lastReport = 0;
   const result = await replayClip({
     input: data.input,
+    ...(data.inputKind === 'url' ? { spec: { ...parseInput(data.input, { allowFiles: false, hostHeader: data.hostHeader }), display: data.inputDisplay } } : {}),
     config,
     session,
     fps: data.fps,

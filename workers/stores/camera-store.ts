@@ -5,6 +5,7 @@
 import type { Redis } from 'ioredis';
 import type { CameraConfig, CameraConfigInput } from '../../pipeline/rules/config-schema.js';
 import { ConfigError, parseCameraConfig } from '../../pipeline/rules/zones.js';
+import { redactUrl } from '../../pipeline/source/input-url.js';
 import { Keys } from '../redis.js';
 
 export interface CameraRecord {
@@ -17,6 +18,8 @@ export interface CameraRecord {
    * main `url` is recorded. Credentials kept like url. Absent: one stream for both.
    */
   detectUrl?: string | null;
+  /** Query parameters of `url` that hold secrets beyond the usual names (token, key, sig, …). */
+  secretParams?: string[];
   config: CameraConfig;
   enabled: boolean;
   createdAt: number;
@@ -31,6 +34,7 @@ export interface CameraInput {
   name?: string;
   url: string;
   detectUrl?: string | null;
+  secretParams?: string[];
   /** Validated with the camera-config schema; config.camera.id is set to `id`. */
   config: CameraConfigInput | CameraConfig | Omit<CameraConfigInput, 'camera'>;
   enabled?: boolean;
@@ -67,25 +71,13 @@ return 1
 
 const ID = /^[A-Za-z0-9_.-]{1,64}$/;
 
-/** The URL with any user:password and secret-looking query parameters replaced by ***. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.username) u.username = '***';
-    if (u.password) u.password = '***';
-    for (const k of [...u.searchParams.keys()]) {
-      if (/pass|pwd|token|secret|key|auth|sig/i.test(k)) u.searchParams.set(k, '***');
-    }
-    return u.toString();
-  } catch {
-    // Not a URL (a file path): nothing to redact.
-    return url;
-  }
-}
+// One redaction for the whole system: the input boundary's (userinfo, secret-looking query values
+// and the record's own secretParams).
+export { redactUrl };
 
 /** A camera as it may be shown to users and the platform: credentials redacted. */
 export function toPublic(cam: CameraRecord): PublicCamera {
-  return { ...cam, url: redactUrl(cam.url), ...(cam.detectUrl ? { detectUrl: redactUrl(cam.detectUrl) } : {}) };
+  return { ...cam, url: redactUrl(cam.url, cam.secretParams ?? []), ...(cam.detectUrl ? { detectUrl: redactUrl(cam.detectUrl, cam.secretParams ?? []) } : {}) };
 }
 
 function validateUrl(url: string): void {
@@ -132,6 +124,7 @@ export class CameraStore {
       name: input.name ?? config.camera.name ?? input.id,
       url: input.url,
       ...(input.detectUrl ? { detectUrl: input.detectUrl } : {}),
+      ...(input.secretParams?.length ? { secretParams: input.secretParams } : {}),
       config,
       enabled: input.enabled ?? true,
       createdAt: now,
@@ -154,7 +147,7 @@ export class CameraStore {
         if (!(err instanceof CameraExistsError)) throw err;
       }
     }
-    return this.update(input.id, { name: input.name, url: input.url, detectUrl: input.detectUrl ?? null, config: input.config, enabled: input.enabled });
+    return this.update(input.id, { name: input.name, url: input.url, detectUrl: input.detectUrl ?? null, secretParams: input.secretParams, config: input.config, enabled: input.enabled });
   }
 
   async get(id: string): Promise<CameraRecord | null> {
@@ -210,6 +203,7 @@ export class CameraStore {
         url: patch.url ?? cur.url,
         // null removes the analysis stream; undefined keeps it.
         detectUrl: patch.detectUrl === undefined ? (cur.detectUrl ?? null) : patch.detectUrl || null,
+        ...(patch.secretParams !== undefined ? { secretParams: patch.secretParams } : {}),
         enabled: patch.enabled ?? cur.enabled,
         config: patch.config ? buildConfig(id, patch.name ?? cur.name, patch.config) : cur.config,
         updatedAt: Date.now(),
