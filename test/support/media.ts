@@ -45,9 +45,9 @@ export async function derivedClip(name: string, inputArgs: string[], outArgs: st
 }
 
 /** The real dog.jpg photo as a short H.264 clip, so tests go through the video code path. */
-export function dogClip(): Promise<string> {
+export function dogClip(seconds = 3): Promise<string> {
   requireFile(DOG_JPG, 'apt-get install darknet');
-  return derivedClip('dog-3s.mp4', ['-loop', '1', '-i', DOG_JPG, '-t', '3', '-r', '10'], ['-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-g', '10']);
+  return derivedClip(`dog-${seconds}s.mp4`, ['-loop', '1', '-i', DOG_JPG, '-t', String(seconds), '-r', '10'], ['-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-g', '10']);
 }
 
 /** The first `seconds` of vtest.avi re-encoded as H.264 MP4 (RTSP/HLS servers need H.264). */
