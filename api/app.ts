@@ -38,7 +38,7 @@ export interface ApiApplication extends Application {
 }
 
 export function createApp(deps: ApiDeps): ApiApplication {
-  const keys = deps.keys ?? new ApiKeyStore(deps.redis, deps.prefix);
+  const keys = deps.keys ?? new ApiKeyStore(deps.cases.db);
   const routes = buildRoutes(deps, keys);
   mkdirSync(deps.uploadDir, { recursive: true });
   const app = express() as unknown as ApiApplication;

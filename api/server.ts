@@ -12,6 +12,8 @@ import { createReplayQueue, createReplayWorker } from '../workers/replay/process
 import { settingsFromEnv, type WorkerSettings } from '../workers/settings.js';
 import { CameraStore } from '../workers/stores/camera-store.js';
 import { CaseStore } from '../workers/stores/case-store.js';
+import { loadConventions } from '../workers/stores/conventions-file.js';
+import { openDatabase, ping } from '../workers/db/db.js';
 import { HealthStore } from '../workers/stores/health-store.js';
 import { openEvidenceStore } from '../workers/worker.js';
 import { Queue } from 'bullmq';
@@ -55,12 +57,20 @@ export async function startApi(opts: StartApiOptions = {}): Promise<ApiHandle> {
   };
   const redis = conn();
   const bullPrefix = `${settings.prefix}-bull`;
-  const keys = new ApiKeyStore(redis, settings.prefix);
+  let database: Awaited<ReturnType<typeof openDatabase>>;
+  try {
+    database = await openDatabase({ url: settings.databaseUrl, dataDir: path.join(settings.dataDir, 'pglite') });
+  } catch (err) {
+    await closeRedis(redis);
+    throw err;
+  }
+  const keys = new ApiKeyStore(database.db);
   let generated: string | null;
   try {
     ({ generated } = await bootstrapAdmin(keys, env.CITYWATCH_ADMIN_KEY));
   } catch (err) {
     await closeRedis(redis);
+    await database.close();
     throw err;
   }
   if (generated) {
@@ -70,7 +80,7 @@ export async function startApi(opts: StartApiOptions = {}): Promise<ApiHandle> {
   }
   initSharedMetrics(redis, settings.prefix);
   const evidence = await openEvidenceStore(settings, (msg, extra) => logger.warn(extra ?? {}, msg));
-  const readiness: ReadinessCheck[] = [];
+  const readiness: ReadinessCheck[] = [{ name: 'database', check: () => ping(database.db) }];
   if (settings.s3) {
     const s3 = new S3EvidenceStore({ ...settings.s3, opTimeoutMs: 2000 });
     readiness.push({ name: 's3', check: async () => void (await s3.client.bucketExists(settings.s3!.bucket)) });
@@ -82,7 +92,7 @@ export async function startApi(opts: StartApiOptions = {}): Promise<ApiHandle> {
     redis,
     prefix: settings.prefix,
     cameras: new CameraStore(redis, settings.prefix),
-    cases: new CaseStore(redis, settings.prefix),
+    cases: new CaseStore(database.db, { redis, prefix: settings.prefix, conventions: await loadConventions(settings.conventionsFile) }),
     health: new HealthStore(redis, settings.prefix),
     deliveries,
     replays,
@@ -117,6 +127,7 @@ export async function startApi(opts: StartApiOptions = {}): Promise<ApiHandle> {
       await deliveries.queue.close();
       await Promise.all(otherQueues.map((q) => q.close()));
       await Promise.all(conns.map(closeRedis));
+      await database.close();
     },
   };
 }

@@ -20,6 +20,12 @@ export interface S3Settings {
 
 export interface WorkerSettings {
   redisUrl: string;
+  /** PostgreSQL URL of the system of record; null = PGlite in DATA_DIR/pglite (one process only). */
+  databaseUrl: string | null;
+  /** Outbox directory for cases written while the database is unreachable. */
+  caseOutboxDir?: string;
+  /** City conventions file (category codes, time limits, working calendar); null = defaults. */
+  conventionsFile: string | null;
   /** Key prefix of all worker records in Redis. */
   prefix: string;
   workerId: string;
@@ -77,6 +83,18 @@ export function defaultWorkerId(): string {
   return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
 }
 
+function databaseUrl(raw: string | undefined): string | null {
+  if (!raw) return null;
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new SettingsError('DATABASE_URL is not a URL (expected postgres://user:password@host:5432/db)');
+  }
+  if (!/^postgres(ql)?:$/.test(u.protocol)) throw new SettingsError(`DATABASE_URL must be a postgres:// URL, not ${u.protocol}`);
+  return raw;
+}
+
 export function settingsFromEnv(env: Env = process.env): WorkerSettings {
   const webhookUrl = env.WEBHOOK_URL || null;
   const webhookSecret = env.WEBHOOK_SECRET || null;
@@ -105,6 +123,8 @@ export function settingsFromEnv(env: Env = process.env): WorkerSettings {
   const ratio = num(env, 'VERIFY_PRESENCE_RATIO', 0.5, (v) => v > 0 && v <= 1);
   return {
     redisUrl: env.REDIS_URL || 'redis://127.0.0.1:6379',
+    databaseUrl: databaseUrl(env.DATABASE_URL),
+    conventionsFile: env.CITY_CONVENTIONS || null,
     prefix: env.CITYWATCH_PREFIX || 'cw',
     workerId: env.WORKER_ID || defaultWorkerId(),
     dataDir: path.resolve(env.DATA_DIR || path.join(REPO_ROOT, '.cache', 'citywatch')),

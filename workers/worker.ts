@@ -17,10 +17,13 @@ import { closeRedis, createRedis } from './redis.js';
 import { settingsFromEnv, type WorkerSettings } from './settings.js';
 import { CameraStore, type CameraRecord } from './stores/camera-store.js';
 import { CaseStore } from './stores/case-store.js';
+import { loadConventions } from './stores/conventions-file.js';
+import { openDatabase, type Database } from './db/db.js';
 import { HealthStore } from './stores/health-store.js';
 
 export interface WorkerHandle {
   settings: WorkerSettings;
+  database: Database;
   cases: CaseStore;
   cameras: CameraStore;
   health: HealthStore;
@@ -37,6 +40,8 @@ export interface StartWorkerOptions extends Partial<WorkerSettings> {
   log?: Log;
   /** Run the camera lease loop (default true). False = queues only (e.g. an API-side helper). */
   analyse?: boolean;
+  /** An open database to use (not closed by drain); default: opened from the settings. */
+  database?: Database;
 }
 
 /** Evidence store from settings: S3 behind an on-disk spool when configured, else the local filesystem. */
@@ -58,10 +63,12 @@ export function consoleLog(workerId: string): Log {
 }
 
 export async function startWorker(opts: StartWorkerOptions = {}): Promise<WorkerHandle> {
-  const { log: logOpt, analyse = true, ...overrides } = opts;
+  const { log: logOpt, analyse = true, database: givenDb, ...overrides } = opts;
   const settings: WorkerSettings = { ...settingsFromEnv(), ...overrides };
   const log = logOpt ?? consoleLog(settings.workerId);
   await mkdir(join(settings.dataDir, 'tmp'), { recursive: true });
+  const conventions = await loadConventions(settings.conventionsFile);
+  const database = givenDb ?? (await openDatabase({ url: settings.databaseUrl, dataDir: join(settings.dataDir, 'pglite') }));
 
   const conns: Redis[] = [];
   const conn = () => {
@@ -75,7 +82,7 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
   initSharedMetrics(redis, settings.prefix);
   const sub = conn();
   const bullPrefix = `${settings.prefix}-bull`;
-  const cases = new CaseStore(redis, settings.prefix);
+  const cases = new CaseStore(database.db, { redis, prefix: settings.prefix, conventions });
   const cameras = new CameraStore(redis, settings.prefix);
   const health = new HealthStore(redis, settings.prefix);
   const store = await openEvidenceStore(settings, log);
@@ -203,10 +210,11 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
     ticking = tick().catch((err: Error) => log('lease loop error', { error: err.message }));
     void ticking.finally(schedule);
   }
-  log('worker started', { redis: settings.redisUrl.replace(/\/\/[^@]*@/, '//***@'), dataDir: settings.dataDir, analyse, store: store.kind });
+  log('worker started', { redis: settings.redisUrl.replace(/\/\/[^@]*@/, '//***@'), database: `${database.kind} ${database.where}`, dataDir: settings.dataDir, analyse, store: store.kind });
 
   return {
     settings,
+    database,
     cases,
     cameras,
     health,
@@ -226,6 +234,7 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
       await delivery.close();
       if ('close' in store && typeof (store as { close?: unknown }).close === 'function') await (store as unknown as { close(): Promise<void> }).close();
       await Promise.all(conns.map(closeRedis));
+      if (!givenDb) await database.close().catch(() => undefined);
       log('worker drained');
     },
   };
