@@ -21,7 +21,7 @@ import { iou } from '../../pipeline/rules/geometry.js';
 import type { Box, EvidenceRef, ReasonRecord, Urgency } from '../../pipeline/types.js';
 import type { Db } from '../db/db.js';
 import { Keys } from '../redis.js';
-import { defaultConventions, type CaseConventions } from './conventions.js';
+import { defaultConventions, localTime, type CaseConventions } from './conventions.js';
 
 export const CASE_STATES = ['new', 'dispatched', 'handled', 'verified', 'reopened', 'closed', 'rejected'] as const;
 export type CaseState = (typeof CASE_STATES)[number];
@@ -210,14 +210,13 @@ export function isCaseState(s: string): s is CaseState {
 
 /** Hour of day (0..23) of an instant in a time zone. */
 export function localHour(epochMs: number, timeZone: string): number {
-  const h = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', hour: '2-digit' }).format(new Date(epochMs));
-  return Number(h) % 24;
+  return localTime(epochMs, timeZone).hour;
 }
 
 
 /** Local calendar day (YYYY-MM-DD) of an instant in a time zone. */
 export function localDay(epochMs: number, timeZone: string): string {
-  return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date(epochMs));
+  return localTime(epochMs, timeZone).day;
 }
 
 export interface CaseEvent {

@@ -89,19 +89,53 @@ export interface CaseConventions {
   due(classId: string, createdAt: number, timeZone: string): Due;
 }
 
-/** Local wall-clock parts of an instant in a time zone. */
-function localParts(epochMs: number, timeZone: string): { day: string; weekday: number; minutes: number } {
-  const f = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23', weekday: 'short' });
-  const p = Object.fromEntries(f.formatToParts(new Date(epochMs)).map((x) => [x.type, x.value]));
-  const weekday = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'].indexOf(p.weekday!);
-  return { day: `${p.year}-${p.month}-${p.day}`, weekday, minutes: Number(p.hour) * 60 + Number(p.minute) + Number(p.second) / 60 };
+// Building an Intl formatter costs far more than using one: one per time zone, kept.
+const formatters = new Map<string, Intl.DateTimeFormat>();
+function formatter(timeZone: string): Intl.DateTimeFormat {
+  let f = formatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23', weekday: 'short' });
+    formatters.set(timeZone, f);
+  }
+  return f;
 }
+
+export interface LocalTime {
+  /** YYYY-MM-DD */
+  day: string;
+  /** 0 = Sunday … 6 = Saturday */
+  weekday: number;
+  hour: number;
+  /** Minutes since local midnight (with seconds as a fraction). */
+  minutes: number;
+  year: number;
+  month: number;
+  date: number;
+  second: number;
+}
+
+/** Local wall-clock parts of an instant in a time zone. */
+export function localTime(epochMs: number, timeZone: string): LocalTime {
+  const p: Record<string, string> = {};
+  for (const x of formatter(timeZone).formatToParts(new Date(epochMs))) p[x.type] = x.value;
+  const hour = Number(p.hour) % 24;
+  return {
+    day: `${p.year}-${p.month}-${p.day}`,
+    weekday: ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'].indexOf(p.weekday!),
+    hour,
+    minutes: hour * 60 + Number(p.minute) + Number(p.second) / 60,
+    year: Number(p.year),
+    month: Number(p.month),
+    date: Number(p.day),
+    second: Number(p.second),
+  };
+}
+const localParts = localTime;
 
 /** Offset (ms) of a time zone at an instant: local wall time − UTC. */
 function zoneOffset(epochMs: number, timeZone: string): number {
-  const f = new Intl.DateTimeFormat('en-US', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
-  const p = Object.fromEntries(f.formatToParts(new Date(epochMs)).map((x) => [x.type, x.value]));
-  const asUtc = Date.UTC(Number(p.year), Number(p.month) - 1, Number(p.day), Number(p.hour), Number(p.minute), Number(p.second));
+  const p = localTime(epochMs, timeZone);
+  const asUtc = Date.UTC(p.year, p.month - 1, p.date, p.hour, Math.floor(p.minutes % 60), p.second);
   return asUtc - Math.floor(epochMs / 1000) * 1000;
 }
 
