@@ -2,7 +2,8 @@
 // (hot spots) and the webhook dead-letter list.
 import { z } from 'zod';
 import { CATALOG, isClassId } from '../../pipeline/rules/catalog.js';
-import { CASE_STATES, type CaseRecord, type CaseState } from '../../workers/stores/case-store.js';
+import { CASE_STATES, type CasePage, type CaseRecord, type CaseState } from '../../workers/stores/case-store.js';
+import { csvHeader, csvRows, geoJsonFeature, type CameraLocation } from '../../workers/stores/case-export.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError, badRequest, notFound } from '../errors.js';
 import { defineRoute, type Access, type AnyRoute } from '../registry.js';
@@ -40,19 +41,55 @@ const stateList = z
   })
   .describe(`comma-separated case states (${CASE_STATES.join(', ')})`);
 
+const filterFields = {
+  classId: classIdParam.optional(),
+  cameraId: z.string().max(64).optional(),
+  zoneId: z.string().max(64).optional(),
+  state: stateList.optional(),
+  categoryCode: z.string().regex(/^[0-9A-Za-z]{2,12}$/, 'a category code is 2-12 letters/digits').optional().describe('city category code (大类/小类), e.g. 0501'),
+  q: z.string().trim().min(1).max(100).optional().describe('text: part of the case id, class names, camera or zone names/ids, category code'),
+  from: instant.optional(),
+  to: instant.optional(),
+};
+const rangeOk = (q: { from?: number; to?: number }) => q.from === undefined || q.to === undefined || q.from <= q.to;
+
 const listQuery = z
   .object({
-    classId: classIdParam.optional(),
-    cameraId: z.string().max(64).optional(),
-    zoneId: z.string().max(64).optional(),
-    state: stateList.optional(),
-    from: instant.optional(),
-    to: instant.optional(),
+    ...filterFields,
     limit: z.coerce.number().int().min(1).max(500).default(50),
     cursor: z.string().max(500).optional(),
   })
   .strict()
-  .refine((q) => q.from === undefined || q.to === undefined || q.from <= q.to, { path: ['to'], message: 'to must not be before from' });
+  .refine(rangeOk, { path: ['to'], message: 'to must not be before from' });
+
+const exportQuery = z
+  .object({
+    ...filterFields,
+    format: z.enum(['csv', 'geojson']).default('csv'),
+    limit: z.coerce.number().int().min(1).max(100_000).default(10_000),
+  })
+  .strict()
+  .refine(rangeOk, { path: ['to'], message: 'to must not be before from' });
+
+const hotSpotQuery = z
+  .object({ from: instant.optional(), to: instant.optional(), classId: classIdParam.optional(), top: z.coerce.number().int().min(1).max(100).default(10) })
+  .strict()
+  .refine(rangeOk, { path: ['to'], message: 'to must not be before from' });
+
+const trendQuery = z
+  .object({ at: instant.optional(), classId: classIdParam.optional(), top: z.coerce.number().int().min(1).max(500).default(20) })
+  .strict();
+
+const matrixQuery = z
+  .object({
+    from: instant.optional(),
+    to: instant.optional(),
+    classId: classIdParam.optional(),
+    cameraId: z.string().max(64).optional(),
+    limit: z.coerce.number().int().min(1).max(100_000).default(10_000),
+  })
+  .strict()
+  .refine(rangeOk, { path: ['to'], message: 'to must not be before from' });
 
 const caseParams = z.object({ id: z.string().regex(/^case_[0-9a-f]{1,64}$/, 'case id is case_<hex>') });
 
@@ -91,12 +128,12 @@ export function caseRoutes(deps: ApiDeps): AnyRoute[] {
       path: '/v1/cases',
       access: READ,
       tag: 'cases',
-      summary: 'Cases, newest first, filtered by class, camera, zone, state and creation time; cursor-paged',
+      summary: 'Cases, newest first, filtered by class, camera, zone, state, category code, text and creation time; keyset-paged',
       query: listQuery,
       handler: async ({ query }) => {
         try {
           return await deps.cases.list(
-            { classId: query.classId, cameraId: query.cameraId, zoneId: query.zoneId, state: query.state, from: query.from, to: query.to },
+            { classId: query.classId, cameraId: query.cameraId, zoneId: query.zoneId, state: query.state, categoryCode: query.categoryCode, q: query.q, from: query.from, to: query.to },
             { limit: query.limit, cursor: query.cursor ?? null },
           );
         } catch (err) {
@@ -104,6 +141,76 @@ export function caseRoutes(deps: ApiDeps): AnyRoute[] {
           throw err;
         }
       },
+    }),
+    defineRoute({
+      id: 'exportCases',
+      method: 'get',
+      path: '/v1/cases/export',
+      access: READ,
+      tag: 'cases',
+      summary: "Cases as CSV or GeoJSON (the same filters as the list), with each camera's configured location",
+      query: exportQuery,
+      responses: [
+        { status: 200, description: 'text/csv (UTF-8 with BOM) or application/geo+json; newest first, at most `limit` cases', contentType: 'text/csv' },
+        { status: 400, description: 'invalid filter' },
+      ],
+      handler: async ({ query, res }) => {
+        const filters = { classId: query.classId, cameraId: query.cameraId, zoneId: query.zoneId, state: query.state, categoryCode: query.categoryCode, q: query.q, from: query.from, to: query.to };
+        const locations = new Map<string, CameraLocation | undefined>();
+        const locate = async (ids: string[]) => {
+          for (const id of ids) if (!locations.has(id)) locations.set(id, (await deps.cameras.get(id))?.config.camera.location);
+        };
+        const csv = query.format === 'csv';
+        const stamp = new Date().toISOString().slice(0, 10);
+        res.status(200).set({
+          'Content-Type': csv ? 'text/csv; charset=utf-8' : 'application/geo+json; charset=utf-8',
+          'Content-Disposition': `attachment; filename="cases-${stamp}.${csv ? 'csv' : 'geojson'}"`,
+          'Cache-Control': 'no-store',
+        });
+        res.write(csv ? csvHeader() : '{"type":"FeatureCollection","features":[');
+        let cursor: string | null = null;
+        let n = 0;
+        do {
+          const page: CasePage = await deps.cases.list(filters, { limit: Math.min(500, query.limit - n), cursor });
+          await locate([...new Set(page.items.map((c) => c.cameraId))]);
+          if (csv) res.write(csvRows(page.items, locations));
+          else for (const c of page.items) res.write((n++ > 0 ? ',' : '') + JSON.stringify(geoJsonFeature(c, locations.get(c.cameraId))));
+          if (csv) n += page.items.length;
+          cursor = page.nextCursor;
+        } while (cursor && n < query.limit);
+        res.end(csv ? '' : ']}');
+        return undefined;
+      },
+    }),
+    defineRoute({
+      id: 'caseHotSpots',
+      method: 'get',
+      path: '/v1/stats/hotspots',
+      access: READ,
+      tag: 'stats',
+      summary: 'Top-N camera zones by cases (高发区域) over a range, optionally for one class, with their classes and peak hour',
+      query: hotSpotQuery,
+      handler: async ({ query }) => ({ from: query.from ?? null, to: query.to ?? null, items: await deps.cases.hotSpots(query) }),
+    }),
+    defineRoute({
+      id: 'caseTrend',
+      method: 'get',
+      path: '/v1/stats/trend',
+      access: READ,
+      tag: 'stats',
+      summary: 'Week over week per class and camera zone: the 7 days before `at` (default now) against the 7 before',
+      query: trendQuery,
+      handler: async ({ query }) => deps.cases.trend(query),
+    }),
+    defineRoute({
+      id: 'caseMatrix',
+      method: 'get',
+      path: '/v1/stats/matrix',
+      access: READ,
+      tag: 'stats',
+      summary: "Case counts per class × camera zone × day × hour of day (camera's time zone), non-zero cells",
+      query: matrixQuery,
+      handler: async ({ query }) => ({ items: await deps.cases.matrix(query) }),
     }),
     defineRoute({
       id: 'getCase',
