@@ -18,6 +18,7 @@ import { settingsFromEnv, type WorkerSettings } from './settings.js';
 import { CameraStore, type CameraRecord } from './stores/camera-store.js';
 import { CaseStore } from './stores/case-store.js';
 import { loadConventions } from './stores/conventions-file.js';
+import { CaseOutbox } from './stores/case-outbox.js';
 import { openDatabase, type Database } from './db/db.js';
 import { HealthStore } from './stores/health-store.js';
 
@@ -82,7 +83,9 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
   initSharedMetrics(redis, settings.prefix);
   const sub = conn();
   const bullPrefix = `${settings.prefix}-bull`;
-  const cases = new CaseStore(database.db, { redis, prefix: settings.prefix, conventions });
+  // One outbox per worker id: a stable WORKER_ID lets a restarted worker flush what it journaled.
+  const outbox = await CaseOutbox.open(settings.caseOutboxDir ?? join(settings.dataDir, 'outbox', settings.workerId.replace(/[^A-Za-z0-9_.-]/g, '_')));
+  const cases = new CaseStore(database.db, { redis, prefix: settings.prefix, conventions, outbox, log });
   const cameras = new CameraStore(redis, settings.prefix);
   const health = new HealthStore(redis, settings.prefix);
   const store = await openEvidenceStore(settings, log);
@@ -232,6 +235,7 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
       await unsubscribe().catch(() => undefined);
       await evidence.close();
       await delivery.close();
+      await cases.close();
       if ('close' in store && typeof (store as { close?: unknown }).close === 'function') await (store as unknown as { close(): Promise<void> }).close();
       await Promise.all(conns.map(closeRedis));
       if (!givenDb) await database.close().catch(() => undefined);

@@ -21,6 +21,8 @@ import { iou } from '../../pipeline/rules/geometry.js';
 import type { Box, EvidenceRef, ReasonRecord, Urgency } from '../../pipeline/types.js';
 import type { Db } from '../db/db.js';
 import { Keys } from '../redis.js';
+import { isConnectionError } from '../db/db.js';
+import type { CaseOutbox, OutboxEntry } from './case-outbox.js';
 import { defaultConventions, localTime, type CaseConventions } from './conventions.js';
 
 export const CASE_STATES = ['new', 'dispatched', 'handled', 'verified', 'reopened', 'closed', 'rejected'] as const;
@@ -260,6 +262,11 @@ export interface CaseStoreOptions {
   redis?: Redis | null;
   prefix?: string;
   conventions?: CaseConventions;
+  /** Durable local journal for writes while the database is unreachable (workers set this). */
+  outbox?: CaseOutbox | null;
+  /** Pause between flush attempts while the database is down (default 2000 ms). */
+  outboxRetryMs?: number;
+  log?: (msg: string, extra?: Record<string, unknown>) => void;
 }
 
 const MERGE_IOU = 0.3;
@@ -332,6 +339,16 @@ export class CaseStore {
   readonly keys: Keys;
   private readonly redis: Redis | null;
   readonly conventions: CaseConventions;
+  readonly outbox: CaseOutbox | null;
+  private readonly outboxRetryMs: number;
+  private readonly log: NonNullable<CaseStoreOptions['log']>;
+  /** Cases created into the outbox by this process, by id (so evidence/touches can follow them). */
+  private readonly journaled = new Map<string, CaseRecord>();
+  /** Episode key → case id the database gave a journaled creation (it may have been merged). */
+  private readonly flushedTo = new Map<string, string>();
+  private flushing: Promise<void> | null = null;
+  private flushTimer: NodeJS.Timeout | null = null;
+  private closed = false;
 
   constructor(
     readonly db: Db,
@@ -340,6 +357,78 @@ export class CaseStore {
     this.keys = new Keys(opts.prefix);
     this.redis = opts.redis ?? null;
     this.conventions = opts.conventions ?? defaultConventions();
+    this.outbox = opts.outbox ?? null;
+    this.outboxRetryMs = opts.outboxRetryMs ?? 2000;
+    this.log = opts.log ?? (() => undefined);
+    if (this.outbox && this.outbox.size > 0) this.kick(0);
+  }
+
+  /** Entries waiting in the outbox (0 without one). */
+  get outboxSize(): number {
+    return this.outbox?.size ?? 0;
+  }
+
+  /** Stops the outbox flusher (pending entries stay on disk for the next start). */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    await this.flushing?.catch(() => undefined);
+  }
+
+  private kick(delayMs: number): void {
+    if (this.closed || this.flushing || this.flushTimer) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = null;
+      this.flushing = this.flush()
+        .catch((err: Error) => this.log('case outbox flush failed', { error: err.message }))
+        .finally(() => {
+          this.flushing = null;
+          if (this.outbox && this.outbox.size > 0) this.kick(this.outboxRetryMs);
+        });
+    }, delayMs);
+    this.flushTimer.unref?.();
+  }
+
+  /** Writes outbox entries to the database in order; stops at the first sign the database is still down. */
+  async flush(): Promise<void> {
+    const ob = this.outbox;
+    if (!ob) return;
+    for (let e = ob.peek(); e && !this.closed; e = ob.peek()) {
+      try {
+        await this.apply(e);
+      } catch (err) {
+        if (isConnectionError(err)) return;
+        // Not a connectivity problem: retrying would block every later entry forever. Say so loudly.
+        this.log('case outbox entry could not be written; dropped', { seq: e.seq, kind: e.item.kind, error: (err as Error).message });
+      }
+      await ob.ack(e.seq);
+    }
+    if (ob.size === 0 && this.journaled.size) this.journaled.clear();
+  }
+
+  private async apply(e: OutboxEntry): Promise<void> {
+    const it = e.item;
+    if (it.kind === 'create') {
+      const r = await this.createInDb(it.input);
+      this.flushedTo.set(it.input.idempotencyKey, r.case.id);
+      return;
+    }
+    const id = (it.episodeKey && this.flushedTo.get(it.episodeKey)) || it.caseId;
+    if (it.kind === 'evidence') await this.addEvidenceInDb(id, it.refs, it.status);
+    else await this.update(id, (c) => ({ ...c, lastSeenAt: Math.max(c.lastSeenAt, it.lastSeenAt) }));
+  }
+
+  /** Whether a write should go to the outbox: it is already queueing (order), or the database is down. */
+  private async viaOutbox<T>(inDb: () => Promise<T>, journal: () => Promise<T>, canJournal = true): Promise<T> {
+    if (!this.outbox || !canJournal) return inDb();
+    if (this.outbox.size > 0) return journal();
+    try {
+      return await inDb();
+    } catch (err) {
+      if (!isConnectionError(err)) throw err;
+      this.log('database unreachable; case write goes to the outbox', { error: (err as Error).message });
+      return journal();
+    }
   }
 
   /** Pub/sub channel of case changes (best-effort live feed; the database is the truth). */
@@ -362,6 +451,8 @@ export class CaseStore {
 
   /** The case an episode key maps to, if any. */
   async getByEpisode(idempotencyKey: string): Promise<CaseRecord | null> {
+    const local = this.journaled.get(caseIdFor(idempotencyKey));
+    if (local && this.outboxSize > 0) return structuredClone(local);
     return this.readOne(this.db, sql`where c.id = (select case_id from case_episodes where episode_key = ${idempotencyKey})`);
   }
 
@@ -414,6 +505,22 @@ export class CaseStore {
    * a replay, or the open case the sighting was merged into.
    */
   async create(input: CreateCaseInput): Promise<{ case: CaseRecord; outcome: CreateOutcome }> {
+    const fixed = { ...input, now: input.now ?? Date.now() };
+    return this.viaOutbox(
+      () => this.createInDb(fixed),
+      async () => {
+        const known = this.journaled.get(caseIdFor(fixed.idempotencyKey));
+        if (known) return { case: structuredClone(known), outcome: 'existing' as const };
+        const rec = this.buildRecord(fixed);
+        await this.outbox!.add({ kind: 'create', input: fixed });
+        this.journaled.set(rec.id, rec);
+        this.kick(this.outboxRetryMs);
+        return { case: structuredClone(rec), outcome: 'created' as const };
+      },
+    );
+  }
+
+  private async createInDb(input: CreateCaseInput): Promise<{ case: CaseRecord; outcome: CreateOutcome }> {
     const rec = this.buildRecord(input);
     const now = rec.createdAt;
     const lockKey = `${input.cameraId}|${rec.classId}|${input.zoneId ?? ''}`;
@@ -586,6 +693,24 @@ export class CaseStore {
 
   /** Adds evidence references (idempotent per key) and updates the evidence status. */
   async addEvidence(id: string, refs: EvidenceRef[], status: CaseRecord['evidenceStatus'] = 'ready'): Promise<CaseRecord> {
+    const local = this.journaled.get(id);
+    return this.viaOutbox(
+      () => this.addEvidenceInDb(id, refs, status),
+      async () => {
+        await this.outbox!.add({ kind: 'evidence', caseId: id, episodeKey: local!.idempotencyKey, refs, status });
+        this.kick(this.outboxRetryMs);
+        const have = new Set(local!.evidence.map((e) => e.key));
+        for (const r of refs) if (!have.has(r.key)) local!.evidence.push(r);
+        if (!(local!.evidenceStatus === 'ready' && status !== 'ready')) local!.evidenceStatus = status;
+        return structuredClone(local!);
+      },
+      // Only a case this process journaled is known well enough to answer without the database;
+      // for any other the caller's retry (the evidence queue) waits for the database.
+      local !== undefined,
+    );
+  }
+
+  private async addEvidenceInDb(id: string, refs: EvidenceRef[], status: CaseRecord['evidenceStatus']): Promise<CaseRecord> {
     const rec = await this.update(id, (c) => {
       const have = new Set(c.evidence.map((e) => e.key));
       for (const r of refs) if (!have.has(r.key)) c.evidence.push(r);
@@ -599,7 +724,17 @@ export class CaseStore {
 
   /** Records the latest sighting (e.g. when the episode clears). */
   async touch(id: string, lastSeenAt: number): Promise<CaseRecord> {
-    return this.update(id, (c) => ({ ...c, lastSeenAt: Math.max(c.lastSeenAt, lastSeenAt) }));
+    const local = this.journaled.get(id);
+    return this.viaOutbox(
+      () => this.update(id, (c) => ({ ...c, lastSeenAt: Math.max(c.lastSeenAt, lastSeenAt) })),
+      async () => {
+        await this.outbox!.add({ kind: 'touch', caseId: id, episodeKey: local!.idempotencyKey, lastSeenAt });
+        this.kick(this.outboxRetryMs);
+        local!.lastSeenAt = Math.max(local!.lastSeenAt, lastSeenAt);
+        return structuredClone(local!);
+      },
+      local !== undefined,
+    );
   }
 
   /** Case ids of a camera currently in a state (used by verification). */
