@@ -19,6 +19,7 @@ import { openEvidenceStore } from '../workers/worker.js';
 import { Queue } from 'bullmq';
 import { createApp, DEFAULT_MAX_UPLOAD_BYTES, uploadDirFor } from './app.js';
 import { ApiKeyStore, bootstrapAdmin } from './auth.js';
+import { EvidenceLinks } from './evidence-links.js';
 import type { ReadinessCheck } from './deps.js';
 import { initSharedMetrics, recordReplay } from './metrics-shared.js';
 
@@ -104,6 +105,7 @@ export async function startApi(opts: StartApiOptions = {}): Promise<ApiHandle> {
     maxUploadBytes: opts.maxUploadBytes ?? (env.MAX_UPLOAD_MB ? Number(env.MAX_UPLOAD_MB) * 1024 * 1024 : DEFAULT_MAX_UPLOAD_BYTES),
     replayMediaDirs: env.REPLAY_MEDIA_DIRS ? env.REPLAY_MEDIA_DIRS.split(path.delimiter).filter(Boolean) : [],
     presignExpirySec: settings.presignExpirySec,
+    evidenceLinks: new EvidenceLinks(env.EVIDENCE_LINK_SECRET || null),
     readiness,
   });
   const runWorker = opts.replayWorker ?? !/^(0|false|no)$/i.test(env.REPLAY_WORKER ?? '');

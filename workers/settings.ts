@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_EVIDENCE_URL_TTL_SEC, MAX_EVIDENCE_URL_TTL_SEC } from '../api/evidence-links.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -51,7 +52,10 @@ export interface WorkerSettings {
   segmentSec: number;
   ringMaxBytes: number;
   ringMaxAgeSec: number;
+  /** Default lifetime of evidence URLs minted by GET /v1/cases/:id/evidence. */
   presignExpirySec: number;
+  /** Base URL of the API as the platform reaches it (webhooks link evidence there); null = relative links. */
+  publicApiUrl?: string | null;
   s3: S3Settings | null;
   spoolMaxBytes: number;
   verifyDelaySec: number;
@@ -147,7 +151,8 @@ export function settingsFromEnv(env: Env = process.env): WorkerSettings {
     segmentSec: num(env, 'SEGMENT_SEC', 2, (v) => v >= 0.5 && v <= 60),
     ringMaxBytes: num(env, 'RING_MAX_MB', 512, (v) => v >= 8) * 1024 * 1024,
     ringMaxAgeSec: num(env, 'RING_MAX_AGE_SEC', 900, (v) => v >= 60),
-    presignExpirySec: num(env, 'PRESIGN_EXPIRY_SEC', 7 * 24 * 3600, (v) => v >= 60 && v <= 7 * 24 * 3600),
+    presignExpirySec: num(env, 'PRESIGN_EXPIRY_SEC', DEFAULT_EVIDENCE_URL_TTL_SEC, (v) => v >= 1 && v <= MAX_EVIDENCE_URL_TTL_SEC),
+    publicApiUrl: env.PUBLIC_API_URL ? env.PUBLIC_API_URL.replace(/\/+$/, '') : null,
     s3,
     spoolMaxBytes: num(env, 'SPOOL_MAX_MB', 2048, (v) => v >= 16) * 1024 * 1024,
     verifyDelaySec: num(env, 'VERIFY_DELAY_SEC', 60),

@@ -104,6 +104,7 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
     delivery,
     scratchDir: join(settings.dataDir, 'tmp'),
     presignExpirySec: settings.presignExpirySec,
+    publicApiUrl: settings.publicApiUrl,
     segmentSec: settings.segmentSec,
     log,
   });

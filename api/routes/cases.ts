@@ -5,6 +5,7 @@ import { CATALOG, isClassId } from '../../pipeline/rules/catalog.js';
 import { CASE_STATES, type CasePage, type CaseRecord, type CaseState } from '../../workers/stores/case-store.js';
 import { csvHeader, csvRows, geoJsonFeature, type CameraLocation } from '../../workers/stores/case-export.js';
 import type { ApiDeps } from '../deps.js';
+import { DEFAULT_EVIDENCE_URL_TTL_SEC, EvidenceLinks, MAX_EVIDENCE_URL_TTL_SEC } from '../evidence-links.js';
 import { ApiError, badRequest, notFound } from '../errors.js';
 import { defineRoute, type Access, type AnyRoute } from '../registry.js';
 
@@ -119,8 +120,17 @@ async function mustGetCase(deps: ApiDeps, id: string): Promise<CaseRecord> {
   return c;
 }
 
+const evidenceQuery = z
+  .object({ expiresIn: z.coerce.number().int().min(1).max(MAX_EVIDENCE_URL_TTL_SEC).optional().describe('URL lifetime in seconds (default: the deployment default, 900)') })
+  .strict();
+
+const fileQuery = z
+  .object({ key: z.string().min(1).max(900), exp: z.coerce.number().int().positive(), sig: z.string().min(1).max(200) })
+  .strict();
+
 export function caseRoutes(deps: ApiDeps): AnyRoute[] {
-  const expiry = deps.presignExpirySec ?? 3600;
+  const expiry = deps.presignExpirySec ?? DEFAULT_EVIDENCE_URL_TTL_SEC;
+  const links = (deps.evidenceLinks ??= new EvidenceLinks(null));
   return [
     defineRoute({
       id: 'listCases',
@@ -228,14 +238,50 @@ export function caseRoutes(deps: ApiDeps): AnyRoute[] {
       path: '/v1/cases/:id/evidence',
       access: READ,
       tag: 'cases',
-      summary: "A case's evidence with presigned URLs (expire after presignExpirySec)",
+      summary: "A case's evidence with short-lived download URLs minted now (object store: presigned; filesystem: a signed API link)",
       params: caseParams,
-      handler: async ({ params }) => {
+      query: evidenceQuery,
+      handler: async ({ params, query, req }) => {
         const c = await mustGetCase(deps, params.id);
+        const ttl = query.expiresIn ?? expiry;
+        const base = `${req.protocol}://${req.get('host') ?? 'localhost'}`;
         const items = await Promise.all(
-          c.evidence.map(async (e) => ({ ...e, url: e.store === deps.evidence.kind ? await deps.evidence.presign(e.key, expiry).catch(() => null) : null })),
+          c.evidence.map(async (e) => {
+            if (e.store !== deps.evidence.kind) return { ...e, url: null };
+            if (e.store === 'fs') return { ...e, url: (await deps.evidence.exists(e.key)) ? `${base}/v1/evidence/file?${links.mint(e.key, ttl).query}` : null };
+            return { ...e, url: await deps.evidence.presign(e.key, ttl).catch(() => null) };
+          }),
         );
-        return { caseId: c.id, evidenceStatus: c.evidenceStatus, expiresInSec: expiry, items };
+        return { caseId: c.id, evidenceStatus: c.evidenceStatus, expiresInSec: ttl, expiresAt: Date.now() + ttl * 1000, items };
+      },
+    }),
+    defineRoute({
+      id: 'getEvidenceFile',
+      method: 'get',
+      path: '/v1/evidence/file',
+      access: 'public',
+      tag: 'cases',
+      summary: 'Download one evidence file of the filesystem store through a signed, expiring link from GET /v1/cases/:id/evidence',
+      query: fileQuery,
+      responses: [
+        { status: 200, description: 'the file', contentType: 'application/octet-stream' },
+        { status: 403, description: 'bad signature or expired link' },
+        { status: 404, description: 'no such file' },
+      ],
+      handler: async ({ query, res }) => {
+        const v = links.check(query.key, query.exp, query.sig);
+        if (v !== 'ok') throw new ApiError(403, v === 'expired' ? 'LINK_EXPIRED' : 'BAD_SIGNATURE', v === 'expired' ? 'this evidence link has expired; get a new one from GET /v1/cases/:id/evidence' : 'invalid evidence link');
+        const info = await deps.evidence.stat(query.key);
+        if (!info) throw notFound('no such evidence file');
+        const stream = await deps.evidence.getStream(query.key);
+        res.status(200).set({ 'Content-Type': info.contentType ?? 'application/octet-stream', 'Content-Length': String(info.bytes), 'Cache-Control': 'private, no-store' });
+        await new Promise<void>((resolve, reject) => {
+          stream.on('error', reject);
+          res.on('finish', resolve);
+          res.on('close', resolve);
+          stream.pipe(res);
+        });
+        return undefined;
       },
     }),
     defineRoute({
