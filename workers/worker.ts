@@ -19,6 +19,7 @@ import { CameraStore, type CameraRecord } from './stores/camera-store.js';
 import { CaseStore } from './stores/case-store.js';
 import { loadConventions } from './stores/conventions-file.js';
 import { CaseOutbox } from './stores/case-outbox.js';
+import { NoticeStore } from './stores/notice-store.js';
 import { openDatabase, type Database } from './db/db.js';
 import { HealthStore } from './stores/health-store.js';
 
@@ -113,7 +114,8 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
 
   const lease = new LeaseManager(redis, settings.workerId, settings.leaseTtlMs, settings.prefix);
   const runners = new Map<string, { runner: CameraRunner; renewedAt: number }>();
-  const deps = { settings, redis, cases, health, delivery, evidence, log };
+  const notices = new NoticeStore(database.db);
+  const deps = { settings, redis, cases, notices, health, delivery, evidence, log };
   let stopping = false;
   let loopTimer: NodeJS.Timeout | null = null;
   let ticking: Promise<void> = Promise.resolve();

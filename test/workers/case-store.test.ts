@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../workers/db/db.js';
 import { CaseStore, CaseTransitionError, type CreateCaseInput } from '../../workers/stores/case-store.js';
 import { makeConventions } from '../../workers/stores/conventions.js';
+import { NoticeStore } from '../../workers/stores/notice-store.js';
 import { startPostgres, type LocalPostgres } from '../support/postgres.js';
 
 let server: LocalPostgres;
@@ -216,5 +217,25 @@ describe.each<Backend>(['postgres', 'pglite'])('CaseStore on %s', { timeout: 60_
     // After hours on Tuesday: the 4 working hours start Wednesday morning.
     const late = await cases.create(input('due3', { classId: 'exposed_garbage', zoneId: 'z2', zoneType: null, now: Date.UTC(2024, 0, 9, 12, 0, 0) }));
     expect(new Date(late.case.dueAt).toISOString()).toBe('2024-01-10T04:30:00.000Z');
+  });
+
+  it('opens a notice at the warning stage; leaving within the grace period resolves it without a case, staying escalates it to one', async () => {
+    const f = await fresh(kind);
+    const notices = new NoticeStore(f.db.db);
+    const cases = new CaseStore(f.db.db);
+    const t = 1_700_000_000_000;
+    const a = await notices.open({ episodeKey: 'cam1:run:ep_left', cameraId: 'cam1', classId: 'storefront_overflow', zoneId: 'front', graceSec: 600, now: t, details: { nameZh: '店外经营' } });
+    expect(a).toMatchObject({ created: true, notice: { state: 'open', graceUntil: t + 600_000, caseId: null, details: { nameZh: '店外经营' } } });
+    expect((await notices.open({ episodeKey: 'cam1:run:ep_left', cameraId: 'cam1', classId: 'storefront_overflow', zoneId: 'front', graceSec: 600 })).created).toBe(false);
+    const left = await notices.resolve('cam1:run:ep_left', t + 300_000);
+    expect(left).toMatchObject({ state: 'resolved', resolvedAt: t + 300_000, caseId: null });
+    expect(await cases.getByEpisode('cam1:run:ep_left')).toBeNull();
+    expect(await notices.resolve('cam1:run:ep_left')).toBeNull();
+    // The other shop stays past the grace period: the case opens and the notice names it.
+    await notices.open({ episodeKey: 'cam1:run:ep_stayed', cameraId: 'cam1', classId: 'storefront_overflow', zoneId: 'front', graceSec: 600, now: t });
+    const { case: c } = await cases.create(input('cam1:run:ep_stayed', { classId: 'storefront_overflow', zoneId: 'front', zoneType: null }));
+    expect(await notices.escalate('cam1:run:ep_stayed', c.id)).toMatchObject({ state: 'escalated', caseId: c.id });
+    expect(await notices.resolve('cam1:run:ep_stayed')).toBeNull();
+    expect((await notices.list({ state: 'resolved' })).map((n) => n.episodeKey)).toEqual(['cam1:run:ep_left']);
   });
 });
