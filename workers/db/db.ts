@@ -3,7 +3,7 @@
 // Both are driven through Kysely, so every query and migration is the same SQL on both.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
@@ -67,13 +67,22 @@ export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Data
       import('kysely-pglite-dialect'),
     ]);
     if (opts.dataDir) await mkdir(path.dirname(opts.dataDir), { recursive: true });
+    const unlock = opts.dataDir ? await lockDir(opts.dataDir) : async () => undefined;
     const isNew = !opts.dataDir || !existsSync(path.join(opts.dataDir, 'PG_VERSION'));
     // A new PGlite database starts from a migrated template (WASM initdb costs 10-30 s on a busy
     // 2-core machine; loading the template about 2 s). The template is built once per schema.
     const template = isNew && opts.migrate !== false ? await pgliteTemplate() : undefined;
     const lite = await PGlite.create({ dataDir: opts.dataDir, loadDataDir: template, extensions: { pg_trgm }, parsers: { [DATE]: (v: string) => v } });
     const db: Db = new Kysely({ dialect: new PGliteDialect(lite) });
-    out = { db, kind: 'pglite', where: opts.dataDir ?? 'memory', close: () => db.destroy() };
+    out = {
+      db,
+      kind: 'pglite',
+      where: opts.dataDir ?? 'memory',
+      close: async () => {
+        await db.destroy();
+        await unlock();
+      },
+    };
   }
   if (opts.migrate !== false) {
     try {
@@ -84,6 +93,38 @@ export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Data
     }
   }
   return out;
+}
+
+/**
+ * PGlite is one process's database: a second process opening the same directory would corrupt it.
+ * A lock file names the owner; a lock left by a dead process is taken over.
+ */
+const lockedHere = new Set<string>();
+async function lockDir(dataDir: string): Promise<() => Promise<void>> {
+  const file = `${dataDir}.lock`;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await writeFile(file, String(process.pid), { flag: 'wx' });
+      lockedHere.add(file);
+      return async () => {
+        lockedHere.delete(file);
+        await rm(file, { force: true });
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const pid = Number((await readFile(file, 'utf8').catch(() => '')).trim());
+      let alive = false;
+      try {
+        // Our own pid counts only if this process holds it (a container restart reuses pid 1).
+        alive = pid === process.pid ? lockedHere.has(file) : pid > 0 && (process.kill(pid, 0), true);
+      } catch {
+        alive = false;
+      }
+      if (alive) throw new Error(`PGlite database ${dataDir} is in use by process ${pid}; PGlite serves one process — set DATABASE_URL (PostgreSQL) to run the API and workers as separate processes`);
+      await rm(file, { force: true });
+    }
+  }
+  throw new Error(`could not lock ${dataDir}`);
 }
 
 let templateBuild: Promise<Blob> | null = null;
