@@ -10,6 +10,7 @@ import type { LocalRedis } from '../../workers/redis-server.js';
 import { CameraStore } from '../../workers/stores/camera-store.js';
 import { CaseStore } from '../../workers/stores/case-store.js';
 import { HealthStore } from '../../workers/stores/health-store.js';
+import { sql } from 'kysely';
 import { openDatabase, type Database } from '../../workers/db/db.js';
 import { REPO_ROOT, SHARED } from '../support/media.js';
 import { startPostgres, type LocalPostgres } from '../support/postgres.js';
@@ -108,7 +109,8 @@ describe('camera leases across worker processes', () => {
     // Every episode key maps to exactly one case, and each case lists its keys once.
     const keys = all.flatMap((c) => c.episodeKeys);
     expect(new Set(keys).size).toBe(keys.length);
-    for (const c of all) for (const k of c.episodeKeys) expect(await redis.get(`cw:episode:${k}`)).toBe(c.id);
-    expect((await redis.keys('cw:episode:*')).length).toBe(keys.length);
+    for (const c of all) for (const k of c.episodeKeys) expect((await cases.getByEpisode(k))?.id).toBe(c.id);
+    const { rows } = await sql<{ n: number }>`select count(*)::int as n from case_episodes`.execute(database.db);
+    expect(rows[0]!.n).toBe(keys.length);
   });
 });
