@@ -41,7 +41,7 @@ export interface ApiApplication extends Application {
 }
 
 export function createApp(deps: ApiDeps): ApiApplication {
-  const keys = deps.keys ?? new ApiKeyStore(deps.redis, deps.prefix);
+  const keys = deps.keys ?? new ApiKeyStore(deps.cases.db);
   deps.audit ??= new RedisAuditStore(deps.redis, deps.prefix);
   const audit = deps.audit;
   const rateOpts = deps.rateLimit === undefined ? DEFAULT_RATE_LIMIT : deps.rateLimit;

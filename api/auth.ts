@@ -1,10 +1,10 @@
 // API keys with roles. A key is 32 random bytes (256 bits) shown once at creation; only its sha256 is
 // stored. A plain fast hash is enough here (unlike passwords): nobody can brute-force a 256-bit random
-// secret, so a slow KDF would only add latency to every request. Lookup is by hash, so a stolen Redis
-// dump holds no usable key.
+// secret, so a slow KDF would only add latency to every request. Lookup is by hash, so a stolen database
+// dump holds no usable key. Keys live in PostgreSQL (api_keys).
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
-import { Keys } from '../workers/redis.js';
+import { sql } from 'kysely';
+import type { Db } from '../workers/db/db.js';
 
 export const ROLES = ['admin', 'operator', 'platform', 'tester'] as const;
 export type Role = (typeof ROLES)[number];
@@ -31,62 +31,43 @@ export function generateKey(): string {
 }
 
 export class ApiKeyStore {
-  readonly keys: Keys;
-  constructor(
-    private readonly redis: Redis,
-    prefix?: string,
-  ) {
-    this.keys = new Keys(prefix);
-  }
-
-  private get byHash(): string {
-    return this.keys.k('apikeys', 'by-hash');
-  }
-  private get records(): string {
-    return this.keys.k('apikeys', 'records');
-  }
+  constructor(private readonly db: Db) {}
 
   /** Creates a key; the secret is returned here and never again. */
   async create(name: string, role: Role, secret: string = generateKey(), id: string = `key_${randomUUID().slice(0, 12)}`): Promise<{ key: string; record: ApiKeyRecord }> {
     const record: ApiKeyRecord = { id, name, role, createdAt: Date.now(), hint: secret.slice(0, KEY_PREFIX.length + 4) };
-    const h = hashKey(secret);
-    const ok = await this.redis.hsetnx(this.byHash, h, id);
-    if (!ok) throw new Error('an identical key already exists');
-    await this.redis.hset(this.records, id, JSON.stringify({ ...record, hash: h }));
+    const res = await sql`insert into api_keys (id, name, role, hash, hint, created_at) values (${id}, ${name}, ${role}, ${hashKey(secret)}, ${record.hint}, ${record.createdAt})
+      on conflict do nothing`.execute(this.db);
+    if (!Number(res.numAffectedRows ?? 0)) throw new Error('an identical key already exists');
     return { key: secret, record };
   }
 
   async lookup(secret: string): Promise<ApiKeyRecord | null> {
     if (!secret) return null;
-    const id = await this.redis.hget(this.byHash, hashKey(secret));
-    if (!id) return null;
-    const json = await this.redis.hget(this.records, id);
-    if (!json) return null;
-    const { hash: _h, ...rec } = JSON.parse(json) as ApiKeyRecord & { hash: string };
-    return rec;
+    const { rows } = await sql<Row>`select id, name, role, created_at, hint from api_keys where hash = ${hashKey(secret)} and revoked_at is null`.execute(this.db);
+    return rows[0] ? toRecord(rows[0]) : null;
   }
 
   async list(): Promise<ApiKeyRecord[]> {
-    const all = await this.redis.hvals(this.records);
-    return all
-      .map((j) => {
-        const { hash: _h, ...rec } = JSON.parse(j) as ApiKeyRecord & { hash: string };
-        return rec;
-      })
-      .sort((a, b) => a.createdAt - b.createdAt);
+    const { rows } = await sql<Row>`select id, name, role, created_at, hint from api_keys where revoked_at is null order by created_at, id`.execute(this.db);
+    return rows.map(toRecord);
   }
 
+  /** Revokes a key. The row stays (revoked_at set) so an audit can still name who a key was. */
   async revoke(id: string): Promise<boolean> {
-    const json = await this.redis.hget(this.records, id);
-    if (!json) return false;
-    const { hash } = JSON.parse(json) as { hash: string };
-    await this.redis.multi().hdel(this.byHash, hash).hdel(this.records, id).exec();
-    return true;
+    const res = await sql`update api_keys set revoked_at = ${Date.now()} where id = ${id} and revoked_at is null`.execute(this.db);
+    return Number(res.numAffectedRows ?? 0) > 0;
   }
 
   async hasAdmin(): Promise<boolean> {
-    return (await this.list()).some((k) => k.role === 'admin');
+    const { rows } = await sql`select 1 from api_keys where role = 'admin' and revoked_at is null limit 1`.execute(this.db);
+    return rows.length > 0;
   }
+}
+
+type Row = { id: string; name: string; role: Role; created_at: number; hint: string };
+function toRecord(r: Row): ApiKeyRecord {
+  return { id: r.id, name: r.name, role: r.role, createdAt: Number(r.created_at), hint: r.hint };
 }
 
 /**

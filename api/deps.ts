@@ -11,6 +11,7 @@ import type { CameraStore } from '../workers/stores/camera-store.js';
 import type { CaseStore } from '../workers/stores/case-store.js';
 import type { HealthStore } from '../workers/stores/health-store.js';
 import type { ApiKeyStore } from './auth.js';
+import type { EvidenceLinks } from './evidence-links.js';
 import type { QueueLike } from './metrics.js';
 import type { AuditStore } from './audit.js';
 import type { RateLimitOptions } from './rate-limit.js';
@@ -43,8 +44,10 @@ export interface ApiDeps {
   maxUploadBytes?: number;
   /** Server folders whose clips testers may name by path (default: none; only uploads and URLs). */
   replayMediaDirs?: string[];
-  /** Lifetime of presigned evidence URLs (default 3600 s). */
+  /** Default lifetime of evidence URLs (default DEFAULT_EVIDENCE_URL_TTL_SEC = 900 s). */
   presignExpirySec?: number;
+  /** Signs filesystem evidence download links (default: a random per-process secret). */
+  evidenceLinks?: EvidenceLinks;
   /** Extra readiness checks; Redis and the evidence store are always checked. */
   readiness?: ReadinessCheck[];
   /** Model session for previews (default: the process-wide shared session). */

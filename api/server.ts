@@ -12,6 +12,8 @@ import { createReplayQueue, createReplayWorker } from '../workers/replay/process
 import { settingsFromEnv, type WorkerSettings } from '../workers/settings.js';
 import { CameraStore } from '../workers/stores/camera-store.js';
 import { CaseStore } from '../workers/stores/case-store.js';
+import { loadConventions } from '../workers/stores/conventions-file.js';
+import { openDatabase, ping } from '../workers/db/db.js';
 import { HealthStore } from '../workers/stores/health-store.js';
 import { openEvidenceStore } from '../workers/worker.js';
 import { Queue } from 'bullmq';
@@ -19,6 +21,7 @@ import { createApp, DEFAULT_MAX_UPLOAD_BYTES, uploadDirFor } from './app.js';
 import { rateLimitFromEnv } from './rate-limit.js';
 import { replayAllowCidrsFromEnv } from '../pipeline/source/address-policy.js';
 import { ApiKeyStore, bootstrapAdmin } from './auth.js';
+import { EvidenceLinks } from './evidence-links.js';
 import type { ReadinessCheck } from './deps.js';
 import { initSharedMetrics, recordReplay } from './metrics-shared.js';
 
@@ -57,12 +60,20 @@ export async function startApi(opts: StartApiOptions = {}): Promise<ApiHandle> {
   };
   const redis = conn();
   const bullPrefix = `${settings.prefix}-bull`;
-  const keys = new ApiKeyStore(redis, settings.prefix);
+  let database: Awaited<ReturnType<typeof openDatabase>>;
+  try {
+    database = await openDatabase({ url: settings.databaseUrl, dataDir: path.join(settings.dataDir, 'pglite') });
+  } catch (err) {
+    await closeRedis(redis);
+    throw err;
+  }
+  const keys = new ApiKeyStore(database.db);
   let generated: string | null;
   try {
     ({ generated } = await bootstrapAdmin(keys, env.CITYWATCH_ADMIN_KEY));
   } catch (err) {
     await closeRedis(redis);
+    await database.close();
     throw err;
   }
   if (generated) {
@@ -72,7 +83,7 @@ export async function startApi(opts: StartApiOptions = {}): Promise<ApiHandle> {
   }
   initSharedMetrics(redis, settings.prefix);
   const evidence = await openEvidenceStore(settings, (msg, extra) => logger.warn(extra ?? {}, msg));
-  const readiness: ReadinessCheck[] = [];
+  const readiness: ReadinessCheck[] = [{ name: 'database', check: () => ping(database.db) }];
   if (settings.s3) {
     const s3 = new S3EvidenceStore({ ...settings.s3, opTimeoutMs: 2000 });
     readiness.push({ name: 's3', check: async () => void (await s3.client.bucketExists(settings.s3!.bucket)) });
@@ -84,7 +95,7 @@ export async function startApi(opts: StartApiOptions = {}): Promise<ApiHandle> {
     redis,
     prefix: settings.prefix,
     cameras: new CameraStore(redis, settings.prefix),
-    cases: new CaseStore(redis, settings.prefix),
+    cases: new CaseStore(database.db, { redis, prefix: settings.prefix, conventions: await loadConventions(settings.conventionsFile) }),
     health: new HealthStore(redis, settings.prefix),
     deliveries,
     replays,
@@ -96,6 +107,7 @@ export async function startApi(opts: StartApiOptions = {}): Promise<ApiHandle> {
     maxUploadBytes: opts.maxUploadBytes ?? (env.MAX_UPLOAD_MB ? Number(env.MAX_UPLOAD_MB) * 1024 * 1024 : DEFAULT_MAX_UPLOAD_BYTES),
     replayMediaDirs: env.REPLAY_MEDIA_DIRS ? env.REPLAY_MEDIA_DIRS.split(path.delimiter).filter(Boolean) : [],
     presignExpirySec: settings.presignExpirySec,
+    evidenceLinks: new EvidenceLinks(env.EVIDENCE_LINK_SECRET || null),
     readiness,
     replayAllowCidrs: replayAllowCidrsFromEnv(env),
     rateLimit: rateLimitFromEnv(env.API_RATE_LIMIT),
@@ -121,6 +133,7 @@ export async function startApi(opts: StartApiOptions = {}): Promise<ApiHandle> {
       await deliveries.queue.close();
       await Promise.all(otherQueues.map((q) => q.close()));
       await Promise.all(conns.map(closeRedis));
+      await database.close();
     },
   };
 }

@@ -24,6 +24,7 @@ import type { WorkerSettings } from './settings.js';
 import type { CameraRecord } from './stores/camera-store.js';
 import type { CaseRecord, CaseStore } from './stores/case-store.js';
 import type { HealthState, HealthStore } from './stores/health-store.js';
+import type { NoticeStore } from './stores/notice-store.js';
 import { Verifier } from './verification.js';
 
 export { auxiliaryDetectors };
@@ -32,6 +33,8 @@ export interface RunnerDeps {
   settings: WorkerSettings;
   redis: Redis;
   cases: CaseStore;
+  /** Warning-stage notices (optional: without it warnings are only delivered). */
+  notices?: NoticeStore;
   health: HealthStore;
   delivery: DeliveryService;
   evidence: EvidenceService;
@@ -281,11 +284,15 @@ export class CameraRunner {
     const def = getClass(ev.classId);
     const zone = this.camera.config.zones.find((z) => z.id === ev.reason.zoneId);
     if (ev.transition === 'warning') {
+      const graceSec = this.camera.config.classes[ev.classId]?.graceSec ?? def.defaults.graceSec ?? 0;
+      const notice = await this.d.notices?.open({ episodeKey: key, cameraId: this.camera.id, classId: def.id, zoneId: ev.reason.zoneId, graceSec, details: { nameZh: def.nameZh, zoneName: zone?.name, boxes: ev.boxes, reason: ev.reason } });
       await this.d.delivery.enqueue({
         type: 'violation.warning',
         idempotencyKey: `violation.warning:${key}`,
         data: {
           episodeKey: key,
+          noticeId: notice?.notice.id,
+          graceUntil: notice?.notice.graceUntil,
           cameraId: this.camera.id,
           cameraName: this.camera.name,
           classId: def.id,
@@ -323,6 +330,7 @@ export class CameraRunner {
       });
       this.d.log(`case ${outcome}`, { camera: this.camera.id, caseId: c.id, classId: c.classId, episode: key });
       void recordCase(c.classId, outcome);
+      await this.d.notices?.escalate(key, c.id).catch(() => undefined);
       if (outcome === 'created') await this.queueEvidence(c, ev, 'case', ev.id);
       else if (outcome === 'merged') await this.queueEvidence(c, ev, 'reappearance', ev.id);
       return;
@@ -341,6 +349,9 @@ export class CameraRunner {
       this.cleared.add(ev.episodeId);
       const c = await this.d.cases.getByEpisode(key);
       if (c) await this.d.cases.touch(c.id, Math.round(ev.wallTime - (ev.streamTime - (ev.end ?? ev.streamTime)) * 1000));
+      // Left within the grace period: the notice is resolved and no case is opened.
+      const resolved = c ? null : await this.d.notices?.resolve(key).catch(() => null);
+      if (resolved) await this.d.delivery.enqueue({ type: 'notice.resolved', idempotencyKey: `notice.resolved:${key}`, data: resolved });
     }
   }
 

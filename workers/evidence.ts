@@ -49,15 +49,17 @@ export interface EvidenceJobData {
   postRollSec: number;
 }
 
-/** A case as sent to the platform: the record plus a fetchable URL per evidence file. */
+/**
+ * A case as sent to the platform: the record (its `evidence` lists each file's key, kind, size and
+ * sha256) plus the API URL that mints short-lived download links on demand. Webhook bodies carry no
+ * presigned URLs: they would outlive their use in the receiver's logs and queues.
+ */
 export interface CasePayload extends CaseRecord {
-  evidenceUrls: { key: string; kind: string; url: string | null }[];
+  evidenceApiUrl: string;
 }
 
-export async function casePayload(c: CaseRecord, store: EvidenceStore, expirySec: number): Promise<CasePayload> {
-  const evidenceUrls = [];
-  for (const e of c.evidence) evidenceUrls.push({ key: e.key, kind: e.file.kind, url: await store.presign(e.key, expirySec).catch(() => null) });
-  return { ...c, evidenceUrls };
+export function casePayload(c: CaseRecord, apiBaseUrl: string | null | undefined): CasePayload {
+  return { ...c, evidenceApiUrl: `${apiBaseUrl ?? ''}/v1/cases/${c.id}/evidence` };
 }
 
 const DELIVERY_FOR: Record<EvidencePurpose, EventType> = { case: 'case.created', reappearance: 'case.evidence_added', reopen: 'case.reopened' };
@@ -82,6 +84,8 @@ export interface EvidenceServiceOptions {
   delivery: DeliveryService;
   scratchDir: string;
   presignExpirySec: number;
+  /** Base URL of the API for evidence links in webhook bodies (null: a path relative to the API). */
+  publicApiUrl?: string | null;
   segmentSec: number;
   log?: (msg: string, extra?: Record<string, unknown>) => void;
 }
@@ -141,7 +145,7 @@ export class EvidenceService {
     await this.o.delivery.enqueue({
       type: DELIVERY_FOR[d.purpose],
       idempotencyKey: deliveryKey(d.purpose, d.caseId, d.eventId),
-      data: { case: await casePayload(c, this.o.store, this.o.presignExpirySec), eventId: d.eventId, evidence: refs },
+      data: { case: casePayload(c, this.o.publicApiUrl), eventId: d.eventId, evidence: refs },
     });
     this.o.log?.('evidence stored', { caseId: d.caseId, purpose: d.purpose, files: refs.map((r) => r.key), status });
   }

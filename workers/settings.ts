@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_EVIDENCE_URL_TTL_SEC, MAX_EVIDENCE_URL_TTL_SEC } from '../api/evidence-links.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -20,6 +21,12 @@ export interface S3Settings {
 
 export interface WorkerSettings {
   redisUrl: string;
+  /** PostgreSQL URL of the system of record; null = PGlite in DATA_DIR/pglite (one process only). */
+  databaseUrl: string | null;
+  /** Outbox directory for cases written while the database is unreachable. */
+  caseOutboxDir?: string;
+  /** City conventions file (category codes, time limits, working calendar); null = defaults. */
+  conventionsFile: string | null;
   /** Key prefix of all worker records in Redis. */
   prefix: string;
   workerId: string;
@@ -53,7 +60,10 @@ export interface WorkerSettings {
   /** Ring disk budget of the whole worker, split evenly over the cameras it holds. */
   ringBudgetBytes: number;
   ringMaxAgeSec: number;
+  /** Default lifetime of evidence URLs minted by GET /v1/cases/:id/evidence. */
   presignExpirySec: number;
+  /** Base URL of the API as the platform reaches it (webhooks link evidence there); null = relative links. */
+  publicApiUrl?: string | null;
   s3: S3Settings | null;
   spoolMaxBytes: number;
   verifyDelaySec: number;
@@ -85,6 +95,18 @@ export function defaultWorkerId(): string {
   return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
 }
 
+function databaseUrl(raw: string | undefined): string | null {
+  if (!raw) return null;
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new SettingsError('DATABASE_URL is not a URL (expected postgres://user:password@host:5432/db)');
+  }
+  if (!/^postgres(ql)?:$/.test(u.protocol)) throw new SettingsError(`DATABASE_URL must be a postgres:// URL, not ${u.protocol}`);
+  return raw;
+}
+
 export function settingsFromEnv(env: Env = process.env): WorkerSettings {
   const webhookUrl = env.WEBHOOK_URL || null;
   const webhookSecret = env.WEBHOOK_SECRET || null;
@@ -113,6 +135,8 @@ export function settingsFromEnv(env: Env = process.env): WorkerSettings {
   const ratio = num(env, 'VERIFY_PRESENCE_RATIO', 0.5, (v) => v > 0 && v <= 1);
   return {
     redisUrl: env.REDIS_URL || 'redis://127.0.0.1:6379',
+    databaseUrl: databaseUrl(env.DATABASE_URL),
+    conventionsFile: env.CITY_CONVENTIONS || null,
     prefix: env.CITYWATCH_PREFIX || 'cw',
     workerId: env.WORKER_ID || defaultWorkerId(),
     dataDir: path.resolve(env.DATA_DIR || path.join(REPO_ROOT, '.cache', 'citywatch')),
@@ -139,7 +163,8 @@ export function settingsFromEnv(env: Env = process.env): WorkerSettings {
     ringMaxBytes: num(env, 'RING_MAX_MB', 512, (v) => v >= 8) * 1024 * 1024,
     ringBudgetBytes: num(env, 'RING_BUDGET_MB', 16_384, (v) => v >= 8) * 1024 * 1024,
     ringMaxAgeSec: num(env, 'RING_MAX_AGE_SEC', 900, (v) => v >= 60),
-    presignExpirySec: num(env, 'PRESIGN_EXPIRY_SEC', 7 * 24 * 3600, (v) => v >= 60 && v <= 7 * 24 * 3600),
+    presignExpirySec: num(env, 'PRESIGN_EXPIRY_SEC', DEFAULT_EVIDENCE_URL_TTL_SEC, (v) => v >= 1 && v <= MAX_EVIDENCE_URL_TTL_SEC),
+    publicApiUrl: env.PUBLIC_API_URL ? env.PUBLIC_API_URL.replace(/\/+$/, '') : null,
     s3,
     spoolMaxBytes: num(env, 'SPOOL_MAX_MB', 2048, (v) => v >= 16) * 1024 * 1024,
     verifyDelaySec: num(env, 'VERIFY_DELAY_SEC', 60),

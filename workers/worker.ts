@@ -19,10 +19,15 @@ import { closeRedis, createRedis } from './redis.js';
 import { settingsFromEnv, type WorkerSettings } from './settings.js';
 import { CameraStore, type CameraRecord } from './stores/camera-store.js';
 import { CaseStore } from './stores/case-store.js';
+import { loadConventions } from './stores/conventions-file.js';
+import { CaseOutbox } from './stores/case-outbox.js';
+import { NoticeStore } from './stores/notice-store.js';
+import { openDatabase, type Database } from './db/db.js';
 import { HealthStore } from './stores/health-store.js';
 
 export interface WorkerHandle {
   settings: WorkerSettings;
+  database: Database;
   cases: CaseStore;
   cameras: CameraStore;
   health: HealthStore;
@@ -41,6 +46,8 @@ export interface StartWorkerOptions extends Partial<WorkerSettings> {
   analyse?: boolean;
   /** Name resolution for the camera address policy (tests inject one). */
   resolve?: Resolver;
+  /** An open database to use (not closed by drain); default: opened from the settings. */
+  database?: Database;
 }
 
 /** Evidence store from settings: S3 behind an on-disk spool when configured, else the local filesystem. */
@@ -90,12 +97,14 @@ export function consoleLog(workerId: string): Log {
 }
 
 export async function startWorker(opts: StartWorkerOptions = {}): Promise<WorkerHandle> {
-  const { log: logOpt, analyse = true, resolve, ...overrides } = opts;
+  const { log: logOpt, analyse = true, resolve, database: givenDb, ...overrides } = opts;
   const settings: WorkerSettings = { ...settingsFromEnv(), ...overrides };
   // Every log line passes the generic scrub (URLs with userinfo or secret query values), whatever
   // the caller forgot; runners also scrub their camera's own secrets.
   const log = scrubbingLog(logOpt ?? consoleLog(settings.workerId));
   await mkdir(join(settings.dataDir, 'tmp'), { recursive: true });
+  const conventions = await loadConventions(settings.conventionsFile);
+  const database = givenDb ?? (await openDatabase({ url: settings.databaseUrl, dataDir: join(settings.dataDir, 'pglite') }));
 
   const conns: Redis[] = [];
   const conn = () => {
@@ -109,7 +118,9 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
   initSharedMetrics(redis, settings.prefix);
   const sub = conn();
   const bullPrefix = `${settings.prefix}-bull`;
-  const cases = new CaseStore(redis, settings.prefix);
+  // One outbox per worker id: a stable WORKER_ID lets a restarted worker flush what it journaled.
+  const outbox = await CaseOutbox.open(settings.caseOutboxDir ?? join(settings.dataDir, 'outbox', settings.workerId.replace(/[^A-Za-z0-9_.-]/g, '_')));
+  const cases = new CaseStore(database.db, { redis, prefix: settings.prefix, conventions, outbox, log });
   const cameras = new CameraStore(redis, settings.prefix);
   const health = new HealthStore(redis, settings.prefix);
   const store = await openEvidenceStore(settings, log);
@@ -128,6 +139,7 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
     delivery,
     scratchDir: join(settings.dataDir, 'tmp'),
     presignExpirySec: settings.presignExpirySec,
+    publicApiUrl: settings.publicApiUrl,
     segmentSec: settings.segmentSec,
     log,
   });
@@ -136,7 +148,8 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
 
   const lease = new LeaseManager(redis, settings.workerId, settings.leaseTtlMs, settings.prefix);
   const runners = new Map<string, { runner: CameraRunner; renewedAt: number }>();
-  const deps = { settings, redis, cases, health, delivery, evidence, log, resolve };
+  const notices = new NoticeStore(database.db);
+  const deps = { settings, redis, cases, notices, health, delivery, evidence, log, resolve };
   let stopping = false;
   let loopTimer: NodeJS.Timeout | null = null;
   let renewTimer: NodeJS.Timeout | null = null;
@@ -299,10 +312,11 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
     ticking = renewing.then(tick).catch((err: Error) => log('lease loop error', { error: err.message }));
     void ticking.finally(schedule);
   }
-  log('worker started', { redis: redactUrl(settings.redisUrl), dataDir: settings.dataDir, analyse, store: store.kind });
+  log('worker started', { redis: redactUrl(settings.redisUrl), database: `${database.kind} ${redactUrl(database.where)}`, dataDir: settings.dataDir, analyse, store: store.kind });
 
   return {
     settings,
+    database,
     cases,
     cameras,
     health,
@@ -322,8 +336,10 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
       await unsubscribe().catch(() => undefined);
       await evidence.close();
       await delivery.close();
+      await cases.close();
       if ('close' in store && typeof (store as { close?: unknown }).close === 'function') await (store as unknown as { close(): Promise<void> }).close();
       await Promise.all(conns.map(closeRedis));
+      if (!givenDb) await database.close().catch(() => undefined);
       log('worker drained');
     },
   };

@@ -2,8 +2,10 @@
 // (hot spots) and the webhook dead-letter list.
 import { z } from 'zod';
 import { CATALOG, isClassId } from '../../pipeline/rules/catalog.js';
-import { CASE_STATES, type CaseRecord, type CaseState } from '../../workers/stores/case-store.js';
+import { CASE_STATES, type CasePage, type CaseRecord, type CaseState } from '../../workers/stores/case-store.js';
+import { csvHeader, csvRows, geoJsonFeature, type CameraLocation } from '../../workers/stores/case-export.js';
 import type { ApiDeps } from '../deps.js';
+import { DEFAULT_EVIDENCE_URL_TTL_SEC, EvidenceLinks, MAX_EVIDENCE_URL_TTL_SEC } from '../evidence-links.js';
 import { ApiError, badRequest, notFound } from '../errors.js';
 import { defineRoute, pageLimit, type Access, type AnyRoute } from '../registry.js';
 
@@ -40,19 +42,55 @@ const stateList = z
   })
   .describe(`comma-separated case states (${CASE_STATES.join(', ')})`);
 
+const filterFields = {
+  classId: classIdParam.optional(),
+  cameraId: z.string().max(64).optional(),
+  zoneId: z.string().max(64).optional(),
+  state: stateList.optional(),
+  categoryCode: z.string().regex(/^[0-9A-Za-z]{2,12}$/, 'a category code is 2-12 letters/digits').optional().describe('city category code (大类/小类), e.g. 0501'),
+  q: z.string().trim().min(1).max(100).optional().describe('text: part of the case id, class names, camera or zone names/ids, category code'),
+  from: instant.optional(),
+  to: instant.optional(),
+};
+const rangeOk = (q: { from?: number; to?: number }) => q.from === undefined || q.to === undefined || q.from <= q.to;
+
 const listQuery = z
   .object({
-    classId: classIdParam.optional(),
-    cameraId: z.string().max(64).optional(),
-    zoneId: z.string().max(64).optional(),
-    state: stateList.optional(),
-    from: instant.optional(),
-    to: instant.optional(),
+    ...filterFields,
     limit: pageLimit(50),
     cursor: z.string().max(500).optional(),
   })
   .strict()
-  .refine((q) => q.from === undefined || q.to === undefined || q.from <= q.to, { path: ['to'], message: 'to must not be before from' });
+  .refine(rangeOk, { path: ['to'], message: 'to must not be before from' });
+
+const exportQuery = z
+  .object({
+    ...filterFields,
+    format: z.enum(['csv', 'geojson']).default('csv'),
+    limit: z.coerce.number().int().min(1).max(100_000).default(10_000),
+  })
+  .strict()
+  .refine(rangeOk, { path: ['to'], message: 'to must not be before from' });
+
+const hotSpotQuery = z
+  .object({ from: instant.optional(), to: instant.optional(), classId: classIdParam.optional(), top: z.coerce.number().int().min(1).max(100).default(10) })
+  .strict()
+  .refine(rangeOk, { path: ['to'], message: 'to must not be before from' });
+
+const trendQuery = z
+  .object({ at: instant.optional(), classId: classIdParam.optional(), top: z.coerce.number().int().min(1).max(500).default(20) })
+  .strict();
+
+const matrixQuery = z
+  .object({
+    from: instant.optional(),
+    to: instant.optional(),
+    classId: classIdParam.optional(),
+    cameraId: z.string().max(64).optional(),
+    limit: z.coerce.number().int().min(1).max(100_000).default(10_000),
+  })
+  .strict()
+  .refine(rangeOk, { path: ['to'], message: 'to must not be before from' });
 
 const caseParams = z.object({ id: z.string().regex(/^case_[0-9a-f]{1,64}$/, 'case id is case_<hex>') });
 
@@ -82,8 +120,17 @@ async function mustGetCase(deps: ApiDeps, id: string): Promise<CaseRecord> {
   return c;
 }
 
+const evidenceQuery = z
+  .object({ expiresIn: z.coerce.number().int().min(1).max(MAX_EVIDENCE_URL_TTL_SEC).optional().describe('URL lifetime in seconds (default: the deployment default, 900)') })
+  .strict();
+
+const fileQuery = z
+  .object({ key: z.string().min(1).max(900), exp: z.coerce.number().int().positive(), sig: z.string().min(1).max(200) })
+  .strict();
+
 export function caseRoutes(deps: ApiDeps): AnyRoute[] {
-  const expiry = deps.presignExpirySec ?? 3600;
+  const expiry = deps.presignExpirySec ?? DEFAULT_EVIDENCE_URL_TTL_SEC;
+  const links = (deps.evidenceLinks ??= new EvidenceLinks(null));
   return [
     defineRoute({
       id: 'listCases',
@@ -91,12 +138,12 @@ export function caseRoutes(deps: ApiDeps): AnyRoute[] {
       path: '/v1/cases',
       access: READ,
       tag: 'cases',
-      summary: 'Cases, newest first, filtered by class, camera, zone, state and creation time; cursor-paged',
+      summary: 'Cases, newest first, filtered by class, camera, zone, state, category code, text and creation time; keyset-paged',
       query: listQuery,
       handler: async ({ query }) => {
         try {
           return await deps.cases.list(
-            { classId: query.classId, cameraId: query.cameraId, zoneId: query.zoneId, state: query.state, from: query.from, to: query.to },
+            { classId: query.classId, cameraId: query.cameraId, zoneId: query.zoneId, state: query.state, categoryCode: query.categoryCode, q: query.q, from: query.from, to: query.to },
             { limit: query.limit, cursor: query.cursor ?? null },
           );
         } catch (err) {
@@ -104,6 +151,76 @@ export function caseRoutes(deps: ApiDeps): AnyRoute[] {
           throw err;
         }
       },
+    }),
+    defineRoute({
+      id: 'exportCases',
+      method: 'get',
+      path: '/v1/cases/export',
+      access: READ,
+      tag: 'cases',
+      summary: "Cases as CSV or GeoJSON (the same filters as the list), with each camera's configured location",
+      query: exportQuery,
+      responses: [
+        { status: 200, description: 'text/csv (UTF-8 with BOM) or application/geo+json; newest first, at most `limit` cases', contentType: 'text/csv' },
+        { status: 400, description: 'invalid filter' },
+      ],
+      handler: async ({ query, res }) => {
+        const filters = { classId: query.classId, cameraId: query.cameraId, zoneId: query.zoneId, state: query.state, categoryCode: query.categoryCode, q: query.q, from: query.from, to: query.to };
+        const locations = new Map<string, CameraLocation | undefined>();
+        const locate = async (ids: string[]) => {
+          for (const id of ids) if (!locations.has(id)) locations.set(id, (await deps.cameras.get(id))?.config.camera.location);
+        };
+        const csv = query.format === 'csv';
+        const stamp = new Date().toISOString().slice(0, 10);
+        res.status(200).set({
+          'Content-Type': csv ? 'text/csv; charset=utf-8' : 'application/geo+json; charset=utf-8',
+          'Content-Disposition': `attachment; filename="cases-${stamp}.${csv ? 'csv' : 'geojson'}"`,
+          'Cache-Control': 'no-store',
+        });
+        res.write(csv ? csvHeader() : '{"type":"FeatureCollection","features":[');
+        let cursor: string | null = null;
+        let n = 0;
+        do {
+          const page: CasePage = await deps.cases.list(filters, { limit: Math.min(500, query.limit - n), cursor });
+          await locate([...new Set(page.items.map((c) => c.cameraId))]);
+          if (csv) res.write(csvRows(page.items, locations));
+          else for (const c of page.items) res.write((n++ > 0 ? ',' : '') + JSON.stringify(geoJsonFeature(c, locations.get(c.cameraId))));
+          if (csv) n += page.items.length;
+          cursor = page.nextCursor;
+        } while (cursor && n < query.limit);
+        res.end(csv ? '' : ']}');
+        return undefined;
+      },
+    }),
+    defineRoute({
+      id: 'caseHotSpots',
+      method: 'get',
+      path: '/v1/stats/hotspots',
+      access: READ,
+      tag: 'stats',
+      summary: 'Top-N camera zones by cases (高发区域) over a range, optionally for one class, with their classes and peak hour',
+      query: hotSpotQuery,
+      handler: async ({ query }) => ({ from: query.from ?? null, to: query.to ?? null, items: await deps.cases.hotSpots(query) }),
+    }),
+    defineRoute({
+      id: 'caseTrend',
+      method: 'get',
+      path: '/v1/stats/trend',
+      access: READ,
+      tag: 'stats',
+      summary: 'Week over week per class and camera zone: the 7 days before `at` (default now) against the 7 before',
+      query: trendQuery,
+      handler: async ({ query }) => deps.cases.trend(query),
+    }),
+    defineRoute({
+      id: 'caseMatrix',
+      method: 'get',
+      path: '/v1/stats/matrix',
+      access: READ,
+      tag: 'stats',
+      summary: "Case counts per class × camera zone × day × hour of day (camera's time zone), non-zero cells",
+      query: matrixQuery,
+      handler: async ({ query }) => ({ items: await deps.cases.matrix(query) }),
     }),
     defineRoute({
       id: 'getCase',
@@ -121,14 +238,50 @@ export function caseRoutes(deps: ApiDeps): AnyRoute[] {
       path: '/v1/cases/:id/evidence',
       access: READ,
       tag: 'cases',
-      summary: "A case's evidence with presigned URLs (expire after presignExpirySec)",
+      summary: "A case's evidence with short-lived download URLs minted now (object store: presigned; filesystem: a signed API link)",
       params: caseParams,
-      handler: async ({ params }) => {
+      query: evidenceQuery,
+      handler: async ({ params, query, req }) => {
         const c = await mustGetCase(deps, params.id);
+        const ttl = query.expiresIn ?? expiry;
+        const base = `${req.protocol}://${req.get('host') ?? 'localhost'}`;
         const items = await Promise.all(
-          c.evidence.map(async (e) => ({ ...e, url: e.store === deps.evidence.kind ? await deps.evidence.presign(e.key, expiry).catch(() => null) : null })),
+          c.evidence.map(async (e) => {
+            if (e.store !== deps.evidence.kind) return { ...e, url: null };
+            if (e.store === 'fs') return { ...e, url: (await deps.evidence.exists(e.key)) ? `${base}/v1/evidence/file?${links.mint(e.key, ttl).query}` : null };
+            return { ...e, url: await deps.evidence.presign(e.key, ttl).catch(() => null) };
+          }),
         );
-        return { caseId: c.id, evidenceStatus: c.evidenceStatus, expiresInSec: expiry, items };
+        return { caseId: c.id, evidenceStatus: c.evidenceStatus, expiresInSec: ttl, expiresAt: Date.now() + ttl * 1000, items };
+      },
+    }),
+    defineRoute({
+      id: 'getEvidenceFile',
+      method: 'get',
+      path: '/v1/evidence/file',
+      access: 'public',
+      tag: 'cases',
+      summary: 'Download one evidence file of the filesystem store through a signed, expiring link from GET /v1/cases/:id/evidence',
+      query: fileQuery,
+      responses: [
+        { status: 200, description: 'the file', contentType: 'application/octet-stream' },
+        { status: 403, description: 'bad signature or expired link' },
+        { status: 404, description: 'no such file' },
+      ],
+      handler: async ({ query, res }) => {
+        const v = links.check(query.key, query.exp, query.sig);
+        if (v !== 'ok') throw new ApiError(403, v === 'expired' ? 'LINK_EXPIRED' : 'BAD_SIGNATURE', v === 'expired' ? 'this evidence link has expired; get a new one from GET /v1/cases/:id/evidence' : 'invalid evidence link');
+        const info = await deps.evidence.stat(query.key);
+        if (!info) throw notFound('no such evidence file');
+        const stream = await deps.evidence.getStream(query.key);
+        res.status(200).set({ 'Content-Type': info.contentType ?? 'application/octet-stream', 'Content-Length': String(info.bytes), 'Cache-Control': 'private, no-store' });
+        await new Promise<void>((resolve, reject) => {
+          stream.on('error', reject);
+          res.on('finish', resolve);
+          res.on('close', resolve);
+          stream.pipe(res);
+        });
+        return undefined;
       },
     }),
     defineRoute({

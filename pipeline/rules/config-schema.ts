@@ -247,6 +247,15 @@ export const cameraConfigSchema = z
         id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'camera id: 1–64 of A-Z a-z 0-9 _ . -'),
         name: z.string().max(200).optional(),
         timezone: z.string().min(1).default('Asia/Shanghai'),
+        /** Where the camera stands (WGS 84), for case exports and maps. */
+        location: z
+          .object({
+            lat: z.number().min(-90).max(90),
+            lon: z.number().min(-180).max(180),
+            address: z.string().max(300).optional(),
+          })
+          .strict()
+          .optional(),
       })
       .strict(),
     analysis: analysisSchema.default(() => analysisSchema.parse({})),

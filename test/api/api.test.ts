@@ -49,6 +49,11 @@ const DESIGN: Record<string, string> = {
   'GET /v1/cases': 'aop',
   'GET /v1/cases/:id': 'aop',
   'GET /v1/cases/:id/evidence': 'aop',
+  'GET /v1/cases/export': 'aop',
+  'GET /v1/evidence/file': 'public',
+  'GET /v1/stats/hotspots': 'aop',
+  'GET /v1/stats/trend': 'aop',
+  'GET /v1/stats/matrix': 'aop',
   'POST /v1/cases/:id/status': 'aop',
   'GET /v1/stats': 'aop',
   'GET /v1/deliveries/dead-letters': 'ao',
@@ -73,7 +78,8 @@ describe('auth matrix (every route in the registry × every role)', () => {
       const anon = await call(r);
       const bogus = await call(r, 'cwk_not-a-real-key-0000000000000000000000');
       if (r.access === 'public') {
-        expect(anon.status, `${r.method} ${r.path} anon`).toBe(200);
+        // The evidence download needs no key because its signed link is the credential: without one, 400.
+        expect(anon.status, `${r.method} ${r.path} anon`).toBe(r.path === '/v1/evidence/file' ? 400 : 200);
       } else {
         for (const res of [anon, bogus]) {
           expect(res.status, `${r.method} ${r.path} without a valid key`).toBe(401);
@@ -294,8 +300,45 @@ describe('cases, statistics and metrics', () => {
     await h.deps.evidence.put(`cam-x/2025-01-06/${ids[2]}/snapshot.jpg`, Buffer.from('jpeg-bytes'), { contentType: 'image/jpeg' });
     const ref = { store: 'fs' as const, key: `cam-x/2025-01-06/${ids[2]}/snapshot.jpg`, file: { name: 'snapshot.jpg', kind: 'snapshot' as const, contentType: 'image/jpeg', bytes: 10, sha256: 'x' } };
     await h.deps.cases.addEvidence(ids[2]!, [ref]);
-    const ev = await request(h.app).get(`/v1/cases/${ids[2]}/evidence`).set(auth('platform'));
-    expect(ev.body.items[0].url).toMatch(/^file:\/\/.*snapshot\.jpg$/);
+    // Evidence links are minted on demand, signed and short-lived; the filesystem store is served
+    // through the API, never as a file:// path.
+    const ev = await request(h.app).get(`/v1/cases/${ids[2]}/evidence`).query({ expiresIn: 2 }).set(auth('platform'));
+    expect(ev.body.expiresInSec).toBe(2);
+    const link = new URL(ev.body.items[0].url as string);
+    expect(link.pathname).toBe('/v1/evidence/file');
+    const got = await request(h.app).get(link.pathname + link.search);
+    expect(got.status).toBe(200);
+    expect(got.headers['content-type']).toMatch(/image\/jpeg/);
+    expect(Buffer.from(got.body as Buffer).toString()).toBe('jpeg-bytes');
+    const forged = new URLSearchParams(link.search);
+    forged.set('key', `cam-x/2025-01-06/${ids[2]}/other.jpg`);
+    expect((await request(h.app).get(`${link.pathname}?${forged}`)).status).toBe(403);
+    expect((await request(h.app).get(`/v1/cases/${ids[2]}/evidence`).set(auth('platform'))).body.expiresInSec).toBe(900);
+    await new Promise((r) => setTimeout(r, 3100));
+    const late = await request(h.app).get(link.pathname + link.search);
+    expect(late.status).toBe(403);
+    expect(late.body.error.code).toBe('LINK_EXPIRED');
+
+    // Export: CSV and GeoJSON with the camera's configured location.
+    await h.deps.cameras.create({ id: 'cam-x', url: 'rtsp://127.0.0.1:8554/x', config: { camera: { id: 'cam-x', location: { lat: 24.781, lon: 118.552, address: '晋江 世纪大道' } } } });
+    const csv = await request(h.app).get('/v1/cases/export').query({ format: 'csv', classId: 'street_vending' }).set(auth('platform')).buffer(true);
+    expect(csv.status).toBe(200);
+    const lines = csv.text.replace(/^\uFEFF/, '').trim().split('\r\n');
+    expect(lines[0]!.split(',').slice(0, 4)).toEqual(['id', 'createdAt', 'state', 'classId']);
+    expect(lines).toHaveLength(3);
+    const geo = await request(h.app).get('/v1/cases/export').query({ format: 'geojson' }).set(auth('platform')).buffer(true).parse((res, cb) => {
+      let s = '';
+      res.on('data', (d: Buffer) => (s += d.toString()));
+      res.on('end', () => cb(null, s));
+    });
+    const fc = JSON.parse(geo.body as string) as { type: string; features: { type: string; id: string; geometry: unknown; properties: { classId: string } }[] };
+    expect(fc.type).toBe('FeatureCollection');
+    expect(fc.features).toHaveLength(5);
+    expect(fc.features.every((f) => f.type === 'Feature' && (f.geometry === null || (f.geometry as { type: string }).type === 'Point'))).toBe(true);
+    expect(fc.features.find((f) => f.id === ids[0])!.geometry).toEqual({ type: 'Point', coordinates: [118.552, 24.781] });
+    expect(fc.features.find((f) => f.id === ids[4])!.geometry).toBeNull();
+    const hot = await request(h.app).get('/v1/stats/hotspots').query({ top: 1 }).set(auth('platform'));
+    expect(hot.body.items[0]).toMatchObject({ cameraId: 'cam-x', zoneId: 'lane', count: 3 });
 
     const stats = await request(h.app).get('/v1/stats').query({ from: String(base - 1), top: 2 }).set(auth('platform'));
     expect(stats.status).toBe(200);

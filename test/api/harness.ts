@@ -16,6 +16,7 @@ import { startLocalRedis, type LocalRedis } from '../../workers/redis-server.js'
 import { createReplayQueue } from '../../workers/replay/processor.js';
 import { CameraStore } from '../../workers/stores/camera-store.js';
 import { CaseStore } from '../../workers/stores/case-store.js';
+import { openDatabase, type Database } from '../../workers/db/db.js';
 import { HealthStore } from '../../workers/stores/health-store.js';
 import '../support/media.js'; // sets MODEL_DIR
 
@@ -29,6 +30,7 @@ export interface Harness {
   redis: ReturnType<typeof createRedis>;
   keys: Record<Role, string>;
   dir: string;
+  database: Database;
   conn(): ReturnType<typeof createRedis>;
   close(): Promise<void>;
 }
@@ -46,12 +48,14 @@ export async function startHarness(
     return r;
   };
   const redis = conn();
+  // PGlite in memory: the API tests are about HTTP shapes; both backends are covered by the store tests.
+  const database = await openDatabase({});
   const deliveries = new DeliveryService(redis, { prefix: PREFIX, bullPrefix: BULL_PREFIX, connection: conn(), webhook: null });
   const deps: ApiDeps = {
     redis,
     prefix: PREFIX,
     cameras: new CameraStore(redis, PREFIX),
-    cases: new CaseStore(redis, PREFIX),
+    cases: new CaseStore(database.db, { redis, prefix: PREFIX }),
     health: new HealthStore(redis, PREFIX),
     deliveries,
     replays: createReplayQueue(conn(), BULL_PREFIX),
@@ -77,11 +81,13 @@ export async function startHarness(
     redis,
     keys,
     dir,
+    database,
     conn,
     close: async () => {
       await deps.replays.close();
       await deliveries.queue.close();
       await Promise.all(conns.map(closeRedis));
+      await database.close();
       await redisServer.stop();
       await rm(dir, { recursive: true, force: true });
     },

@@ -15,6 +15,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { openDatabase, type Database } from '../../workers/db/db.js';
+import { startPostgres, type LocalPostgres } from '../support/postgres.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3EvidenceStore } from '../../workers/adapters/s3-store.js';
 import { IDEMPOTENCY_HEADER } from '../../workers/delivery/webhook.js';
@@ -40,6 +42,9 @@ const leg = (name: string) => LEGS.has('all') || LEGS.has(name);
 
 type Hls = Awaited<ReturnType<typeof startHlsLoop>>;
 let redisServer: LocalRedis;
+// Worker processes share one system of record: a real PostgreSQL (PGlite is one process only).
+let pgServer: LocalPostgres;
+let database: Database;
 let s3: S3TestServer;
 let redis: Redis;
 let dir: string;
@@ -65,6 +70,7 @@ function spawnWorker(id: string): ChildProcess {
     env: {
       ...process.env,
       REDIS_URL: redisServer.url,
+      DATABASE_URL: pgServer.url,
       WORKER_ID: id,
       DATA_DIR: join(dir, 'data'),
       INFER_THREADS: '1',
@@ -106,6 +112,8 @@ beforeAll(async () => {
   cleanup = t.cleanup;
   redisServer = await testRedis(dir);
   s3 = await startS3Server();
+  pgServer = await startPostgres();
+  database = await openDatabase({ url: pgServer.url });
   redis = createRedis(redisServer.url);
   redis.on('error', () => undefined);
   await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
@@ -117,6 +125,8 @@ afterAll(async () => {
   await closeRedis(redis);
   await redisServer?.stop();
   await s3?.dispose();
+  await database?.close();
+  await pgServer?.destroy();
   await cleanup?.();
   note(`lost: ${lost.length ? lost.join('; ') : 'nothing'}`);
 });
@@ -125,7 +135,7 @@ describe('chaos', () => {
   it('loses nothing and duplicates nothing through worker kills, Redis/S3 outages, ring corruption and webhook 5xx', async () => {
     const clip = await parkedCarClip(60);
     const cameras = new CameraStore(redis);
-    const cases = new CaseStore(redis);
+    const cases = new CaseStore(database.db);
     const health = new HealthStore(redis);
     const addCamera = async (id: string) => {
       const hls = await startHlsLoop({ clip, loop: true });

@@ -13,6 +13,7 @@ import { DeliveryService } from '../../workers/delivery/delivery.js';
 import { EvidenceService } from '../../workers/evidence.js';
 import { createRedis, closeRedis } from '../../workers/redis.js';
 import { CaseStore } from '../../workers/stores/case-store.js';
+import { openDatabase } from '../../workers/db/db.js';
 import { redisPerFile } from '../workers/helpers.js';
 import { makeCameraClip } from './media.js';
 
@@ -41,7 +42,8 @@ it('draws boxes from a 384x288 substream at their place on the 768x576 main stre
   const conns = [createRedis(url), createRedis(url)];
   const delivery = new DeliveryService(redis, { prefix: 'cw', bullPrefix: 'cw-bull', connection: conns[0]!, webhook: null, backoff: { maxAttempts: 1, baseMs: 10, maxMs: 10 } });
   const store = new FsEvidenceStore(join(tmp, 'evidence'));
-  const ev = new EvidenceService({ connection: conns[1]!, bullPrefix: 'cw-bull', store, cases: new CaseStore(redis), delivery, scratchDir: join(tmp, 'scratch'), presignExpirySec: 60, segmentSec: 2 });
+  const database = await openDatabase({});
+  const ev = new EvidenceService({ connection: conns[1]!, bullPrefix: 'cw-bull', store, cases: new CaseStore(database.db, { redis }), delivery, scratchDir: join(tmp, 'scratch'), presignExpirySec: 60, segmentSec: 2 });
   try {
     const refs = await ev.assemble({
       caseId: 'case_x',
@@ -80,6 +82,7 @@ it('draws boxes from a 384x288 substream at their place on the 768x576 main stre
   } finally {
     await ev.close();
     await delivery.close();
+    await database.close();
     for (const c of conns) await closeRedis(c);
   }
 }, 60_000);

@@ -6,7 +6,8 @@ import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { DeliveryService, retryDelay } from '../../workers/delivery/delivery.js';
-import { IDEMPOTENCY_HEADER, SIGNATURE_HEADER, signatureHeader, verifySignature } from '../../workers/delivery/webhook.js';
+import { Webhook } from 'standardwebhooks';
+import { IDEMPOTENCY_HEADER, SIGNATURE_HEADER, signatureHeader, signedHeaders, verifySignature } from '../../workers/delivery/webhook.js';
 import { closeRedis, createRedis } from '../../workers/redis.js';
 import { redisPerFile, waitFor } from './helpers.js';
 
@@ -16,6 +17,8 @@ interface Received {
   at: number;
   key: string;
   signatureOk: boolean;
+  /** Standard Webhooks headers verified by the `standardwebhooks` package (an independent implementation). */
+  standardOk: boolean;
   body: string;
   status: number;
 }
@@ -28,7 +31,15 @@ async function receiver(answer: (n: number) => number): Promise<{ url: string; g
     req.on('data', (d: Buffer) => (body += d.toString()));
     req.on('end', () => {
       const status = decide(got.length + 1);
-      got.push({ at: Date.now(), key: String(req.headers[IDEMPOTENCY_HEADER]), signatureOk: verifySignature(SECRET, req.headers[SIGNATURE_HEADER] as string, body).ok, body, status });
+      let standardOk = false;
+      try {
+        // A secret without the whsec_ prefix is a raw key: the library takes it as bytes.
+        new Webhook(SECRET, { format: 'raw' }).verify(body, req.headers as Record<string, string>);
+        standardOk = req.headers['webhook-id'] === req.headers[IDEMPOTENCY_HEADER];
+      } catch {
+        standardOk = false;
+      }
+      got.push({ at: Date.now(), key: String(req.headers[IDEMPOTENCY_HEADER]), signatureOk: verifySignature(SECRET, req.headers[SIGNATURE_HEADER] as string, body).ok, standardOk, body, status });
       res.writeHead(status).end();
     });
   });
@@ -60,6 +71,25 @@ describe('signatures', () => {
     expect(verifySignature(SECRET, signatureHeader(SECRET, body, Date.now() - 3_600_000), body).reason).toMatch(/tolerance/);
     expect(verifySignature(SECRET, undefined, body).reason).toMatch(/missing/);
   });
+  it('signs Standard Webhooks headers that the standardwebhooks package verifies, for whsec_ and raw secrets', () => {
+    const body = JSON.stringify({ type: 'case.created', data: { caseId: 'case_1', nameZh: '占道经营' } });
+    const whsec = `whsec_${Buffer.from('0123456789abcdef0123456789abcdef').toString('base64')}`;
+    const h = signedHeaders(whsec, 'case.created:case_1', body);
+    expect(h['webhook-id']).toBe('case.created:case_1');
+    expect(h['webhook-signature']).toMatch(/^v1,[A-Za-z0-9+/]+=*$/);
+    expect(new Webhook(whsec).verify(body, h)).toEqual(JSON.parse(body));
+    expect(() => new Webhook(whsec).verify(body.replace('case_1', 'case_2'), h)).toThrow();
+    expect(() => new Webhook(whsec).verify(body, { ...h, 'webhook-id': 'other' })).toThrow();
+    const stale = signedHeaders(whsec, 'k', body, Date.now() - 3_600_000);
+    expect(() => new Webhook(whsec).verify(body, stale)).toThrow(/timestamp/i);
+    const raw = signedHeaders(SECRET, 'k2', body);
+    expect(new Webhook(SECRET, { format: 'raw' }).verify(body, raw)).toEqual(JSON.parse(body));
+    expect(() => new Webhook('other-secret', { format: 'raw' }).verify(body, raw)).toThrow();
+    // Our own scheme rides along on the same request and timestamp.
+    expect(verifySignature(whsec, h[SIGNATURE_HEADER], body)).toEqual({ ok: true });
+    expect(h[SIGNATURE_HEADER]).toContain(`t=${h['webhook-timestamp']},`);
+  });
+
   it('backs off exponentially with jitter inside [d/2, d] and caps at max', () => {
     expect(retryDelay(1, { baseMs: 1000, maxMs: 60_000 }, () => 0)).toBe(500);
     expect(retryDelay(1, { baseMs: 1000, maxMs: 60_000 }, () => 1)).toBe(1000);
@@ -79,7 +109,7 @@ describe('webhook delivery', () => {
       const rec = await waitFor('delivered', async () => ((await svc.get('case.created:case_1'))?.status === 'delivered' ? svc.get('case.created:case_1') : null), 30_000);
       await new Promise((r) => setTimeout(r, 1000));
       expect(rx.got.map((g) => g.status)).toEqual([500, 500, 500, 200]);
-      expect(rx.got.every((g) => g.key === 'case.created:case_1' && g.signatureOk)).toBe(true);
+      expect(rx.got.every((g) => g.key === 'case.created:case_1' && g.signatureOk && g.standardOk)).toBe(true);
       expect(new Set(rx.got.map((g) => g.body)).size).toBe(1);
       expect(JSON.parse(rx.got[3]!.body)).toMatchObject({ id: 'case.created:case_1', type: 'case.created', data: { caseId: 'case_1' } });
       expect(rec).toMatchObject({ attempts: 4, lastStatus: 200 });
@@ -111,7 +141,7 @@ describe('webhook delivery', () => {
       await svc.redeliver('case.created:case_9');
       await waitFor('redelivered', async () => (await svc.get('case.created:case_9'))?.status === 'delivered', 30_000);
       expect(rx.got).toHaveLength(4);
-      expect(rx.got[3]).toMatchObject({ key: 'case.created:case_9', signatureOk: true, status: 200, body: rx.got[0]!.body });
+      expect(rx.got[3]).toMatchObject({ key: 'case.created:case_9', signatureOk: true, standardOk: true, status: 200, body: rx.got[0]!.body });
       expect(await svc.listDeadLetters()).toEqual([]);
       await expect(svc.redeliver('case.created:case_9')).rejects.toThrow(/only dead letters/);
     } finally {

@@ -10,11 +10,17 @@ import type { LocalRedis } from '../../workers/redis-server.js';
 import { CameraStore } from '../../workers/stores/camera-store.js';
 import { CaseStore } from '../../workers/stores/case-store.js';
 import { HealthStore } from '../../workers/stores/health-store.js';
+import { sql } from 'kysely';
+import { openDatabase, type Database } from '../../workers/db/db.js';
 import { REPO_ROOT, SHARED } from '../support/media.js';
+import { startPostgres, type LocalPostgres } from '../support/postgres.js';
 import { parkedCarClip, parkedCarConfig, startHlsLoop, tempDir, testRedis, waitFor } from './helpers.js';
 
 type Hls = Awaited<ReturnType<typeof startHlsLoop>>;
 let server: LocalRedis;
+// Two worker processes share one system of record: a real PostgreSQL (PGlite is one process only).
+let pgServer: LocalPostgres;
+let database: Database;
 let redis: Redis;
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -24,7 +30,7 @@ const workers: ChildProcess[] = [];
 function spawnWorker(id: string): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'workers', 'main.ts')], {
     cwd: REPO_ROOT,
-    env: { ...process.env, REDIS_URL: server.url, WORKER_ID: id, DATA_DIR: join(dir, 'data'), INFER_THREADS: '1', MODEL_DIR: process.env.MODEL_DIR ?? join(SHARED, 'models'), CLIP_POSTROLL_SEC: '2', CLIP_PREROLL_SEC: '2' },
+    env: { ...process.env, REDIS_URL: server.url, DATABASE_URL: pgServer.url, WORKER_ID: id, DATA_DIR: join(dir, 'data'), INFER_THREADS: '1', MODEL_DIR: process.env.MODEL_DIR ?? join(SHARED, 'models'), CLIP_POSTROLL_SEC: '2', CLIP_PREROLL_SEC: '2' },
     stdio: ['ignore', 'pipe', 'pipe'],
     // Own process group, so cleanup can also reach the ffmpeg children a kill -9 orphans.
     detached: true,
@@ -41,7 +47,9 @@ beforeAll(async () => {
   cleanup = t.cleanup;
   server = await testRedis(dir);
   redis = createRedis(server.url);
-});
+  pgServer = await startPostgres();
+  database = await openDatabase({ url: pgServer.url });
+}, 60_000);
 afterAll(async () => {
   for (const w of workers) {
     try {
@@ -52,6 +60,8 @@ afterAll(async () => {
   }
   for (const s of streams) await s.stop();
   await closeRedis(redis);
+  await database?.close();
+  await pgServer?.destroy();
   await server.stop();
   await cleanup();
 });
@@ -60,7 +70,7 @@ describe('camera leases across worker processes', () => {
   it('moves a killed worker’s camera to the survivor within 30 s without duplicating cases', async () => {
     const clip = await parkedCarClip(60);
     const cameras = new CameraStore(redis);
-    const cases = new CaseStore(redis);
+    const cases = new CaseStore(database.db);
     const health = new HealthStore(redis);
     for (const id of ['camA', 'camB']) {
       const hls = await startHlsLoop({ clip, loop: true });
@@ -99,7 +109,8 @@ describe('camera leases across worker processes', () => {
     // Every episode key maps to exactly one case, and each case lists its keys once.
     const keys = all.flatMap((c) => c.episodeKeys);
     expect(new Set(keys).size).toBe(keys.length);
-    for (const c of all) for (const k of c.episodeKeys) expect(await redis.get(`cw:episode:${k}`)).toBe(c.id);
-    expect((await redis.keys('cw:episode:*')).length).toBe(keys.length);
+    for (const c of all) for (const k of c.episodeKeys) expect((await cases.getByEpisode(k))?.id).toBe(c.id);
+    const { rows } = await sql<{ n: number }>`select count(*)::int as n from case_episodes`.execute(database.db);
+    expect(rows[0]!.n).toBe(keys.length);
   });
 });

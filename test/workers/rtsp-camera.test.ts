@@ -9,7 +9,9 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { CameraStore } from '../../workers/stores/camera-store.js';
 import { CaseStore } from '../../workers/stores/case-store.js';
 import { HealthStore } from '../../workers/stores/health-store.js';
+import { openDatabase, type Database } from '../../workers/db/db.js';
 import { freePort, REPO_ROOT, run, SHARED } from '../support/media.js';
+import { startPostgres, type LocalPostgres } from '../support/postgres.js';
 import { startRtspServer, type RtspServer } from '../support/rtsp.js';
 import { parkedCarClip, parkedCarConfig, redisPerFile, tempDir, waitFor } from './helpers.js';
 
@@ -23,10 +25,15 @@ let dir: string;
 let cleanup: (() => Promise<void>) | null = null;
 let camera: RtspServer | null = null;
 let worker: ChildProcess | null = null;
+// The worker is another process, so the test reads its cases from a real PostgreSQL.
+let pgServer: LocalPostgres | null = null;
+let database: Database | null = null;
 
 beforeAll(async () => {
   ({ dir, cleanup } = await tempDir('rtsp-camera-data'));
-});
+  pgServer = await startPostgres();
+  database = await openDatabase({ url: pgServer.url });
+}, 60_000);
 afterAll(async () => {
   if (worker?.pid) {
     try {
@@ -36,6 +43,8 @@ afterAll(async () => {
     }
   }
   await camera?.stop();
+  await database?.close();
+  await pgServer?.destroy();
   await cleanup?.();
 });
 
@@ -48,7 +57,7 @@ it('opens a case with a playable evidence clip from an RTSP camera', async () =>
   await new CameraStore(redis).create({ id: 'roles', url: camera.url, detectUrl: camera.urls[0]!, config: parkedCarConfig('roles') });
   worker = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'workers', 'main.ts')], {
     cwd: REPO_ROOT,
-    env: { ...process.env, REDIS_URL: redisUrl, WORKER_ID: 'w-rtsp', DATA_DIR: join(dir, 'data'), INFER_THREADS: '1', MODEL_DIR: process.env.MODEL_DIR ?? join(SHARED, 'models'), CLIP_POSTROLL_SEC: '2', CLIP_PREROLL_SEC: '2' },
+    env: { ...process.env, REDIS_URL: redisUrl, DATABASE_URL: pgServer!.url, WORKER_ID: 'w-rtsp', DATA_DIR: join(dir, 'data'), INFER_THREADS: '1', MODEL_DIR: process.env.MODEL_DIR ?? join(SHARED, 'models'), CLIP_POSTROLL_SEC: '2', CLIP_PREROLL_SEC: '2' },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
@@ -56,7 +65,7 @@ it('opens a case with a playable evidence clip from an RTSP camera', async () =>
   worker.stdout!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-20_000)));
   worker.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-20_000)));
 
-  const cases = new CaseStore(redis);
+  const cases = new CaseStore(database!.db);
   const withClip = await waitFor(
     'a case whose evidence clip is ready',
     async () => {

@@ -19,6 +19,7 @@ import {
 } from '../../pipeline/evidence/store.js';
 import type { EvidenceFile, EvidenceRef } from '../../pipeline/types.js';
 import { atomicWrite } from './fs-store.js';
+import { appendSynced, rewriteSynced } from './journal.js';
 
 export interface SpoolOptions {
   /** Spool directory (journal + item files); must be on local disk. */
@@ -142,26 +143,11 @@ export class SpoolingEvidenceStore extends EventEmitter implements EvidenceStore
 
   /** Rewrites the journal with only pending items (atomic), so it does not grow forever. */
   private async compact(): Promise<void> {
-    const lines = [JSON.stringify({ op: 'seq', next: this.nextSeq }), ...this.pending.map((r) => JSON.stringify(r))];
-    const tmp = this.journalPath() + '.tmp';
-    const fh = await open(tmp, 'w');
-    try {
-      await fh.writeFile(lines.join('\n') + '\n');
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, this.journalPath());
+    await rewriteSynced(this.journalPath(), [JSON.stringify({ op: 'seq', next: this.nextSeq }), ...this.pending.map((r) => JSON.stringify(r))]);
   }
 
   private async append(rec: JournalRecord): Promise<void> {
-    const fh = await open(this.journalPath(), 'a');
-    try {
-      await fh.write(JSON.stringify(rec) + '\n');
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    await appendSynced(this.journalPath(), [JSON.stringify(rec)]);
   }
 
   depth(): SpoolDepth {

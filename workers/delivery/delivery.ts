@@ -18,6 +18,7 @@ export type EventType =
   | 'case.verified'
   | 'case.reopened'
   | 'violation.warning'
+  | 'notice.resolved'
   | 'camera.health';
 
 export interface OutboundEvent {

@@ -7,6 +7,36 @@ export const SIGNATURE_HEADER = 'x-citywatch-signature';
 export const IDEMPOTENCY_HEADER = 'x-idempotency-key';
 export const EVENT_HEADER = 'x-citywatch-event';
 
+/**
+ * Standard Webhooks (standardwebhooks.com), sent next to our own scheme so receivers can use any
+ * of its libraries: `webhook-id` (the idempotency key: the same on every retry),
+ * `webhook-timestamp` (unix seconds) and `webhook-signature: v1,<base64 HMAC-SHA256 of
+ * "<id>.<timestamp>.<body>">`. The key is the base64 part of a `whsec_…` secret, as the spec
+ * defines; any other WEBHOOK_SECRET is used as its UTF-8 bytes (libraries take it as a raw key).
+ */
+export const STD_ID_HEADER = 'webhook-id';
+export const STD_TIMESTAMP_HEADER = 'webhook-timestamp';
+export const STD_SIGNATURE_HEADER = 'webhook-signature';
+
+export function standardWebhookKey(secret: string): Buffer {
+  return secret.startsWith('whsec_') ? Buffer.from(secret.slice('whsec_'.length), 'base64') : Buffer.from(secret, 'utf8');
+}
+
+export function standardSignature(secret: string, id: string, timestampSec: number, body: string): string {
+  return `v1,${createHmac('sha256', standardWebhookKey(secret)).update(`${id}.${timestampSec}.${body}`).digest('base64')}`;
+}
+
+/** All headers of a signed delivery: ours and Standard Webhooks', over one timestamp. */
+export function signedHeaders(secret: string, idempotencyKey: string, body: string, nowMs = Date.now()): Record<string, string> {
+  const t = Math.floor(nowMs / 1000);
+  return {
+    [SIGNATURE_HEADER]: `t=${t},v1=${signature(secret, t, body)}`,
+    [STD_ID_HEADER]: idempotencyKey,
+    [STD_TIMESTAMP_HEADER]: String(t),
+    [STD_SIGNATURE_HEADER]: standardSignature(secret, idempotencyKey, t, body),
+  };
+}
+
 export function signature(secret: string, timestampSec: number, body: string): string {
   return createHmac('sha256', secret).update(`${timestampSec}.${body}`).digest('hex');
 }
@@ -62,7 +92,7 @@ export async function postWebhook(target: WebhookTarget, type: string, idempoten
       method: 'POST',
       headers: {
         'content-type': 'application/json',
-        [SIGNATURE_HEADER]: signatureHeader(target.secret, body),
+        ...signedHeaders(target.secret, idempotencyKey, body),
         [IDEMPOTENCY_HEADER]: idempotencyKey,
         [EVENT_HEADER]: type,
         'user-agent': 'citywatch-webhook/1',

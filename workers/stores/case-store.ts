@@ -1,20 +1,29 @@
 // Cases: the durable record a confirmed violation episode turns into, and the API the HTTP layer
-// and the workers share. Stored in Redis (AOF) so cases survive restarts of any process.
+// and the workers share. Stored in PostgreSQL (PGlite when embedded): cases, their history (life
+// cycle and merges), evidence references, verification results and episode keys are rows; Redis
+// only carries the live feed of changes (pub/sub).
 //
-// Exactly one case per episode: the episode's idempotency key maps to the case id through a Lua
-// script that creates the case and the mapping in one step (a replay returns the existing case).
-// A reappearance of the same violation that the rules engine could not tie to its episode (a new
-// worker after failover, a new track id after a long occlusion) is merged into the open case of the
-// same camera/class/zone whose boxes overlap and which was seen within the merge window.
+// Exactly one case per episode: every episode key is a primary key in case_episodes, written in
+// the same transaction as the case, and creations for the same camera/class/zone are serialised by
+// a transaction-scoped advisory lock (so two workers racing on one episode, or on two sightings of
+// one violation, see each other's result). A reappearance the rules engine could not tie to its
+// episode (a new worker after failover, a new track id after a long occlusion) is merged into the
+// open case of the same camera/class/zone whose boxes overlap and which was seen within the merge
+// window; the merge is a history entry carrying the merged episode's reason record, IoU and window.
 //
-// Updates are optimistic compare-and-set on a revision number, so concurrent writers (a worker
-// adding evidence while an operator dispatches the case) never overwrite each other.
+// Every change goes through update(), which locks the row, validates a state change against
+// CASE_TRANSITIONS (the one place transitions are checked) and appends history/evidence rows.
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { sql, type RawBuilder, type Transaction } from 'kysely';
 import { getClass } from '../../pipeline/rules/catalog.js';
 import { iou } from '../../pipeline/rules/geometry.js';
 import type { Box, EvidenceRef, ReasonRecord, Urgency } from '../../pipeline/types.js';
+import type { Db } from '../db/db.js';
 import { Keys } from '../redis.js';
+import { isConnectionError } from '../db/db.js';
+import type { CaseOutbox, OutboxEntry } from './case-outbox.js';
+import { defaultConventions, localTime, type CaseConventions } from './conventions.js';
 
 export const CASE_STATES = ['new', 'dispatched', 'handled', 'verified', 'reopened', 'closed', 'rejected'] as const;
 export type CaseState = (typeof CASE_STATES)[number];
@@ -42,6 +51,24 @@ export interface CaseHistoryEntry {
   to: CaseState;
   reason?: string;
   actor?: string;
+  /** 'created' | 'transition' | 'merge' (absent on entries built by callers: a transition). */
+  kind?: 'created' | 'transition' | 'merge';
+  /** On a merge: which episode joined, why (its reason record), and how well it matched. */
+  merge?: MergeDetails;
+}
+
+export interface MergeDetails {
+  episodeKey: string;
+  /** Best box IoU between the case's last boxes and the merged sighting's. */
+  iou: number;
+  /** The IoU the merge needed and the window it had to fall in. */
+  minIou: number;
+  windowMs: number;
+  /** Time from the case's last sighting to the merged episode's first sighting (ms, may be negative). */
+  gapMs: number;
+  firstSeenAt: number;
+  lastSeenAt: number;
+  reason: ReasonRecord;
 }
 
 export interface CaseVerification {
@@ -90,6 +117,11 @@ export interface CaseRecord {
   reappearances: number;
   history: CaseHistoryEntry[];
   verification?: CaseVerification;
+  /** City category code of the class (大类/小类), from the conventions in force when the case opened. */
+  categoryCode?: string | null;
+  category?: { code: string; majorZh: string; minorZh: string } | null;
+  /** The time limit dueAt was computed from (working hours/days or calendar hours). */
+  timeLimit?: { amount: number; unit: 'hours' | 'workingHours' | 'workingDays' };
 }
 
 export interface CreateCaseInput {
@@ -120,6 +152,9 @@ export interface CaseFilters {
   cameraId?: string;
   zoneId?: string;
   state?: CaseState | CaseState[];
+  categoryCode?: string;
+  /** Substring (case-insensitive) of id, class names, camera/zone names or ids, category code. */
+  q?: string;
   /** createdAt range, epoch ms, inclusive. */
   from?: number;
   to?: number;
@@ -140,6 +175,7 @@ export interface CaseStats {
   /** Keyed `${cameraId}/${zoneId}`: zone ids are only unique within a camera. */
   byZone: Record<string, number>;
   byState: Record<string, number>;
+  byCategory: Record<string, number>;
   /** Index 0..23 = hour of day in the camera's time zone. */
   byHour: number[];
 }
@@ -176,48 +212,14 @@ export function isCaseState(s: string): s is CaseState {
 
 /** Hour of day (0..23) of an instant in a time zone. */
 export function localHour(epochMs: number, timeZone: string): number {
-  const h = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', hour: '2-digit' }).format(new Date(epochMs));
-  return Number(h) % 24;
+  return localTime(epochMs, timeZone).hour;
 }
 
-// KEYS: 1 episode key, 2 new case key, 3 time index, 4 new-state set of the camera, 5 merge target case key
-// ARGV: 1 new case id, 2 new case json, 3 createdAt, 4 mode ('new'|'merge'), 5 target id, 6 target rev, 7 target json
-const CREATE_LUA = `
-local existing = redis.call('GET', KEYS[1])
-if existing then return {'existing', existing} end
-if ARGV[4] == 'merge' then
-  local rev = redis.call('HGET', KEYS[5], 'rev')
-  if rev ~= ARGV[6] then return {'retry', ''} end
-  redis.call('HSET', KEYS[5], 'json', ARGV[7], 'rev', tostring(tonumber(rev) + 1))
-  redis.call('SET', KEYS[1], ARGV[5])
-  return {'merged', ARGV[5]}
-end
-if redis.call('EXISTS', KEYS[2]) == 1 then
-  redis.call('SET', KEYS[1], ARGV[1])
-  return {'existing', ARGV[1]}
-end
-redis.call('HSET', KEYS[2], 'json', ARGV[2], 'rev', '1')
-redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
-redis.call('SADD', KEYS[4], ARGV[1])
-redis.call('SET', KEYS[1], ARGV[1])
-return {'created', ARGV[1]}
-`;
 
-// KEYS: 1 case key, 2 old state set, 3 new state set. ARGV: 1 expected rev, 2 json, 3 case id
-const CAS_LUA = `
-local rev = redis.call('HGET', KEYS[1], 'rev')
-if not rev then return -1 end
-if rev ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'json', ARGV[2], 'rev', tostring(tonumber(rev) + 1))
-if KEYS[2] ~= KEYS[3] then
-  redis.call('SREM', KEYS[2], ARGV[3])
-  redis.call('SADD', KEYS[3], ARGV[3])
-end
-return 1
-`;
-
-const MAX_CAS_RETRIES = 50;
-const SCAN_BATCH = 200;
+/** Local calendar day (YYYY-MM-DD) of an instant in a time zone. */
+export function localDay(epochMs: number, timeZone: string): string {
+  return localTime(epochMs, timeZone).day;
+}
 
 export interface CaseEvent {
   type: 'created' | 'merged' | 'transition' | 'evidence';
@@ -227,74 +229,253 @@ export interface CaseEvent {
   from?: CaseState;
 }
 
+export interface HotSpot {
+  cameraId: string;
+  zoneId: string | null;
+  count: number;
+  byClass: Record<string, number>;
+  /** Hour of day (camera's time zone) with the most cases. */
+  peakHour: number;
+}
+
+export interface TrendRow {
+  classId: string;
+  cameraId: string;
+  zoneId: string | null;
+  thisWeek: number;
+  lastWeek: number;
+  /** (thisWeek - lastWeek) / lastWeek; null when last week had none. */
+  change: number | null;
+}
+
+export interface MatrixRow {
+  classId: string;
+  cameraId: string;
+  zoneId: string | null;
+  day: string;
+  hour: number;
+  count: number;
+}
+
+export interface CaseStoreOptions {
+  /** Live feed of changes (optional: without it nothing is published). */
+  redis?: Redis | null;
+  prefix?: string;
+  conventions?: CaseConventions;
+  /** Durable local journal for writes while the database is unreachable (workers set this). */
+  outbox?: CaseOutbox | null;
+  /** Pause between flush attempts while the database is down (default 2000 ms). */
+  outboxRetryMs?: number;
+  log?: (msg: string, extra?: Record<string, unknown>) => void;
+}
+
+const MERGE_IOU = 0.3;
+const MAX_RETRIES = 5;
+
+type Row = Record<string, unknown>;
+type Exec = Db | Transaction<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const RECORD_SQL = (where: RawBuilder<unknown>) => sql`
+  select c.*,
+    coalesce((select json_agg(json_build_object('at', h.at, 'kind', h.kind, 'from', h.from_state, 'to', h.to_state, 'reason', h.reason, 'actor', h.actor, 'details', h.details) order by h.seq) from case_history h where h.case_id = c.id), '[]') as history_rows,
+    coalesce((select json_agg(e.ref order by e.seq) from case_evidence e where e.case_id = c.id), '[]') as evidence_rows,
+    coalesce((select json_agg(p.episode_key order by p.seq) from case_episodes p where p.case_id = c.id), '[]') as episode_rows
+  from cases c ${where}`;
+
+function toRecord(r: Row): CaseRecord {
+  const doc = r.doc as Partial<CaseRecord>;
+  const history = (r.history_rows as Array<{ at: number; kind: string; from: CaseState | null; to: CaseState; reason: string | null; actor: string | null; details: MergeDetails | null }>).map((h) => {
+    const e: CaseHistoryEntry = { at: Number(h.at), from: h.from, to: h.to, kind: h.kind as CaseHistoryEntry['kind'] };
+    if (h.reason !== null) e.reason = h.reason;
+    if (h.actor !== null) e.actor = h.actor;
+    if (h.kind === 'merge' && h.details) e.merge = h.details;
+    return e;
+  });
+  const rec = {
+    ...doc,
+    id: String(r.id),
+    idempotencyKey: String(r.idempotency_key),
+    episodeKeys: r.episode_rows as string[],
+    cameraId: String(r.camera_id),
+    classId: String(r.class_id),
+    zoneId: (r.zone_id as string | null) ?? null,
+    state: r.state as CaseState,
+    categoryCode: (r.category_code as string | null) ?? null,
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+    firstSeenAt: Number(r.first_seen_at),
+    lastSeenAt: Number(r.last_seen_at),
+    dueAt: Number(r.due_at),
+    evidenceStatus: r.evidence_status as CaseRecord['evidenceStatus'],
+    reappearances: Number(r.reappearances),
+    evidence: r.evidence_rows as EvidenceRef[],
+    history,
+  } as CaseRecord;
+  return rec;
+}
+
+/** The part of a record kept as the jsonb document (everything not a column or a child row). */
+function docOf(c: CaseRecord): Record<string, unknown> {
+  const { id: _i, idempotencyKey: _k, episodeKeys: _e, cameraId: _c, classId: _cl, zoneId: _z, state: _s, categoryCode: _cc, createdAt: _ca, updatedAt: _u, firstSeenAt: _f, lastSeenAt: _l, dueAt: _d, evidenceStatus: _es, reappearances: _r, evidence: _ev, history: _h, ...doc } = c;
+  return doc;
+}
+
+function searchText(c: CaseRecord): string {
+  return [c.id, c.classId, c.nameZh, c.nameEn, c.cameraId, c.cameraName, c.zoneId, c.zoneName, c.categoryCode, c.category?.majorZh, c.category?.minorZh, c.responsibleParty]
+    .filter((x): x is string => typeof x === 'string' && x !== '')
+    .join(' ')
+    .toLowerCase();
+}
+
+function jsonb(v: unknown): RawBuilder<unknown> {
+  return sql`${JSON.stringify(v)}::jsonb`;
+}
+
+function likePattern(q: string): string {
+  return `%${q.toLowerCase().replace(/[\\%_]/g, (m) => `\\${m}`)}%`;
+}
+
 export class CaseStore {
   readonly keys: Keys;
+  private readonly redis: Redis | null;
+  readonly conventions: CaseConventions;
+  readonly outbox: CaseOutbox | null;
+  private readonly outboxRetryMs: number;
+  private readonly log: NonNullable<CaseStoreOptions['log']>;
+  /** Cases created into the outbox by this process, by id (so evidence/touches can follow them). */
+  private readonly journaled = new Map<string, CaseRecord>();
+  /** Episode key → case id the database gave a journaled creation (it may have been merged). */
+  private readonly flushedTo = new Map<string, string>();
+  private flushing: Promise<void> | null = null;
+  private flushTimer: NodeJS.Timeout | null = null;
+  private closed = false;
 
   constructor(
-    private readonly redis: Redis,
-    prefix?: string,
+    readonly db: Db,
+    opts: CaseStoreOptions = {},
   ) {
-    this.keys = new Keys(prefix);
+    this.keys = new Keys(opts.prefix);
+    this.redis = opts.redis ?? null;
+    this.conventions = opts.conventions ?? defaultConventions();
+    this.outbox = opts.outbox ?? null;
+    this.outboxRetryMs = opts.outboxRetryMs ?? 2000;
+    this.log = opts.log ?? (() => undefined);
+    if (this.outbox && this.outbox.size > 0) this.kick(0);
   }
 
-  private caseKey(id: string): string {
-    return this.keys.k('case', id);
+  /** Entries waiting in the outbox (0 without one). */
+  get outboxSize(): number {
+    return this.outbox?.size ?? 0;
   }
-  private episodeKey(key: string): string {
-    return this.keys.k('episode', key);
+
+  /** Stops the outbox flusher (pending entries stay on disk for the next start). */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    await this.flushing?.catch(() => undefined);
   }
-  private stateSet(state: CaseState, cameraId: string): string {
-    return this.keys.k('cases', 'state', state, cameraId);
+
+  private kick(delayMs: number): void {
+    if (this.closed || this.flushing || this.flushTimer) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = null;
+      this.flushing = this.flush()
+        .catch((err: Error) => this.log('case outbox flush failed', { error: err.message }))
+        .finally(() => {
+          this.flushing = null;
+          if (this.outbox && this.outbox.size > 0) this.kick(this.outboxRetryMs);
+        });
+    }, delayMs);
+    this.flushTimer.unref?.();
   }
-  private get timeIndex(): string {
-    return this.keys.k('cases', 'by-created');
+
+  /** Writes outbox entries to the database in order; stops at the first sign the database is still down. */
+  async flush(): Promise<void> {
+    const ob = this.outbox;
+    if (!ob) return;
+    for (let e = ob.peek(); e && !this.closed; e = ob.peek()) {
+      try {
+        await this.apply(e);
+      } catch (err) {
+        if (isConnectionError(err)) return;
+        // Not a connectivity problem: retrying would block every later entry forever. Say so loudly.
+        this.log('case outbox entry could not be written; dropped', { seq: e.seq, kind: e.item.kind, error: (err as Error).message });
+      }
+      await ob.ack(e.seq);
+    }
+    if (ob.size === 0 && this.journaled.size) this.journaled.clear();
   }
-  /** Pub/sub channel of case changes (best-effort live feed; the store itself is the truth). */
+
+  private async apply(e: OutboxEntry): Promise<void> {
+    const it = e.item;
+    if (it.kind === 'create') {
+      const r = await this.createInDb(it.input);
+      this.flushedTo.set(it.input.idempotencyKey, r.case.id);
+      return;
+    }
+    const id = (it.episodeKey && this.flushedTo.get(it.episodeKey)) || it.caseId;
+    if (it.kind === 'evidence') await this.addEvidenceInDb(id, it.refs, it.status);
+    else await this.update(id, (c) => ({ ...c, lastSeenAt: Math.max(c.lastSeenAt, it.lastSeenAt) }));
+  }
+
+  /** Whether a write should go to the outbox: it is already queueing (order), or the database is down. */
+  private async viaOutbox<T>(inDb: () => Promise<T>, journal: () => Promise<T>, canJournal = true): Promise<T> {
+    if (!this.outbox || !canJournal) return inDb();
+    if (this.outbox.size > 0) return journal();
+    try {
+      return await inDb();
+    } catch (err) {
+      if (!isConnectionError(err)) throw err;
+      this.log('database unreachable; case write goes to the outbox', { error: (err as Error).message });
+      return journal();
+    }
+  }
+
+  /** Pub/sub channel of case changes (best-effort live feed; the database is the truth). */
   get channel(): string {
     return this.keys.k('events', 'cases');
   }
 
   private async publish(ev: CaseEvent): Promise<void> {
-    await this.redis.publish(this.channel, JSON.stringify(ev)).catch(() => undefined);
+    if (this.redis) await this.redis.publish(this.channel, JSON.stringify(ev)).catch(() => undefined);
   }
 
-  private async read(id: string): Promise<{ rec: CaseRecord; rev: string } | null> {
-    const [json, rev] = await this.redis.hmget(this.caseKey(id), 'json', 'rev');
-    if (!json || !rev) return null;
-    return { rec: JSON.parse(json) as CaseRecord, rev };
+  private async readOne(ex: Exec, where: RawBuilder<unknown>): Promise<CaseRecord | null> {
+    const { rows } = await RECORD_SQL(where).execute(ex);
+    return rows[0] ? toRecord(rows[0] as Row) : null;
   }
 
   async get(id: string): Promise<CaseRecord | null> {
-    return (await this.read(id))?.rec ?? null;
+    return this.readOne(this.db, sql`where c.id = ${id}`);
   }
 
   /** The case an episode key maps to, if any. */
   async getByEpisode(idempotencyKey: string): Promise<CaseRecord | null> {
-    const id = await this.redis.get(this.episodeKey(idempotencyKey));
-    return id ? this.get(id) : null;
+    const local = this.journaled.get(caseIdFor(idempotencyKey));
+    if (local && this.outboxSize > 0) return structuredClone(local);
+    return this.readOne(this.db, sql`where c.id = (select case_id from case_episodes where episode_key = ${idempotencyKey})`);
   }
 
-  /**
-   * Creates the case for an episode, exactly once per idempotency key. Returns the existing case on
-   * a replay, or the open case the sighting was merged into.
-   */
-  async create(input: CreateCaseInput): Promise<{ case: CaseRecord; outcome: CreateOutcome }> {
+  /** Builds the record a new case would have (pure; also what the outbox journals). */
+  buildRecord(input: CreateCaseInput): CaseRecord {
     if (!input.idempotencyKey) throw new Error('case: idempotencyKey is required');
     const def = getClass(input.classId);
     const now = input.now ?? Date.now();
-    const id = caseIdFor(input.idempotencyKey);
+    const timezone = input.timezone ?? 'Asia/Shanghai';
+    const category = this.conventions.category(def.id);
+    const due = this.conventions.due(def.id, now, timezone);
     const rec: CaseRecord = {
-      id,
+      id: caseIdFor(input.idempotencyKey),
       idempotencyKey: input.idempotencyKey,
       episodeKeys: [input.idempotencyKey],
       cameraId: input.cameraId,
-      timezone: input.timezone ?? 'Asia/Shanghai',
+      timezone,
       classId: def.id,
       nameZh: def.nameZh,
       nameEn: def.nameEn,
       urgency: def.urgency,
-      dueHours: def.dueHours,
-      dueAt: now + def.dueHours * 3_600_000,
+      dueHours: due.dueHours,
+      dueAt: due.dueAt,
       zoneId: input.zoneId,
       zoneType: input.zoneType,
       responsibleParty: def.responsibleParty,
@@ -308,94 +489,186 @@ export class CaseStore {
       evidence: [],
       evidenceStatus: 'pending',
       reappearances: 0,
-      history: [{ at: now, from: null, to: 'new', reason: input.reason.note ?? 'confirmed', actor: 'system' }],
+      history: [{ at: now, from: null, to: 'new', reason: input.reason.note ?? 'confirmed', actor: 'system', kind: 'created' }],
+      categoryCode: category?.code ?? null,
+      category: category ?? null,
+      timeLimit: due.limit,
     };
     if (input.cameraName) rec.cameraName = input.cameraName;
     if (input.zoneName) rec.zoneName = input.zoneName;
     if (input.extras) rec.extras = input.extras;
-
-    for (let i = 0; i < MAX_CAS_RETRIES; i++) {
-      const target = await this.mergeTarget(input);
-      const args = target
-        ? (() => {
-            const merged: CaseRecord = {
-              ...target.rec,
-              episodeKeys: [...target.rec.episodeKeys, input.idempotencyKey],
-              lastSeenAt: Math.max(target.rec.lastSeenAt, input.lastSeenAt),
-              boxes: input.boxes,
-              reappearances: target.rec.reappearances + 1,
-              updatedAt: now,
-            };
-            return { mode: 'merge', targetId: target.rec.id, rev: target.rev, json: JSON.stringify(merged) };
-          })()
-        : { mode: 'new', targetId: id, rev: '', json: '' };
-      const res = (await this.redis.eval(
-        CREATE_LUA,
-        5,
-        this.episodeKey(input.idempotencyKey),
-        this.caseKey(id),
-        this.timeIndex,
-        this.stateSet('new', input.cameraId),
-        this.caseKey(args.targetId),
-        id,
-        JSON.stringify(rec),
-        String(now),
-        args.mode,
-        args.targetId,
-        args.rev,
-        args.json,
-      )) as [string, string];
-      const [outcome, caseId] = res;
-      if (outcome === 'retry') continue;
-      const stored = await this.get(caseId);
-      if (!stored) throw new Error(`case ${caseId} vanished while being created`);
-      if (outcome === 'created') await this.publish({ type: 'created', caseId, cameraId: stored.cameraId, state: stored.state });
-      if (outcome === 'merged') await this.publish({ type: 'merged', caseId, cameraId: stored.cameraId, state: stored.state });
-      return { case: stored, outcome: outcome as CreateOutcome };
-    }
-    throw new Error(`case for ${input.idempotencyKey}: too much contention, gave up after ${MAX_CAS_RETRIES} attempts`);
+    return rec;
   }
 
-  private async mergeTarget(input: CreateCaseInput): Promise<{ rec: CaseRecord; rev: string } | null> {
+  /**
+   * Creates the case for an episode, exactly once per idempotency key. Returns the existing case on
+   * a replay, or the open case the sighting was merged into.
+   */
+  async create(input: CreateCaseInput): Promise<{ case: CaseRecord; outcome: CreateOutcome }> {
+    const fixed = { ...input, now: input.now ?? Date.now() };
+    return this.viaOutbox(
+      () => this.createInDb(fixed),
+      async () => {
+        const known = this.journaled.get(caseIdFor(fixed.idempotencyKey));
+        if (known) return { case: structuredClone(known), outcome: 'existing' as const };
+        const rec = this.buildRecord(fixed);
+        await this.outbox!.add({ kind: 'create', input: fixed });
+        this.journaled.set(rec.id, rec);
+        this.kick(this.outboxRetryMs);
+        return { case: structuredClone(rec), outcome: 'created' as const };
+      },
+    );
+  }
+
+  private async createInDb(input: CreateCaseInput): Promise<{ case: CaseRecord; outcome: CreateOutcome }> {
+    const rec = this.buildRecord(input);
+    const now = rec.createdAt;
+    const lockKey = `${input.cameraId}|${rec.classId}|${input.zoneId ?? ''}`;
+    let lastErr: unknown;
+    for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
+      try {
+        const res = await this.db.transaction().execute(async (trx) => {
+          await sql`select pg_advisory_xact_lock(hashtext(${lockKey}))`.execute(trx);
+          const ex = await sql<{ case_id: string }>`select case_id from case_episodes where episode_key = ${input.idempotencyKey}`.execute(trx);
+          if (ex.rows[0]) return { outcome: 'existing' as const, id: ex.rows[0].case_id };
+          const target = await this.mergeTarget(trx, input, rec.classId);
+          if (target) {
+            const details: MergeDetails = {
+              episodeKey: input.idempotencyKey,
+              iou: Math.round(target.iou * 1000) / 1000,
+              minIou: input.mergeIou ?? MERGE_IOU,
+              windowMs: input.mergeWindowMs,
+              gapMs: input.firstSeenAt - target.lastSeenAt,
+              firstSeenAt: input.firstSeenAt,
+              lastSeenAt: input.lastSeenAt,
+              reason: input.reason,
+            };
+            await sql`insert into case_episodes (episode_key, case_id, at) values (${input.idempotencyKey}, ${target.id}, ${now})`.execute(trx);
+            await sql`update cases set last_seen_at = greatest(last_seen_at, ${input.lastSeenAt}), reappearances = reappearances + 1,
+                doc = jsonb_set(doc, '{boxes}', ${jsonb(input.boxes)}), updated_at = ${now}, rev = rev + 1 where id = ${target.id}`.execute(trx);
+            await sql`insert into case_history (case_id, at, kind, from_state, to_state, reason, actor, details)
+                values (${target.id}, ${now}, 'merge', ${target.state}, ${target.state}, ${`reappearance merged (IoU ${details.iou.toFixed(2)} ≥ ${details.minIou}, within ${Math.round(input.mergeWindowMs / 1000)} s)`}, 'system', ${jsonb(details)})`.execute(trx);
+            return { outcome: 'merged' as const, id: target.id };
+          }
+          await this.insertNew(trx, rec);
+          return { outcome: 'created' as const, id: rec.id };
+        });
+        const stored = await this.get(res.id);
+        if (!stored) throw new Error(`case ${res.id} vanished while being created`);
+        if (res.outcome !== 'existing') await this.publish({ type: res.outcome, caseId: stored.id, cameraId: stored.cameraId, state: stored.state });
+        return { case: stored, outcome: res.outcome };
+      } catch (err) {
+        // A unique violation means another writer got there first between our check and insert
+        // (only possible for a key whose camera/class/zone differ, i.e. a caller bug, or a case id
+        // collision): retry, which answers 'existing'.
+        if ((err as { code?: string }).code === '23505') {
+          lastErr = err;
+          continue;
+        }
+        throw err;
+      }
+    }
+    throw new Error(`case for ${input.idempotencyKey}: gave up after ${MAX_RETRIES} attempts: ${(lastErr as Error)?.message}`);
+  }
+
+  /** Inserts a fully built new case (also used by the outbox replay, which carries the built record). */
+  async insertNew(trx: Exec, rec: CaseRecord): Promise<void> {
+    await sql`insert into cases (id, idempotency_key, camera_id, class_id, zone_id, state, category_code, created_at, updated_at, first_seen_at, last_seen_at,
+        due_at, local_hour, local_day, evidence_status, reappearances, rev, search, doc)
+      values (${rec.id}, ${rec.idempotencyKey}, ${rec.cameraId}, ${rec.classId}, ${rec.zoneId}, ${rec.state}, ${rec.categoryCode ?? null}, ${rec.createdAt}, ${rec.updatedAt},
+        ${rec.firstSeenAt}, ${rec.lastSeenAt}, ${rec.dueAt}, ${localHour(rec.firstSeenAt, rec.timezone)}, ${localDay(rec.firstSeenAt, rec.timezone)}, ${rec.evidenceStatus},
+        ${rec.reappearances}, 1, ${searchText(rec)}, ${jsonb(docOf(rec))})`.execute(trx);
+    await sql`insert into case_episodes (episode_key, case_id, at) values (${rec.idempotencyKey}, ${rec.id}, ${rec.createdAt})`.execute(trx);
+    const h = rec.history[0]!;
+    await sql`insert into case_history (case_id, at, kind, from_state, to_state, reason, actor) values (${rec.id}, ${h.at}, 'created', null, ${h.to}, ${h.reason ?? null}, ${h.actor ?? null})`.execute(trx);
+  }
+
+  /**
+   * Inserts fully built new cases in one transaction, in the given order; ones whose episode key is
+   * already known are skipped (so a replay of a journal never duplicates). Returns the ids inserted.
+   * This is the outbox replay path and the bench's seeding path; it does not merge.
+   */
+  async insertMany(recs: readonly CaseRecord[], opts: { skipExistingCheck?: boolean } = {}): Promise<string[]> {
+    if (recs.length === 0) return [];
+    return this.db.transaction().execute(async (trx) => {
+      let todo = recs;
+      if (!opts.skipExistingCheck) {
+        const { rows } = await sql<{ episode_key: string }>`select episode_key from case_episodes where episode_key in (${sql.join(recs.map((r) => r.idempotencyKey))})`.execute(trx);
+        const known = new Set(rows.map((r) => r.episode_key));
+        todo = recs.filter((r) => !known.has(r.idempotencyKey));
+      }
+      if (todo.length === 0) return [];
+      const caseRows = todo.map(
+        (r) => sql`(${r.id}, ${r.idempotencyKey}, ${r.cameraId}, ${r.classId}, ${r.zoneId}, ${r.state}, ${r.categoryCode ?? null}, ${r.createdAt}, ${r.updatedAt},
+          ${r.firstSeenAt}, ${r.lastSeenAt}, ${r.dueAt}, ${localHour(r.firstSeenAt, r.timezone)}, ${localDay(r.firstSeenAt, r.timezone)}, ${r.evidenceStatus},
+          ${r.reappearances}, 1, ${searchText(r)}, ${jsonb(docOf(r))})`,
+      );
+      await sql`insert into cases (id, idempotency_key, camera_id, class_id, zone_id, state, category_code, created_at, updated_at, first_seen_at, last_seen_at,
+          due_at, local_hour, local_day, evidence_status, reappearances, rev, search, doc) values ${sql.join(caseRows)}`.execute(trx);
+      await sql`insert into case_episodes (episode_key, case_id, at) values ${sql.join(todo.map((r) => sql`(${r.idempotencyKey}, ${r.id}, ${r.createdAt})`))}`.execute(trx);
+      const hist = todo.flatMap((r) => r.history.map((h) => sql`(${r.id}, ${h.at}, ${h.kind ?? (h.from === null ? 'created' : 'transition')}, ${h.from}, ${h.to}, ${h.reason ?? null}, ${h.actor ?? null})`));
+      for (let i = 0; i < hist.length; i += 2000) {
+        await sql`insert into case_history (case_id, at, kind, from_state, to_state, reason, actor) values ${sql.join(hist.slice(i, i + 2000))}`.execute(trx);
+      }
+      const ev = todo.flatMap((r) => r.evidence.map((e) => sql`(${r.id}, ${e.key}, ${r.updatedAt}, ${jsonb(e)})`));
+      if (ev.length) await sql`insert into case_evidence (case_id, key, added_at, ref) values ${sql.join(ev)} on conflict do nothing`.execute(trx);
+      return todo.map((r) => r.id);
+    });
+  }
+
+  private async mergeTarget(trx: Exec, input: CreateCaseInput, classId: string): Promise<{ id: string; state: CaseState; lastSeenAt: number; iou: number } | null> {
     if (!(input.mergeWindowMs > 0)) return null;
-    const ids = (await Promise.all(MERGEABLE_STATES.map((s) => this.redis.smembers(this.stateSet(s, input.cameraId))))).flat();
-    let best: { rec: CaseRecord; rev: string; v: number } | null = null;
-    for (const cid of ids) {
-      const r = await this.read(cid);
-      if (!r) continue;
-      const c = r.rec;
-      if (c.classId !== input.classId || c.zoneId !== input.zoneId) continue;
-      if (input.firstSeenAt - c.lastSeenAt > input.mergeWindowMs && input.lastSeenAt - c.lastSeenAt > input.mergeWindowMs) continue;
-      const v = overlap(c.boxes, input.boxes);
-      if (v >= (input.mergeIou ?? 0.3) && (!best || v > best.v)) best = { ...r, v };
+    // A sighting joins a case last seen at most mergeWindowMs before the sighting's first (or last) frame.
+    const since = Math.min(input.firstSeenAt, input.lastSeenAt) - input.mergeWindowMs;
+    const { rows } = await sql<{ id: string; state: CaseState; last_seen_at: number; boxes: Box[] }>`
+      select id, state, last_seen_at, doc->'boxes' as boxes from cases
+      where camera_id = ${input.cameraId} and class_id = ${classId} and zone_id is not distinct from ${input.zoneId}
+        and state in ('new', 'dispatched', 'reopened') and last_seen_at >= ${since}
+      for update`.execute(trx);
+    let best: { id: string; state: CaseState; lastSeenAt: number; iou: number } | null = null;
+    for (const r of rows) {
+      const v = overlap(r.boxes ?? [], input.boxes);
+      if (v >= (input.mergeIou ?? MERGE_IOU) && (!best || v > best.iou)) best = { id: r.id, state: r.state, lastSeenAt: Number(r.last_seen_at), iou: v };
     }
     return best;
   }
 
   /**
-   * Applies `mutate` with optimistic concurrency; retries on a concurrent write. `mutate` may throw
-   * to refuse (e.g. an invalid transition) and must be pure over its argument.
+   * Applies `mutate` to the locked row in one transaction. `mutate` may throw to refuse (e.g. an
+   * invalid transition) and must be pure over its argument. A changed state is validated here (the
+   * one place) and gets a history entry if the caller did not add one; new history entries,
+   * evidence references and a changed verification are appended as rows.
    */
   async update(id: string, mutate: (c: CaseRecord) => CaseRecord): Promise<CaseRecord> {
-    for (let i = 0; i < MAX_CAS_RETRIES; i++) {
-      const cur = await this.read(id);
+    const next = await this.db.transaction().execute(async (trx) => {
+      const cur = await this.readOne(trx, sql`where c.id = ${id} for update of c`);
       if (!cur) throw new CaseNotFoundError(`case ${id} not found`);
-      const next = mutate(structuredClone(cur.rec));
-      next.updatedAt = Date.now();
-      const r = (await this.redis.eval(
-        CAS_LUA,
-        3,
-        this.caseKey(id),
-        this.stateSet(cur.rec.state, cur.rec.cameraId),
-        this.stateSet(next.state, next.cameraId),
-        cur.rev,
-        JSON.stringify(next),
-        id,
-      )) as number;
-      if (r === 1) return next;
-      if (r === -1) throw new CaseNotFoundError(`case ${id} not found`);
-    }
-    throw new Error(`case ${id}: too much contention, gave up after ${MAX_CAS_RETRIES} attempts`);
+      const n = mutate(structuredClone(cur));
+      n.updatedAt = Date.now();
+      if (n.state !== cur.state) {
+        if (!isCaseState(n.state) || !canTransition(cur.state, n.state)) throw new CaseTransitionError(id, cur.state, n.state);
+        if (n.history.length === cur.history.length) n.history.push({ at: n.updatedAt, from: cur.state, to: n.state, kind: 'transition' });
+      }
+      await sql`update cases set state = ${n.state}, updated_at = ${n.updatedAt}, first_seen_at = ${n.firstSeenAt}, last_seen_at = ${n.lastSeenAt}, due_at = ${n.dueAt},
+          evidence_status = ${n.evidenceStatus}, reappearances = ${n.reappearances}, rev = rev + 1, search = ${searchText(n)}, doc = ${jsonb(docOf(n))}
+        where id = ${id}`.execute(trx);
+      for (const h of n.history.slice(cur.history.length)) {
+        await sql`insert into case_history (case_id, at, kind, from_state, to_state, reason, actor, details)
+          values (${id}, ${h.at}, ${h.kind ?? 'transition'}, ${h.from}, ${h.to}, ${h.reason ?? null}, ${h.actor ?? null}, ${h.merge ? jsonb(h.merge) : null})`.execute(trx);
+      }
+      const have = new Set(cur.evidence.map((e) => e.key));
+      for (const e of n.evidence) {
+        if (have.has(e.key)) continue;
+        have.add(e.key);
+        await sql`insert into case_evidence (case_id, key, added_at, ref) values (${id}, ${e.key}, ${n.updatedAt}, ${jsonb(e)}) on conflict do nothing`.execute(trx);
+      }
+      if (n.verification && JSON.stringify(n.verification) !== JSON.stringify(cur.verification)) {
+        await sql`insert into case_verifications (case_id, at, result, presence_ratio, doc)
+          values (${id}, ${n.updatedAt}, ${n.verification.result ?? null}, ${n.verification.presenceRatio}, ${jsonb(n.verification)})`.execute(trx);
+      }
+      return n;
+    });
+    return (await this.get(id)) ?? next;
   }
 
   /** Moves a case to another state, refusing transitions the life cycle does not allow. */
@@ -406,7 +679,7 @@ export class CaseStore {
       from = c.state;
       if (opts.expectFrom && c.state !== opts.expectFrom) throw new CaseTransitionError(id, c.state, to);
       if (!canTransition(c.state, to)) throw new CaseTransitionError(id, c.state, to);
-      const entry: CaseHistoryEntry = { at: Date.now(), from: c.state, to };
+      const entry: CaseHistoryEntry = { at: Date.now(), from: c.state, to, kind: 'transition' };
       if (opts.reason) entry.reason = opts.reason;
       if (opts.actor) entry.actor = opts.actor;
       c.history.push(entry);
@@ -420,6 +693,24 @@ export class CaseStore {
 
   /** Adds evidence references (idempotent per key) and updates the evidence status. */
   async addEvidence(id: string, refs: EvidenceRef[], status: CaseRecord['evidenceStatus'] = 'ready'): Promise<CaseRecord> {
+    const local = this.journaled.get(id);
+    return this.viaOutbox(
+      () => this.addEvidenceInDb(id, refs, status),
+      async () => {
+        await this.outbox!.add({ kind: 'evidence', caseId: id, episodeKey: local!.idempotencyKey, refs, status });
+        this.kick(this.outboxRetryMs);
+        const have = new Set(local!.evidence.map((e) => e.key));
+        for (const r of refs) if (!have.has(r.key)) local!.evidence.push(r);
+        if (!(local!.evidenceStatus === 'ready' && status !== 'ready')) local!.evidenceStatus = status;
+        return structuredClone(local!);
+      },
+      // Only a case this process journaled is known well enough to answer without the database;
+      // for any other the caller's retry (the evidence queue) waits for the database.
+      local !== undefined,
+    );
+  }
+
+  private async addEvidenceInDb(id: string, refs: EvidenceRef[], status: CaseRecord['evidenceStatus']): Promise<CaseRecord> {
     const rec = await this.update(id, (c) => {
       const have = new Set(c.evidence.map((e) => e.key));
       for (const r of refs) if (!have.has(r.key)) c.evidence.push(r);
@@ -433,66 +724,142 @@ export class CaseStore {
 
   /** Records the latest sighting (e.g. when the episode clears). */
   async touch(id: string, lastSeenAt: number): Promise<CaseRecord> {
-    return this.update(id, (c) => ({ ...c, lastSeenAt: Math.max(c.lastSeenAt, lastSeenAt) }));
+    const local = this.journaled.get(id);
+    return this.viaOutbox(
+      () => this.update(id, (c) => ({ ...c, lastSeenAt: Math.max(c.lastSeenAt, lastSeenAt) })),
+      async () => {
+        await this.outbox!.add({ kind: 'touch', caseId: id, episodeKey: local!.idempotencyKey, lastSeenAt });
+        this.kick(this.outboxRetryMs);
+        local!.lastSeenAt = Math.max(local!.lastSeenAt, lastSeenAt);
+        return structuredClone(local!);
+      },
+      local !== undefined,
+    );
   }
 
-  /** Case ids of a camera currently in a state (used by verification and merging). */
+  /** Case ids of a camera currently in a state (used by verification). */
   async idsInState(state: CaseState, cameraId: string): Promise<string[]> {
-    return this.redis.smembers(this.stateSet(state, cameraId));
+    const { rows } = await sql<{ id: string }>`select id from cases where camera_id = ${cameraId} and state = ${state} order by id`.execute(this.db);
+    return rows.map((r) => r.id);
+  }
+
+  private where(filters: CaseFilters, extra: RawBuilder<unknown>[] = []): RawBuilder<unknown> {
+    const conds: RawBuilder<unknown>[] = [...extra];
+    if (filters.classId) conds.push(sql`class_id = ${filters.classId}`);
+    if (filters.cameraId) conds.push(sql`camera_id = ${filters.cameraId}`);
+    if (filters.zoneId) conds.push(sql`zone_id = ${filters.zoneId}`);
+    if (filters.categoryCode) conds.push(sql`category_code = ${filters.categoryCode}`);
+    if (filters.state !== undefined) {
+      const states = Array.isArray(filters.state) ? filters.state : [filters.state];
+      conds.push(states.length === 1 ? sql`state = ${states[0]}` : sql`state in (${sql.join(states)})`);
+    }
+    if (filters.from !== undefined) conds.push(sql`created_at >= ${filters.from}`);
+    if (filters.to !== undefined) conds.push(sql`created_at <= ${filters.to}`);
+    if (filters.q) conds.push(sql`search like ${likePattern(filters.q)}`);
+    return conds.length ? sql`where ${sql.join(conds, sql` and `)}` : sql``;
   }
 
   /**
-   * Newest first. `cursor` is opaque (from the previous page). Filters apply to every field the
-   * HTTP API exposes; the time range narrows the index scan, the rest is filtered while scanning.
+   * Newest first (createdAt, then id, both descending: a total order), keyset-paged: `cursor` is
+   * the last (createdAt, id) of the previous page, so a page costs the same at any depth.
    */
   async list(filters: CaseFilters = {}, page: { limit?: number; cursor?: string | null } = {}): Promise<CasePage> {
     const limit = Math.min(Math.max(page.limit ?? 50, 1), 500);
-    const states = filters.state === undefined ? null : new Set(Array.isArray(filters.state) ? filters.state : [filters.state]);
-    const match = (c: CaseRecord) =>
-      (!filters.classId || c.classId === filters.classId) &&
-      (!filters.cameraId || c.cameraId === filters.cameraId) &&
-      (!filters.zoneId || c.zoneId === filters.zoneId) &&
-      (!states || states.has(c.state));
     const after = page.cursor ? decodeCursor(page.cursor) : null;
-    const items: CaseRecord[] = [];
-    const min = filters.from ?? '-inf';
-    const max = after ? Math.min(after.score, filters.to ?? Infinity) : (filters.to ?? '+inf');
-    // Redis orders equal scores by member, descending, in ZREVRANGEBYSCORE: (score, id) descending
-    // is therefore a total order and the cursor is the last (score, id) returned.
-    for (let offset = 0; ; offset += SCAN_BATCH) {
-      const raw = await this.redis.zrevrangebyscore(this.timeIndex, max, min, 'WITHSCORES', 'LIMIT', offset, SCAN_BATCH);
-      for (let i = 0; i < raw.length; i += 2) {
-        const id = raw[i]!;
-        const score = Number(raw[i + 1]);
-        if (after && (score > after.score || (score === after.score && id >= after.id))) continue;
-        const c = await this.get(id);
-        if (c && match(c)) {
-          items.push(c);
-          if (items.length === limit) return { items, nextCursor: encodeCursor({ score, id }) };
-        }
-      }
-      if (raw.length / 2 < SCAN_BATCH) return { items, nextCursor: null };
-    }
+    const where = this.where(filters, after ? [sql`(created_at, id) < (${after.createdAt}, ${after.id})`] : []);
+    const { rows } = await sql<Row>`
+      with page as (select id, created_at from cases ${where} order by created_at desc, id desc limit ${limit + 1})
+      ${RECORD_SQL(sql`join page using (id) order by page.created_at desc, page.id desc`)}`.execute(this.db);
+    const items = rows.slice(0, limit).map(toRecord);
+    const last = items[items.length - 1];
+    return { items, nextCursor: rows.length > limit && last ? encodeCursor({ createdAt: last.createdAt, id: last.id }) : null };
   }
 
-  /** Counts per class, camera, zone, state and hour of day for cases created in [from, to]. */
+  /** Counts per class, camera, zone, state, category and hour of day for cases created in [from, to]. */
   async stats(range: { from?: number; to?: number } = {}): Promise<CaseStats> {
-    const out: CaseStats = { from: range.from ?? null, to: range.to ?? null, total: 0, byClass: {}, byCamera: {}, byZone: {}, byState: {}, byHour: new Array(24).fill(0) };
-    let cursor: string | null = null;
-    do {
-      const p: CasePage = await this.list({ from: range.from, to: range.to }, { limit: 500, cursor });
-      for (const c of p.items) {
-        out.total++;
-        out.byClass[c.classId] = (out.byClass[c.classId] ?? 0) + 1;
-        out.byCamera[c.cameraId] = (out.byCamera[c.cameraId] ?? 0) + 1;
-        const zk = `${c.cameraId}/${c.zoneId ?? '-'}`;
-        out.byZone[zk] = (out.byZone[zk] ?? 0) + 1;
-        out.byState[c.state] = (out.byState[c.state] ?? 0) + 1;
-        out.byHour[localHour(c.firstSeenAt, c.timezone)]!++;
-      }
-      cursor = p.nextCursor;
-    } while (cursor);
+    const out: CaseStats = { from: range.from ?? null, to: range.to ?? null, total: 0, byClass: {}, byCamera: {}, byZone: {}, byState: {}, byCategory: {}, byHour: new Array(24).fill(0) };
+    const { rows } = await sql<{ g: string; k1: string | null; k2: string | null; n: number }>`
+      select case when grouping(class_id) = 0 then 'class' when grouping(zone_id) = 0 then 'zone' when grouping(camera_id) = 0 then 'camera'
+          when grouping(state) = 0 then 'state' when grouping(category_code) = 0 then 'category' when grouping(local_hour) = 0 then 'hour' else 'total' end as g,
+        coalesce(class_id, camera_id, state, category_code, local_hour::text) as k1, zone_id as k2, count(*)::int as n
+      from cases ${this.where({ from: range.from, to: range.to })}
+      group by grouping sets ((class_id), (camera_id), (camera_id, zone_id), (state), (category_code), (local_hour), ())`.execute(this.db);
+    for (const r of rows) {
+      const n = Number(r.n);
+      if (r.g === 'total') out.total = n;
+      else if (r.g === 'class') out.byClass[r.k1!] = n;
+      else if (r.g === 'camera') out.byCamera[r.k1!] = n;
+      else if (r.g === 'zone') out.byZone[`${r.k1}/${r.k2 ?? '-'}`] = n;
+      else if (r.g === 'state') out.byState[r.k1!] = n;
+      else if (r.g === 'category') {
+        if (r.k1 !== null) out.byCategory[r.k1] = n;
+      } else if (r.g === 'hour') out.byHour[Number(r.k1)] = n;
+    }
     return out;
+  }
+
+  /** The top-N camera zones by number of cases in [from, to] (高发区域), with their classes and peak hour. */
+  async hotSpots(q: { from?: number; to?: number; classId?: string; top?: number } = {}): Promise<HotSpot[]> {
+    const top = Math.min(Math.max(q.top ?? 10, 1), 100);
+    const where = this.where({ from: q.from, to: q.to, classId: q.classId });
+    const { rows } = await sql<{ camera_id: string; zone_id: string | null; class_id: string | null; local_hour: number | null; n: number; total: number }>`
+      with spots as (
+        select camera_id, zone_id, count(*)::int as total from cases ${where}
+        group by camera_id, zone_id order by total desc, camera_id, zone_id limit ${top}
+      )
+      select s.camera_id, s.zone_id, s.total, c.class_id, c.local_hour, count(*)::int as n
+      from spots s join cases c on c.camera_id = s.camera_id and c.zone_id is not distinct from s.zone_id
+      where true ${rangeAnd(q)}
+      group by grouping sets ((s.camera_id, s.zone_id, s.total, c.class_id), (s.camera_id, s.zone_id, s.total, c.local_hour))`.execute(this.db);
+    const byKey = new Map<string, HotSpot & { hours: number[] }>();
+    for (const r of rows) {
+      const k = `${r.camera_id}\u0000${r.zone_id ?? ''}`;
+      let h = byKey.get(k);
+      if (!h) byKey.set(k, (h = { cameraId: r.camera_id, zoneId: r.zone_id, count: Number(r.total), byClass: {}, peakHour: 0, hours: new Array(24).fill(0) }));
+      if (r.class_id !== null) h.byClass[r.class_id] = Number(r.n);
+      else if (r.local_hour !== null) h.hours[Number(r.local_hour)] = Number(r.n);
+    }
+    return [...byKey.values()]
+      .map(({ hours, ...h }) => ({ ...h, peakHour: hours.indexOf(Math.max(...hours)) }))
+      .sort((a, b) => b.count - a.count || a.cameraId.localeCompare(b.cameraId) || String(a.zoneId).localeCompare(String(b.zoneId)));
+  }
+
+  /** Week over week per class and camera zone: the 7 days before `at` against the 7 before that. */
+  async trend(q: { at?: number; classId?: string; top?: number } = {}): Promise<{ from: number; to: number; rows: TrendRow[] }> {
+    const to = q.at ?? Date.now();
+    const week = 7 * 86_400_000;
+    const from = to - 2 * week;
+    const top = Math.min(Math.max(q.top ?? 20, 1), 500);
+    const { rows } = await sql<{ class_id: string; camera_id: string; zone_id: string | null; this_week: number; last_week: number }>`
+      select class_id, camera_id, zone_id,
+        count(*) filter (where created_at > ${to - week})::int as this_week,
+        count(*) filter (where created_at <= ${to - week})::int as last_week
+      from cases ${this.where({ from: from + 1, to, classId: q.classId })}
+      group by class_id, camera_id, zone_id
+      order by this_week desc, last_week desc, class_id, camera_id, zone_id limit ${top}`.execute(this.db);
+    return {
+      from,
+      to,
+      rows: rows.map((r) => ({
+        classId: r.class_id,
+        cameraId: r.camera_id,
+        zoneId: r.zone_id,
+        thisWeek: Number(r.this_week),
+        lastWeek: Number(r.last_week),
+        change: Number(r.last_week) > 0 ? Math.round(((Number(r.this_week) - Number(r.last_week)) / Number(r.last_week)) * 1000) / 1000 : null,
+      })),
+    };
+  }
+
+  /** Counts per class × camera zone × local day × hour of day over [from, to] (non-zero cells only). */
+  async matrix(q: { from?: number; to?: number; classId?: string; cameraId?: string; limit?: number } = {}): Promise<MatrixRow[]> {
+    const limit = Math.min(Math.max(q.limit ?? 10_000, 1), 100_000);
+    const { rows } = await sql<{ class_id: string; camera_id: string; zone_id: string | null; day: string; local_hour: number; n: number }>`
+      select class_id, camera_id, zone_id, local_day::text as day, local_hour, count(*)::int as n
+      from cases ${this.where({ from: q.from, to: q.to, classId: q.classId, cameraId: q.cameraId })}
+      group by class_id, camera_id, zone_id, local_day, local_hour
+      order by local_day, local_hour, class_id, camera_id, zone_id limit ${limit}`.execute(this.db);
+    return rows.map((r) => ({ classId: r.class_id, cameraId: r.camera_id, zoneId: r.zone_id, day: r.day, hour: Number(r.local_hour), count: Number(r.n) }));
   }
 
   /** Subscribes to the live feed of case changes on a dedicated connection. Returns an unsubscribe. */
@@ -514,20 +881,28 @@ export class CaseStore {
   }
 }
 
+function rangeAnd(q: { from?: number; to?: number; classId?: string }): RawBuilder<unknown> {
+  const conds: RawBuilder<unknown>[] = [];
+  if (q.from !== undefined) conds.push(sql`c.created_at >= ${q.from}`);
+  if (q.to !== undefined) conds.push(sql`c.created_at <= ${q.to}`);
+  if (q.classId) conds.push(sql`c.class_id = ${q.classId}`);
+  return conds.length ? sql`and ${sql.join(conds, sql` and `)}` : sql``;
+}
+
 function overlap(a: readonly Box[], b: readonly Box[]): number {
   let best = 0;
   for (const x of a) for (const y of b) best = Math.max(best, iou(x, y));
   return best;
 }
 
-function encodeCursor(c: { score: number; id: string }): string {
-  return Buffer.from(`${c.score}|${c.id}`).toString('base64url');
+function encodeCursor(c: { createdAt: number; id: string }): string {
+  return Buffer.from(`${c.createdAt}|${c.id}`).toString('base64url');
 }
 
-function decodeCursor(s: string): { score: number; id: string } {
+function decodeCursor(s: string): { createdAt: number; id: string } {
   const raw = Buffer.from(s, 'base64url').toString();
   const i = raw.indexOf('|');
-  const score = Number(raw.slice(0, i));
-  if (i < 0 || !Number.isFinite(score)) throw new Error(`invalid cursor "${s}"`);
-  return { score, id: raw.slice(i + 1) };
+  const createdAt = Number(raw.slice(0, i));
+  if (i < 0 || !Number.isSafeInteger(createdAt)) throw new Error(`invalid cursor "${s}"`);
+  return { createdAt, id: raw.slice(i + 1) };
 }

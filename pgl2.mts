@@ -1,0 +1,14 @@
+import { PGlite } from '@electric-sql/pglite';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
+import { openDatabase } from './workers/db/db.ts';
+let t = Date.now();
+const a = await PGlite.create({ extensions: { pg_trgm } });
+console.log('create', Date.now() - t); t = Date.now();
+const d = await openDatabase({});
+console.log('open+migrate', Date.now() - t); t = Date.now();
+const c = await (a as any).clone?.();
+console.log('clone', Date.now() - t, !!c); t = Date.now();
+const dump = await a.dumpDataDir('none');
+console.log('dump', Date.now() - t, dump.size); t = Date.now();
+const b = await PGlite.create({ loadDataDir: dump, extensions: { pg_trgm } });
+console.log('load', Date.now() - t); t = Date.now();

@@ -1,0 +1,241 @@
+// The case store on both backends: the same suite against Debian's real PostgreSQL server and
+// against PGlite (in-process), each test on a fresh database.
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase, type Database } from '../../workers/db/db.js';
+import { CaseStore, CaseTransitionError, type CreateCaseInput } from '../../workers/stores/case-store.js';
+import { makeConventions } from '../../workers/stores/conventions.js';
+import { NoticeStore } from '../../workers/stores/notice-store.js';
+import { startPostgres, type LocalPostgres } from '../support/postgres.js';
+
+let server: LocalPostgres;
+let n = 0;
+const opened: Database[] = [];
+beforeAll(async () => {
+  server = await startPostgres();
+}, 60_000);
+afterAll(async () => {
+  await Promise.all(opened.map((d) => d.close().catch(() => undefined)));
+  await server?.destroy();
+});
+
+type Backend = 'postgres' | 'pglite';
+// One database per backend for the file (starting PGlite costs seconds); each test starts from
+// empty tables. `open()` gives another independent connection pool to the same database.
+const shared = new Map<Backend, { db: Database; open(): Promise<Database> }>();
+async function fresh(kind: Backend): Promise<{ db: Database; open(): Promise<Database> }> {
+  let s = shared.get(kind);
+  if (!s) {
+    if (kind === 'postgres') {
+      const url = await server.createDatabase(`t${++n}`);
+      const open = async () => {
+        const d = await openDatabase({ url });
+        opened.push(d);
+        return d;
+      };
+      s = { db: await open(), open };
+    } else {
+      // PGlite is one in-process database: a second "instance" is a second store over it.
+      const d = await openDatabase({});
+      opened.push(d);
+      s = { db: d, open: async () => d };
+    }
+    shared.set(kind, s);
+  }
+  await sql`truncate cases, case_episodes, case_history, case_evidence, case_verifications, notices restart identity cascade`.execute(s.db.db);
+  return s;
+}
+
+const reason = { classId: 'illegal_parking', zoneId: 'kerb', zoneType: 'no_parking', subject: 't1', trackIds: [1], dwellSec: 5, hits: 4, window: 5, medianScore: 0.8, thresholds: {}, firstSeen: 0, lastSeen: 5, frameTimes: [] };
+function input(key: string, over: Partial<CreateCaseInput> = {}): CreateCaseInput {
+  return {
+    idempotencyKey: key,
+    cameraId: 'cam1',
+    classId: 'illegal_parking',
+    zoneId: 'kerb',
+    zoneType: 'no_parking',
+    firstSeenAt: 1_700_000_000_000,
+    lastSeenAt: 1_700_000_005_000,
+    boxes: [{ x1: 100, y1: 100, x2: 200, y2: 160 }],
+    reason,
+    mergeWindowMs: 0,
+    ...over,
+  };
+}
+
+describe.each<Backend>(['postgres', 'pglite'])('CaseStore on %s', { timeout: 60_000 }, (kind) => {
+  it('creates exactly one case per episode when two store instances race on it, with catalog fields', async () => {
+    const f = await fresh(kind);
+    const a = new CaseStore(f.db.db);
+    const b = new CaseStore((await f.open()).db);
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? a : b).create(input('cam1:run:ep_a', { now: 1_700_000_006_000, mergeWindowMs: 60_000 }))));
+    expect(results.filter((r) => r.outcome === 'created')).toHaveLength(1);
+    expect(results.filter((r) => r.outcome === 'existing')).toHaveLength(7);
+    expect(new Set(results.map((r) => r.case.id)).size).toBe(1);
+    const c = results[0]!.case;
+    expect(c).toMatchObject({ state: 'new', classId: 'illegal_parking', nameZh: '机动车违停', urgency: 'general', dueHours: 24, dueAt: 1_700_000_006_000 + 24 * 3_600_000, zoneId: 'kerb', categoryCode: '0504' });
+    expect(c.responsibleParty.length).toBeGreaterThan(0);
+    const urgent = await a.create(input('cam1:run:ep_fire', { classId: 'fire_lane_blocked', zoneId: 'fire', zoneType: 'fire_lane', now: 0 }));
+    expect(urgent.case).toMatchObject({ urgency: 'urgent', dueHours: 4, dueAt: 4 * 3_600_000 });
+    expect((await b.list({}, { limit: 100 })).items).toHaveLength(2);
+    // Two different episodes of one violation racing from two workers: one case, one merge.
+    const race = await Promise.all([a.create(input('w1:ep', { cameraId: 'cam2', mergeWindowMs: 60_000 })), b.create(input('w2:ep', { cameraId: 'cam2', mergeWindowMs: 60_000, boxes: [{ x1: 102, y1: 100, x2: 202, y2: 160 }] }))]);
+    expect(race.map((r) => r.outcome).sort()).toEqual(['created', 'merged']);
+    expect(race[0].case.id).toBe(race[1].case.id);
+  });
+
+  it('merges a reappearance within the merge window into the open case, with a history entry saying why', async () => {
+    const cases = new CaseStore((await fresh(kind)).db.db);
+    const a = await cases.create(input('k1', { mergeWindowMs: 60_000 }));
+    const r2 = { ...reason, subject: 't7', trackIds: [7], dwellSec: 9 };
+    const again = await cases.create(input('k2', { mergeWindowMs: 60_000, firstSeenAt: 1_700_000_030_000, lastSeenAt: 1_700_000_035_000, boxes: [{ x1: 105, y1: 100, x2: 205, y2: 162 }], reason: r2 }));
+    expect(again.outcome).toBe('merged');
+    expect(again.case.id).toBe(a.case.id);
+    expect(again.case.episodeKeys).toEqual(['k1', 'k2']);
+    expect(again.case.reappearances).toBe(1);
+    expect(again.case.lastSeenAt).toBe(1_700_000_035_000);
+    const m = again.case.history[1]!;
+    expect(m).toMatchObject({ kind: 'merge', from: 'new', to: 'new', actor: 'system' });
+    expect(m.merge).toMatchObject({ episodeKey: 'k2', minIou: 0.3, windowMs: 60_000, gapMs: 25_000, reason: r2 });
+    expect(m.merge!.iou).toBeCloseTo(0.877, 2);
+    expect((await cases.getByEpisode('k2'))!.id).toBe(a.case.id);
+    const elsewhere = await cases.create(input('k3', { mergeWindowMs: 60_000, firstSeenAt: 1_700_000_040_000, boxes: [{ x1: 400, y1: 300, x2: 480, y2: 360 }] }));
+    expect(elsewhere.outcome).toBe('created');
+    const late = await cases.create(input('k4', { mergeWindowMs: 60_000, firstSeenAt: 1_700_000_500_000, lastSeenAt: 1_700_000_505_000 }));
+    expect(late.outcome).toBe('created');
+    // A replay of a merged episode answers the case it joined, and writes nothing new.
+    const replay = await cases.create(input('k2', { mergeWindowMs: 60_000 }));
+    expect(replay).toMatchObject({ outcome: 'existing', case: { id: a.case.id, reappearances: 1 } });
+    expect(replay.case.history).toHaveLength(2);
+  });
+
+  it('enforces the case life cycle in one place and records who moved it', async () => {
+    const cases = new CaseStore((await fresh(kind)).db.db);
+    const { case: c } = await cases.create(input('life1'));
+    await expect(cases.transition(c.id, 'handled')).rejects.toBeInstanceOf(CaseTransitionError);
+    // A generic update cannot smuggle a state change past the life cycle either.
+    await expect(cases.update(c.id, (x) => ({ ...x, state: 'closed' }))).rejects.toBeInstanceOf(CaseTransitionError);
+    await cases.transition(c.id, 'dispatched', { actor: 'op1', reason: 'sent to team 3' });
+    await cases.transition(c.id, 'handled', { actor: 'team3' });
+    expect(await cases.idsInState('handled', 'cam1')).toEqual([c.id]);
+    await cases.transition(c.id, 'reopened', { actor: 'camera', verification: { startAt: 1, endAt: 2, presenceRatio: 0.5, present: 5, total: 10, result: 'reopened', decidedAt: 3 } });
+    await cases.transition(c.id, 'handled', { actor: 'team3' });
+    await cases.transition(c.id, 'verified', { actor: 'camera' });
+    const closed = await cases.transition(c.id, 'closed', { actor: 'op1' });
+    expect(closed.history.map((h) => h.to)).toEqual(['new', 'dispatched', 'handled', 'reopened', 'handled', 'verified', 'closed']);
+    expect(closed.history[1]).toMatchObject({ actor: 'op1', reason: 'sent to team 3', from: 'new' });
+    expect(closed.verification).toMatchObject({ result: 'reopened', presenceRatio: 0.5 });
+    await expect(cases.transition(c.id, 'dispatched')).rejects.toThrow(/closed to dispatched/);
+    expect(await cases.idsInState('handled', 'cam1')).toEqual([]);
+    const { case: fp } = await cases.create(input('life2'));
+    expect((await cases.transition(fp.id, 'rejected', { reason: 'shadow, not a car' })).state).toBe('rejected');
+    expect(await cases.get(fp.id)).not.toBeNull();
+    await expect(cases.transition('case_ffff', 'dispatched')).rejects.toThrow(/not found/);
+  });
+
+  it('adds evidence idempotently', async () => {
+    const cases = new CaseStore((await fresh(kind)).db.db);
+    const { case: c } = await cases.create(input('ev1'));
+    const ref = { store: 'fs' as const, key: 'cam1/2024-01-01/e/clip.mp4', file: { name: 'clip.mp4', kind: 'clip' as const, contentType: 'video/mp4', bytes: 10, sha256: 'x' } };
+    await cases.addEvidence(c.id, [ref]);
+    const after = await cases.addEvidence(c.id, [ref]);
+    expect(after.evidence).toEqual([ref]);
+    expect(after.evidenceStatus).toBe('ready');
+    expect((await cases.addEvidence(c.id, [], 'failed')).evidenceStatus).toBe('ready');
+  });
+
+  it('lists with filters and keyset pagination; counts, hot spots, trend and the class × zone × hour × day matrix in SQL', async () => {
+    const cases = new CaseStore((await fresh(kind)).db.db);
+    const t0 = Date.UTC(2024, 0, 1, 0, 0, 0); // 08:00 in Asia/Shanghai
+    for (let i = 0; i < 7; i++) {
+      await cases.create(input(`l${i}`, { cameraId: i % 2 ? 'camB' : 'camA', cameraName: i % 2 ? '南门路口' : 'North gate', classId: i < 5 ? 'illegal_parking' : 'street_vending', zoneId: i < 5 ? 'kerb' : 'plaza', firstSeenAt: t0 + i * 3_600_000, now: t0 + i * 60_000 + (i === 3 ? -60_000 : 0) }));
+    }
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const p = await cases.list({}, { limit: 3, cursor });
+      seen.push(...p.items.map((c) => c.idempotencyKey));
+      cursor = p.nextCursor;
+    } while (cursor);
+    // Newest first; l2 and l3 share a createdAt and are ordered by id, none is skipped or repeated.
+    expect(seen).toHaveLength(7);
+    expect(new Set(seen).size).toBe(7);
+    expect(seen.slice(0, 3)).toEqual(['l6', 'l5', 'l4']);
+    expect((await cases.list({}, { limit: 7 })).nextCursor).toBeNull();
+    expect((await cases.list({ cameraId: 'camB', classId: 'illegal_parking' })).items.map((c) => c.idempotencyKey)).toEqual(['l3', 'l1']);
+    expect((await cases.list({ from: t0 + 4 * 60_000, to: t0 + 5 * 60_000 })).items.map((c) => c.idempotencyKey)).toEqual(['l5', 'l4']);
+    expect((await cases.list({ zoneId: 'plaza', state: ['new'] })).items).toHaveLength(2);
+    expect((await cases.list({ categoryCode: '0501' })).items.map((c) => c.idempotencyKey)).toEqual(['l6', 'l5']);
+    expect((await cases.list({ q: '南门' })).items.map((c) => c.idempotencyKey)).toEqual(['l5', 'l3', 'l1']);
+    expect((await cases.list({ q: 'NORTH' })).items).toHaveLength(4);
+    expect((await cases.list({ q: '100%_' })).items).toHaveLength(0);
+    await expect(cases.list({}, { cursor: 'bm9wZQ' })).rejects.toThrow(/invalid cursor/);
+    const s = await cases.stats({ from: t0, to: t0 + 3_600_000 });
+    expect(s.total).toBe(7);
+    expect(s.byClass).toEqual({ illegal_parking: 5, street_vending: 2 });
+    expect(s.byCamera).toEqual({ camA: 4, camB: 3 });
+    expect(s.byZone).toEqual({ 'camA/kerb': 3, 'camB/kerb': 2, 'camA/plaza': 1, 'camB/plaza': 1 });
+    expect(s.byState).toEqual({ new: 7 });
+    expect(s.byCategory).toEqual({ '0504': 5, '0501': 2 });
+    expect(s.byHour.slice(8, 15)).toEqual([1, 1, 1, 1, 1, 1, 1]);
+    expect((await cases.stats({ from: t0 + 5 * 60_000 })).total).toBe(2);
+    const hot = await cases.hotSpots({ top: 2 });
+    expect(hot).toEqual([
+      { cameraId: 'camA', zoneId: 'kerb', count: 3, byClass: { illegal_parking: 3 }, peakHour: 8 },
+      { cameraId: 'camB', zoneId: 'kerb', count: 2, byClass: { illegal_parking: 2 }, peakHour: 9 },
+    ]);
+    // Week over week: two more sightings at camA/plaza a week later.
+    const wk = 7 * 86_400_000;
+    for (const i of [0, 1]) await cases.create(input(`w${i}`, { cameraId: 'camA', classId: 'street_vending', zoneId: 'plaza', firstSeenAt: t0 + wk, now: t0 + wk + i }));
+    const tr = await cases.trend({ at: t0 + wk + 7 * 60_000 });
+    expect(tr.rows[0]).toEqual({ classId: 'street_vending', cameraId: 'camA', zoneId: 'plaza', thisWeek: 2, lastWeek: 1, change: 1 });
+    const mx = await cases.matrix({ classId: 'street_vending' });
+    expect(mx).toEqual([
+      { classId: 'street_vending', cameraId: 'camB', zoneId: 'plaza', day: '2024-01-01', hour: 13, count: 1 },
+      { classId: 'street_vending', cameraId: 'camA', zoneId: 'plaza', day: '2024-01-01', hour: 14, count: 1 },
+      { classId: 'street_vending', cameraId: 'camA', zoneId: 'plaza', day: '2024-01-08', hour: 8, count: 2 },
+    ]);
+  });
+
+  it('sets dueAt from the city time limit in working hours or days across a weekend and a holiday', async () => {
+    const conventions = makeConventions({
+      city: 'test city',
+      calendar: { holidays: ['2024-01-08'], dayStart: '08:30', dayEnd: '17:30' },
+      timeLimits: { exposed_garbage: { amount: 4, unit: 'workingHours' }, illegal_parking: { amount: 1, unit: 'workingDays' } },
+      categories: { exposed_garbage: { code: '010203', majorZh: '市容环境', minorZh: '暴露垃圾' } },
+    });
+    const cases = new CaseStore((await fresh(kind)).db.db, { conventions });
+    // Friday 2024-01-05 15:00 Asia/Shanghai: 2.5 working hours left on Friday, the weekend and Monday
+    // (a holiday here) do not count, so the last 1.5 h run on Tuesday from 08:30 → 10:00.
+    const fri15 = Date.UTC(2024, 0, 5, 7, 0, 0);
+    const g = await cases.create(input('due1', { classId: 'exposed_garbage', zoneId: null, zoneType: null, now: fri15 }));
+    expect(new Date(g.case.dueAt).toISOString()).toBe('2024-01-09T02:00:00.000Z');
+    expect(g.case).toMatchObject({ categoryCode: '010203', timeLimit: { amount: 4, unit: 'workingHours' }, dueHours: 91 });
+    // One working day from Friday: close of the next working day, Tuesday 17:30.
+    const p = await cases.create(input('due2', { now: fri15 }));
+    expect(new Date(p.case.dueAt).toISOString()).toBe('2024-01-09T09:30:00.000Z');
+    // After hours on Tuesday: the 4 working hours start Wednesday morning.
+    const late = await cases.create(input('due3', { classId: 'exposed_garbage', zoneId: 'z2', zoneType: null, now: Date.UTC(2024, 0, 9, 12, 0, 0) }));
+    expect(new Date(late.case.dueAt).toISOString()).toBe('2024-01-10T04:30:00.000Z');
+  });
+
+  it('opens a notice at the warning stage; leaving within the grace period resolves it without a case, staying escalates it to one', async () => {
+    const f = await fresh(kind);
+    const notices = new NoticeStore(f.db.db);
+    const cases = new CaseStore(f.db.db);
+    const t = 1_700_000_000_000;
+    const a = await notices.open({ episodeKey: 'cam1:run:ep_left', cameraId: 'cam1', classId: 'storefront_overflow', zoneId: 'front', graceSec: 600, now: t, details: { nameZh: '店外经营' } });
+    expect(a).toMatchObject({ created: true, notice: { state: 'open', graceUntil: t + 600_000, caseId: null, details: { nameZh: '店外经营' } } });
+    expect((await notices.open({ episodeKey: 'cam1:run:ep_left', cameraId: 'cam1', classId: 'storefront_overflow', zoneId: 'front', graceSec: 600 })).created).toBe(false);
+    const left = await notices.resolve('cam1:run:ep_left', t + 300_000);
+    expect(left).toMatchObject({ state: 'resolved', resolvedAt: t + 300_000, caseId: null });
+    expect(await cases.getByEpisode('cam1:run:ep_left')).toBeNull();
+    expect(await notices.resolve('cam1:run:ep_left')).toBeNull();
+    // The other shop stays past the grace period: the case opens and the notice names it.
+    await notices.open({ episodeKey: 'cam1:run:ep_stayed', cameraId: 'cam1', classId: 'storefront_overflow', zoneId: 'front', graceSec: 600, now: t });
+    const { case: c } = await cases.create(input('cam1:run:ep_stayed', { classId: 'storefront_overflow', zoneId: 'front', zoneType: null }));
+    expect(await notices.escalate('cam1:run:ep_stayed', c.id)).toMatchObject({ state: 'escalated', caseId: c.id });
+    expect(await notices.resolve('cam1:run:ep_stayed')).toBeNull();
+    expect((await notices.list({ state: 'resolved' })).map((n) => n.episodeKey)).toEqual(['cam1:run:ep_left']);
+  });
+});

@@ -1,0 +1,138 @@
+// Schema migrations, run at start by every process (Kysely's Migrator takes a lock, so workers that
+// start together apply each migration once). Plain SQL, identical on PostgreSQL and PGlite.
+// Append new migrations; never edit one that has shipped.
+import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+const texts: string[] = [];
+/** Changes whenever a migration's text does (names the cached PGlite template). */
+export function schemaFingerprint(): string {
+  return texts.join('\n--\n');
+}
+
+function raw(statements: string): Migration {
+  texts.push(statements);
+  return {
+    async up(db: Kysely<unknown>) {
+      for (const s of statements.split(/;\s*\n/).map((x) => x.trim()).filter(Boolean)) await sql.raw(s).execute(db);
+    },
+  };
+}
+
+export const MIGRATIONS: Record<string, Migration> = {
+  // Cases: the columns we filter, sort and count on are real columns with indexes; the rest of the
+  // record (names, boxes, reason record, extras) is one jsonb document. A small toast_tuple_target
+  // moves the document out of the heap, so counting scans read ~150-byte rows, not ~1.5 KB ones.
+  '0001_cases': raw(`
+    CREATE EXTENSION IF NOT EXISTS pg_trgm;
+    CREATE TABLE cases (
+      id text PRIMARY KEY,
+      idempotency_key text NOT NULL UNIQUE,
+      camera_id text NOT NULL,
+      class_id text NOT NULL,
+      zone_id text,
+      state text NOT NULL,
+      category_code text,
+      created_at bigint NOT NULL,
+      updated_at bigint NOT NULL,
+      first_seen_at bigint NOT NULL,
+      last_seen_at bigint NOT NULL,
+      due_at bigint NOT NULL,
+      local_hour smallint NOT NULL,
+      local_day date NOT NULL,
+      evidence_status text NOT NULL,
+      reappearances integer NOT NULL DEFAULT 0,
+      rev integer NOT NULL DEFAULT 1,
+      search text NOT NULL DEFAULT '',
+      doc jsonb NOT NULL
+    ) WITH (toast_tuple_target = 128);
+    CREATE INDEX cases_created ON cases (created_at DESC, id DESC);
+    CREATE INDEX cases_camera ON cases (camera_id, created_at DESC, id DESC);
+    CREATE INDEX cases_zone ON cases (camera_id, zone_id, created_at DESC, id DESC);
+    CREATE INDEX cases_class ON cases (class_id, created_at DESC, id DESC);
+    CREATE INDEX cases_state ON cases (state, created_at DESC, id DESC);
+    CREATE INDEX cases_category ON cases (category_code, created_at DESC, id DESC);
+    CREATE INDEX cases_open ON cases (camera_id, class_id, last_seen_at) WHERE state IN ('new', 'dispatched', 'reopened');
+    CREATE INDEX cases_state_camera ON cases (camera_id, state);
+    CREATE INDEX cases_search ON cases USING gin (search gin_trgm_ops);
+    -- Statistics over a range read only this index (index-only scan), never the documents.
+    CREATE INDEX cases_stats ON cases (created_at) INCLUDE (camera_id, zone_id, class_id, state, local_hour, category_code);
+    -- Every episode key that maps to a case: the first one opened it, later ones were merged in.
+    CREATE TABLE case_episodes (
+      episode_key text PRIMARY KEY,
+      case_id text NOT NULL REFERENCES cases (id) ON DELETE CASCADE,
+      seq bigserial NOT NULL,
+      at bigint NOT NULL
+    );
+    CREATE INDEX case_episodes_case ON case_episodes (case_id, seq);
+    -- Life cycle and merges, append-only. details holds a merge's episode key, reason record, IoU and window.
+    CREATE TABLE case_history (
+      seq bigserial PRIMARY KEY,
+      case_id text NOT NULL REFERENCES cases (id) ON DELETE CASCADE,
+      at bigint NOT NULL,
+      kind text NOT NULL,
+      from_state text,
+      to_state text NOT NULL,
+      reason text,
+      actor text,
+      details jsonb
+    );
+    CREATE INDEX case_history_case ON case_history (case_id, seq);
+    CREATE TABLE case_evidence (
+      case_id text NOT NULL REFERENCES cases (id) ON DELETE CASCADE,
+      key text NOT NULL,
+      seq bigserial NOT NULL,
+      added_at bigint NOT NULL,
+      ref jsonb NOT NULL,
+      PRIMARY KEY (case_id, key)
+    );
+    CREATE TABLE case_verifications (
+      seq bigserial PRIMARY KEY,
+      case_id text NOT NULL REFERENCES cases (id) ON DELETE CASCADE,
+      at bigint NOT NULL,
+      result text,
+      presence_ratio double precision,
+      doc jsonb NOT NULL
+    );
+    CREATE INDEX case_verifications_case ON case_verifications (case_id, seq);
+    CREATE TABLE api_keys (
+      id text PRIMARY KEY,
+      name text NOT NULL,
+      role text NOT NULL,
+      hash text NOT NULL UNIQUE,
+      hint text NOT NULL,
+      created_at bigint NOT NULL,
+      revoked_at bigint
+    );
+    CREATE TABLE notices (
+      id text PRIMARY KEY,
+      episode_key text NOT NULL UNIQUE,
+      camera_id text NOT NULL,
+      class_id text NOT NULL,
+      zone_id text,
+      state text NOT NULL,
+      created_at bigint NOT NULL,
+      grace_until bigint NOT NULL,
+      resolved_at bigint,
+      case_id text,
+      doc jsonb NOT NULL
+    );
+    CREATE INDEX notices_created ON notices (created_at DESC, id DESC);
+    CREATE INDEX notices_open ON notices (camera_id, state)
+  `),
+};
+
+class InlineProvider implements MigrationProvider {
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return MIGRATIONS;
+  }
+}
+
+export async function migrateToLatest(db: Kysely<unknown>): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: new InlineProvider(), migrationTableName: 'cw_migrations', migrationLockTableName: 'cw_migrations_lock' });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error');
+    throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${(error as Error).message ?? String(error)}`);
+  }
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
