@@ -25,7 +25,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-// The parked car of darknet's dog.jpg (a real photo held as a 10 s clip) in a no-parking zone over
+// The parked car of darknet's dog.jpg (a real photo held as a 20 s clip) in a no-parking zone over
 // the whole frame, with a 3 s dwell: a real detection that confirms within the clip. (vtest.avi's
 // walkers no longer make a crowd: a gathering needs people standing still together.)
 const config = {
@@ -65,7 +65,7 @@ const comparable = (e: ViolationEvent) => ({
 
 describe('replay through the API', () => {
   it('returns the same events as the CLI analyze, the would-be cases with annotated snapshots, and precision/recall against ground truth', async () => {
-    const clip = await dogClip(10);
+    const clip = await dogClip(20);
     const cfgFile = path.join(h.dir, 'crowd.json');
     await writeFile(cfgFile, JSON.stringify(config));
     const cliEvents = await cliAnalyze(clip, cfgFile);
@@ -73,9 +73,9 @@ describe('replay through the API', () => {
 
     const groundTruth = {
       version: 1,
-      clip: 'dog-10s.mp4',
+      clip: 'dog-20s.mp4',
       camera: config,
-      episodes: [{ classId: 'illegal_parking', zoneId: 'lane', start: 0, end: 10, note: 'the car is parked for the whole clip' }],
+      episodes: [{ classId: 'illegal_parking', zoneId: 'lane', start: 0, end: 20, note: 'the car is parked for the whole clip' }],
       negatives: [{ classId: 'crowd_gathering' }],
     };
     const submitted = await request(h.app)
@@ -101,7 +101,7 @@ describe('replay through the API', () => {
     const result = body.result!;
 
     expect(result.events.map(comparable)).toEqual(cliEvents.map(comparable));
-    expect(result.summary.frames).toBe(20);
+    expect(result.summary.frames).toBe(40);
     expect(body.progress).toMatchObject({ percent: 100 });
 
     const confirmed = cliEvents.filter((e) => e.transition === 'confirmed');
