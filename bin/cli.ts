@@ -68,6 +68,7 @@ export function buildProgram(): Command {
     .requiredOption('--config <file>', 'camera config (YAML or JSON)')
     .option('--fps <n>', 'analysed frames per second (default: the config\'s analysis.fps)', positiveNumber('--fps'))
     .option('--annotate <dir>', 'write a snapshot per confirmed event with zone and boxes drawn')
+    .option('--explain', 'also print why subjects were NOT hits (rule and numbers), one line per change', false)
     .option('--threads <n>', 'inference threads', positiveNumber('--threads'))
     .action(async (input: string, opts) => (await import('./commands/analyze.js')).runAnalyze(input, opts));
 
@@ -85,6 +86,8 @@ export function buildProgram(): Command {
     .option('--min-precision <p>', 'exit 1 if a class is below (CI)', unitNumber('--min-precision'))
     .option('--min-recall <r>', 'exit 1 if a class is below (CI)', unitNumber('--min-recall'))
     .option('--json', 'print the JSON report on stdout instead of the table', false)
+    .option('--keyframes-only', 'decode keyframes only on every clip (the low-rate path of live cameras)', false)
+    .option('--title <text>', 'heading printed above the table (e.g. the suite name)')
     .action(async (opts) => {
       await (await import('./commands/eval.js')).runEval(opts);
     });

@@ -7,6 +7,7 @@ import type { ModelSession } from './detect/session.js';
 import { sourceForModel, sourceTiling } from './detect/stream.js';
 import type { TextDetector } from './detect/text/index.js';
 import type { Frame, ViolationEvent } from './types.js';
+import type { RulesEngineOptions } from './rules/engine.js';
 
 export interface ReplayOptions {
   input: string;
@@ -16,6 +17,8 @@ export interface ReplayOptions {
   fps?: number;
   allowFiles?: boolean;
   textDetector?: TextDetector | null;
+  /** Rules-engine options (e.g. onRefusal for `analyze --explain`). */
+  engine?: Omit<RulesEngineOptions, 'availableLabels'>;
   /** Stop after this many seconds of stream time (live inputs). */
   maxSeconds?: number;
   signal?: AbortSignal;
@@ -63,7 +66,7 @@ export function summarise(events: readonly ViolationEvent[], frames: number, sec
 
 export async function replayClip(opts: ReplayOptions): Promise<ReplayResult> {
   const { config, session } = opts;
-  const analyzer = await CameraAnalyzer.create(config, { session, textDetector: opts.textDetector });
+  const analyzer = await CameraAnalyzer.create(config, { session, textDetector: opts.textDetector, ...(opts.engine ? { engine: opts.engine } : {}) });
   const source = sourceForModel(session.manifest, {
     input: opts.input,
     fps: opts.fps ?? config.analysis.fps,

@@ -86,21 +86,12 @@ describe.each(PAIRS)('%s / %s', (pos, neg) => {
 });
 
 describe('analyze on vtest.avi with a crowd zone', () => {
-  it('gives crowd_gathering episodes only where the visible crowd is, and lists all 17 classes', async () => {
+  it('people walking along the walkway are never a crowd gathering (walkers excluded), and lists all 17 classes', async () => {
     const out = await analyze(VTEST, path.join(REPO_ROOT, 'fixtures', 'cameras', 'vtest-crowd.yaml'));
-    const got = episodes(out.events);
-    expect(got.length).toBeGreaterThanOrEqual(1);
-    const confirmed = out.events.filter((e) => e.transition === 'confirmed');
-    for (const e of confirmed) {
-      expect(e.classId).toBe('crowd_gathering');
-      expect(e.reason.zoneId).toBe('walkway');
-      // Consistent with what is visible: at confirmation at least minCount people were counted,
-      // and the boxes drawn are those people.
-      expect((e.extras as { count: number }).count).toBeGreaterThanOrEqual(6);
-      expect(e.boxes.length).toBe((e.extras as { count: number }).count);
-    }
-    // 38–48 s the walkway holds 3–5 people: no episode may begin there.
-    for (const g of got) expect(g.start < 38 || g.start > 48).toBe(true);
+    // vtest.avi holds 6+ people on the walkway at times, all of them walking past: a gathering is
+    // a cluster of people standing still (issue 11), so no crowd case may open here.
+    expect(out.events.filter((e) => e.transition === 'confirmed')).toEqual([]);
+    expect(out.summary.frames).toBeGreaterThan(100);
     expect(out.summary.classes.map((c) => c.id)).toHaveLength(17);
     const inactive = out.summary.classes.filter((c) => !c.active && c.reason.startsWith('needs label'));
     // The three classes without a shipped model, plus illegal_advertising: this camera has no wall

@@ -7,10 +7,13 @@ import { getClass } from '../../pipeline/rules/catalog.js';
 import { toPixels } from '../../pipeline/rules/geometry.js';
 import { ConfigError, loadCameraConfigFile } from '../../pipeline/rules/zones.js';
 import { replayClip } from '../../pipeline/replay.js';
+import type { Refusal } from '../../pipeline/rules/engine.js';
 import type { Frame, ViolationEvent } from '../../pipeline/types.js';
 import { CliError } from '../cli.js';
 
 export interface AnalyzeOptions {
+  /** Print refusals (rule + numbers) as they change. */
+  explain?: boolean;
   config: string;
   fps?: number;
   annotate?: string;
@@ -32,6 +35,20 @@ async function snapshot(frame: Frame, event: ViolationEvent, zonePolygon: readon
   );
 }
 
+/**
+ * `--explain`: one `refusal` line whenever the rule refusing a (class, zone, subject) changes —
+ * which rule said no, with its numbers — instead of one per frame.
+ */
+function explainer(): (r: Refusal) => void {
+  const last = new Map<string, string>();
+  return (r) => {
+    const key = `${r.classId}:${r.zoneId}:${r.subject}`;
+    if (last.get(key) === r.rule) return;
+    last.set(key, r.rule);
+    process.stdout.write(`${JSON.stringify({ type: 'refusal', ...r })}\n`);
+  };
+}
+
 export async function runAnalyze(input: string, opts: AnalyzeOptions): Promise<void> {
   let config;
   try {
@@ -47,6 +64,7 @@ export async function runAnalyze(input: string, opts: AnalyzeOptions): Promise<v
     config,
     session,
     fps: opts.fps,
+    ...(opts.explain ? { engine: { onRefusal: explainer() } } : {}),
     onEvent: (e) => process.stdout.write(`${JSON.stringify({ type: 'event', ...e })}\n`),
     onFrame: async (frame, { events }) => {
       if (!opts.annotate) return;

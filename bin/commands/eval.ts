@@ -33,6 +33,10 @@ export interface EvalOptions {
   tolerance?: number;
   /** Print the JSON report on stdout instead of the table. */
   json?: boolean;
+  /** Decode keyframes only on every clip (overrides each config's analysis.keyframesOnly). */
+  keyframesOnly?: boolean;
+  /** Heading printed above the table, so several suites in one log stay apart. */
+  title?: string;
   /** CI gates: exit 1 when a class with a defined score is below. */
   minPrecision?: number;
   minRecall?: number;
@@ -210,7 +214,7 @@ export async function runEval(opts: EvalOptions = {}): Promise<EvalResult> {
 
   for (const [i, gt] of truths.entries()) {
     const id = path.basename(gt.file, TRUTH_SUFFIX);
-    const config = gt.cameraConfig;
+    const config = opts.keyframesOnly ? { ...gt.cameraConfig, analysis: { ...gt.cameraConfig.analysis, keyframesOnly: true } } : gt.cameraConfig;
     const session = await sharedSession(config.analysis.model, { threads: opts.threads });
     const recorded: RecordedDetections | null = sweeps.length ? { frames: [], endTime: 0, endWallTime: undefined } : null;
     const r0 = performance.now();
@@ -302,6 +306,7 @@ export async function runEval(opts: EvalOptions = {}): Promise<EvalResult> {
 
   if (opts.json) stdout.write(`${JSON.stringify(report)}\n`);
   else {
+    if (opts.title) stdout.write(`\n== ${opts.title} ==\n`);
     stdout.write(`${summaryText(metrics)}\n`);
     for (const s of sweepReports) {
       stdout.write(`\nsweep ${s.classId}.${s.param}:\n`);

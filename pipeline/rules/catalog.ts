@@ -45,6 +45,13 @@ export interface ClassThresholds {
   warnAfterSec?: number;
   graceSec?: number;
   minCount?: number;
+  /**
+   * Count classes over people (crowd): members must stand within this many person heights of
+   * another member to belong to one gathering. People spread over a plaza are not a crowd.
+   */
+  clusterGap?: number;
+  /** Dwell classes over people: a subject whose box touches the frame border may still be a hit. */
+  allowBorderCut?: boolean;
 }
 
 export interface ClassDef {
@@ -72,6 +79,16 @@ export interface ClassDef {
   shape?: 'flat' | 'not_flat';
   /** Classes that take precedence: a subject that is a hit for one of them is not a hit here. */
   yieldsTo?: readonly string[];
+  /**
+   * People dwell classes: people standing next to each other are one subject (a vendor and a
+   * helper, two men talking are one stall / one group, hence one case, not two).
+   */
+  groupsPeople?: boolean;
+  /**
+   * Count classes: count distinct, confirmed, stationary tracks forming one cluster (clusterGap)
+   * instead of raw detections. Walking people never count; a gathering stands together.
+   */
+  countsStationaryCluster?: boolean;
   defaults: ClassThresholds;
   urgency: Urgency;
   /** Hours within which the responsible party must act (general 24 h, urgent 4 h). */
@@ -136,7 +153,10 @@ export const CATALOG: readonly ClassDef[] = [
     requiresStationary: true,
     zoneTypes: ['no_vending'],
     yieldsTo: ['mobile_vendor'],
-    defaults: { ...PERSON_DEFAULTS, minDwellSec: 300 },
+    groupsPeople: true,
+    // A person cut by the frame border is half seen: its footprint is a guess and it is usually
+    // walking in or out of view. Cameras framed tight on a stall can allow it (allowBorderCut).
+    defaults: { ...PERSON_DEFAULTS, minDwellSec: 300, allowBorderCut: false },
     ...GENERAL,
     responsibleParty: 'vendor (on-site street team)',
   },
@@ -151,7 +171,8 @@ export const CATALOG: readonly ClassDef[] = [
     companionRequired: true,
     requiresStationary: true,
     zoneTypes: ['no_vending', 'sidewalk'],
-    defaults: { ...PERSON_DEFAULTS, minDwellSec: 120 },
+    groupsPeople: true,
+    defaults: { ...PERSON_DEFAULTS, minDwellSec: 120, allowBorderCut: false },
     ...GENERAL,
     responsibleParty: 'vendor (on-site street team)',
   },
@@ -308,7 +329,9 @@ export const CATALOG: readonly ClassDef[] = [
     requires: [['person']],
     requiresStationary: false,
     zoneTypes: ['crowd_area'],
-    defaults: { ...PERSON_DEFAULTS, minMedianScore: 0.4, exitMedianScore: 0.3, minDwellSec: 120, minCount: 8 },
+    countsStationaryCluster: true,
+    // clusterGap 1.0: people in one gathering stand within about a body height of a neighbour.
+    defaults: { ...PERSON_DEFAULTS, minMedianScore: 0.4, exitMedianScore: 0.3, minDwellSec: 120, minCount: 8, clusterGap: 1.0 },
     ...URGENT,
     responsibleParty: 'public security / street office',
   },
@@ -404,6 +427,10 @@ export function effectiveThresholds(def: ClassDef, override?: ClassOverride): Cl
   const warnAfterSec = o.warnAfterSec ?? d.warnAfterSec;
   const graceSec = o.graceSec ?? d.graceSec;
   const minCount = o.minCount ?? d.minCount;
+  const clusterGap = o.clusterGap ?? d.clusterGap;
+  const allowBorderCut = o.allowBorderCut ?? d.allowBorderCut;
+  if (clusterGap !== undefined) t.clusterGap = clusterGap;
+  if (allowBorderCut !== undefined) t.allowBorderCut = allowBorderCut;
   if (warnAfterSec !== undefined) t.warnAfterSec = warnAfterSec;
   if (graceSec !== undefined) t.graceSec = graceSec;
   if (minCount !== undefined) t.minCount = minCount;

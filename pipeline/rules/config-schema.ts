@@ -63,8 +63,14 @@ export type Schedule = z.infer<typeof scheduleSchema>;
 const normPoint = z.tuple([z.number().min(0).max(1), z.number().min(0).max(1)]);
 
 export const membershipSchema = z.discriminatedUnion('mode', [
-  /** A box is in the zone when its bottom-centre (the footprint on the ground) is inside. */
-  z.object({ mode: z.literal('footprint') }),
+  /**
+   * A box is in the zone when its bottom-centre (the footprint on the ground) is inside, at least
+   * insideMargin × the box height away from the polygon's edges (edges drawn along the frame
+   * border do not count: nothing lies beyond them). Without a margin a car parked in a legal row
+   * whose box bottom touches the lane line flips in and out of a no-parking lane on a few pixels.
+   * Default DEFAULT_INSIDE_MARGIN (0.1).
+   */
+  z.object({ mode: z.literal('footprint'), insideMargin: z.number().min(0).max(2).optional() }),
   /** A box is in the zone when at least minRatio of its area lies inside the polygon. */
   z.object({ mode: z.literal('overlap'), minRatio: z.number().gt(0).max(1).default(0.5) }),
 ]);
@@ -111,6 +117,10 @@ export const classOverrideSchema = z
     graceSec: z.number().min(0).max(86_400).optional(),
     /** For count-based classes (crowd, bike disorder): how many subjects make a violation. */
     minCount: z.number().int().min(1).max(10_000).optional(),
+    /** Crowd: members of one gathering stand within this many person heights of a neighbour. */
+    clusterGap: z.number().gt(0).max(20).optional(),
+    /** People dwell classes: a person cut by the frame border may still be a hit (default false). */
+    allowBorderCut: z.boolean().optional(),
     schedule: scheduleSchema.optional(),
   })
   .strict();

@@ -80,6 +80,8 @@ export interface SubjectState {
   trackIds: number[];
   boxes: Box[];
   eventSeq: number;
+  /** Seconds between the last two observations: the analysed rate, which requiredHits scales with. */
+  interval: number | null;
 }
 
 export interface DebounceEvent {
@@ -125,6 +127,7 @@ export function initialState(key: DebounceKey): SubjectState {
     trackIds: [],
     boxes: [],
     eventSeq: 0,
+    interval: null,
   };
 }
 
@@ -169,11 +172,27 @@ export function thresholdsRecord(p: DebounceParams): Record<string, number> {
   if (p.warnAfterSec !== undefined) t.warnAfterSec = p.warnAfterSec;
   if (p.graceSec !== undefined) t.graceSec = p.graceSec;
   if (p.minCount !== undefined) t.minCount = p.minCount;
+  if (p.clusterGap !== undefined) t.clusterGap = p.clusterGap;
   return t;
 }
 
 function hitCount(s: SubjectState): number {
   return s.hitWindow.reduce((n, h) => n + (h ? 1 : 0), 0);
+}
+
+/**
+ * Hits needed now: minHits of the window, scaled down only when the analysed rate cannot supply
+ * that many frames over the span the run has lasted. At 2 fps a 10 s span holds 21 frames and the
+ * rule stays exactly minHits; at 0.25 fps (keyframes, time-lapse recorders) a 12 s span holds 4,
+ * and minHits counted in frames (12 = 48 s of frames) would never be reached, so the same share of
+ * the frames the span can hold is required. A subject back-dated by its detector (a static blob
+ * first reported at age 10 s) still has to be seen in as many frames as the rate allows.
+ * `intervalSec` null (one observation so far): no relaxation.
+ */
+export function requiredHits(spanSec: number, intervalSec: number | null, p: Pick<DebounceParams, 'minHits' | 'window'>): number {
+  if (intervalSec === null || !(intervalSec > 0)) return p.minHits;
+  const frames = Math.floor(spanSec / intervalSec + 1e-9) + 1;
+  return Math.min(p.minHits, Math.max(1, Math.ceil((p.minHits * frames) / p.window)));
 }
 
 function emit(
@@ -259,6 +278,7 @@ export function step(prev: SubjectState, obs: Observation, p: DebounceParams): {
   }
   const s: SubjectState = structuredClone(prev);
   const events: DebounceEvent[] = [];
+  if (prev.lastTime !== null && obs.time > prev.lastTime) s.interval = obs.time - prev.lastTime;
   s.lastTime = obs.time;
 
   if (s.phase === 'cleared' && obs.time - s.clearedAt! > quietPeriod(p)) s.phase = 'idle';
@@ -332,7 +352,9 @@ function evaluate(s: SubjectState, obs: Observation, p: DebounceParams, events: 
     return;
   }
 
-  if (!obs.hit || hits < p.minHits || med < p.minMedianScore) return;
+  // A resumed run refills the full minHits: coming back must be as certain as the first time.
+  const need = s.resumed ? p.minHits : requiredHits(dwell, s.interval, p);
+  if (!obs.hit || hits < need || med < p.minMedianScore) return;
   const desc = `dwell ${round3(dwell)} s, ${hits}/${p.window} hits, median ${round3(med)}`;
 
   if (s.resumed) {
@@ -352,11 +374,11 @@ function evaluate(s: SubjectState, obs: Observation, p: DebounceParams, events: 
     s.level = 'warning';
     events.push(emit(s, 'warning', obs, p, `${desc}; dwell ≥ warnAfterSec ${p.warnAfterSec}`));
   }
-  const need = confirmDwell(p);
-  if (dwell >= need && (s.phase === 'candidate' || s.phase === 'warning')) {
+  const dwellNeed = confirmDwell(p);
+  if (dwell >= dwellNeed && (s.phase === 'candidate' || s.phase === 'warning')) {
     s.phase = 'confirmed';
     s.level = 'confirmed';
-    events.push(emit(s, 'confirmed', obs, p, `${desc}; dwell ≥ ${need} s`));
+    events.push(emit(s, 'confirmed', obs, p, `${desc}; dwell ≥ ${dwellNeed} s`));
   }
 }
 

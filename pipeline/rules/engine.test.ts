@@ -109,7 +109,7 @@ describe('RulesEngine', () => {
     });
     const nine = run(new RulesEngine(config, { availableLabels: LABELS }), 30, () => Array.from({ length: 9 }, (_, k) => det('person', person(k), 0.7)));
     expect(summary(nine)).toEqual(['crowd_gathering:confirmed@10', 'crowd_gathering:active@10.5']);
-    expect(nine[0]!.extras).toEqual({ count: 9, limit: 8, limitSource: 'minCount' });
+    expect(nine[0]!.extras).toEqual({ count: 9, limit: 8, limitSource: 'minCount', tracksInZone: 9, stationary: 9, walkingExcluded: 0, clusterGap: 1 });
     expect(nine[0]!.boxes).toHaveLength(9);
     expect(nine[0]!.reason.subject).toBe('zone');
     expect(nine[0]!.reason.trackIds).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);

@@ -23,8 +23,8 @@ import {
   type SubjectState,
 } from './debounce.js';
 import { iou } from './geometry.js';
-import { BoxAssociator, groupTextLines, isNextTo } from './subjects.js';
-import { scheduleActive, zoneContains, zonesContaining } from './zones.js';
+import { BoxAssociator, boxGap, groupTextLines, isNextTo } from './subjects.js';
+import { DEFAULT_INSIDE_MARGIN, membershipDetail, scheduleActive, zoneContains, zonesContaining } from './zones.js';
 
 export interface RulesEngineOptions {
   /** Labels the configured models produce; classes needing others are inactive. */
@@ -40,6 +40,23 @@ export interface RulesEngineOptions {
   reassociateIou?: number;
   /** Matching of text regions / id-less static blobs across frames. */
   association?: { minIou: number; maxIdleSec: number };
+  /**
+   * Called for every subject in a class's zone that a rule refused this frame (not stationary,
+   * cut by the frame border, crowd cluster too small, …) with the rule and its numbers: the
+   * trace `analyze --explain` prints, so an operator can see why something was NOT a case.
+   */
+  onRefusal?: (r: Refusal) => void;
+}
+
+/** Why a subject seen in a class's zone was not a hit in one frame. */
+export interface Refusal {
+  time: number;
+  classId: string;
+  zoneId: string;
+  subject: string;
+  /** Short rule name: 'not_stationary', 'border_cut', 'min_score', 'shape', 'companion', 'excluded_zone', 'yields', 'cluster'. */
+  rule: string;
+  detail: string;
 }
 
 export interface OpenEpisode {
@@ -65,6 +82,9 @@ interface Subject {
   since?: number;
   zones: ReadonlySet<string>;
   attributes?: Record<string, unknown>;
+  /** A group of people standing together: the members' boxes and track ids. */
+  members?: Box[];
+  memberIds?: number[];
 }
 
 interface Machine {
@@ -73,6 +93,41 @@ interface Machine {
   zoneId: string;
   label: string;
   extras?: Record<string, unknown>;
+  /** Where the subject was last seen in the zone, hit or not (walking away is a miss with a box). */
+  lastSeenBox?: Box;
+}
+
+/**
+ * Which frame border cuts a box (within 0.5 % of the frame), or null. The top border is not
+ * counted: a standing person's head may leave the picture while the feet, which place them in a
+ * zone, are in full view.
+ */
+export function borderCut(b: Box, w: number, h: number): 'left' | 'right' | 'bottom' | null {
+  if (!(w > 0 && h > 0)) return null;
+  const mx = 0.005 * w;
+  if (b.x1 <= mx) return 'left';
+  if (b.x2 >= w - mx) return 'right';
+  if (b.y2 >= h - 0.005 * h) return 'bottom';
+  return null;
+}
+
+/** Indices of the largest single-linkage cluster of boxes: neighbours within `gap` × the taller box's height. */
+export function largestCluster(boxes: readonly Box[], gap: number): number[] {
+  const n = boxes.length;
+  const parent = Array.from({ length: n }, (_, i) => i);
+  const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i]!)));
+  for (let i = 0; i < n; i++) {
+    for (let j = i + 1; j < n; j++) {
+      const a = boxes[i]!;
+      const b = boxes[j]!;
+      if (boxGap(a, b) <= gap * Math.max(a.y2 - a.y1, b.y2 - b.y1)) parent[find(i)] = find(j);
+    }
+  }
+  const groups = new Map<number, number[]>();
+  for (let i = 0; i < n; i++) groups.set(find(i), [...(groups.get(find(i)) ?? []), i]);
+  let best: number[] = [];
+  for (const g of groups.values()) if (g.length > best.length) best = g;
+  return best;
 }
 
 const STATIC_LABEL = 'static_object';
@@ -80,11 +135,15 @@ const TEXT_LABEL = 'text';
 
 export class RulesEngine {
   private config: CameraConfig;
-  private readonly opts: Required<Omit<RulesEngineOptions, 'tracker'>> & { tracker: Partial<TrackerOptions> };
+  private readonly opts: Required<Omit<RulesEngineOptions, 'tracker' | 'onRefusal'>> & { tracker: Partial<TrackerOptions>; onRefusal?: (r: Refusal) => void };
+  private frameSize = { w: 0, h: 0 };
+  private now = 0;
   private tracker: ByteTracker;
   private readonly textIds: BoxAssociator;
   private readonly staticIds: BoxAssociator;
   private machines = new Map<string, Machine>();
+  /** Static subject key → last time a person stood next to it (its dwell counts from then). */
+  private attended = new Map<string, number>();
   /** Subject-level key → machine key it was re-associated to. */
   private aliases = new Map<string, string>();
   private pending: ViolationEvent[] = [];
@@ -103,6 +162,7 @@ export class RulesEngine {
       emitCandidates: opts.emitCandidates ?? false,
       reassociateIou: opts.reassociateIou ?? 0.5,
       association: opts.association ?? { minIou: 0.3, maxIdleSec: 120 },
+      ...(opts.onRefusal ? { onRefusal: opts.onRefusal } : {}),
     };
     if (!(this.opts.reassociateIou > 0 && this.opts.reassociateIou <= 1)) {
       throw new RangeError(`reassociateIou must be within (0, 1], got ${this.opts.reassociateIou}`);
@@ -171,16 +231,29 @@ export class RulesEngine {
     const wall = frame.wallTime;
     const w = frame.sourceWidth;
     const h = frame.sourceHeight;
+    this.frameSize = { w, h };
+    this.now = t;
     const cfg = this.config;
     const dets = frame.detections.filter((d) => d.score >= cfg.analysis.scoreThreshold);
 
-    const zoneIdsOf = (b: Box) => zonesContaining(cfg.zones, b, w, h).map((z) => z.id);
+    // Tracked vehicles and people must stand clearly inside; blobs and text keep the plain test.
+    const zoneIdsOf = (b: Box) => zonesContaining(cfg.zones, b, w, h, DEFAULT_INSIDE_MARGIN).map((z) => z.id);
+    const plainZoneIdsOf = (b: Box) => zonesContaining(cfg.zones, b, w, h).map((z) => z.id);
     this.lastTracks = this.tracker.update(
       dets.filter((d) => this.trackedLabels.has(d.label)),
       t,
       zoneIdsOf,
     );
-    const subjects = this.subjects(dets, t, zoneIdsOf);
+    const subjects = this.subjects(dets, t, zoneIdsOf, plainZoneIdsOf);
+    // Follow each tracked subject wherever it goes, in a zone or not: whether it walked off or
+    // vanished in place decides if a newcomer in that spot may continue its episode.
+    const seenNow = new Map(this.lastTracks.filter((tr) => tr.lastSeen === t).map((tr) => [tr.id, tr.box]));
+    for (const m of this.machines.values()) {
+      if (!m.state.key.subject.startsWith('t')) continue;
+      const id = m.state.trackIds[m.state.trackIds.length - 1];
+      const b = id !== undefined ? seenNow.get(id) : undefined;
+      if (b) m.lastSeenBox = b;
+    }
     const obs = (hit: boolean, score?: number, boxes?: Box[], trackIds?: number[], since?: number): Observation => {
       const o: Observation = { time: t, wallTime: wall, hit };
       if (hit && since !== undefined) o.since = since;
@@ -197,6 +270,8 @@ export class RulesEngine {
       const r = step(m.state, o, this.thresholdsOf(getClass(m.classId)));
       m.state = r.state;
       if (o.hit && extras) m.extras = extras;
+      // A refused frame leaves its rule and numbers on the record, so a lapsed candidate says why.
+      else if (!o.hit && extras?.refused) m.extras = { ...m.extras, refused: extras.refused };
       events.push(...this.toEvents(r.events, m));
     };
 
@@ -209,13 +284,34 @@ export class RulesEngine {
           this.countObservation(def, p, zone, dets, w, h, t, obs, feed, observed);
           continue;
         }
-        for (const s of subjects) {
-          if (!def.subjectLabels.includes(s.label) || !s.zones.has(zone.id)) continue;
+        const inZone = subjects.filter((s) => def.subjectLabels.includes(s.label) && s.zones.has(zone.id));
+        for (const s of def.groupsPeople ? this.groupPeople(def, zone, inZone) : inZone) {
           const companions = this.companionsOf(def, s, subjects);
-          const hit = s.score >= p.minScore && this.qualifies(def, s, companions) && !this.yields(def, s, subjects);
-          const mkey = this.machineFor(def, zone, s, hit, observed);
+          const refused =
+            s.score < p.minScore
+              ? { rule: 'min_score', detail: `score ${s.score.toFixed(3)} < minScore ${p.minScore}` }
+              : (this.refusal(def, s, companions, p) ?? (this.yields(def, s, subjects) ? { rule: 'yields', detail: `a hit for ${def.yieldsTo!.join('/')}, which takes precedence` } : null));
+          const hit = refused === null;
+          let since = s.since;
+          const attendedAt = this.attended.get(s.key);
+          if (attendedAt !== undefined && (since === undefined || since < attendedAt)) since = attendedAt;
+          if (refused) this.opts.onRefusal?.({ time: t, classId: def.id, zoneId: zone.id, subject: s.key, ...refused });
+          let mkey = this.machineFor(def, zone, s, hit, observed);
+          if (mkey && refused?.rule === 'attended' && this.machines.get(mkey)!.state.phase === 'candidate') {
+            // Not left yet: a candidate started before its owner stood by it lapses, so its dwell
+            // starts over when they have gone (not back-dated to the set-down).
+            const m = this.machines.get(mkey)!;
+            const r = finish(m.state, t, wall, p, `attended: ${refused.detail}`);
+            events.push(...this.toEvents(r.events, m));
+            this.machines.delete(mkey);
+            mkey = null;
+          }
           if (!mkey) continue;
-          feed(mkey, obs(hit, s.score, [s.box], [s.id], s.since), this.extrasOf(def, s, companions));
+          this.machines.get(mkey)!.lastSeenBox = s.box;
+          const extras = this.extrasOf(def, s, companions);
+          if (extras && def.primitive === 'object_dwell') extras.membership = membershipDetail(zone, s.box, w, h, s.key.startsWith('t') ? DEFAULT_INSIDE_MARGIN : 0);
+          if (refused && extras) extras.refused = `${refused.rule}: ${refused.detail}`;
+          feed(mkey, obs(hit, s.score, s.members ?? [s.box], s.memberIds ?? [s.id], since), extras);
         }
       }
     }
@@ -226,6 +322,8 @@ export class RulesEngine {
       if (isForgettable(m.state, t, this.thresholdsOf(getClass(m.classId)))) this.machines.delete(key);
     }
     for (const [alias, target] of this.aliases) if (!this.machines.has(target)) this.aliases.delete(alias);
+    // An attended mark matters while its blob lives; blobs are forgotten long before an hour.
+    for (const [k, at] of this.attended) if (t - at > 3600) this.attended.delete(k);
     this.last = { streamTime: t, wallTime: wall };
     return events;
   }
@@ -243,6 +341,7 @@ export class RulesEngine {
     }
     this.machines.clear();
     this.aliases.clear();
+    this.attended.clear();
     this.tracker.reset();
     this.textIds.reset();
     this.staticIds.reset();
@@ -258,6 +357,8 @@ export class RulesEngine {
     for (const { def } of this.active) for (const l of [...def.subjectLabels, ...(def.companionLabels ?? [])]) tracked.add(l);
     tracked.delete(STATIC_LABEL);
     tracked.delete(TEXT_LABEL);
+    // Static objects are judged against the people standing by them (owner/object separation).
+    if (this.active.some((a) => a.def.subjectLabels.includes(STATIC_LABEL))) tracked.add('person');
     // A motorbike misread as a bicycle must still reach the tracker, or the flip splits its track.
     for (const fam of this.opts.tracker.labelFamilies ?? DEFAULT_TRACKER_OPTIONS.labelFamilies) {
       if (fam.some((l) => tracked.has(l))) for (const l of fam) tracked.add(l);
@@ -281,7 +382,7 @@ export class RulesEngine {
   }
 
   /** Tracks matched in this frame plus this frame's static blobs and text regions. */
-  private subjects(dets: readonly Detection[], t: number, zoneIdsOf: (b: Box) => string[]): Subject[] {
+  private subjects(dets: readonly Detection[], t: number, zoneIdsOf: (b: Box) => string[], plainZoneIdsOf: (b: Box) => string[]): Subject[] {
     const out: Subject[] = [];
     for (const tr of this.lastTracks) {
       // Only confirmed tracks updated in this very frame: a lost track's box is a guess.
@@ -294,9 +395,9 @@ export class RulesEngine {
     const withBlob = statics.filter((d) => Number.isInteger(d.attributes?.blobId));
     const withoutBlob = statics.filter((d) => !Number.isInteger(d.attributes?.blobId));
     // The static-change detector already keeps blob identity; reuse it rather than re-guess.
-    for (const d of withBlob) out.push(this.staticSubject('s', d.attributes!.blobId as number, d, zoneIdsOf));
-    for (const { id, det } of this.staticIds.assign(withoutBlob, t)) out.push(this.staticSubject('a', id, det, zoneIdsOf));
-    for (const { id, det } of this.textIds.assign(groupTextLines(dets.filter((d) => d.label === TEXT_LABEL)), t)) out.push(this.staticSubject('x', id, det, zoneIdsOf));
+    for (const d of withBlob) out.push(this.staticSubject('s', d.attributes!.blobId as number, d, plainZoneIdsOf));
+    for (const { id, det } of this.staticIds.assign(withoutBlob, t)) out.push(this.staticSubject('a', id, det, plainZoneIdsOf));
+    for (const { id, det } of this.textIds.assign(groupTextLines(dets.filter((d) => d.label === TEXT_LABEL)), t)) out.push(this.staticSubject('x', id, det, plainZoneIdsOf));
     return out;
   }
 
@@ -315,18 +416,80 @@ export class RulesEngine {
 
   /** Whether a subject seen in one of the class's zones is a hit, apart from score and precedence. */
   private qualifies(def: ClassDef, s: Subject, companions: readonly Subject[]): boolean {
-    if (def.requiresStationary && !s.stationary) return false;
-    if (def.companionRequired && companions.length === 0) return false;
+    return this.refusal(def, s, companions, this.thresholdsOf(def)) === null;
+  }
+
+  /** The rule that refuses a subject (apart from score and precedence), with its numbers; null = qualifies. */
+  private refusal(def: ClassDef, s: Subject, companions: readonly Subject[], p: ClassThresholds): { rule: string; detail: string } | null {
+    if (def.requiresStationary && !s.stationary) return { rule: 'not_stationary', detail: 'the tracker does not see it standing still' };
+    if (s.label === STATIC_LABEL) {
+      // A person standing by the change — the blob is the person, or the bag is still theirs —
+      // is not a left object; its dwell starts when they have gone (owner/object separation).
+      const owner = this.standingPersonBy(s.box);
+      if (owner) {
+        this.attended.set(s.key, this.now);
+        return { rule: 'attended', detail: `person track ${owner.id} standing ${Math.round(boxGap(owner.box, s.box))} px from it (≤ 0.5 × its height ${Math.round(owner.box.y2 - owner.box.y1)} px)` };
+      }
+    }
+    if (p.allowBorderCut === false && s.label === 'person') {
+      const cut = borderCut(s.box, this.frameSize.w, this.frameSize.h);
+      if (cut) return { rule: 'border_cut', detail: `box touches the ${cut} frame border (allowBorderCut false)` };
+    }
+    if (def.companionRequired && companions.length === 0) return { rule: 'companion', detail: `no ${def.companionLabels?.join('/')} next to it` };
     if (def.excludedZoneTypes?.length) {
-      const excluded = this.config.zones.some((z) => def.excludedZoneTypes!.includes(z.type) && s.zones.has(z.id));
-      if (excluded) return false;
+      const excluded = this.config.zones.find((z) => def.excludedZoneTypes!.includes(z.type) && s.zones.has(z.id));
+      if (excluded) return { rule: 'excluded_zone', detail: `inside ${excluded.type} zone ${excluded.id}` };
     }
     if (def.shape) {
       const bw = s.box.x2 - s.box.x1;
-      const flat = bw > 0 && (s.box.y2 - s.box.y1) / bw <= FLAT_MAX_ASPECT;
-      if ((def.shape === 'flat') !== flat) return false;
+      const aspect = bw > 0 ? (s.box.y2 - s.box.y1) / bw : Infinity;
+      const flat = aspect <= FLAT_MAX_ASPECT;
+      if ((def.shape === 'flat') !== flat) return { rule: 'shape', detail: `height/width ${aspect.toFixed(2)} ${flat ? '≤' : '>'} ${FLAT_MAX_ASPECT} (class wants ${def.shape})` };
     }
-    return true;
+    return null;
+  }
+
+  /** A stationary person track (seen now, or lost within the tracker's timeout) next to a box. */
+  private standingPersonBy(box: Box): Track | undefined {
+    return this.lastTracks.find((tr) => tr.label === 'person' && tr.state !== 'tentative' && tr.stationary && isNextTo(tr.box, box));
+  }
+
+  /**
+   * People standing next to each other (single linkage, isNextTo) become one subject keyed by the
+   * member that already has an episode in this (class, zone), else the lowest track id: two men
+   * talking, a vendor and a helper are one group and one case. Walking people are not grouped.
+   */
+  private groupPeople(def: ClassDef, zone: Zone, subjects: readonly Subject[]): Subject[] {
+    const people = subjects.filter((s) => s.label === 'person' && s.stationary && s.key.startsWith('t'));
+    if (people.length < 2) return [...subjects];
+    const n = people.length;
+    const parent = Array.from({ length: n }, (_, i) => i);
+    const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i]!)));
+    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) if (isNextTo(people[i]!.box, people[j]!.box) || isNextTo(people[j]!.box, people[i]!.box)) parent[find(i)] = find(j);
+    const groups = new Map<number, Subject[]>();
+    people.forEach((s, i) => groups.set(find(i), [...(groups.get(find(i)) ?? []), s]));
+    const grouped = new Set<Subject>();
+    const out: Subject[] = [];
+    for (const g of groups.values()) {
+      if (g.length < 2) continue;
+      g.forEach((s) => grouped.add(s));
+      const hasMachine = (s: Subject) => {
+        const own = keyString({ cameraId: this.config.camera.id, classId: def.id, zoneId: zone.id, zoneType: zone.type, subject: s.key });
+        return this.machines.has(this.aliases.get(own) ?? own);
+      };
+      const lead = [...g].sort((a, b) => Number(hasMachine(b)) - Number(hasMachine(a)) || a.id - b.id)[0]!;
+      const sinces = g.map((s) => s.since).filter((x): x is number => x !== undefined);
+      const group: Subject = {
+        ...lead,
+        box: { x1: Math.min(...g.map((s) => s.box.x1)), y1: Math.min(...g.map((s) => s.box.y1)), x2: Math.max(...g.map((s) => s.box.x2)), y2: Math.max(...g.map((s) => s.box.y2)) },
+        score: Math.max(...g.map((s) => s.score)),
+        members: g.map((s) => s.box),
+        memberIds: g.map((s) => s.id),
+      };
+      if (sinces.length) group.since = Math.min(...sinces);
+      out.push(group);
+    }
+    return [...subjects.filter((s) => !grouped.has(s)), ...out];
   }
 
   /** A subject that is a hit for a class this one yields to (mobile_vendor over street_vending) is not a hit here. */
@@ -364,12 +527,26 @@ export class RulesEngine {
     if (aliased && this.machines.has(aliased) && !observed.has(aliased)) return aliased;
     if (this.machines.has(own) && !observed.has(own)) return own;
     if (!hit) return null;
+    // A track already counted in an episode of this (class, zone) — a member of a group whose
+    // other member is missed this frame — continues that episode rather than opening its own.
+    if (s.key.startsWith('t')) {
+      for (const [k, m] of this.machines) {
+        if (observed.has(k) || m.classId !== def.id || m.zoneId !== zone.id || m.state.phase === 'idle') continue;
+        if ((s.memberIds ?? [s.id]).some((id) => m.state.trackIds.includes(id))) {
+          this.aliases.set(own, k);
+          return k;
+        }
+      }
+    }
     let best: { k: string; v: number } | null = null;
     for (const [k, m] of this.machines) {
       if (observed.has(k) || m.classId !== def.id || m.zoneId !== zone.id || m.label !== s.label) continue;
       if (m.state.phase === 'idle' || m.state.key.subject[0] !== s.key[0]) continue;
       const last = m.state.boxes[0];
       if (!last) continue;
+      // Only a subject that vanished where it stood (occlusion, id switch) is continued; one seen
+      // walking off before it vanished has left, and the next person or car in that spot is new.
+      if (m.lastSeenBox && iou(m.lastSeenBox, last) < this.opts.reassociateIou) continue;
       const v = iou(last, s.box);
       if (v >= this.opts.reassociateIou && (!best || v > best.v)) best = { k, v };
     }
@@ -391,31 +568,57 @@ export class RulesEngine {
     w: number,
     h: number,
     t: number,
-    obs: (hit: boolean, score?: number, boxes?: Box[], trackIds?: number[]) => Observation,
+    obs: (hit: boolean, score?: number, boxes?: Box[], trackIds?: number[], since?: number) => Observation,
     feed: (mkey: string, o: Observation, extras?: Record<string, unknown>) => void,
     observed: Set<string>,
   ): void {
-    // Raw detections, not tracks: a dense crowd rarely keeps every person tracked, but counting
-    // only needs presence; the debouncer supplies the temporal stability.
-    const members = dets.filter((d) => def.subjectLabels.includes(d.label) && d.score >= p.minScore && zoneContains(zone, d.box, w, h));
+    let members: { box: Box; score: number; trackId?: number }[];
+    let since: number | undefined;
+    const extras: Record<string, unknown> = {};
+    if (def.countsStationaryCluster) {
+      // Distinct confirmed tracks seen now, standing still, in the zone; then the largest cluster
+      // of them. Raw detections would count a street of people walking past as a crowd.
+      const inZone = this.lastTracks.filter((tr) => def.subjectLabels.includes(tr.label) && tr.state === 'confirmed' && tr.lastSeen === t && tr.score >= p.minScore && zoneContains(zone, tr.box, w, h));
+      const still = inZone.filter((tr) => tr.stationary);
+      const cluster = largestCluster(still.map((tr) => tr.box), p.clusterGap ?? 1);
+      members = cluster.map((i) => ({ box: still[i]!.box, score: still[i]!.score, trackId: still[i]!.id }));
+      // The gathering has stood since its limit-th member stood still (each back-dated by the
+      // tracker's stationary window), as a parked car's dwell starts when it stopped.
+      const limitNow = zone.capacity !== undefined ? zone.capacity + 1 : (p.minCount ?? 1);
+      const sinces = cluster.map((i) => still[i]!.stationarySince).filter((x): x is number => typeof x === 'number').sort((a, b) => a - b);
+      if (sinces.length >= limitNow) since = sinces[limitNow - 1];
+      extras.tracksInZone = inZone.length;
+      extras.stationary = still.length;
+      extras.walkingExcluded = inZone.length - still.length;
+      extras.clusterGap = p.clusterGap ?? 1;
+    } else {
+      // Raw detections: a pile of bikes is rarely tracked one by one, and counting needs only presence.
+      const boxKey = (b: Box) => `${b.x1},${b.y1},${b.x2},${b.y2}`;
+      const trackOf = new Map(this.lastTracks.filter((tr) => tr.lastSeen === t && tr.state !== 'lost').map((tr) => [boxKey(tr.box), tr.id]));
+      members = dets
+        .filter((d) => def.subjectLabels.includes(d.label) && d.score >= p.minScore && zoneContains(zone, d.box, w, h))
+        .map((d) => {
+          const m: { box: Box; score: number; trackId?: number } = { box: d.box, score: d.score };
+          const id = trackOf.get(boxKey(d.box));
+          if (id !== undefined) m.trackId = id;
+          return m;
+        });
+    }
     const count = members.length;
     const limit = zone.capacity !== undefined ? zone.capacity + 1 : (p.minCount ?? 1);
     const hit = count >= limit;
+    if (!hit && def.countsStationaryCluster && count > 0) {
+      this.opts.onRefusal?.({ time: t, classId: def.id, zoneId: zone.id, subject: 'zone', rule: 'cluster', detail: `largest standing cluster ${count} < ${limit} (${extras.stationary} standing, ${extras.walkingExcluded} walking excluded)` });
+    }
     const key: DebounceKey = { cameraId: this.config.camera.id, classId: def.id, zoneId: zone.id, zoneType: zone.type, subject: 'zone' };
     const mkey = keyString(key);
     if (!this.machines.has(mkey)) {
       if (!hit) return;
       this.machines.set(mkey, { state: initialState(key), classId: def.id, zoneId: zone.id, label: def.subjectLabels.join('/') });
     }
-    const boxKey = (b: Box) => `${b.x1},${b.y1},${b.x2},${b.y2}`;
-    const trackOf = new Map(this.lastTracks.filter((tr) => tr.lastSeen === t && tr.state !== 'lost').map((tr) => [boxKey(tr.box), tr.id]));
-    const trackIds = members.map((d) => trackOf.get(boxKey(d.box))).filter((id): id is number => id !== undefined);
+    const trackIds = members.map((m) => m.trackId).filter((id): id is number => id !== undefined);
     const score = count > 0 ? median(members.map((d) => d.score)) : undefined;
-    feed(
-      mkey,
-      obs(hit, score, members.map((d) => d.box), trackIds),
-      { count, limit, limitSource: zone.capacity !== undefined ? 'zone.capacity' : 'minCount' },
-    );
+    feed(mkey, obs(hit, score, members.map((d) => d.box), trackIds, since), { count, limit, limitSource: zone.capacity !== undefined ? 'zone.capacity' : 'minCount', ...extras });
     observed.add(mkey);
   }
 

@@ -149,3 +149,27 @@ export function boxOverlapRatio(b: Box, poly: readonly Point[]): number {
   if (area === 0) return 0;
   return Math.min(1, polygonArea(clipPolygonToBox(poly, b)) / area);
 }
+
+/** Distance from a point to the segment a–b. */
+export function pointSegmentDistance(p: Point, a: Point, b: Point): number {
+  const dx = b[0] - a[0];
+  const dy = b[1] - a[1];
+  const len2 = dx * dx + dy * dy;
+  const t = len2 > 0 ? Math.max(0, Math.min(1, ((p[0] - a[0]) * dx + (p[1] - a[1]) * dy) / len2)) : 0;
+  return Math.hypot(p[0] - (a[0] + t * dx), p[1] - (a[1] + t * dy));
+}
+
+/**
+ * Distance from a point to the nearest polygon edge, ignoring edges that run along the frame
+ * border (width × height): a zone drawn to the picture's edge has nothing beyond it.
+ */
+export function distanceToInnerEdges(p: Point, poly: readonly Point[], width: number, height: number): number {
+  const onBorder = (a: Point, b: Point) =>
+    (a[0] <= 0.5 && b[0] <= 0.5) || (a[0] >= width - 0.5 && b[0] >= width - 0.5) || (a[1] <= 0.5 && b[1] <= 0.5) || (a[1] >= height - 0.5 && b[1] >= height - 0.5);
+  let best = Infinity;
+  for (let i = 0, j = poly.length - 1; i < poly.length; j = i++) {
+    if (onBorder(poly[j]!, poly[i]!)) continue;
+    best = Math.min(best, pointSegmentDistance(p, poly[j]!, poly[i]!));
+  }
+  return best;
+}

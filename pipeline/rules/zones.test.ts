@@ -9,6 +9,7 @@ import {
   localWeekMinute,
   parseCameraConfig,
   scheduleActive,
+  membershipDetail,
   zoneContains,
   zonesContaining,
 } from './zones.js';
@@ -56,6 +57,23 @@ describe('zone membership', () => {
     expect(zoneContains(foot, b, 200, 100)).toBe(true); // zone x 40..120
     expect(zoneContains(foot, b, 100, 100)).toBe(false); // zone x 20..60
     expect(zoneContains(foot, b, 200, 100)).toBe(true);
+  });
+
+  it('inside margin: with a default margin (tracked objects) or a zone insideMargin, a footprint on the edge is out', () => {
+    // Feet (120,40) on the right edge of the square; box height 40 → margin 4 px.
+    const b3 = box(100, 0, 140, 40);
+    expect([zoneContains(foot, b3, 200, 100), zoneContains(foot, b3, 200, 100, 0.1)]).toEqual([true, false]);
+    // 3 px inside < 4 px: out with the margin; 10 px inside (b1's feet to the bottom edge): in.
+    expect(zoneContains(foot, box(97, 0, 137, 40), 200, 100, 0.1)).toBe(false);
+    expect(zoneContains(foot, box(50, 10, 70, 50), 200, 100, 0.1)).toBe(true);
+    // A zone's own insideMargin wins over the caller's default, both ways.
+    const strict = zone({ id: 'strict', polygon: square, membership: { mode: 'footprint', insideMargin: 0.1 } });
+    const loose = zone({ id: 'loose', polygon: square, membership: { mode: 'footprint', insideMargin: 0 } });
+    expect([zoneContains(strict, b3, 200, 100), zoneContains(loose, b3, 200, 100, 0.1)]).toEqual([false, true]);
+    // Edges along the frame border set no margin: feet at the bottom of the frame stay in.
+    const lower = zone({ id: 'lower', polygon: [[0, 0.5], [1, 0.5], [1, 1], [0, 1]] });
+    expect(zonesContaining([lower], box(90, 60, 110, 100), 200, 100, 0.1).map((z) => z.id)).toEqual(['lower']);
+    expect(membershipDetail(strict, b3, 200, 100)).toEqual({ mode: 'footprint', insideMargin: 0.1, marginPx: 4, depthPx: 0 });
   });
 
   it('lists the zones containing a box', () => {

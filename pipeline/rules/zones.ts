@@ -5,7 +5,15 @@ import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { Box } from '../types.js';
 import { cameraConfigSchema, formatIssues, type CameraConfig, type Schedule, type Zone } from './config-schema.js';
-import { boxFootprint, boxOverlapRatio, pointInPolygon, toPixels, type Point } from './geometry.js';
+import { boxFootprint, boxOverlapRatio, distanceToInnerEdges, pointInPolygon, toPixels, type Point } from './geometry.js';
+
+/**
+ * Footprint membership of tracked vehicles and people (the dwell classes): how far inside (× box
+ * height) a footprint must be when the zone does not set insideMargin; see membershipSchema.
+ * Static blobs, text and counted objects use 0 unless the zone says otherwise: their zones (a bike
+ * rack, a wall) are drawn tight around what they hold.
+ */
+export const DEFAULT_INSIDE_MARGIN = 0.1;
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -39,7 +47,7 @@ function pixelZone(zone: Zone, width: number, height: number): PixelZone {
 }
 
 /** Whether a box (source pixels) is in the zone, by the zone's membership rule. */
-export function zoneContains(zone: Zone, box: Box, frameWidth: number, frameHeight: number): boolean {
+export function zoneContains(zone: Zone, box: Box, frameWidth: number, frameHeight: number, defaultMargin = 0): boolean {
   if (!(frameWidth > 0 && frameHeight > 0 && Number.isFinite(frameWidth) && Number.isFinite(frameHeight))) {
     throw new RangeError(`zone ${zone.id}: frame size must be positive, got ${frameWidth}x${frameHeight}`);
   }
@@ -48,14 +56,31 @@ export function zoneContains(zone: Zone, box: Box, frameWidth: number, frameHeig
   if (m.mode === 'footprint') {
     const [x, y] = boxFootprint(box);
     if (x < bounds.x1 || x > bounds.x2 || y < bounds.y1 || y > bounds.y2) return false;
-    return pointInPolygon([x, y], poly);
+    if (!pointInPolygon([x, y], poly)) return false;
+    const margin = (m.insideMargin ?? defaultMargin) * (box.y2 - box.y1);
+    return margin <= 0 || distanceToInnerEdges([x, y], poly, frameWidth, frameHeight) >= margin;
   }
   if (box.x2 <= bounds.x1 || box.x1 >= bounds.x2 || box.y2 <= bounds.y1 || box.y1 >= bounds.y2) return false;
   return boxOverlapRatio(box, poly) >= m.minRatio;
 }
 
-export function zonesContaining(zones: readonly Zone[], box: Box, frameWidth: number, frameHeight: number): Zone[] {
-  return zones.filter((z) => zoneContains(z, box, frameWidth, frameHeight));
+/**
+ * How a box sits in a zone, for the reason record: footprint depth inside the polygon (px, to the
+ * nearest edge not on the frame border; negative outside) and the margin required.
+ */
+export function membershipDetail(zone: Zone, box: Box, frameWidth: number, frameHeight: number, defaultMargin = 0): Record<string, number | string> {
+  const m = zone.membership;
+  if (m.mode !== 'footprint') return { mode: m.mode, minRatio: m.minRatio };
+  const { poly } = pixelZone(zone, frameWidth, frameHeight);
+  const fp = boxFootprint(box);
+  const d = distanceToInnerEdges(fp, poly, frameWidth, frameHeight);
+  const depth = pointInPolygon(fp, poly) ? d : -d;
+  const insideMargin = m.insideMargin ?? defaultMargin;
+  return { mode: 'footprint', insideMargin, marginPx: Math.round(insideMargin * (box.y2 - box.y1) * 10) / 10, depthPx: Number.isFinite(depth) ? Math.round(depth * 10) / 10 : 'no inner edge' };
+}
+
+export function zonesContaining(zones: readonly Zone[], box: Box, frameWidth: number, frameHeight: number, defaultMargin = 0): Zone[] {
+  return zones.filter((z) => zoneContains(z, box, frameWidth, frameHeight, defaultMargin));
 }
 
 const WEEKDAYS: Record<string, number> = { Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6, Sun: 7 };

@@ -90,6 +90,8 @@ export class ByteTracker {
   private readonly family: Map<string, number>;
   private tracks: TrackState[] = [];
   private nextId = 1;
+  /** Recent frame intervals (s): the analysed rate, which lost-track retention scales with. */
+  private intervals: number[] = [];
   private lastTime = -Infinity;
 
   constructor(opts: Partial<TrackerOptions> = {}) {
@@ -111,8 +113,16 @@ export class ByteTracker {
     const dt = this.lastTime === -Infinity ? 0 : time - this.lastTime;
     this.lastTime = time;
     const o = this.opts;
+    if (dt > 0) {
+      this.intervals.push(dt);
+      if (this.intervals.length > 5) this.intervals.shift();
+    }
 
-    this.tracks = this.tracks.filter((t) => t.state !== 'lost' || time - t.lastSeen <= o.lostTimeoutSec);
+    // A lost track is kept lostTimeoutSec, but never less than a few frame intervals: at 0.25–1 fps
+    // (keyframes, time-lapse recorders) one missed detection is a multi-second gap, and a parked car
+    // or a standing vendor must come back under the same id.
+    const keepLost = Math.max(o.lostTimeoutSec, LOST_FRAMES * medianOf(this.intervals));
+    this.tracks = this.tracks.filter((t) => t.state !== 'lost' || time - t.lastSeen <= keepLost);
     for (const t of this.tracks) t.kf.predict(dt);
     const predicted = new Map(this.tracks.map((t) => [t, t.kf.box()]));
 
@@ -176,6 +186,7 @@ export class ByteTracker {
   }
 
   reset(): void {
+    this.intervals = [];
     this.tracks = [];
     this.nextId = 1;
     this.lastTime = -Infinity;
@@ -267,6 +278,16 @@ export class ByteTracker {
     if (!t.stationary) t.stationarySince = null;
     else if (!wasStationary) t.stationarySince = c[0]!.t;
   }
+}
+
+/** Frame intervals a lost track survives at least, whatever lostTimeoutSec says. */
+export const LOST_FRAMES = 2.5;
+
+function medianOf(xs: readonly number[]): number {
+  if (!xs.length) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 function snapshot(t: TrackState): Track {
