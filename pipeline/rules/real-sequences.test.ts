@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { Detection, FrameDetections, ViolationEvent } from '../types.js';
 import { cameraConfigSchema, type CameraConfig } from './config-schema.js';
 import { borderCut, RulesEngine, type Refusal } from './engine.js';
+import { DEFAULT_INSIDE_MARGIN, membershipDetail, zoneContains } from './zones.js';
 
 const yolox = JSON.parse(readFileSync(new URL('../../models/yolox_nano.json', import.meta.url), 'utf8')) as { labels: string[] };
 const LABELS = new Set([...yolox.labels, 'static_object', 'text']);
@@ -174,5 +175,27 @@ describe('rules on measured real sequences', () => {
     expect(eg).toHaveLength(1);
     expect(eg[0]!.start).toBe(lastAttended);
     expect(eg[0]!.streamTime).toBe(lastAttended + 8);
+  });
+
+  it('residential road: a car at the kerb whose box bottom touches the lane edge flips into the no-parking lane far less; the queue never confirms', () => {
+    const m = measured('residential_queue_vehicles');
+    const config = realConfig('residential_queue');
+    const lane = config.zones[0]!;
+    // The car parked at the left kerb near the junction, as measured in every frame it was found.
+    const kerbCar = m.frames.flatMap(([, ds]) => ds.filter(([l, sc, x1, , , y2]) => l === 'car' && sc >= 0.35 && x1 >= 195 && x1 <= 215 && y2 >= 125 && y2 <= 145)).map(([, , x1, y1, x2, y2]) => ({ x1, y1, x2, y2 }));
+    expect(kerbCar.length).toBeGreaterThanOrEqual(5);
+    const plain = kerbCar.map((b) => zoneContains(lane, b, m.width, m.height));
+    const margined = kerbCar.map((b) => zoneContains(lane, b, m.width, m.height, DEFAULT_INSIDE_MARGIN));
+    // Its footprint jitters −8…+4.4 px around the lane edge. Without a margin it is in the lane on
+    // 5 of 12 frames (footprint < 1 px inside on 3 of them); with the tracked-object margin
+    // (0.1 × box height ≈ 3 px) only on the 2 frames it is > 4 px inside. Reduced, not removed:
+    // the jitter of a 28 px car is larger than the default margin (see the README).
+    expect([kerbCar.length, plain.filter(Boolean).length, margined.filter(Boolean).length]).toEqual([12, 5, 2]);
+    const edge = kerbCar.find((b, i) => plain[i] && !margined[i])!;
+    const detail = membershipDetail(lane, edge, m.width, m.height, DEFAULT_INSIDE_MARGIN);
+    expect(detail.depthPx as number).toBeLessThan(detail.marginPx as number);
+    // The three cars queueing at the light (stationary 0–~20.5 s) stay candidates at the suite's 25 s dwell.
+    const events = replay(config, frames(m));
+    expect(confirmed(events, 'illegal_parking')).toEqual([]);
   });
 });
