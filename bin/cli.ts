@@ -88,6 +88,7 @@ export function buildProgram(): Command {
     .option('--min-recall <r>', 'exit 1 if a class is below (CI)', unitNumber('--min-recall'))
     .option('--json', 'print the JSON report on stdout instead of the table', false)
     .option('--keyframes-only', 'decode keyframes only on every clip (the low-rate path of live cameras)', false)
+    .option('--model <name>', 'detector model for every clip, overriding each config\'s analysis.model (see `citywatch models list`)')
     .option('--title <text>', 'heading printed above the table (e.g. the suite name)')
     .action(async (opts) => {
       await (await import('./commands/eval.js')).runEval(opts);

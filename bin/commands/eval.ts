@@ -14,6 +14,7 @@ import { replayClip } from '../../pipeline/replay.js';
 import type { ViolationEvent } from '../../pipeline/types.js';
 import { GroundTruthError, loadGroundTruth, type LoadedGroundTruth } from '../../fixtures/ground-truth.js';
 import { defaultFixturesDir } from '../../fixtures/sources.js';
+import { loadManifest } from '../../models/manifest.js';
 import { CliError } from '../cli.js';
 import { isLiveInput } from '../../pipeline/source/input-url.js';
 
@@ -36,6 +37,8 @@ export interface EvalOptions {
   json?: boolean;
   /** Decode keyframes only on every clip (overrides each config's analysis.keyframesOnly). */
   keyframesOnly?: boolean;
+  /** Detector model for every clip (overrides each config's analysis.model), to compare models on one suite. */
+  model?: string;
   /** Heading printed above the table, so several suites in one log stay apart. */
   title?: string;
   /** CI gates: exit 1 when a class with a defined score is below. */
@@ -164,6 +167,10 @@ export async function runEval(opts: EvalOptions = {}): Promise<EvalResult> {
     if (err instanceof SweepSpecError) throw new CliError(err.message, 2);
     throw err;
   }
+  // An unknown --model is bad input: refuse it before any replay, naming the known models.
+  if (opts.model !== undefined) await loadManifest(opts.model).catch((err: Error) => {
+    throw new CliError(`--model: ${err.message}`, 2);
+  });
   const dir = path.resolve(opts.dir ?? defaultFixturesDir());
   const outDir = path.resolve(opts.out ?? path.join(process.cwd(), '.cache', 'eval-report'));
   const progress0 = new Progress(stderr, 1);
@@ -215,7 +222,10 @@ export async function runEval(opts: EvalOptions = {}): Promise<EvalResult> {
 
   for (const [i, gt] of truths.entries()) {
     const id = path.basename(gt.file, TRUTH_SUFFIX);
-    const config = opts.keyframesOnly ? { ...gt.cameraConfig, analysis: { ...gt.cameraConfig.analysis, keyframesOnly: true } } : gt.cameraConfig;
+    const analysis = { ...gt.cameraConfig.analysis };
+    if (opts.keyframesOnly) analysis.keyframesOnly = true;
+    if (opts.model !== undefined) analysis.model = opts.model;
+    const config = { ...gt.cameraConfig, analysis };
     const session = await sharedSession(config.analysis.model, { threads: opts.threads });
     const recorded: RecordedDetections | null = sweeps.length ? { frames: [], endTime: 0, endWallTime: undefined } : null;
     const r0 = performance.now();
@@ -265,6 +275,7 @@ export async function runEval(opts: EvalOptions = {}): Promise<EvalResult> {
       truthFile: gt.file,
       clipPath: gt.clipPath,
       durationSec: clipEnd,
+      model: config.analysis.model,
       frames: result.summary.frames,
       replaySec,
       scoredClasses: match.scoredClasses,
@@ -308,6 +319,7 @@ export async function runEval(opts: EvalOptions = {}): Promise<EvalResult> {
   if (opts.json) stdout.write(`${JSON.stringify(report)}\n`);
   else {
     if (opts.title) stdout.write(`\n== ${opts.title} ==\n`);
+    if (opts.model !== undefined) stdout.write(`model: ${opts.model} (--model, every clip)\n`);
     stdout.write(`${summaryText(metrics)}\n`);
     for (const s of sweepReports) {
       stdout.write(`\nsweep ${s.classId}.${s.param}:\n`);

@@ -6,6 +6,8 @@ export interface ClipSummary {
   truthFile: string;
   clipPath: string;
   durationSec: number;
+  /** Detector model the clip was replayed with (its config's analysis.model, or eval --model). */
+  model: string;
   frames: number;
   /** Wall seconds the replay (detector + rules) took. */
   replaySec: number;
@@ -103,7 +105,7 @@ export function renderMarkdown(r: EvalReport): string {
   if (r.metrics.ignored) out.push(`${r.metrics.ignored} confirmed prediction(s) of classes not scored on their clip were ignored.`, '');
   out.push('![precision and recall per class](pr.png)', '');
   out.push('## Confusion', '', confusionSection(r.metrics.confusion), '');
-  out.push('## Clips', '', mdTable(['clip', 'scored', 'TP', 'FP', 'FN', 'dup', 'frames', 'replay'], r.clips.map((c) => [c.id, c.scoredClasses.join(', ') || '—', String(c.tp), String(c.fp), String(c.fn), String(c.duplicates), String(c.frames), `${c.replaySec.toFixed(1)}s`])), '');
+  out.push('## Clips', '', mdTable(['clip', 'model', 'scored', 'TP', 'FP', 'FN', 'dup', 'frames', 'replay'], r.clips.map((c) => [c.id, c.model, c.scoredClasses.join(', ') || '—', String(c.tp), String(c.fp), String(c.fn), String(c.duplicates), String(c.frames), `${c.replaySec.toFixed(1)}s`])), '');
   for (const c of r.clips) {
     if (c.rerunMismatch) out.push(`> **warning** (${c.id}): re-running the rules over recorded detections did not reproduce the replay (${c.rerunMismatch}); sweep numbers for this clip are suspect.`, '');
     if (c.timeline) out.push(`### ${c.id}`, '', `![timeline ${c.id}](${c.timeline})`, '');

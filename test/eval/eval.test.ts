@@ -137,6 +137,10 @@ describe('runEval', () => {
     expect(stderr.text).toMatch(new RegExp(`clip 2/2 ${NEG} \\d+% `));
   });
 
+  it('records the model each clip was replayed with (the clip config\'s own when --model is not given)', () => {
+    expect(result.report.clips.map((c) => c.model)).toEqual(['yolox_nano', 'yolox_nano']);
+  });
+
   it('sweep: the configured value reproduces the replay; recall falls to 0 once the dwell exceeds the parked time', () => {
     const sweep = result.report.sweeps[0]!;
     expect(sweep.configured).toEqual([8]);
@@ -151,6 +155,36 @@ describe('runEval', () => {
     expect(recall[recall.length - 1]).toBe(0);
     // A case is never confirmed before its dwell has passed (2 s labelling tolerance).
     for (const r of sweep.rows) if (r.metrics.tp > 0) expect(r.metrics.meanTtdSec!).toBeGreaterThanOrEqual(r.value - 2);
+  });
+});
+
+describe('runEval --model', () => {
+  it('replays every clip with the given model instead of its config\'s analysis.model', { timeout: 120_000 }, async () => {
+    const stdout = new Sink();
+    const { report } = await runEval({
+      dir: path.dirname(clips[0]!.truthPath),
+      clips: [POS],
+      model: 'picodet_s_320_coco',
+      out: path.join(tmp, 'model-report'),
+      stdout,
+      stderr: new Sink(),
+    });
+    const gt = await loadGroundTruth(clips.find((c) => c.id === POS)!.truthPath);
+    expect(gt.cameraConfig.analysis.model).toBe('yolox_nano');
+    expect(report.clips.map((c) => c.model)).toEqual(['picodet_s_320_coco']);
+    expect(report.clips[0]!.frames).toBeGreaterThanOrEqual(70);
+    expect(stdout.text).toContain('model: picodet_s_320_coco');
+    expect(await readFile(path.join(tmp, 'model-report', 'report.md'), 'utf8')).toContain(`| ${POS} | picodet_s_320_coco |`);
+  });
+
+  it('refuses an unknown model with exit code 2, naming the known ones, before any replay', async () => {
+    const progress = new Sink();
+    const err = await runEval({ dir: path.dirname(clips[0]!.truthPath), clips: [POS], model: 'no_such_model', out: path.join(tmp, 'y'), stdout: new Sink(), stderr: progress }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CliError);
+    expect((err as CliError).exitCode).toBe(2);
+    expect((err as CliError).message).toMatch(/--model: unknown model "no_such_model".*Known models: .*picodet_s_416_coco.*yolox_nano/);
+    expect(progress.text).not.toContain('clip 1/');
+    await expect(stat(path.join(tmp, 'y'))).rejects.toThrow(/ENOENT/);
   });
 });
 
