@@ -52,6 +52,10 @@ const filterFields = {
   from: instant.optional(),
   to: instant.optional(),
 };
+/** The case filters of a parsed list or export query (one mapping for both routes). */
+const filtersOf = (q: { [K in keyof typeof filterFields]?: z.infer<(typeof filterFields)[K]> }) => ({
+  classId: q.classId, cameraId: q.cameraId, zoneId: q.zoneId, state: q.state, categoryCode: q.categoryCode, q: q.q, from: q.from, to: q.to,
+});
 const rangeOk = (q: { from?: number; to?: number }) => q.from === undefined || q.to === undefined || q.from <= q.to;
 
 const listQuery = z
@@ -143,7 +147,7 @@ export function caseRoutes(deps: ApiDeps): AnyRoute[] {
       handler: async ({ query }) => {
         try {
           return await deps.cases.list(
-            { classId: query.classId, cameraId: query.cameraId, zoneId: query.zoneId, state: query.state, categoryCode: query.categoryCode, q: query.q, from: query.from, to: query.to },
+            filtersOf(query),
             { limit: query.limit, cursor: query.cursor ?? null },
           );
         } catch (err) {
@@ -165,7 +169,7 @@ export function caseRoutes(deps: ApiDeps): AnyRoute[] {
         { status: 400, description: 'invalid filter' },
       ],
       handler: async ({ query, res }) => {
-        const filters = { classId: query.classId, cameraId: query.cameraId, zoneId: query.zoneId, state: query.state, categoryCode: query.categoryCode, q: query.q, from: query.from, to: query.to };
+        const filters = filtersOf(query);
         const locations = new Map<string, CameraLocation | undefined>();
         const locate = async (ids: string[]) => {
           for (const id of ids) if (!locations.has(id)) locations.set(id, (await deps.cameras.get(id))?.config.camera.location);

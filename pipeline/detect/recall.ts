@@ -2,6 +2,7 @@
 // tallies; the bench (test/bench/recall.bench.ts) and the regression test do the I/O.
 import { z } from 'zod';
 import type { Box, Detection } from '../types.js';
+import { iou } from '../rules/geometry.js';
 
 const unitBox = z
   .tuple([z.number().min(0).max(1), z.number().min(0).max(1), z.number().min(0).max(1), z.number().min(0).max(1)])
@@ -55,14 +56,6 @@ export interface FrameScore {
   falsePositives: number;
   /** Labelled boxes no detection matched, in source px (for reading a report). */
   missed: Array<{ label: string; box: Box }>;
-}
-
-function iou(a: Box, b: Box): number {
-  const w = Math.min(a.x2, b.x2) - Math.max(a.x1, b.x1);
-  const h = Math.min(a.y2, b.y2) - Math.max(a.y1, b.y1);
-  if (w <= 0 || h <= 0) return 0;
-  const inter = w * h;
-  return inter / ((a.x2 - a.x1) * (a.y2 - a.y1) + (b.x2 - b.x1) * (b.y2 - b.y1) - inter);
 }
 
 const toPx = ([x1, y1, x2, y2]: readonly number[], w: number, h: number): Box => ({ x1: x1! * w, y1: y1! * h, x2: x2! * w, y2: y2! * h });
