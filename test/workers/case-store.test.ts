@@ -3,7 +3,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../workers/db/db.js';
-import { CaseStore, CaseTransitionError, type CreateCaseInput } from '../../workers/stores/case-store.js';
+import { CaseStore, CaseTransitionError, localHour, splitRange, type CaseRecord, type CaseStats, type CreateCaseInput } from '../../workers/stores/case-store.js';
 import { makeConventions } from '../../workers/stores/conventions.js';
 import { NoticeStore } from '../../workers/stores/notice-store.js';
 import { startPostgres, type LocalPostgres } from '../support/postgres.js';
@@ -61,6 +61,40 @@ function input(key: string, over: Partial<CreateCaseInput> = {}): CreateCaseInpu
     mergeWindowMs: 0,
     ...over,
   };
+}
+
+const DAY = 86_400_000;
+describe('splitRange', () => {
+  it('reads whole 32-day blocks, then whole days, then the partial days at the edges, each instant once', () => {
+    // Day 19_712 is the first of block 616 (19_712 = 616 × 32).
+    const b = 616 * 32 * DAY;
+    expect(splitRange(b + 5, b + 1000)).toEqual({ buckets: [], direct: [[b + 5, b + 1001]] });
+    expect(splitRange(b - 3 * DAY - 7, b + 70 * DAY + 9)).toEqual({
+      buckets: [[32, 616, 618], [1, 19_709, 19_712], [1, 19_776, 19_782]],
+      direct: [[b - 3 * DAY - 7, b - 3 * DAY], [b + 70 * DAY, b + 70 * DAY + 10]],
+    });
+    expect(splitRange(b, b + 10 * DAY - 1)).toEqual({ buckets: [[1, 19_712, 19_722]], direct: [] });
+    expect(splitRange(b + 10, b)).toEqual({ buckets: [], direct: [] });
+    const open = splitRange(undefined, undefined);
+    expect(open.buckets[0]).toEqual([32, Math.ceil(Math.ceil(-Number.MAX_SAFE_INTEGER / DAY) / 32), Math.floor(Math.floor(Number.MAX_SAFE_INTEGER / DAY) / 32)]);
+  });
+});
+
+/** What stats() must answer, counted in JS over the records. */
+function expectedStats(all: CaseRecord[], from: number, to: number): CaseStats {
+  const out: CaseStats = { from, to, total: 0, byClass: {}, byCamera: {}, byZone: {}, byState: {}, byCategory: {}, byHour: new Array(24).fill(0) };
+  const inc = (o: Record<string, number>, k: string) => (o[k] = (o[k] ?? 0) + 1);
+  for (const c of all) {
+    if (c.createdAt < from || c.createdAt > to) continue;
+    out.total++;
+    inc(out.byClass, c.classId);
+    inc(out.byCamera, c.cameraId);
+    inc(out.byZone, `${c.cameraId}/${c.zoneId ?? '-'}`);
+    inc(out.byState, c.state);
+    if (c.categoryCode) inc(out.byCategory, c.categoryCode);
+    out.byHour[localHour(c.firstSeenAt, c.timezone)]!++;
+  }
+  return out;
 }
 
 describe.each<Backend>(['postgres', 'pglite'])('CaseStore on %s', { timeout: 60_000 }, (kind) => {
@@ -194,6 +228,71 @@ describe.each<Backend>(['postgres', 'pglite'])('CaseStore on %s', { timeout: 60_
       { classId: 'street_vending', cameraId: 'camB', zoneId: 'plaza', day: '2024-01-01', hour: 13, count: 1 },
       { classId: 'street_vending', cameraId: 'camA', zoneId: 'plaza', day: '2024-01-01', hour: 14, count: 1 },
       { classId: 'street_vending', cameraId: 'camA', zoneId: 'plaza', day: '2024-01-08', hour: 8, count: 2 },
+    ]);
+  });
+
+  it('keeps the rollups equal to a direct count over the cases through inserts, bulk inserts, merges, transitions and deletes', async () => {
+    const f = await fresh(kind);
+    const cases = new CaseStore(f.db.db);
+    const db = f.db.db;
+    // 30 cases over 90 days (three 32-day blocks and their edges), two cameras, a null zone.
+    const t0 = Date.UTC(2024, 0, 3, 5, 30);
+    const ids: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      const at = t0 + i * 3 * DAY + i * 3_600_000;
+      const r = await cases.create(input(`r${i}`, { cameraId: i % 3 ? 'camA' : 'camB', classId: i % 4 ? 'illegal_parking' : 'street_vending', zoneId: i % 5 ? 'kerb' : null, zoneType: null, firstSeenAt: at, lastSeenAt: at + 5000, now: at + 6000, mergeWindowMs: 0 }));
+      ids.push(r.case.id);
+    }
+    // A reappearance merged into r29 (no new case), a bulk insert of 3, transitions and a delete.
+    const merged = await cases.create(input('r29b', { cameraId: 'camA', classId: 'illegal_parking', zoneId: 'kerb', zoneType: null, firstSeenAt: t0 + 87 * DAY + 29 * 3_600_000 + 9000, lastSeenAt: t0 + 87 * DAY + 29 * 3_600_000 + 9999, now: t0 + 88 * DAY, mergeWindowMs: 60_000 }));
+    expect(merged.outcome).toBe('merged');
+    const bulk = [0, 1, 2].map((i) => cases.buildRecord(input(`bulk${i}`, { cameraId: 'camC', classId: 'exposed_garbage', zoneId: null, zoneType: null, firstSeenAt: t0 + i * 40 * DAY, lastSeenAt: t0 + i * 40 * DAY + 1, now: t0 + i * 40 * DAY + 2, mergeWindowMs: 0 })));
+    bulk[1]!.state = 'rejected';
+    expect(await cases.insertMany(bulk)).toHaveLength(3);
+    for (const id of ids.slice(0, 6)) await cases.transition(id, 'dispatched', { actor: 'op' });
+    for (const id of ids.slice(0, 2)) await cases.transition(id, 'handled', { actor: 'op' });
+    await cases.transition(ids[7]!, 'rejected', { actor: 'op', reason: 'false positive' });
+    await cases.addEvidence(ids[8]!, [{ store: 'fs', key: 'a/clip.mp4', file: { name: 'clip.mp4', kind: 'clip', contentType: 'video/mp4', bytes: 10, sha256: 'x' } }]);
+    await sql`delete from cases where id = ${ids[9]!}`.execute(db);
+
+    // The rollup rows, per grain, against the same grouping computed from the cases.
+    for (const grain of [1, 32]) {
+      const { rows } = await sql<{ n: number }>`
+        with r as (select bucket, camera_id, zone_id, class_id, state, category_code, n::bigint as n from case_counts where grain = ${grain} and n <> 0),
+        c as (select floor(created_at::numeric / ${grain * DAY})::int as bucket, camera_id, coalesce(zone_id, '') as zone_id, class_id, state, coalesce(category_code, '') as category_code, count(*) as n
+              from cases group by 1, 2, 3, 4, 5, 6)
+        select count(*)::int as n from ((select * from r except select * from c) union all (select * from c except select * from r)) x`.execute(db);
+      expect(rows[0]!.n).toBe(0);
+      const h = await sql<{ n: number }>`
+        with r as (select bucket, camera_id, zone_id, class_id, local_hour, n::bigint as n from case_hour_counts where grain = ${grain} and n <> 0),
+        c as (select floor(created_at::numeric / ${grain * DAY})::int as bucket, camera_id, coalesce(zone_id, '') as zone_id, class_id, local_hour, count(*) as n from cases group by 1, 2, 3, 4, 5)
+        select count(*)::int as n from ((select * from r except select * from c) union all (select * from c except select * from r)) x`.execute(db);
+      expect(h.rows[0]!.n).toBe(0);
+      const tot = await sql<{ n: number }>`select sum(n)::int as n from case_hour_totals where grain = ${grain}`.execute(db);
+      expect(tot.rows[0]!.n).toBe(32);
+    }
+
+    // The queries over ranges that cut blocks and days, against a count in JS.
+    const all = (await cases.list({}, { limit: 500 })).items;
+    expect(all).toHaveLength(32);
+    const whole = await cases.stats({ from: t0 - DAY, to: t0 + 100 * DAY });
+    expect(whole).toEqual(expectedStats(all, t0 - DAY, t0 + 100 * DAY));
+    expect(whole).toMatchObject({ total: 32, byState: { new: 24, dispatched: 4, handled: 2, rejected: 2 }, byCamera: { camA: 20, camB: 9, camC: 3 } });
+    for (const [from, to] of [[t0 + 4 * DAY + 17, t0 + 77 * DAY + 3_600_000], [t0 + 3 * DAY + 3_600_000, t0 + 3 * DAY + 3_600_000], [t0 + 31 * DAY, t0 + 64 * DAY - 1]] as const) {
+      expect(await cases.stats({ from, to })).toEqual(expectedStats(all, from, to));
+    }
+    const hot = await cases.hotSpots({ from: t0 + 2 * DAY + 1, to: t0 + 70 * DAY });
+    expect(hot.map((h) => [h.cameraId, h.zoneId, h.count])).toEqual([['camA', 'kerb', 13], ['camB', 'kerb', 5], ['camA', null, 3], ['camB', null, 1], ['camC', null, 1]]);
+    expect(hot[0]!.byClass).toEqual({ illegal_parking: 10, street_vending: 3 });
+    // Local hours (Asia/Shanghai) are 13:30 + i h: camA/kerb has one case per hour (peak = first, 0 h),
+    // camB/kerb's are at 16, 19, 1, 7 and 10 h.
+    expect(hot.slice(0, 2).map((h) => h.peakHour)).toEqual([0, 1]);
+    expect((await cases.hotSpots({ from: t0 + 2 * DAY + 1, to: t0 + 70 * DAY, classId: 'street_vending', top: 1 }))).toEqual([{ cameraId: 'camA', zoneId: 'kerb', count: 3, byClass: { street_vending: 3 }, peakHour: 5 }]);
+    const trend = await cases.trend({ at: t0 + 88 * DAY, classId: 'illegal_parking' });
+    expect(trend.rows).toEqual([
+      { classId: 'illegal_parking', cameraId: 'camB', zoneId: 'kerb', thisWeek: 1, lastWeek: 0, change: null },
+      { classId: 'illegal_parking', cameraId: 'camA', zoneId: 'kerb', thisWeek: 0, lastWeek: 1, change: -1 },
+      { classId: 'illegal_parking', cameraId: 'camA', zoneId: null, thisWeek: 0, lastWeek: 1, change: -1 },
     ]);
   });
 

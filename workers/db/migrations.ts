@@ -18,6 +18,45 @@ function raw(statements: string): Migration {
   };
 }
 
+/** Statements given one by one (for bodies such as PL/pgSQL functions that contain semicolons). */
+function each(...statements: string[]): Migration {
+  texts.push(statements.join('\n--\n'));
+  return {
+    async up(db: Kysely<unknown>) {
+      for (const s of statements) await sql.raw(s).execute(db);
+    },
+  };
+}
+
+// Rollups of cases, kept by statement-level triggers (transition tables, so a bulk insert of 5000
+// cases is one grouped upsert, a single create one small one) in the same transaction as the change.
+// Two grains: per UTC day (grain 1) and per 32-day block (grain 32); a query over [from, to] reads the
+// whole blocks, then the whole days at the edges, then the cases of the partial days at the very
+// edges (CaseStore.stats/hotSpots/trend). A null zone or category is '' here (part of the key).
+//   case_counts       day × camera × zone × class × state × category  (stats, hot spots, trend)
+//   case_hour_counts  day × camera × zone × class × local hour        (hot spots' peak hour)
+//   case_hour_totals  day × class × local hour                        (stats by hour)
+// Deltas are applied in key order (ORDER BY) so concurrent writers lock rollup rows in one order.
+const ROLLUP_GRAINS = '(VALUES (1::smallint), (32::smallint)) g(grain)';
+const BUCKET = 'floor(d.created_at::numeric / (86400000::numeric * g.grain))::int';
+function rollupDelta(source: string): string {
+  const d = `(${source}) d CROSS JOIN ${ROLLUP_GRAINS}`;
+  return `
+    INSERT INTO case_counts AS t (grain, bucket, camera_id, zone_id, class_id, state, category_code, n)
+      SELECT g.grain, ${BUCKET}, d.camera_id, coalesce(d.zone_id, ''), d.class_id, d.state, coalesce(d.category_code, ''), sum(d.s)
+      FROM ${d} GROUP BY 1, 2, 3, 4, 5, 6, 7 HAVING sum(d.s) <> 0 ORDER BY 1, 2, 3, 4, 5, 6, 7
+      ON CONFLICT (grain, bucket, camera_id, zone_id, class_id, state, category_code) DO UPDATE SET n = t.n + excluded.n;
+    INSERT INTO case_hour_counts AS t (camera_id, zone_id, grain, bucket, class_id, local_hour, n)
+      SELECT d.camera_id, coalesce(d.zone_id, ''), g.grain, ${BUCKET}, d.class_id, d.local_hour, sum(d.s)
+      FROM ${d} GROUP BY 1, 2, 3, 4, 5, 6 HAVING sum(d.s) <> 0 ORDER BY 1, 2, 3, 4, 5, 6
+      ON CONFLICT (camera_id, zone_id, grain, bucket, class_id, local_hour) DO UPDATE SET n = t.n + excluded.n;
+    INSERT INTO case_hour_totals AS t (grain, bucket, class_id, local_hour, n)
+      SELECT g.grain, ${BUCKET}, d.class_id, d.local_hour, sum(d.s)
+      FROM ${d} GROUP BY 1, 2, 3, 4 HAVING sum(d.s) <> 0 ORDER BY 1, 2, 3, 4
+      ON CONFLICT (grain, bucket, class_id, local_hour) DO UPDATE SET n = t.n + excluded.n;`;
+}
+const ROLLUP_COLS = 'created_at, camera_id, zone_id, class_id, state, category_code, local_hour';
+
 export const MIGRATIONS: Record<string, Migration> = {
   // Cases: the columns we filter, sort and count on are real columns with indexes; the rest of the
   // record (names, boxes, reason record, extras) is one jsonb document. A small toast_tuple_target
@@ -119,6 +158,46 @@ export const MIGRATIONS: Record<string, Migration> = {
     CREATE INDEX notices_created ON notices (created_at DESC, id DESC);
     CREATE INDEX notices_open ON notices (camera_id, state)
   `),
+  '0002_case_rollups': each(
+    `CREATE TABLE case_counts (
+      grain smallint NOT NULL, bucket integer NOT NULL, camera_id text NOT NULL, zone_id text NOT NULL, class_id text NOT NULL,
+      state text NOT NULL, category_code text NOT NULL, n integer NOT NULL,
+      PRIMARY KEY (grain, bucket, camera_id, zone_id, class_id, state, category_code))`,
+    // Led by camera and zone: hot spots read the hours of their top-N zones only.
+    `CREATE TABLE case_hour_counts (
+      camera_id text NOT NULL, zone_id text NOT NULL, grain smallint NOT NULL, bucket integer NOT NULL, class_id text NOT NULL,
+      local_hour smallint NOT NULL, n integer NOT NULL,
+      PRIMARY KEY (camera_id, zone_id, grain, bucket, class_id, local_hour))`,
+    `CREATE TABLE case_hour_totals (
+      grain smallint NOT NULL, bucket integer NOT NULL, class_id text NOT NULL, local_hour smallint NOT NULL, n integer NOT NULL,
+      PRIMARY KEY (grain, bucket, class_id, local_hour))`,
+    `CREATE FUNCTION case_rollup_ins() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN${rollupDelta(`SELECT ${ROLLUP_COLS}, 1 AS s FROM new_rows`)}
+      RETURN NULL;
+    END $$`,
+    `CREATE FUNCTION case_rollup_del() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN${rollupDelta(`SELECT ${ROLLUP_COLS}, -1 AS s FROM old_rows`)}
+      RETURN NULL;
+    END $$`,
+    // Most updates (evidence, latest sighting) change no rolled-up column: nothing to do.
+    `CREATE FUNCTION case_rollup_upd() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF NOT EXISTS (SELECT 1 FROM (SELECT ${ROLLUP_COLS} FROM old_rows EXCEPT ALL SELECT ${ROLLUP_COLS} FROM new_rows) x) THEN RETURN NULL; END IF;${rollupDelta(`SELECT ${ROLLUP_COLS}, -1 AS s FROM old_rows UNION ALL SELECT ${ROLLUP_COLS}, 1 FROM new_rows`)}
+      RETURN NULL;
+    END $$`,
+    `CREATE FUNCTION case_rollup_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      TRUNCATE case_counts, case_hour_counts, case_hour_totals;
+      RETURN NULL;
+    END $$`,
+    'CREATE TRIGGER cases_rollup_ins AFTER INSERT ON cases REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION case_rollup_ins()',
+    'CREATE TRIGGER cases_rollup_upd AFTER UPDATE ON cases REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION case_rollup_upd()',
+    'CREATE TRIGGER cases_rollup_del AFTER DELETE ON cases REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION case_rollup_del()',
+    'CREATE TRIGGER cases_rollup_truncate AFTER TRUNCATE ON cases FOR EACH STATEMENT EXECUTE FUNCTION case_rollup_truncate()',
+    // Cases stored before this migration.
+    `DO $$ BEGIN${rollupDelta(`SELECT ${ROLLUP_COLS}, 1 AS s FROM cases`)}
+    END $$`,
+  ),
 };
 
 class InlineProvider implements MigrationProvider {

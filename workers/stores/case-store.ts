@@ -593,25 +593,39 @@ export class CaseStore {
     return this.db.transaction().execute(async (trx) => {
       let todo = recs;
       if (!opts.skipExistingCheck) {
-        const { rows } = await sql<{ episode_key: string }>`select episode_key from case_episodes where episode_key in (${sql.join(recs.map((r) => r.idempotencyKey))})`.execute(trx);
+        const { rows } = await sql<{ episode_key: string }>`select episode_key from case_episodes
+          where episode_key in (select value from json_array_elements_text(${JSON.stringify(recs.map((r) => r.idempotencyKey))}::json))`.execute(trx);
         const known = new Set(rows.map((r) => r.episode_key));
         todo = recs.filter((r) => !known.has(r.idempotencyKey));
       }
       if (todo.length === 0) return [];
-      const caseRows = todo.map(
-        (r) => sql`(${r.id}, ${r.idempotencyKey}, ${r.cameraId}, ${r.classId}, ${r.zoneId}, ${r.state}, ${r.categoryCode ?? null}, ${r.createdAt}, ${r.updatedAt},
-          ${r.firstSeenAt}, ${r.lastSeenAt}, ${r.dueAt}, ${localHour(r.firstSeenAt, r.timezone)}, ${localDay(r.firstSeenAt, r.timezone)}, ${r.evidenceStatus},
-          ${r.reappearances}, 1, ${searchText(r)}, ${jsonb(docOf(r))})`,
-      );
+      // Each table gets one statement whose single parameter is a JSON array of rows
+      // (json_to_recordset): no bind-parameter limit, one parse, the same SQL on PostgreSQL and PGlite.
+      const caseRows = todo.map((r) => ({
+        id: r.id, idempotency_key: r.idempotencyKey, camera_id: r.cameraId, class_id: r.classId, zone_id: r.zoneId, state: r.state, category_code: r.categoryCode ?? null,
+        created_at: r.createdAt, updated_at: r.updatedAt, first_seen_at: r.firstSeenAt, last_seen_at: r.lastSeenAt, due_at: r.dueAt,
+        local_hour: localHour(r.firstSeenAt, r.timezone), local_day: localDay(r.firstSeenAt, r.timezone), evidence_status: r.evidenceStatus,
+        reappearances: r.reappearances, search: searchText(r), doc: docOf(r),
+      }));
       await sql`insert into cases (id, idempotency_key, camera_id, class_id, zone_id, state, category_code, created_at, updated_at, first_seen_at, last_seen_at,
-          due_at, local_hour, local_day, evidence_status, reappearances, rev, search, doc) values ${sql.join(caseRows)}`.execute(trx);
-      await sql`insert into case_episodes (episode_key, case_id, at) values ${sql.join(todo.map((r) => sql`(${r.idempotencyKey}, ${r.id}, ${r.createdAt})`))}`.execute(trx);
-      const hist = todo.flatMap((r) => r.history.map((h) => sql`(${r.id}, ${h.at}, ${h.kind ?? (h.from === null ? 'created' : 'transition')}, ${h.from}, ${h.to}, ${h.reason ?? null}, ${h.actor ?? null})`));
-      for (let i = 0; i < hist.length; i += 2000) {
-        await sql`insert into case_history (case_id, at, kind, from_state, to_state, reason, actor) values ${sql.join(hist.slice(i, i + 2000))}`.execute(trx);
+          due_at, local_hour, local_day, evidence_status, reappearances, rev, search, doc)
+        select id, idempotency_key, camera_id, class_id, zone_id, state, category_code, created_at, updated_at, first_seen_at, last_seen_at,
+          due_at, local_hour, local_day, evidence_status, reappearances, 1, search, doc
+        from json_to_recordset(${JSON.stringify(caseRows)}::json) as x(id text, idempotency_key text, camera_id text, class_id text, zone_id text, state text,
+          category_code text, created_at bigint, updated_at bigint, first_seen_at bigint, last_seen_at bigint, due_at bigint, local_hour smallint, local_day date,
+          evidence_status text, reappearances integer, search text, doc jsonb)`.execute(trx);
+      await sql`insert into case_episodes (episode_key, case_id, at)
+        select k, c, a from json_to_recordset(${JSON.stringify(todo.map((r) => ({ k: r.idempotencyKey, c: r.id, a: r.createdAt })))}::json) as x(k text, c text, a bigint)`.execute(trx);
+      const hist = todo.flatMap((r) => r.history.map((h) => ({ c: r.id, at: h.at, k: h.kind ?? (h.from === null ? 'created' : 'transition'), f: h.from, t: h.to, r: h.reason ?? null, a: h.actor ?? null, d: h.merge ?? null })));
+      if (hist.length) {
+        await sql`insert into case_history (case_id, at, kind, from_state, to_state, reason, actor, details)
+          select c, at, k, f, t, r, a, d from json_to_recordset(${JSON.stringify(hist)}::json) as x(c text, at bigint, k text, f text, t text, r text, a text, d jsonb)`.execute(trx);
       }
-      const ev = todo.flatMap((r) => r.evidence.map((e) => sql`(${r.id}, ${e.key}, ${r.updatedAt}, ${jsonb(e)})`));
-      if (ev.length) await sql`insert into case_evidence (case_id, key, added_at, ref) values ${sql.join(ev)} on conflict do nothing`.execute(trx);
+      const ev = todo.flatMap((r) => r.evidence.map((e) => ({ c: r.id, k: e.key, a: r.updatedAt, e })));
+      if (ev.length) {
+        await sql`insert into case_evidence (case_id, key, added_at, ref)
+          select c, k, a, e from json_to_recordset(${JSON.stringify(ev)}::json) as x(c text, k text, a bigint, e jsonb) on conflict do nothing`.execute(trx);
+      }
       return todo.map((r) => r.id);
     });
   }
@@ -765,63 +779,83 @@ export class CaseStore {
    */
   async list(filters: CaseFilters = {}, page: { limit?: number; cursor?: string | null } = {}): Promise<CasePage> {
     const limit = Math.min(Math.max(page.limit ?? 50, 1), 500);
-    const after = page.cursor ? decodeCursor(page.cursor) : null;
-    const where = this.where(filters, after ? [sql`(created_at, id) < (${after.createdAt}, ${after.id})`] : []);
-    const { rows } = await sql<Row>`
-      with page as (select id, created_at from cases ${where} order by created_at desc, id desc limit ${limit + 1})
-      ${RECORD_SQL(sql`join page using (id) order by page.created_at desc, page.id desc`)}`.execute(this.db);
+    const { rows } = await this.listQuery(filters, page).execute(this.db);
     const items = rows.slice(0, limit).map(toRecord);
     const last = items[items.length - 1];
     return { items, nextCursor: rows.length > limit && last ? encodeCursor({ createdAt: last.createdAt, id: last.id }) : null };
   }
 
-  /** Counts per class, camera, zone, state, category and hour of day for cases created in [from, to]. */
+  /** The list's SQL (public so the bench can EXPLAIN it). */
+  listQuery(filters: CaseFilters = {}, page: { limit?: number; cursor?: string | null } = {}): RawBuilder<Row> {
+    const limit = Math.min(Math.max(page.limit ?? 50, 1), 500);
+    const after = page.cursor ? decodeCursor(page.cursor) : null;
+    const where = this.where(filters, after ? [sql`(created_at, id) < (${after.createdAt}, ${after.id})`] : []);
+    return sql<Row>`
+      with page as (select id, created_at from cases ${where} order by created_at desc, id desc limit ${limit + 1})
+      ${RECORD_SQL(sql`join page using (id) order by page.created_at desc, page.id desc`)}`;
+  }
+
+  /**
+   * Counts per class, camera, zone, state, category and hour of day for cases created in [from, to],
+   * from the rollups (whole 32-day blocks and days) plus the cases of the partial days at the edges.
+   */
   async stats(range: { from?: number; to?: number } = {}): Promise<CaseStats> {
     const out: CaseStats = { from: range.from ?? null, to: range.to ?? null, total: 0, byClass: {}, byCamera: {}, byZone: {}, byState: {}, byCategory: {}, byHour: new Array(24).fill(0) };
+    const split = splitRange(range.from, range.to);
     const { rows } = await sql<{ g: string; k1: string | null; k2: string | null; n: number }>`
+      with p as (${rollupParts(split)})
       select case when grouping(class_id) = 0 then 'class' when grouping(zone_id) = 0 then 'zone' when grouping(camera_id) = 0 then 'camera'
-          when grouping(state) = 0 then 'state' when grouping(category_code) = 0 then 'category' when grouping(local_hour) = 0 then 'hour' else 'total' end as g,
-        coalesce(class_id, camera_id, state, category_code, local_hour::text) as k1, zone_id as k2, count(*)::int as n
-      from cases ${this.where({ from: range.from, to: range.to })}
-      group by grouping sets ((class_id), (camera_id), (camera_id, zone_id), (state), (category_code), (local_hour), ())`.execute(this.db);
+          when grouping(state) = 0 then 'state' when grouping(category_code) = 0 then 'category' else 'total' end as g,
+        coalesce(class_id, camera_id, state, category_code) as k1, zone_id as k2, sum(n)::int as n
+      from p group by grouping sets ((class_id), (camera_id), (camera_id, zone_id), (state), (category_code), ())
+      having sum(n) <> 0`.execute(this.db);
     for (const r of rows) {
       const n = Number(r.n);
       if (r.g === 'total') out.total = n;
       else if (r.g === 'class') out.byClass[r.k1!] = n;
       else if (r.g === 'camera') out.byCamera[r.k1!] = n;
-      else if (r.g === 'zone') out.byZone[`${r.k1}/${r.k2 ?? '-'}`] = n;
+      else if (r.g === 'zone') out.byZone[`${r.k1}/${r.k2 || '-'}`] = n;
       else if (r.g === 'state') out.byState[r.k1!] = n;
       else if (r.g === 'category') {
-        if (r.k1 !== null) out.byCategory[r.k1] = n;
-      } else if (r.g === 'hour') out.byHour[Number(r.k1)] = n;
+        if (r.k1) out.byCategory[r.k1] = n;
+      }
     }
+    const hours = await sql<{ h: number; n: number }>`
+      with p as (${hourParts(split, 'case_hour_totals', sql`local_hour, n`, sql`local_hour, 1 as n`)})
+      select local_hour as h, sum(n)::int as n from p group by local_hour`.execute(this.db);
+    for (const r of hours.rows) out.byHour[Number(r.h)] = Number(r.n);
     return out;
   }
 
   /** The top-N camera zones by number of cases in [from, to] (高发区域), with their classes and peak hour. */
   async hotSpots(q: { from?: number; to?: number; classId?: string; top?: number } = {}): Promise<HotSpot[]> {
     const top = Math.min(Math.max(q.top ?? 10, 1), 100);
-    const where = this.where({ from: q.from, to: q.to, classId: q.classId });
-    const { rows } = await sql<{ camera_id: string; zone_id: string | null; class_id: string | null; local_hour: number | null; n: number; total: number }>`
-      with spots as (
-        select camera_id, zone_id, count(*)::int as total from cases ${where}
-        group by camera_id, zone_id order by total desc, camera_id, zone_id limit ${top}
-      )
-      select s.camera_id, s.zone_id, s.total, c.class_id, c.local_hour, count(*)::int as n
-      from spots s join cases c on c.camera_id = s.camera_id and c.zone_id is not distinct from s.zone_id
-      where true ${rangeAnd(q)}
-      group by grouping sets ((s.camera_id, s.zone_id, s.total, c.class_id), (s.camera_id, s.zone_id, s.total, c.local_hour))`.execute(this.db);
+    const split = splitRange(q.from, q.to);
+    const cls = q.classId ? sql`class_id = ${q.classId}` : null;
+    // The peak hour reads case_hour_counts (led by camera and zone) for the top-N zones only.
+    const { rows } = await sql<{ camera_id: string; zone_id: string; class_id: string | null; local_hour: number | null; n: number; total: number }>`
+      with p as (${rollupParts(split, cls)}),
+      spots as (
+        select camera_id, zone_id, sum(n)::int as total from p group by camera_id, zone_id having sum(n) > 0
+        order by total desc, camera_id, nullif(zone_id, '') limit ${top}
+      ),
+      h as (${hourParts(split, 'case_hour_counts', sql`camera_id, zone_id, local_hour, n`, sql`camera_id, coalesce(zone_id, '') as zone_id, local_hour, 1 as n`, sql`(camera_id, zone_id) in (select camera_id, zone_id from spots)`, sql`(camera_id, coalesce(zone_id, '')) in (select camera_id, zone_id from spots)`, cls)})
+      select s.camera_id, s.zone_id, s.total, x.class_id, null::int as local_hour, x.n
+        from spots s join (select camera_id, zone_id, class_id, sum(n)::int as n from p join spots using (camera_id, zone_id) group by camera_id, zone_id, class_id having sum(n) <> 0) x using (camera_id, zone_id)
+      union all
+      select s.camera_id, s.zone_id, s.total, null, y.local_hour, y.n
+        from spots s join (select camera_id, zone_id, local_hour, sum(n)::int as n from h group by camera_id, zone_id, local_hour) y using (camera_id, zone_id)`.execute(this.db);
     const byKey = new Map<string, HotSpot & { hours: number[] }>();
     for (const r of rows) {
-      const k = `${r.camera_id}\u0000${r.zone_id ?? ''}`;
+      const k = `${r.camera_id}\u0000${r.zone_id}`;
       let h = byKey.get(k);
-      if (!h) byKey.set(k, (h = { cameraId: r.camera_id, zoneId: r.zone_id, count: Number(r.total), byClass: {}, peakHour: 0, hours: new Array(24).fill(0) }));
+      if (!h) byKey.set(k, (h = { cameraId: r.camera_id, zoneId: r.zone_id === '' ? null : r.zone_id, count: Number(r.total), byClass: {}, peakHour: 0, hours: new Array(24).fill(0) }));
       if (r.class_id !== null) h.byClass[r.class_id] = Number(r.n);
       else if (r.local_hour !== null) h.hours[Number(r.local_hour)] = Number(r.n);
     }
     return [...byKey.values()]
       .map(({ hours, ...h }) => ({ ...h, peakHour: hours.indexOf(Math.max(...hours)) }))
-      .sort((a, b) => b.count - a.count || a.cameraId.localeCompare(b.cameraId) || String(a.zoneId).localeCompare(String(b.zoneId)));
+      .sort((a, b) => b.count - a.count || a.cameraId.localeCompare(b.cameraId) || zoneOrder(a.zoneId, b.zoneId));
   }
 
   /** Week over week per class and camera zone: the 7 days before `at` against the 7 before that. */
@@ -830,20 +864,23 @@ export class CaseStore {
     const week = 7 * 86_400_000;
     const from = to - 2 * week;
     const top = Math.min(Math.max(q.top ?? 20, 1), 500);
-    const { rows } = await sql<{ class_id: string; camera_id: string; zone_id: string | null; this_week: number; last_week: number }>`
-      select class_id, camera_id, zone_id,
-        count(*) filter (where created_at > ${to - week})::int as this_week,
-        count(*) filter (where created_at <= ${to - week})::int as last_week
-      from cases ${this.where({ from: from + 1, to, classId: q.classId })}
-      group by class_id, camera_id, zone_id
-      order by this_week desc, last_week desc, class_id, camera_id, zone_id limit ${top}`.execute(this.db);
+    const cls = q.classId ? sql`class_id = ${q.classId}` : null;
+    const { rows } = await sql<{ class_id: string; camera_id: string; zone_id: string; this_week: number; last_week: number }>`
+      with p as (
+        select 1 as w, camera_id, zone_id, class_id, n from (${rollupParts(splitRange(to - week + 1, to), cls)}) a
+        union all
+        select 0, camera_id, zone_id, class_id, n from (${rollupParts(splitRange(from + 1, to - week), cls)}) b
+      )
+      select class_id, camera_id, zone_id, coalesce(sum(n) filter (where w = 1), 0)::int as this_week, coalesce(sum(n) filter (where w = 0), 0)::int as last_week
+      from p group by class_id, camera_id, zone_id having sum(n) filter (where w = 1) <> 0 or sum(n) filter (where w = 0) <> 0
+      order by this_week desc, last_week desc, class_id, camera_id, nullif(zone_id, '') limit ${top}`.execute(this.db);
     return {
       from,
       to,
       rows: rows.map((r) => ({
         classId: r.class_id,
         cameraId: r.camera_id,
-        zoneId: r.zone_id,
+        zoneId: r.zone_id === '' ? null : r.zone_id,
         thisWeek: Number(r.this_week),
         lastWeek: Number(r.last_week),
         change: Number(r.last_week) > 0 ? Math.round(((Number(r.this_week) - Number(r.last_week)) / Number(r.last_week)) * 1000) / 1000 : null,
@@ -881,12 +918,75 @@ export class CaseStore {
   }
 }
 
-function rangeAnd(q: { from?: number; to?: number; classId?: string }): RawBuilder<unknown> {
-  const conds: RawBuilder<unknown>[] = [];
-  if (q.from !== undefined) conds.push(sql`c.created_at >= ${q.from}`);
-  if (q.to !== undefined) conds.push(sql`c.created_at <= ${q.to}`);
-  if (q.classId) conds.push(sql`c.class_id = ${q.classId}`);
-  return conds.length ? sql`and ${sql.join(conds, sql` and `)}` : sql``;
+/** Null zones sort last, as in SQL. */
+function zoneOrder(a: string | null, b: string | null): number {
+  return a === b ? 0 : a === null ? 1 : b === null ? -1 : a.localeCompare(b);
+}
+
+const DAY_MS = 86_400_000;
+/** Days per coarse rollup bucket (grain 32 in migration 0002_case_rollups). */
+export const ROLLUP_BLOCK_DAYS = 32;
+
+/** How a createdAt range [from, to] (inclusive, epoch ms) is read: whole blocks and days from the rollups, the rest from cases. */
+export interface RangeSplit {
+  /** [grain, first bucket, end bucket) ranges of rollup rows. */
+  buckets: Array<[grain: number, lo: number, hi: number]>;
+  /** [lo, hi) createdAt ranges read from the cases themselves (partial days at the edges). */
+  direct: Array<[lo: number, hi: number]>;
+}
+
+/**
+ * Splits [from, to] so that every instant is counted exactly once: whole 32-day blocks, whole UTC
+ * days outside them, and the partial days at either edge. Pure.
+ */
+export function splitRange(from?: number, to?: number): RangeSplit {
+  const lo = from ?? -Number.MAX_SAFE_INTEGER;
+  const hi = (to ?? Number.MAX_SAFE_INTEGER - 1) + 1;
+  const out: RangeSplit = { buckets: [], direct: [] };
+  if (hi <= lo) return out;
+  const d0 = Math.ceil(lo / DAY_MS);
+  const d1 = Math.floor(hi / DAY_MS);
+  if (d0 >= d1) {
+    out.direct.push([lo, hi]);
+    return out;
+  }
+  if (lo < d0 * DAY_MS) out.direct.push([lo, d0 * DAY_MS]);
+  if (d1 * DAY_MS < hi) out.direct.push([d1 * DAY_MS, hi]);
+  const b0 = Math.ceil(d0 / ROLLUP_BLOCK_DAYS);
+  const b1 = Math.floor(d1 / ROLLUP_BLOCK_DAYS);
+  if (b0 < b1) {
+    out.buckets.push([ROLLUP_BLOCK_DAYS, b0, b1]);
+    if (d0 < b0 * ROLLUP_BLOCK_DAYS) out.buckets.push([1, d0, b0 * ROLLUP_BLOCK_DAYS]);
+    if (b1 * ROLLUP_BLOCK_DAYS < d1) out.buckets.push([1, b1 * ROLLUP_BLOCK_DAYS, d1]);
+  } else out.buckets.push([1, d0, d1]);
+  return out;
+}
+
+function andAll(conds: Array<RawBuilder<unknown> | null | undefined>): RawBuilder<unknown> {
+  const c = conds.filter((x): x is RawBuilder<unknown> => !!x);
+  return c.length ? sql.join(c, sql` and `) : sql`true`;
+}
+
+/**
+ * Rows (camera_id, zone_id, class_id, state, category_code, n) whose n add up to the cases created
+ * in the split range: case_counts for whole buckets, the cases (each n = 1) for partial days.
+ * Zone and category are '' for none, as in the rollup.
+ */
+function rollupParts(split: RangeSplit, cond: RawBuilder<unknown> | null = null): RawBuilder<unknown> {
+  const parts: RawBuilder<unknown>[] = [
+    ...split.buckets.map(([g, lo, hi]) => sql`select camera_id, zone_id, class_id, state, category_code, n from case_counts where ${andAll([sql`grain = ${g} and bucket >= ${lo} and bucket < ${hi}`, cond])}`),
+    ...split.direct.map(([lo, hi]) => sql`select camera_id, coalesce(zone_id, '') as zone_id, class_id, state, coalesce(category_code, '') as category_code, 1 as n from cases where ${andAll([sql`created_at >= ${lo} and created_at < ${hi}`, cond])}`),
+  ];
+  return parts.length ? sql.join(parts, sql` union all `) : sql`select ''::text as camera_id, ''::text as zone_id, ''::text as class_id, ''::text as state, ''::text as category_code, 0 as n where false`;
+}
+
+/** Like rollupParts for an hour rollup table: `cols` from it, `caseCols` from cases. */
+function hourParts(split: RangeSplit, table: 'case_hour_counts' | 'case_hour_totals', cols: RawBuilder<unknown>, caseCols: RawBuilder<unknown>, cond: RawBuilder<unknown> | null = null, caseCond: RawBuilder<unknown> | null = cond, cls: RawBuilder<unknown> | null = null): RawBuilder<unknown> {
+  const parts: RawBuilder<unknown>[] = [
+    ...split.buckets.map(([g, lo, hi]) => sql`select ${cols} from ${sql.table(table)} where ${andAll([sql`grain = ${g} and bucket >= ${lo} and bucket < ${hi}`, cond, cls])}`),
+    ...split.direct.map(([lo, hi]) => sql`select ${caseCols} from cases where ${andAll([sql`created_at >= ${lo} and created_at < ${hi}`, caseCond, cls])}`),
+  ];
+  return parts.length ? sql.join(parts, sql` union all `) : sql`select ${cols} from ${sql.table(table)} where false`;
 }
 
 function overlap(a: readonly Box[], b: readonly Box[]): number {
