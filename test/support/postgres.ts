@@ -62,7 +62,8 @@ async function waitReady(url: string, child: ChildProcess, timeoutMs: number): P
   throw new Error(`postgres at ${url} not ready within ${timeoutMs} ms`);
 }
 
-export async function startPostgres(): Promise<LocalPostgres> {
+/** `settings`: extra server settings (name → value), e.g. a bench's larger buffers. */
+export async function startPostgres(settings: Record<string, string> = {}): Promise<LocalPostgres> {
   const bin = pgBinDir();
   const base = await mkdtemp(path.join(tmpdir(), 'citywatch-pg-'));
   await chmod(base, 0o777);
@@ -75,7 +76,7 @@ export async function startPostgres(): Promise<LocalPostgres> {
   let child: ChildProcess | null = null;
   const start = async () => {
     // fsync stays on: the outage test relies on what PostgreSQL acknowledged being there after a restart.
-    const [c2, a2] = cmd(path.join(bin, 'postgres'), ['-D', dir, '-p', String(port), '-k', base, '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=100', '-c', 'shared_buffers=64MB']);
+    const [c2, a2] = cmd(path.join(bin, 'postgres'), ['-D', dir, '-p', String(port), '-k', base, '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=100', '-c', 'shared_buffers=64MB', ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])]);
     const ch = spawn(c2, a2, { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     ch.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
