@@ -17,6 +17,7 @@ import type { DecodeDecision, FrameSource, SourceState } from '../pipeline/sourc
 import { Recorder } from '../pipeline/source/recorder.js';
 import { checkInput, type Resolver } from '../pipeline/source/address-policy.js';
 import { isLiveInput, scrubSecrets, secretsOf } from '../pipeline/source/input-url.js';
+import type { ModelInfo } from '../pipeline/evidence/manifest.js';
 import type { ViolationEvent } from '../pipeline/types.js';
 import type { DeliveryService } from './delivery/delivery.js';
 import type { EvidenceService, EvidencePurpose } from './evidence.js';
@@ -85,6 +86,8 @@ export class CameraRunner {
   private analysedFps: number | null = null;
   /** Pixel size of the analysed stream (boxes are in it); the recorded main stream may differ. */
   private detectSize: { width: number; height: number } | null = null;
+  /** The detector model (name + sha256) for evidence manifests. */
+  private models: ModelInfo[] = [];
   /** Set when the frame loop ended by itself (file input at EOF, or a fatal error). */
   finished = false;
   readonly ringDir: string;
@@ -119,6 +122,7 @@ export class CameraRunner {
     const cfg = this.camera.config;
     const session = await sharedSession(cfg.analysis.model, { threads: settings.inferThreads, maxConcurrent: settings.inferConcurrency });
     const manifest = session.manifest;
+    this.models = [{ name: manifest.name, sha256: manifest.sha256 }];
     const aux = auxiliaryDetectors(cfg);
     const text = aux.text ? await sharedTextDetector().catch((err: Error) => (this.d.log('OCR unavailable; text classes inactive', { camera: this.camera.id, error: err.message }), null)) : null;
     // The same composition as replays and `citywatch analyze`, so a live camera decides like a replay.
@@ -391,7 +395,12 @@ export class CameraRunner {
         boxes: ev.boxes,
         boxSpace: this.detectSize,
         zonePolygon: zone ? zone.polygon.map((p) => [p[0], p[1]] as const) : null,
-        caption: `${c.nameZh} ${c.nameEn} · ${this.camera.name} · ${zone?.name ?? ev.reason.zoneId ?? ''}`,
+        zoneLabel: zone?.name ?? ev.reason.zoneId ?? undefined,
+        classLabel: `${c.nameZh} ${c.nameEn}`,
+        cameraLabel: this.camera.name,
+        models: this.models,
+        episodeId: this.episodeKey(ev.episodeId),
+        classId: ev.classId,
         ringDir: this.ringDir,
         reason: ev.reason,
         preRollSec: s.preRollSec,
@@ -429,7 +438,11 @@ export class CameraRunner {
         boxes: c.boxes,
         boxSpace: this.detectSize,
         zonePolygon: zone ? zone.polygon.map((p) => [p[0], p[1]] as const) : null,
-        caption: `${c.nameZh} ${c.nameEn} · reopened · ${this.camera.name}`,
+        zoneLabel: zone?.name ?? c.zoneId ?? undefined,
+        classLabel: `${c.nameZh} ${c.nameEn}`,
+        cameraLabel: this.camera.name,
+        models: this.models,
+        classId: c.classId,
         ringDir: this.ringDir,
         reason: c.reason,
         preRollSec: 0,

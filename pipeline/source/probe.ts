@@ -5,6 +5,8 @@ export interface ProbeResult {
   width: number;
   height: number;
   codec: string;
+  /** Demuxer name(s) as ffprobe reports them, e.g. "mov,mp4,m4a,3gp,3g2,mj2" or "image2". */
+  format: string;
   /** Seconds; null for live streams. */
   duration: number | null;
   startTime: number;
@@ -53,7 +55,7 @@ export function probeInput(
   if (gop) args.push('-read_intervals', `%+${gop}`);
   args.push(
     '-select_streams', 'v:0',
-    '-show_entries', `stream=width,height,codec_name,avg_frame_rate,r_frame_rate:format=duration,start_time${gop ? ':packet=pts_time,flags' : ''}`,
+    '-show_entries', `stream=width,height,codec_name,avg_frame_rate,r_frame_rate:format=format_name,duration,start_time${gop ? ':packet=pts_time,flags' : ''}`,
     '-of', 'json', spec.ffmpegInput,
   );
   return new Promise((resolve, reject) => {
@@ -94,6 +96,7 @@ export function probeInput(
         width,
         height,
         codec: String(s.codec_name ?? 'unknown'),
+        format: String(json.format?.format_name ?? ''),
         duration: Number.isFinite(duration) && duration > 0 ? duration : null,
         startTime: Number.isFinite(start) ? start : 0,
         fps: parseRate(String(s.avg_frame_rate ?? '')) ?? parseRate(String(s.r_frame_rate ?? '')),

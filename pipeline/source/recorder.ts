@@ -156,6 +156,20 @@ export function planPrune(
 
 const INDEX = 'index.json';
 
+/**
+ * The ring's index as last persisted (oldest first), [] when there is none yet. The index is
+ * rewritten before files are pruned, so it may list a segment another process is about to delete:
+ * readers (clip assembly) hold segments by hard link and treat a vanished one as a gap.
+ */
+export async function readRingIndex(dir: string): Promise<SegmentRecord[]> {
+  try {
+    const parsed: unknown = JSON.parse(await readFile(join(dir, INDEX), 'utf8'));
+    return Array.isArray(parsed) ? (parsed as SegmentRecord[]) : [];
+  } catch {
+    return [];
+  }
+}
+
 export interface RecorderEvents {
   segment: [SegmentRecord];
   pruned: [SegmentRecord[]];
@@ -292,12 +306,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
   }
 
   private async loadIndex(): Promise<void> {
-    let loaded: SegmentRecord[] = [];
-    try {
-      loaded = JSON.parse(await readFile(join(this.opts.dir, INDEX), 'utf8')) as SegmentRecord[];
-    } catch {
-      loaded = [];
-    }
+    const loaded = await readRingIndex(this.opts.dir);
     const present: SegmentRecord[] = [];
     for (const r of loaded) {
       const st = await stat(join(this.opts.dir, r.file)).catch(() => null);
