@@ -8,6 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { auxiliaryDetectors, CameraAnalyzer } from '../pipeline/analyzer.js';
+import { backoffDelay } from '../pipeline/backoff.js';
 import { sharedSession } from '../pipeline/detect/session.js';
 import { sourceForModel, sourceTiling } from '../pipeline/detect/stream.js';
 import { TextDetector } from '../pipeline/detect/text/index.js';
@@ -273,7 +274,7 @@ export class CameraRunner {
             this.d.log('event handling failed', { camera: this.camera.id, error: (err as Error).message });
             return;
           }
-          await new Promise((r) => setTimeout(r, 500 * attempt));
+          await new Promise((r) => setTimeout(r, backoffDelay(attempt, { initialMs: 500, maxMs: 8000 })));
         }
       }
     });

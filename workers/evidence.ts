@@ -7,6 +7,7 @@
 // volume in compose), so any worker can assemble a clip and a camera's ring survives a failover.
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { backoffDelay, type Backoff } from '../pipeline/backoff.js';
 import { collectEvidence, type SnapshotMoment } from '../pipeline/evidence/collect.js';
 import type { ModelInfo } from '../pipeline/evidence/manifest.js';
 import { evidenceKey, type EvidenceStore } from '../pipeline/evidence/store.js';
@@ -16,6 +17,9 @@ import type { DeliveryService, EventType } from './delivery/delivery.js';
 import type { CaseRecord, CaseStore } from './stores/case-store.js';
 
 export const EVIDENCE_QUEUE = 'evidence';
+
+/** Retries of an evidence job: 3 s, 6 s, 12 s (±20 %), while S3 or the disk recovers. */
+const EVIDENCE_BACKOFF: Backoff = { initialMs: 3000, maxMs: 60_000 };
 
 export type EvidencePurpose = 'case' | 'reappearance' | 'reopen';
 
@@ -107,14 +111,19 @@ export class EvidenceService {
       jobId: `${data.purpose}_${data.caseId}_${data.eventId}`.replace(/[^A-Za-z0-9_.-]/g, '_'),
       delay: Math.max(0, Math.round(readyInMs)),
       attempts: 4,
-      backoff: { type: 'exponential', delay: 3000 },
+      backoff: { type: 'jitter-exp' },
       removeOnComplete: { age: 24 * 3600, count: 5000 },
       removeOnFail: { age: 7 * 24 * 3600, count: 5000 },
     });
   }
 
   startWorker(connection: Redis, concurrency = 1): Worker<EvidenceJobData> {
-    this.worker = new Worker<EvidenceJobData>(EVIDENCE_QUEUE, (job) => this.process(job), { connection, prefix: this.o.bullPrefix, concurrency });
+    this.worker = new Worker<EvidenceJobData>(EVIDENCE_QUEUE, (job) => this.process(job), {
+      connection,
+      prefix: this.o.bullPrefix,
+      concurrency,
+      settings: { backoffStrategy: (attemptsMade: number) => backoffDelay(attemptsMade, EVIDENCE_BACKOFF) },
+    });
     this.worker.on('error', () => undefined);
     return this.worker;
   }

@@ -17,6 +17,7 @@ import { EventEmitter } from 'node:events';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { backoffDelay } from '../backoff.js';
 import { inputGuardArgs, isLiveInput, parseInput, scrubSecrets, type InputSpec } from './input-url.js';
 
 export { isLiveInput };
@@ -57,7 +58,7 @@ export interface RecorderOptions {
   audio?: boolean;
   rtspTransport?: 'tcp' | 'udp';
   ffmpegPath?: string;
-  /** Restart backoff after ffmpeg dies (ms), doubled up to restartMaxMs. */
+  /** Restart backoff after ffmpeg dies (ms): pipeline/backoff from restartMinMs (1000) up to restartMaxMs (30000). */
   restartMinMs?: number;
   restartMaxMs?: number;
   /**
@@ -184,7 +185,8 @@ export class Recorder extends EventEmitter<RecorderEvents> {
   private proc: ChildProcess | null = null;
   private running = false;
   private restartTimer: NodeJS.Timeout | null = null;
-  private restartDelay: number;
+  /** ffmpeg runs that died since the last segment (the restart backoff's attempt). */
+  private failedRuns = 0;
   private streamOffset = 0;
   private runStreamEnd = 0;
   private persistChain: Promise<void> = Promise.resolve();
@@ -207,7 +209,6 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     if (!(seg >= 0.5 && seg <= 60)) throw new Error(`recorder: segmentSec must be 0.5..60, got ${seg}`);
     if (opts.readRate !== undefined && !(opts.readRate > 0)) throw new Error(`recorder: readRate must be positive, got ${opts.readRate}`);
     this.opts = { segmentSec: 2, ...opts };
-    this.restartDelay = opts.restartMinMs ?? 1000;
   }
 
   get clock(): ClipClock {
@@ -361,8 +362,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
           this.emit('error', new Error(`recorder ${this.opts.cameraId}: ffmpeg failed on ${this.spec.display} (exit ${code ?? signal}): ${stderr.trim()}`));
           return;
         }
-        const delayMs = this.restartDelay;
-        this.restartDelay = Math.min(this.opts.restartMaxMs ?? 30_000, this.restartDelay * 2);
+        const delayMs = backoffDelay(++this.failedRuns, { initialMs: this.opts.restartMinMs ?? 1000, maxMs: this.opts.restartMaxMs ?? 30_000 });
         this.restarts++;
         this.emit('restart', { code, signal, delayMs, stderr: stderr.trim() });
         this.restartTimer = setTimeout(() => {
@@ -401,7 +401,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     };
     this.index.push(rec);
     this.lastSegmentAt = arrived;
-    this.restartDelay = this.opts.restartMinMs ?? 1000;
+    this.failedRuns = 0;
     await this.prune();
     this.emit('segment', { ...rec });
   }

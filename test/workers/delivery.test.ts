@@ -5,7 +5,8 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { DeliveryService, retryDelay } from '../../workers/delivery/delivery.js';
+import { backoffDelay } from '../../pipeline/backoff.js';
+import { DeliveryService, deliveryBackoff } from '../../workers/delivery/delivery.js';
 import { Webhook } from 'standardwebhooks';
 import { IDEMPOTENCY_HEADER, SIGNATURE_HEADER, signatureHeader, signedHeaders, verifySignature } from '../../workers/delivery/webhook.js';
 import { closeRedis, createRedis } from '../../workers/redis.js';
@@ -90,11 +91,12 @@ describe('signatures', () => {
     expect(h[SIGNATURE_HEADER]).toContain(`t=${h['webhook-timestamp']},`);
   });
 
-  it('backs off exponentially with jitter inside [d/2, d] and caps at max', () => {
-    expect(retryDelay(1, { baseMs: 1000, maxMs: 60_000 }, () => 0)).toBe(500);
-    expect(retryDelay(1, { baseMs: 1000, maxMs: 60_000 }, () => 1)).toBe(1000);
-    expect(retryDelay(4, { baseMs: 1000, maxMs: 60_000 }, () => 1)).toBe(8000);
-    expect(retryDelay(20, { baseMs: 1000, maxMs: 60_000 }, () => 1)).toBe(60_000);
+  it('backs off exponentially with ±50 % jitter and caps at max', () => {
+    const b = deliveryBackoff({ baseMs: 1000, maxMs: 60_000 });
+    expect(backoffDelay(1, b, () => 0)).toBe(500);
+    expect(backoffDelay(1, b, () => 1)).toBe(1500);
+    expect(backoffDelay(4, b, () => 0.5)).toBe(8000);
+    expect(backoffDelay(20, b, () => 1)).toBe(60_000);
   });
 });
 

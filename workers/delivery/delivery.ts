@@ -3,6 +3,7 @@
 // (sent as X-Idempotency-Key) and a durable delivery record in Redis; attempts back off
 // exponentially with jitter; after the last attempt the event goes to a dead-letter list from which
 // an operator can redeliver it with the same key and body.
+import { backoffDelay, type Backoff } from '../../pipeline/backoff.js';
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Keys } from '../redis.js';
@@ -49,11 +50,11 @@ export interface BackoffSettings {
 
 export const DEFAULT_BACKOFF: BackoffSettings = { maxAttempts: 8, baseMs: 2000, maxMs: 300_000 };
 
-/** Delay before retry n (1 = after the first failure): exponential, capped, "equal jitter". */
-export function retryDelay(attemptsMade: number, b: Pick<BackoffSettings, 'baseMs' | 'maxMs'>, random: () => number = Math.random): number {
-  const d = Math.min(b.maxMs, b.baseMs * 2 ** Math.max(0, attemptsMade - 1));
-  return Math.round(d / 2 + (random() * d) / 2);
+/** The retry delays of webhook deliveries: ±50 %, so a receiver that was down for everyone gets its retries spread out. */
+export function deliveryBackoff(b: Pick<BackoffSettings, 'baseMs' | 'maxMs'>): Backoff {
+  return { initialMs: b.baseMs, maxMs: b.maxMs, jitter: 0.5 };
 }
+
 
 /** BullMQ job ids may not contain ':'. */
 function jobIdFor(key: string, redelivery: number): string {
@@ -174,7 +175,7 @@ export class DeliveryService {
       connection,
       prefix: this.opts.bullPrefix,
       concurrency,
-      settings: { backoffStrategy: (attemptsMade: number) => retryDelay(attemptsMade, b) },
+      settings: { backoffStrategy: (attemptsMade: number) => backoffDelay(attemptsMade, deliveryBackoff(b)) },
     });
     this.worker.on('error', () => undefined);
     return this.worker;
