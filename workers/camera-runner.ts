@@ -7,13 +7,14 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
-import { auxiliaryDetectors, CameraAnalyzer } from '../pipeline/analyzer.js';
+import { CameraAnalyzer } from '../pipeline/analyzer.js';
 import { backoffDelay } from '../pipeline/backoff.js';
 import { sharedSession } from '../pipeline/detect/session.js';
 import { sourceForModel, sourceTiling } from '../pipeline/detect/stream.js';
 import { TextDetector } from '../pipeline/detect/text/index.js';
 import { recordCase, recordEvent, recordFrame, recordFrameAge, setCameraGauges } from '../api/metrics-shared.js';
 import { getClass } from '../pipeline/rules/catalog.js';
+import { auxiliaryDetectors } from '../pipeline/rules/labels.js';
 import type { DecodeDecision, FrameSource, SourceState } from '../pipeline/source/ffmpeg-source.js';
 import { Recorder } from '../pipeline/source/recorder.js';
 import { checkInput, type Resolver } from '../pipeline/source/address-policy.js';
@@ -28,8 +29,6 @@ import type { CaseRecord, CaseStore } from './stores/case-store.js';
 import type { HealthState, HealthStore } from './stores/health-store.js';
 import type { NoticeStore } from './stores/notice-store.js';
 import { Verifier } from './verification.js';
-
-export { auxiliaryDetectors };
 
 export interface RunnerDeps {
   settings: WorkerSettings;

@@ -11,6 +11,7 @@ import { annotateImage } from '../../pipeline/evidence/annotate.js';
 import { CATALOG, classStatus, isClassId, type ClassStatus } from '../../pipeline/rules/catalog.js';
 import { cameraConfigSchema, classOverrideSchema, zoneSchema, type CameraConfig } from '../../pipeline/rules/config-schema.js';
 import { toPixels } from '../../pipeline/rules/geometry.js';
+import { detectorLabels, TEXT_ZONE_TYPES } from '../../pipeline/rules/labels.js';
 import { AddressPolicyError, checkInput, type AddressPurpose } from '../../pipeline/source/address-policy.js';
 import { parseInput, scrubSecrets, secretsOf } from '../../pipeline/source/input-url.js';
 import { axisScales } from '../../pipeline/source/letterbox.js';
@@ -110,19 +111,10 @@ function ocrAvailable(): boolean {
   return textAvailable;
 }
 
-/** Labels a camera's detectors can produce, as the analyzer computes them. */
-export async function availableLabels(config: Pick<CameraConfig, 'analysis' | 'zones'>): Promise<Set<string>> {
-  let labels: string[] = [];
-  try {
-    labels = (await loadManifest(config.analysis.model)).labels;
-  } catch {
-    labels = [];
-  }
-  const set = new Set(labels);
-  set.add('static_object');
-  // The analyzer creates its OCR detector for wall zones when the OCR models are installed.
-  if (ocrAvailable() && config.zones.some((z) => z.type === 'wall')) set.add('text');
-  return set;
+/** Labels a camera's detectors can produce, as the analyzer computes them (it creates OCR when the OCR models are installed). */
+async function availableLabels(config: Pick<CameraConfig, 'analysis' | 'zones'>): Promise<Set<string>> {
+  const labels = await loadManifest(config.analysis.model).then((m) => m.labels).catch(() => [] as string[]);
+  return detectorLabels(labels, config, { ocr: ocrAvailable() });
 }
 
 export async function cameraClassStatus(config: CameraConfig): Promise<ClassStatus[]> {
@@ -409,7 +401,8 @@ function cameraRouteList(deps: ApiDeps): AnyRoute[] {
       handler: async () => {
         const cams = await deps.cameras.list();
         const perCam = await Promise.all(cams.map(async (c) => ({ id: c.id, status: await cameraClassStatus(c.config) })));
-        const defaultLabels = await availableLabels({ analysis: cameraConfigSchema.parse({ camera: { id: 'x' } }).analysis, zones: [{ type: 'wall' } as never] });
+        // Every zone type a class can use, so "globally available" only depends on the models.
+        const defaultLabels = await availableLabels({ analysis: cameraConfigSchema.parse({ camera: { id: 'x' } }).analysis, zones: [...TEXT_ZONE_TYPES].map((type) => ({ type }) as never) });
         const global = classStatus(defaultLabels, { classes: {}, zones: [] });
         return {
           classes: CATALOG.map((def) => {
