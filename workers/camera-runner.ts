@@ -18,7 +18,7 @@ import { auxiliaryDetectors } from '../pipeline/rules/labels.js';
 import type { DecodeDecision, FrameSource, SourceState } from '../pipeline/source/ffmpeg-source.js';
 import { Recorder } from '../pipeline/source/recorder.js';
 import { checkInput, type Resolver } from '../pipeline/source/address-policy.js';
-import { isLiveInput, scrubSecrets, secretsOf } from '../pipeline/source/input-url.js';
+import { isLiveInput, scrubSecrets, secretsSpec } from '../pipeline/source/input-url.js';
 import type { ModelInfo } from '../pipeline/evidence/manifest.js';
 import type { ViolationEvent } from '../pipeline/types.js';
 import type { DeliveryService } from './delivery/delivery.js';
@@ -464,8 +464,7 @@ export class CameraRunner {
 
   /** Removes this camera's secrets (userinfo, secret query values) from text bound for any output. */
   scrub(text: string): string {
-    const secretParams = this.camera.secretParams ?? [];
-    return scrubSecrets(text, { secrets: secretsOf(this.camera.url, secretParams), secretParams });
+    return scrubSecrets(text, secretsSpec(this.camera.url, this.camera.secretParams));
   }
 
   /** Stores the state; a change is sent to the platform as a camera.health event. */
