@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import { backoffDelay, type Backoff } from '../backoff.js';
 import type { Frame, Letterbox, PixelFormat } from '../types.js';
 import { FrameQueue, type OverflowPolicy } from './frame-queue.js';
-import { inputGuardArgs, parseInput, scrubSecrets, type InputSpec, type ParseInputOptions } from './input-url.js';
+import { inputGuardArgs, isRtsp, parseInput, scrubSecrets, type InputSpec, type ParseInputOptions } from './input-url.js';
 import { computeLetterbox, letterboxFilter } from './letterbox.js';
 import { probeInput, type ProbeResult } from './probe.js';
 import { tileRects, type Rect, type TilingOptions } from './tiles.js';
@@ -149,7 +149,7 @@ export function buildFfmpegArgs(
   tiles: readonly TileGeometry[] = [],
 ): string[] {
   const args = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info', ...inputGuardArgs(spec)];
-  if (spec.kind === 'rtsp' || spec.kind === 'rtsps') {
+  if (isRtsp(spec.kind)) {
     args.push('-rtsp_transport', o.rtspTransport, '-timeout', String(Math.round(o.stallTimeoutSec * 1e6)));
   }
   if (spec.kind === 'hls') args.push('-f', 'hls', '-rw_timeout', String(Math.round(o.stallTimeoutSec * 1e6)));

@@ -152,6 +152,11 @@ function hasSecret(raw: string, secretParams: readonly string[]): boolean {
   }
 }
 
+/** RTSP over TCP/UDP or TLS: the kinds that take -rtsp_transport and carry RTP timestamps. */
+export function isRtsp(kind: InputKind): boolean {
+  return kind === 'rtsp' || kind === 'rtsps';
+}
+
 /** Live (network) input or a file? The recorder and runner ask this; one rule for everyone. */
 export function isLiveInput(raw: string): boolean {
   try {

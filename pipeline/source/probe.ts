@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { inputGuardArgs, scrubSecrets, type InputSpec } from './input-url.js';
+import { inputGuardArgs, isRtsp, scrubSecrets, type InputSpec } from './input-url.js';
 
 export interface ProbeResult {
   width: number;
@@ -48,7 +48,7 @@ export function probeInput(
 ): Promise<ProbeResult> {
   const timeoutMs = (opts.timeoutMs ?? 15_000) + (opts.gopSec ?? 0) * 1000;
   const args = ['-v', 'error', ...inputGuardArgs(spec)];
-  if (spec.kind === 'rtsp' || spec.kind === 'rtsps') args.push('-rtsp_transport', opts.rtspTransport ?? 'tcp');
+  if (isRtsp(spec.kind)) args.push('-rtsp_transport', opts.rtspTransport ?? 'tcp');
   if (spec.kind === 'hls') args.push('-f', 'hls');
   if (spec.kind !== 'file') args.push('-rw_timeout', String(timeoutMs * 1000));
   const gop = opts.gopSec && opts.gopSec > 0 ? opts.gopSec : 0;

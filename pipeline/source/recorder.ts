@@ -18,9 +18,7 @@ import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promis
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { backoffDelay } from '../backoff.js';
-import { inputGuardArgs, isLiveInput, parseInput, scrubSecrets, type InputSpec } from './input-url.js';
-
-export { isLiveInput };
+import { inputGuardArgs, isLiveInput, isRtsp, parseInput, scrubSecrets, type InputSpec } from './input-url.js';
 
 export interface SegmentRecord {
   /** File name inside the ring directory. */
@@ -84,7 +82,7 @@ export function defaultClock(input: string): ClipClock {
 /** ffmpeg arguments for one recording run (exported for inspection in tests and logs). */
 export function recorderArgs(opts: RecorderOptions, runId: string, spec: InputSpec = opts.spec ?? parseInput(opts.input, { secretParams: opts.secretParams })): string[] {
   const live = spec.kind !== 'file';
-  const rtsp = spec.kind === 'rtsp' || spec.kind === 'rtsps';
+  const rtsp = isRtsp(spec.kind);
   // The whitelist comes first: the recorder reads the same hostile inputs as the frame source.
   const args = ['-hide_banner', '-nostdin', '-loglevel', 'error', ...inputGuardArgs(spec)];
   if (rtsp) args.push('-rtsp_transport', opts.rtspTransport ?? 'tcp', '-timeout', '10000000');
@@ -104,7 +102,7 @@ export function recorderArgs(opts: RecorderOptions, runId: string, spec: InputSp
  * (one connection to the camera for both recording and analysis).
  */
 export function segmentOutputArgs(opts: Pick<RecorderOptions, 'dir' | 'segmentSec' | 'audio'>, runId: string, listTarget: string, kind: InputSpec['kind']): string[] {
-  const rtsp = kind === 'rtsp' || kind === 'rtsps';
+  const rtsp = isRtsp(kind);
   const args = ['-map', '0:v:0'];
   if (opts.audio) args.push('-map', '0:a:0?');
   args.push('-c', 'copy');
