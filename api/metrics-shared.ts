@@ -162,10 +162,6 @@ export function initSharedMetrics(redis: Redis, prefix?: string): MetricsRecorde
   return shared;
 }
 
-export function sharedRecorder(): MetricsRecorder | null {
-  return shared;
-}
-
 export const recordFrame = (cameraId: string, inferenceMs: number, dropped: number | boolean = 0) => shared?.recordFrame(cameraId, inferenceMs, dropped) ?? Promise.resolve();
 export const recordDropped = (cameraId: string, count: number) => shared?.recordDropped(cameraId, count) ?? Promise.resolve();
 export const recordEvent = (classId: string, transition?: string) => shared?.recordEvent(classId, transition) ?? Promise.resolve();

@@ -17,8 +17,6 @@ const ACTOR_LABELS = new Set(['person', 'bicycle', 'car', 'motorcycle', 'bus', '
 
 export interface AnalyzerOptions {
   session: ModelSession;
-  /** Detections below this score are dropped before tracking (default: config.analysis.scoreThreshold). */
-  scoreThreshold?: number;
   /** A text detector to share across cameras; created on demand when a wall zone needs one. */
   textDetector?: TextDetector | null;
   /** Seconds between OCR passes over wall zones (OCR costs ~0.1–0.5 s a pass on a CPU core). */
@@ -89,7 +87,7 @@ export class CameraAnalyzer {
   /** Stateless apart from the shared session, so a reload simply builds a new one. */
   private makeDetector(config: CameraConfig): ObjectDetector {
     return new ObjectDetector(this.opts.session, {
-      scoreThreshold: this.opts.scoreThreshold ?? config.analysis.scoreThreshold,
+      scoreThreshold: config.analysis.scoreThreshold,
       nmsIou: config.analysis.nmsIou,
       containedParts: config.analysis.containedParts,
       labelFamilies: config.analysis.labelFamilies,

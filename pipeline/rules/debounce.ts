@@ -388,11 +388,6 @@ export function isForgettable(s: SubjectState, time: number, p: DebounceParams):
   return s.phase === 'cleared' && time - s.clearedAt! > quietPeriod(p);
 }
 
-/** Warning, confirmed or active: an operator-visible episode is open. */
-export function isOpen(s: SubjectState): boolean {
-  return s.phase === 'warning' || s.phase === 'confirmed' || s.phase === 'active';
-}
-
 /** Ends whatever is open (end of stream, zone or class removed): episodes clear, candidates lapse. */
 export function finish(
   prev: SubjectState,

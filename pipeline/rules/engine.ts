@@ -242,7 +242,6 @@ export class RulesEngine {
     this.lastTracks = this.tracker.update(
       dets.filter((d) => this.trackedLabels.has(d.label)),
       t,
-      zoneIdsOf,
     );
     const subjects = this.subjects(dets, t, zoneIdsOf, plainZoneIdsOf);
     // Follow each tracked subject wherever it goes, in a zone or not: whether it walked off or

@@ -20,10 +20,6 @@ export function iou(a: Box, b: Box): number {
   return inter / (boxArea(a) + boxArea(b) - inter);
 }
 
-export function boxCenter(b: Box): Point {
-  return [(b.x1 + b.x2) / 2, (b.y1 + b.y2) / 2];
-}
-
 /** Bottom-centre of a box: where an object stands on the ground plane. */
 export function boxFootprint(b: Box): Point {
   return [(b.x1 + b.x2) / 2, b.y2];

@@ -79,9 +79,6 @@ interface TrackState {
   lastSeen: number;
   stationary: boolean;
   stationarySince: number | null;
-  zoneDwell: Record<string, number>;
-  /** Zones the box was in at the last matched frame: dwell only counts intervals spent inside. */
-  lastZones: ReadonlySet<string>;
   centres: CentreSample[];
 }
 
@@ -101,11 +98,10 @@ export class ByteTracker {
   }
 
   /**
-   * Feeds the detections of one frame at stream time `time` (s). `zonesOf(box)` returns the ids of
-   * the zones a box is in (used for dwell). Returns every track currently held — tentative,
-   * confirmed and lost — sorted by id; the caller filters by state.
+   * Feeds the detections of one frame at stream time `time` (s). Returns every track currently
+   * held — tentative, confirmed and lost — sorted by id; the caller filters by state.
    */
-  update(dets: readonly Detection[], time: number, zonesOf?: (box: Box) => string[]): Track[] {
+  update(dets: readonly Detection[], time: number): Track[] {
     if (!Number.isFinite(time)) throw new RangeError(`tracker: stream time must be a finite number, got ${time}`);
     if (time < this.lastTime) {
       throw new RangeError(`tracker: stream time went backwards (${time} s after ${this.lastTime} s); call reset() for a new stream`);
@@ -148,7 +144,7 @@ export class ByteTracker {
         return cand.map((d) => (this.sameKind(d.label, t.label) ? 1 - Math.max(iou(p, d.box), iou(t.box, d.box)) : Infinity));
       });
       const r = assign(cost, cand.length, 1 - minIou);
-      for (const [ti, di] of r.matches) this.observe(tracks[ti]!, cand[di]!, time, zonesOf);
+      for (const [ti, di] of r.matches) this.observe(tracks[ti]!, cand[di]!, time);
       return { tracks: r.unmatchedRows.map((i) => tracks[i]!), dets: r.unmatchedCols.map((j) => cand[j]!) };
     };
 
@@ -179,7 +175,7 @@ export class ByteTracker {
     }
 
     for (const d of third.dets) {
-      if (d.score >= o.newTrackScore) this.tracks.push(this.start(d, time, zonesOf));
+      if (d.score >= o.newTrackScore) this.tracks.push(this.start(d, time));
     }
     this.tracks.sort((a, b) => a.id - b.id);
     return this.tracks.map(snapshot);
@@ -192,10 +188,7 @@ export class ByteTracker {
     this.lastTime = -Infinity;
   }
 
-  private start(d: Detection, time: number, zonesOf?: (box: Box) => string[]): TrackState {
-    const zones = new Set(zonesOf ? zonesOf(d.box) : []);
-    const zoneDwell: Record<string, number> = {};
-    for (const z of zones) zoneDwell[z] = 0;
+  private start(d: Detection, time: number): TrackState {
     const t: TrackState = {
       id: this.nextId++,
       label: d.label,
@@ -210,22 +203,14 @@ export class ByteTracker {
       lastSeen: time,
       stationary: false,
       stationarySince: null,
-      zoneDwell,
-      lastZones: zones,
       centres: [],
     };
     this.updateStationary(t, time);
     return t;
   }
 
-  private observe(t: TrackState, d: Detection, time: number, zonesOf?: (box: Box) => string[]): void {
-    const elapsed = time - t.lastSeen;
+  private observe(t: TrackState, d: Detection, time: number): void {
     t.kf.update(d.box);
-    const zones = new Set(zonesOf ? zonesOf(d.box) : []);
-    for (const z of zones) {
-      t.zoneDwell[z] = (t.zoneDwell[z] ?? 0) + (t.lastZones.has(z) ? elapsed : 0);
-    }
-    t.lastZones = zones;
     t.box = { ...d.box };
     t.score = d.score;
     t.scores.push(d.score);
@@ -303,7 +288,6 @@ function snapshot(t: TrackState): Track {
     lastSeen: t.lastSeen,
     stationary: t.stationary,
     stationarySince: t.stationarySince ?? null,
-    zoneDwell: { ...t.zoneDwell },
   };
 }
 
