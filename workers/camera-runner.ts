@@ -12,7 +12,7 @@ import { backoffDelay } from '../pipeline/backoff.js';
 import { sharedSession } from '../pipeline/detect/session.js';
 import { sourceForModel, sourceTiling } from '../pipeline/detect/stream.js';
 import { TextDetector } from '../pipeline/detect/text/index.js';
-import { recordCase, recordEvent, recordFrame, recordFrameAge, setCameraGauges } from '../api/metrics-shared.js';
+import { recordCase, recordDropped, recordEvent, recordFrame, recordFrameAge, setCameraGauges } from '../api/metrics-shared.js';
 import { getClass } from '../pipeline/rules/catalog.js';
 import { auxiliaryDetectors } from '../pipeline/rules/labels.js';
 import type { DecodeDecision, FrameSource, SourceState } from '../pipeline/source/ffmpeg-source.js';
@@ -191,7 +191,6 @@ export class CameraRunner {
     this.timers.push(setInterval(() => void this.verifier?.refresh().catch(() => undefined), 3000));
     void this.verifier.refresh().catch(() => undefined);
 
-    let dropped = 0;
     this.loop = (async () => {
       try {
         for await (const frame of source.frames()) {
@@ -199,9 +198,8 @@ export class CameraRunner {
           const t0 = performance.now();
           const { events } = await analyzer.process(frame);
           const decidedAt = Date.now();
-          recordFrame(this.camera.id, performance.now() - t0, source.stats.dropped - dropped);
+          recordFrame(this.camera.id, performance.now() - t0, this.takeDropped());
           recordFrameAge(this.camera.id, (decidedAt - (frame.captureWall ?? frame.wallTime)) / 1000);
-          dropped = source.stats.dropped;
           this.frames++;
           this.lastFrameAt = decidedAt;
           this.detectSize = { width: frame.letterbox.srcWidth, height: frame.letterbox.srcHeight };
@@ -491,6 +489,8 @@ export class CameraRunner {
     const d = this.source?.decode ?? null;
     const analysis = { decode: d?.mode ?? null, decodeReason: d?.reason ?? null, keyframeInterval: d?.keyframeInterval ?? null, effectiveFps: d?.effectiveFps ?? null, analysedFps: this.analysedFps };
     void setCameraGauges(this.camera.id, { fps: this.analysedFps ?? 0, skippedFps: this.skippedFps(), decode: d?.mode ?? null });
+    // A consumer stuck on one frame (slow OCR, a starved core) still has its drops counted now.
+    void recordDropped(this.camera.id, this.takeDropped());
     await this.d.health.heartbeat(this.camera.id, {
       workerId: this.d.settings.workerId,
       lastFrameAt: this.lastFrameAt,
@@ -499,6 +499,16 @@ export class CameraRunner {
       recorderRestarts: this.recorderRestarts,
       analysis,
     });
+  }
+
+  /** Source drops already counted in the frames_dropped metric. */
+  private reportedDropped = 0;
+  /** Drops since the last report (with an analysed frame, or by the heartbeat while analysis is stuck). */
+  private takeDropped(): number {
+    const total = this.source?.stats.dropped ?? 0;
+    const n = Math.max(0, total - this.reportedDropped);
+    this.reportedDropped = total;
+    return n;
   }
 
   private lastSkipped = { at: Date.now(), dropped: 0, fps: 0 };

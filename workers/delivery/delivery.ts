@@ -6,6 +6,7 @@
 import { backoffDelay, type Backoff } from '../../pipeline/backoff.js';
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { recordDelivery } from '../../api/metrics-shared.js';
 import { Keys } from '../redis.js';
 import { postWebhook, WebhookError, type WebhookTarget } from './webhook.js';
 
@@ -194,9 +195,11 @@ export class DeliveryService {
     try {
       const status = await postWebhook(target, rec.type, key, rec.body);
       await this.redis.multi().hincrby(this.recKey(key), 'attempts', 1).hset(this.recKey(key), { status: 'delivered', deliveredAt: String(Date.now()), lastStatus: String(status), lastError: '' }).exec();
+      void recordDelivery('success', rec.type);
     } catch (err) {
       const e = err as WebhookError;
       const last = e.permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      void recordDelivery(e.permanent ? 'failed' : last ? 'dead_letter' : 'retry', rec.type);
       const m = this.redis.multi().hincrby(this.recKey(key), 'attempts', 1).hset(this.recKey(key), { lastError: e.message, lastStatus: e.status === null || e.status === undefined ? '' : String(e.status) });
       if (last) m.hset(this.recKey(key), { status: 'dead' }).lrem(this.deadList, 0, key).lpush(this.deadList, key);
       await m.exec();
