@@ -44,14 +44,9 @@ export interface ReplayJobData {
   submittedAt: number;
 }
 
-export interface ReplayProgress {
-  seconds: number;
-  duration: number | null;
-  /** 0..100 when the duration is known. */
-  percent: number | null;
-  frames: number;
-  events: number;
-}
+/** Progress of a running replay as stored on its job (percent: 0..100 when the duration is known). */
+export const replayProgressSchema = z.object({ seconds: z.number(), duration: z.number().nullable(), percent: z.number().nullable(), frames: z.number(), events: z.number() });
+export type ReplayProgress = z.infer<typeof replayProgressSchema>;
 
 /** A case the clip would have opened: one per confirmed episode. */
 export interface WouldBeCase {
@@ -228,4 +223,3 @@ export function createReplayQueue(connection: Redis, bullPrefix?: string): Queue
   });
 }
 
-export const replayProgressSchema = z.object({ seconds: z.number(), duration: z.number().nullable(), percent: z.number().nullable(), frames: z.number(), events: z.number() });
