@@ -2,30 +2,35 @@
 // first; low-score ones (often partly occluded objects) only extend tracks that already exist, so
 // an occluded vendor or a car behind a bus keeps its id without low-score noise starting tracks.
 // Pure and deterministic: same detections and times in, same tracks out.
+import { z } from 'zod';
 import type { Box, Detection, Track } from '../types.js';
 import { iou } from '../rules/geometry.js';
 import { assign } from './assignment.js';
 import { BoxKalman, type KalmanNoise } from './kalman.js';
 
-export interface TrackerOptions {
+/** Tracker tuning a camera config may set (`analysis.tracker`, every field optional there). */
+export const trackerTuningSchema = z.object({
   /** First association pass uses detections with score >= highScore. */
-  highScore: number;
+  highScore: z.number().min(0).max(1),
   /** Second pass uses lowScore <= score < highScore, only against tracks still unmatched. */
-  lowScore: number;
+  lowScore: z.number().min(0).max(1),
   /** Minimum IoU (predicted box vs detection) for the high pass and for tentative tracks. */
-  matchIou: number;
+  matchIou: z.number().gt(0).max(1),
+  /** Unmatched high detections at or above this start a new tentative track. */
+  newTrackScore: z.number().min(0).max(1),
+  /** Consecutive matched frames (creation frame included) before a tentative track is confirmed. */
+  minHits: z.number().int().min(1).max(100),
+  /** A lost track is kept this long after it was last seen (stream seconds), then removed. */
+  lostTimeoutSec: z.number().min(0).max(3600),
+  /** Window over which stationarity is judged (stream seconds). */
+  stationaryWindowSec: z.number().gt(0).max(3600),
+  /** Extent of the box centres over the window / mean box diagonal below this = stationary. */
+  stationaryMaxShift: z.number().gt(0).max(10),
+});
+
+export type TrackerOptions = z.infer<typeof trackerTuningSchema> & {
   /** Minimum IoU for the low pass: stricter, low-score boxes are less trustworthy. */
   lowMatchIou: number;
-  /** Unmatched high detections at or above this start a new tentative track. */
-  newTrackScore: number;
-  /** Consecutive matched frames (creation frame included) before a tentative track is confirmed. */
-  minHits: number;
-  /** A lost track is kept this long after it was last seen (stream seconds), then removed. */
-  lostTimeoutSec: number;
-  /** Window over which stationarity is judged (stream seconds). */
-  stationaryWindowSec: number;
-  /** Extent of the box centres over the window / mean box diagonal below this = stationary. */
-  stationaryMaxShift: number;
   /** Recent scores kept on the track. */
   scoreHistory: number;
   /** Motion model noise; the defaults follow ByteTrack's (1/20 of the box size) measurement noise. */
@@ -37,7 +42,7 @@ export interface TrackerOptions {
    * its dwell.
    */
   labelFamilies: ReadonlyArray<readonly string[]>;
-}
+};
 
 export const DEFAULT_TRACKER_OPTIONS: Readonly<TrackerOptions> = Object.freeze({
   // Below ByteTrack's published 0.5/0.6: a nano-sized CPU model scores real bicycles and
