@@ -106,7 +106,6 @@ describe('decode mode', () => {
     expect(keyframeInterval([])).toBeNull();
   });
 });
-});
 
 describe('FrameQueue', () => {
   it('drop-oldest keeps the newest items and counts drops', async () => {
