@@ -9,7 +9,7 @@
 // arrived and stopped. Moving people differ from both, so they never accumulate static time.
 import { z } from 'zod';
 import type { Box, Detection, Frame } from '../types.js';
-import { iou, pointInPolygon, type Point } from '../rules/geometry.js';
+import { iou, overlapOfSmaller, pointInPolygon, type Point } from '../rules/geometry.js';
 
 /** Tuning of the static-change detector (camera config `analysis.staticChange`, where every field is optional). */
 export const staticChangeSchema = z.object({
@@ -317,15 +317,6 @@ export function edgeSimilarityIn(
   const vb = sbb - (sb * sb) / n;
   if (va <= 1e-9 || vb <= 1e-9) return 1;
   return (sab - (sa * sb) / n) / Math.sqrt(va * vb);
-}
-
-function overlapOfSmaller(a: Box, b: Box): number {
-  const w = Math.min(a.x2, b.x2) - Math.max(a.x1, b.x1);
-  const h = Math.min(a.y2, b.y2) - Math.max(a.y1, b.y1);
-  if (w <= 0 || h <= 0) return 0;
-  const areaA = (a.x2 - a.x1) * (a.y2 - a.y1);
-  const areaB = (b.x2 - b.x1) * (b.y2 - b.y1);
-  return (w * h) / Math.min(areaA, areaB);
 }
 
 export class StaticChangeDetector {

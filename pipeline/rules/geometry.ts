@@ -14,6 +14,13 @@ export function intersectionArea(a: Box, b: Box): number {
   return w > 0 && h > 0 ? w * h : 0;
 }
 
+/** Intersection over the smaller box's area: how far one box lies inside the other (0 when either is empty). */
+export function overlapOfSmaller(a: Box, b: Box): number {
+  const inter = intersectionArea(a, b);
+  const smaller = Math.min(boxArea(a), boxArea(b));
+  return inter > 0 && smaller > 0 ? inter / smaller : 0;
+}
+
 export function iou(a: Box, b: Box): number {
   const inter = intersectionArea(a, b);
   if (inter === 0) return 0;

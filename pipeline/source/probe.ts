@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { median } from '../stats.js';
 import { inputGuardArgs, isRtsp, scrubSecrets, type InputSpec } from './input-url.js';
 
 export interface ProbeResult {
@@ -24,11 +25,8 @@ export function keyframeInterval(packets: ReadonlyArray<{ pts_time?: string | nu
     .sort((a, b) => a - b);
   const gaps: number[] = [];
   for (let i = 1; i < times.length; i++) if (times[i]! > times[i - 1]!) gaps.push(times[i]! - times[i - 1]!);
-  if (!gaps.length) return null;
-  gaps.sort((a, b) => a - b);
-  const mid = gaps.length >> 1;
-  const median = gaps.length % 2 ? gaps[mid]! : (gaps[mid - 1]! + gaps[mid]!) / 2;
-  return Math.round(median * 1000) / 1000;
+  const m = median(gaps);
+  return m === null ? null : Math.round(m * 1000) / 1000;
 }
 
 export class ProbeError extends Error {}

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import type { Box, Detection, Track } from '../types.js';
 import { iou } from '../rules/geometry.js';
+import { median } from '../stats.js';
 import { assign } from './assignment.js';
 import { BoxKalman, type KalmanNoise } from './kalman.js';
 
@@ -122,7 +123,7 @@ export class ByteTracker {
     // A lost track is kept lostTimeoutSec, but never less than a few frame intervals: at 0.25–1 fps
     // (keyframes, time-lapse recorders) one missed detection is a multi-second gap, and a parked car
     // or a standing vendor must come back under the same id.
-    const keepLost = Math.max(o.lostTimeoutSec, LOST_FRAMES * medianOf(this.intervals));
+    const keepLost = Math.max(o.lostTimeoutSec, LOST_FRAMES * (median(this.intervals) ?? 0));
     this.tracks = this.tracks.filter((t) => t.state !== 'lost' || time - t.lastSeen <= keepLost);
     for (const t of this.tracks) t.kf.predict(dt);
     const predicted = new Map(this.tracks.map((t) => [t, t.kf.box()]));
@@ -272,13 +273,6 @@ export class ByteTracker {
 
 /** Frame intervals a lost track survives at least, whatever lostTimeoutSec says. */
 export const LOST_FRAMES = 2.5;
-
-function medianOf(xs: readonly number[]): number {
-  if (!xs.length) return 0;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 function snapshot(t: TrackState): Track {
   return {
