@@ -365,7 +365,6 @@ export class CameraRunner {
   private async queueEvidence(c: CaseRecord, ev: ViolationEvent, purpose: EvidencePurpose, eventId: string): Promise<void> {
     const s = this.d.settings;
     const clock = this.recorder!.clock;
-    const zone = this.camera.config.zones.find((z) => z.id === ev.reason.zoneId);
     let start: number;
     let end: number;
     let readyIn: number;
@@ -380,8 +379,7 @@ export class CameraRunner {
     }
     await this.d.evidence.enqueue(
       {
-        caseId: c.id,
-        cameraId: this.camera.id,
+        ...this.evidenceOf(c, ev.reason.zoneId),
         timezone: this.camera.config.camera.timezone,
         eventId,
         purpose,
@@ -391,21 +389,30 @@ export class CameraRunner {
         snapshotAt: end,
         wallTime: ev.wallTime,
         boxes: ev.boxes,
-        boxSpace: this.detectSize,
-        zonePolygon: zone ? zone.polygon.map((p) => [p[0], p[1]] as const) : null,
-        zoneLabel: zone?.name ?? ev.reason.zoneId ?? undefined,
-        classLabel: `${c.nameZh} ${c.nameEn}`,
-        cameraLabel: this.camera.name,
-        models: this.models,
         episodeId: this.episodeKey(ev.episodeId),
-        classId: ev.classId,
-        ringDir: this.ringDir,
         reason: ev.reason,
         preRollSec: s.preRollSec,
         postRollSec: s.postRollSec,
       },
       readyIn,
     );
+  }
+
+  /** What every evidence job of a case on this camera carries: where the ring is, how to label and draw it, which model saw it. */
+  private evidenceOf(c: CaseRecord, zoneId: string | null) {
+    const zone = this.camera.config.zones.find((z) => z.id === zoneId);
+    return {
+      caseId: c.id,
+      cameraId: this.camera.id,
+      classId: c.classId,
+      classLabel: `${c.nameZh} ${c.nameEn}`,
+      cameraLabel: this.camera.name,
+      zonePolygon: zone ? zone.polygon.map((p) => [p[0], p[1]] as const) : null,
+      zoneLabel: zone?.name ?? zoneId ?? undefined,
+      boxSpace: this.detectSize,
+      models: this.models,
+      ringDir: this.ringDir,
+    };
   }
 
   /** After a verification decision: reopened cases get fresh evidence of the window; verified ones are announced. */
@@ -420,11 +427,9 @@ export class CameraRunner {
       await this.d.delivery.enqueue({ type: 'case.reopened', idempotencyKey: `case.reopened:${c.id}:${window.id}`, data: { case: c } });
       return;
     }
-    const zone = this.camera.config.zones.find((z) => z.id === c.zoneId);
     await this.d.evidence.enqueue(
       {
-        caseId: c.id,
-        cameraId: this.camera.id,
+        ...this.evidenceOf(c, c.zoneId),
         timezone: c.timezone,
         eventId: window.id,
         purpose: 'reopen',
@@ -434,14 +439,6 @@ export class CameraRunner {
         snapshotAt: window.endAt,
         wallTime: window.endAt,
         boxes: c.boxes,
-        boxSpace: this.detectSize,
-        zonePolygon: zone ? zone.polygon.map((p) => [p[0], p[1]] as const) : null,
-        zoneLabel: zone?.name ?? c.zoneId ?? undefined,
-        classLabel: `${c.nameZh} ${c.nameEn}`,
-        cameraLabel: this.camera.name,
-        models: this.models,
-        classId: c.classId,
-        ringDir: this.ringDir,
         reason: c.reason,
         preRollSec: 0,
         postRollSec: 0,
