@@ -279,25 +279,20 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     if (this.attachedRuns++ > 0) this.restarts++;
     const offset = this.streamOffset;
     this.runStreamEnd = 0;
-    let lines = Promise.resolve();
+    let indexed = () => Promise.resolve();
     let finish!: () => void;
     this.runDone = new Promise<void>((r) => (finish = r));
     let ended = false;
     return {
       outputArgs: segmentOutputArgs(this.opts, runId, listTarget, this.spec.kind),
       attach: (list) => {
-        createInterface({ input: list }).on('line', (line) => {
-          const arrived = Date.now();
-          lines = lines.then(() => this.onListLine(line, arrived, offset)).catch((err: Error) => {
-            this.emit('error', err);
-          });
-        });
+        indexed = this.followList(list, offset);
       },
       end: async () => {
         if (ended) return this.runDone;
         ended = true;
         // ChildProcess 'close' comes after its stdio ended, so every list line is queued by now.
-        await lines;
+        await indexed();
         this.streamOffset = offset + this.runStreamEnd;
         finish();
       },
@@ -333,18 +328,12 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     proc.stderr!.on('data', (d: Buffer) => {
       stderr = scrubSecrets((stderr + d.toString()).slice(-4000), this.spec);
     });
-    let lines = Promise.resolve();
     let finish!: () => void;
     this.runDone = new Promise<void>((r) => (finish = r));
-    createInterface({ input: proc.stdout! }).on('line', (line) => {
-      const arrived = Date.now();
-      lines = lines.then(() => this.onListLine(line, arrived, offset)).catch((err: Error) => {
-        this.emit('error', err);
-      });
-    });
+    const indexed = this.followList(proc.stdout!, offset);
     proc.on('error', (err) => this.emit('error', new Error(`recorder ${this.opts.cameraId}: cannot run ffmpeg: ${err.message}`)));
     proc.on('close', (code, signal) => {
-      void lines.then(() => {
+      void indexed().then(() => {
         finish();
         if (this.proc === proc) this.proc = null;
         this.streamOffset = offset + this.runStreamEnd;
@@ -369,6 +358,18 @@ export class Recorder extends EventEmitter<RecorderEvents> {
         }, delayMs);
       });
     });
+  }
+
+  /** Indexes a run's segment list line by line, in order; the returned function gives what settles once every line read so far is indexed. */
+  private followList(list: NodeJS.ReadableStream, offset: number): () => Promise<void> {
+    let lines = Promise.resolve();
+    createInterface({ input: list }).on('line', (line) => {
+      const arrived = Date.now();
+      lines = lines.then(() => this.onListLine(line, arrived, offset)).catch((err: Error) => {
+        this.emit('error', err);
+      });
+    });
+    return () => lines;
   }
 
   private async onListLine(line: string, arrived: number, offset: number): Promise<void> {

@@ -91,4 +91,4 @@ it('draws boxes from a 384x288 substream at their place on the 768x576 main stre
     await database.close();
     for (const c of conns) await closeRedis(c);
   }
-}, 60_000);
+}, 240_000);
