@@ -95,7 +95,7 @@ export class MetricsRecorder {
     return this.exec((p) => p.hincrby(this.key(SHARED_METRICS.cases), labelField({ class: classId, outcome }), 1));
   }
 
-  /** One webhook delivery attempt and how it ended: success / retry / failed / dead_letter. */
+  /** One webhook delivery attempt and how it ended: success / retry / failed (4xx, not retried) / dead_letter (attempts used up). */
   recordDelivery(result: string, type = 'case'): Promise<void> {
     return this.exec((p) => p.hincrby(this.key(SHARED_METRICS.deliveries), labelField({ result, type }), 1));
   }
@@ -159,10 +159,6 @@ let shared: MetricsRecorder | null = null;
 
 export function initSharedMetrics(redis: Redis, prefix?: string): MetricsRecorder {
   shared = new MetricsRecorder(redis, prefix);
-  return shared;
-}
-
-export function sharedRecorder(): MetricsRecorder | null {
   return shared;
 }
 

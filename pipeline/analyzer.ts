@@ -2,8 +2,8 @@
 // when the camera's zones need them) → rules engine → events. The CLI, the stream workers, API
 // replays and the evaluator all use this, so a replay and a live camera decide the same way.
 import type { ClassStatus } from './rules/catalog.js';
-import { CATALOG } from './rules/catalog.js';
-import type { CameraConfig, ZoneType } from './rules/config-schema.js';
+import type { CameraConfig } from './rules/config-schema.js';
+import { auxiliaryDetectors, detectorLabels, TEXT_ZONE_TYPES } from './rules/labels.js';
 import { RulesEngine, type RulesEngineOptions } from './rules/engine.js';
 import { ObjectDetector } from './detect/detector.js';
 import type { ModelSession } from './detect/session.js';
@@ -12,16 +12,11 @@ import { TextDetector, textDetectionsFromFrame } from './detect/text/index.js';
 import { toPixels } from './rules/geometry.js';
 import type { Box, Detection, Frame, FrameDetections, ViolationEvent } from './types.js';
 
-const STATIC_LABEL = 'static_object';
-const TEXT_LABEL = 'text';
-
 /** Labels whose boxes are moving actors, kept out of the static-change detector's blobs. */
 const ACTOR_LABELS = new Set(['person', 'bicycle', 'car', 'motorcycle', 'bus', 'truck']);
 
 export interface AnalyzerOptions {
   session: ModelSession;
-  /** Detections below this score are dropped before tracking (default: config.analysis.scoreThreshold). */
-  scoreThreshold?: number;
   /** A text detector to share across cameras; created on demand when a wall zone needs one. */
   textDetector?: TextDetector | null;
   /** Seconds between OCR passes over wall zones (OCR costs ~0.1–0.5 s a pass on a CPU core). */
@@ -33,23 +28,6 @@ export interface AnalyzerOptions {
 export interface AnalysisResult {
   detections: FrameDetections;
   events: ViolationEvent[];
-}
-
-/** Zone types whose classes need a given detector, derived from the catalog so they cannot drift. */
-function zoneTypesFor(label: string): Set<ZoneType> {
-  const types = new Set<ZoneType>();
-  for (const def of CATALOG) if (def.requires.some((g) => g.includes(label))) def.zoneTypes.forEach((t) => types.add(t));
-  return types;
-}
-const STATIC_ZONE_TYPES = zoneTypesFor(STATIC_LABEL);
-const TEXT_ZONE_TYPES = zoneTypesFor(TEXT_LABEL);
-
-/** Which detectors beyond the object detector a camera config needs (from its zone types). */
-export function auxiliaryDetectors(config: CameraConfig): { static: boolean; text: boolean } {
-  return {
-    static: config.zones.some((z) => STATIC_ZONE_TYPES.has(z.type)),
-    text: config.zones.some((z) => TEXT_ZONE_TYPES.has(z.type)),
-  };
 }
 
 function zoneBounds(poly: readonly (readonly [number, number])[], w: number, h: number): Box {
@@ -94,10 +72,7 @@ export class CameraAnalyzer {
 
   /** Labels the configured detectors can produce (decides which classes are active). */
   availableLabels(): Set<string> {
-    const labels = new Set(this.opts.session.manifest.labels);
-    labels.add(STATIC_LABEL);
-    if (this.textDetector) labels.add(TEXT_LABEL);
-    return labels;
+    return detectorLabels(this.opts.session.manifest.labels, this.config, { ocr: this.textDetector !== null });
   }
 
   get cameraConfig(): CameraConfig {
@@ -112,7 +87,7 @@ export class CameraAnalyzer {
   /** Stateless apart from the shared session, so a reload simply builds a new one. */
   private makeDetector(config: CameraConfig): ObjectDetector {
     return new ObjectDetector(this.opts.session, {
-      scoreThreshold: this.opts.scoreThreshold ?? config.analysis.scoreThreshold,
+      scoreThreshold: config.analysis.scoreThreshold,
       nmsIou: config.analysis.nmsIou,
       containedParts: config.analysis.containedParts,
       labelFamilies: config.analysis.labelFamilies,

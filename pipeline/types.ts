@@ -112,8 +112,6 @@ export interface Track {
    * moved since then), so dwell can be back-dated instead of starting when the window filled.
    */
   stationarySince?: number | null;
-  /** Seconds spent inside each zone id (only zones the track has been in). */
-  zoneDwell: Record<string, number>;
 }
 
 export type Urgency = 'general' | 'urgent';

@@ -7,16 +7,19 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
-import { auxiliaryDetectors, CameraAnalyzer } from '../pipeline/analyzer.js';
+import { CameraAnalyzer } from '../pipeline/analyzer.js';
+import { backoffDelay } from '../pipeline/backoff.js';
 import { sharedSession } from '../pipeline/detect/session.js';
 import { sourceForModel, sourceTiling } from '../pipeline/detect/stream.js';
 import { TextDetector } from '../pipeline/detect/text/index.js';
-import { recordCase, recordEvent, recordFrame, recordFrameAge, setCameraGauges } from '../api/metrics-shared.js';
+import { recordCase, recordDropped, recordEvent, recordFrame, recordFrameAge, setCameraGauges } from '../api/metrics-shared.js';
 import { getClass } from '../pipeline/rules/catalog.js';
+import { auxiliaryDetectors } from '../pipeline/rules/labels.js';
 import type { DecodeDecision, FrameSource, SourceState } from '../pipeline/source/ffmpeg-source.js';
 import { Recorder } from '../pipeline/source/recorder.js';
 import { checkInput, type Resolver } from '../pipeline/source/address-policy.js';
-import { isLiveInput, scrubSecrets, secretsOf } from '../pipeline/source/input-url.js';
+import { isLiveInput, scrubSecrets, secretsSpec } from '../pipeline/source/input-url.js';
+import type { ModelInfo } from '../pipeline/evidence/manifest.js';
 import type { ViolationEvent } from '../pipeline/types.js';
 import type { DeliveryService } from './delivery/delivery.js';
 import type { EvidenceService, EvidencePurpose } from './evidence.js';
@@ -26,8 +29,6 @@ import type { CaseRecord, CaseStore } from './stores/case-store.js';
 import type { HealthState, HealthStore } from './stores/health-store.js';
 import type { NoticeStore } from './stores/notice-store.js';
 import { Verifier } from './verification.js';
-
-export { auxiliaryDetectors };
 
 export interface RunnerDeps {
   settings: WorkerSettings;
@@ -85,6 +86,8 @@ export class CameraRunner {
   private analysedFps: number | null = null;
   /** Pixel size of the analysed stream (boxes are in it); the recorded main stream may differ. */
   private detectSize: { width: number; height: number } | null = null;
+  /** The detector model (name + sha256) for evidence manifests. */
+  private models: ModelInfo[] = [];
   /** Set when the frame loop ended by itself (file input at EOF, or a fatal error). */
   finished = false;
   readonly ringDir: string;
@@ -119,6 +122,7 @@ export class CameraRunner {
     const cfg = this.camera.config;
     const session = await sharedSession(cfg.analysis.model, { threads: settings.inferThreads, maxConcurrent: settings.inferConcurrency });
     const manifest = session.manifest;
+    this.models = [{ name: manifest.name, sha256: manifest.sha256 }];
     const aux = auxiliaryDetectors(cfg);
     const text = aux.text ? await sharedTextDetector().catch((err: Error) => (this.d.log('OCR unavailable; text classes inactive', { camera: this.camera.id, error: err.message }), null)) : null;
     // The same composition as replays and `citywatch analyze`, so a live camera decides like a replay.
@@ -187,7 +191,6 @@ export class CameraRunner {
     this.timers.push(setInterval(() => void this.verifier?.refresh().catch(() => undefined), 3000));
     void this.verifier.refresh().catch(() => undefined);
 
-    let dropped = 0;
     this.loop = (async () => {
       try {
         for await (const frame of source.frames()) {
@@ -195,9 +198,8 @@ export class CameraRunner {
           const t0 = performance.now();
           const { events } = await analyzer.process(frame);
           const decidedAt = Date.now();
-          recordFrame(this.camera.id, performance.now() - t0, source.stats.dropped - dropped);
+          recordFrame(this.camera.id, performance.now() - t0, this.takeDropped());
           recordFrameAge(this.camera.id, (decidedAt - (frame.captureWall ?? frame.wallTime)) / 1000);
-          dropped = source.stats.dropped;
           this.frames++;
           this.lastFrameAt = decidedAt;
           this.detectSize = { width: frame.letterbox.srcWidth, height: frame.letterbox.srcHeight };
@@ -269,7 +271,7 @@ export class CameraRunner {
             this.d.log('event handling failed', { camera: this.camera.id, error: (err as Error).message });
             return;
           }
-          await new Promise((r) => setTimeout(r, 500 * attempt));
+          await new Promise((r) => setTimeout(r, backoffDelay(attempt, { initialMs: 500, maxMs: 8000 })));
         }
       }
     });
@@ -363,7 +365,6 @@ export class CameraRunner {
   private async queueEvidence(c: CaseRecord, ev: ViolationEvent, purpose: EvidencePurpose, eventId: string): Promise<void> {
     const s = this.d.settings;
     const clock = this.recorder!.clock;
-    const zone = this.camera.config.zones.find((z) => z.id === ev.reason.zoneId);
     let start: number;
     let end: number;
     let readyIn: number;
@@ -378,8 +379,7 @@ export class CameraRunner {
     }
     await this.d.evidence.enqueue(
       {
-        caseId: c.id,
-        cameraId: this.camera.id,
+        ...this.evidenceOf(c, ev.reason.zoneId),
         timezone: this.camera.config.camera.timezone,
         eventId,
         purpose,
@@ -389,16 +389,30 @@ export class CameraRunner {
         snapshotAt: end,
         wallTime: ev.wallTime,
         boxes: ev.boxes,
-        boxSpace: this.detectSize,
-        zonePolygon: zone ? zone.polygon.map((p) => [p[0], p[1]] as const) : null,
-        caption: `${c.nameZh} ${c.nameEn} · ${this.camera.name} · ${zone?.name ?? ev.reason.zoneId ?? ''}`,
-        ringDir: this.ringDir,
+        episodeId: this.episodeKey(ev.episodeId),
         reason: ev.reason,
         preRollSec: s.preRollSec,
         postRollSec: s.postRollSec,
       },
       readyIn,
     );
+  }
+
+  /** What every evidence job of a case on this camera carries: where the ring is, how to label and draw it, which model saw it. */
+  private evidenceOf(c: CaseRecord, zoneId: string | null) {
+    const zone = this.camera.config.zones.find((z) => z.id === zoneId);
+    return {
+      caseId: c.id,
+      cameraId: this.camera.id,
+      classId: c.classId,
+      classLabel: `${c.nameZh} ${c.nameEn}`,
+      cameraLabel: this.camera.name,
+      zonePolygon: zone ? zone.polygon.map((p) => [p[0], p[1]] as const) : null,
+      zoneLabel: zone?.name ?? zoneId ?? undefined,
+      boxSpace: this.detectSize,
+      models: this.models,
+      ringDir: this.ringDir,
+    };
   }
 
   /** After a verification decision: reopened cases get fresh evidence of the window; verified ones are announced. */
@@ -413,11 +427,9 @@ export class CameraRunner {
       await this.d.delivery.enqueue({ type: 'case.reopened', idempotencyKey: `case.reopened:${c.id}:${window.id}`, data: { case: c } });
       return;
     }
-    const zone = this.camera.config.zones.find((z) => z.id === c.zoneId);
     await this.d.evidence.enqueue(
       {
-        caseId: c.id,
-        cameraId: this.camera.id,
+        ...this.evidenceOf(c, c.zoneId),
         timezone: c.timezone,
         eventId: window.id,
         purpose: 'reopen',
@@ -427,10 +439,6 @@ export class CameraRunner {
         snapshotAt: window.endAt,
         wallTime: window.endAt,
         boxes: c.boxes,
-        boxSpace: this.detectSize,
-        zonePolygon: zone ? zone.polygon.map((p) => [p[0], p[1]] as const) : null,
-        caption: `${c.nameZh} ${c.nameEn} · reopened · ${this.camera.name}`,
-        ringDir: this.ringDir,
         reason: c.reason,
         preRollSec: 0,
         postRollSec: 0,
@@ -451,8 +459,7 @@ export class CameraRunner {
 
   /** Removes this camera's secrets (userinfo, secret query values) from text bound for any output. */
   scrub(text: string): string {
-    const secretParams = this.camera.secretParams ?? [];
-    return scrubSecrets(text, { secrets: secretsOf(this.camera.url, secretParams), secretParams });
+    return scrubSecrets(text, secretsSpec(this.camera.url, this.camera.secretParams));
   }
 
   /** Stores the state; a change is sent to the platform as a camera.health event. */
@@ -479,6 +486,8 @@ export class CameraRunner {
     const d = this.source?.decode ?? null;
     const analysis = { decode: d?.mode ?? null, decodeReason: d?.reason ?? null, keyframeInterval: d?.keyframeInterval ?? null, effectiveFps: d?.effectiveFps ?? null, analysedFps: this.analysedFps };
     void setCameraGauges(this.camera.id, { fps: this.analysedFps ?? 0, skippedFps: this.skippedFps(), decode: d?.mode ?? null });
+    // A consumer stuck on one frame (slow OCR, a starved core) still has its drops counted now.
+    void recordDropped(this.camera.id, this.takeDropped());
     await this.d.health.heartbeat(this.camera.id, {
       workerId: this.d.settings.workerId,
       lastFrameAt: this.lastFrameAt,
@@ -487,6 +496,16 @@ export class CameraRunner {
       recorderRestarts: this.recorderRestarts,
       analysis,
     });
+  }
+
+  /** Source drops already counted in the frames_dropped metric. */
+  private reportedDropped = 0;
+  /** Drops since the last report (with an analysed frame, or by the heartbeat while analysis is stuck). */
+  private takeDropped(): number {
+    const total = this.source?.stats.dropped ?? 0;
+    const n = Math.max(0, total - this.reportedDropped);
+    this.reportedDropped = total;
+    return n;
   }
 
   private lastSkipped = { at: Date.now(), dropped: 0, fps: 0 };

@@ -5,22 +5,21 @@
 //
 // The ring lives under DATA_DIR/rings/<camera>, on storage every worker mounts (one host, or a shared
 // volume in compose), so any worker can assemble a clip and a camera's ring survives a failover.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { inputGuardArgs, parseInput } from '../pipeline/source/input-url.js';
-import { join } from 'node:path';
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { annotateImage } from '../pipeline/evidence/annotate.js';
-import { scaleBoxes } from '../pipeline/evidence/box-space.js';
-import { assembleClip, runFfmpeg } from '../pipeline/evidence/clip.js';
+import { backoffDelay, type Backoff } from '../pipeline/backoff.js';
+import { collectEvidence, type SnapshotMoment } from '../pipeline/evidence/collect.js';
+import type { ModelInfo } from '../pipeline/evidence/manifest.js';
 import { evidenceKey, type EvidenceStore } from '../pipeline/evidence/store.js';
-import { toPixels } from '../pipeline/rules/geometry.js';
-import type { ClipClock, SegmentRecord } from '../pipeline/source/recorder.js';
+import { readRingIndex, type ClipClock } from '../pipeline/source/recorder.js';
 import type { Box, EvidenceRef, NormPoint, ReasonRecord } from '../pipeline/types.js';
 import type { DeliveryService, EventType } from './delivery/delivery.js';
 import type { CaseRecord, CaseStore } from './stores/case-store.js';
 
 export const EVIDENCE_QUEUE = 'evidence';
+
+/** Retries of an evidence job: 3 s, 6 s, 12 s (±20 %), while S3 or the disk recovers. */
+const EVIDENCE_BACKOFF: Backoff = { initialMs: 3000, maxMs: 60_000 };
 
 export type EvidencePurpose = 'case' | 'reappearance' | 'reopen';
 
@@ -42,7 +41,16 @@ export interface EvidenceJobData {
   /** Pixel size of the stream the boxes were found in (the analysis stream); null/absent = the clip's. */
   boxSpace?: { width: number; height: number } | null;
   zonePolygon: NormPoint[] | null;
-  caption: string;
+  zoneLabel?: string;
+  /** Bilingual class name for box labels and captions, e.g. "占道经营 street_vending". */
+  classLabel: string;
+  /** Camera name for the captions. */
+  cameraLabel?: string;
+  /** Models that analysed the camera (name + sha256), for the manifest. */
+  models: ModelInfo[];
+  /** Episode and class behind the evidence (absent for a verification window). */
+  episodeId?: string;
+  classId?: string;
   ringDir: string;
   reason: ReasonRecord | null;
   preRollSec: number;
@@ -68,13 +76,12 @@ export function deliveryKey(purpose: EvidencePurpose, caseId: string, eventId: s
   return purpose === 'case' ? `case.created:${caseId}` : `${DELIVERY_FOR[purpose]}:${caseId}:${eventId}`;
 }
 
-async function readRing(ringDir: string): Promise<SegmentRecord[]> {
-  try {
-    return JSON.parse(await readFile(join(ringDir, 'index.json'), 'utf8')) as SegmentRecord[];
-  } catch {
-    return [];
-  }
-}
+/** What the second snapshot is named and captioned, per purpose (the first is always first-seen). */
+const MOMENT: Record<EvidencePurpose, Pick<SnapshotMoment, 'name' | 'stage'>> = {
+  case: { name: 'confirmed', stage: '确认 confirmed' },
+  reappearance: { name: 'reappeared', stage: '再次出现 reappeared' },
+  reopen: { name: 'reopened', stage: '复核未整改 reopened' },
+};
 
 export interface EvidenceServiceOptions {
   connection: Redis;
@@ -83,10 +90,8 @@ export interface EvidenceServiceOptions {
   cases: CaseStore;
   delivery: DeliveryService;
   scratchDir: string;
-  presignExpirySec: number;
   /** Base URL of the API for evidence links in webhook bodies (null: a path relative to the API). */
   publicApiUrl?: string | null;
-  segmentSec: number;
   log?: (msg: string, extra?: Record<string, unknown>) => void;
 }
 
@@ -106,14 +111,19 @@ export class EvidenceService {
       jobId: `${data.purpose}_${data.caseId}_${data.eventId}`.replace(/[^A-Za-z0-9_.-]/g, '_'),
       delay: Math.max(0, Math.round(readyInMs)),
       attempts: 4,
-      backoff: { type: 'exponential', delay: 3000 },
+      backoff: { type: 'jitter-exp' },
       removeOnComplete: { age: 24 * 3600, count: 5000 },
       removeOnFail: { age: 7 * 24 * 3600, count: 5000 },
     });
   }
 
   startWorker(connection: Redis, concurrency = 1): Worker<EvidenceJobData> {
-    this.worker = new Worker<EvidenceJobData>(EVIDENCE_QUEUE, (job) => this.process(job), { connection, prefix: this.o.bullPrefix, concurrency });
+    this.worker = new Worker<EvidenceJobData>(EVIDENCE_QUEUE, (job) => this.process(job), {
+      connection,
+      prefix: this.o.bullPrefix,
+      concurrency,
+      settings: { backoffStrategy: (attemptsMade: number) => backoffDelay(attemptsMade, EVIDENCE_BACKOFF) },
+    });
     this.worker.on('error', () => undefined);
     return this.worker;
   }
@@ -150,74 +160,42 @@ export class EvidenceService {
     this.o.log?.('evidence stored', { caseId: d.caseId, purpose: d.purpose, files: refs.map((r) => r.key), status });
   }
 
-  /** Cuts the clip, snapshots and uploads; returns the references (clip may be absent if the ring had nothing). */
+  /** Cuts the clip, snapshots and uploads (pipeline/evidence collect); returns the references, manifest last (no clip if the ring had nothing). */
   async assemble(d: EvidenceJobData): Promise<EvidenceRef[]> {
-    const work = await mkdtemp(join(this.o.scratchDir, 'ev-'));
-    try {
-      const ring = await readRing(d.ringDir);
-      const clipPath = join(work, 'clip.mp4');
-      const clip = await assembleClip({
-        ringDir: d.ringDir,
-        ring,
-        request: { start: d.start, end: d.end, clock: d.clock, preRollSec: d.preRollSec, postRollSec: d.postRollSec },
-        outPath: clipPath,
-      });
-      const key = (name: string) => evidenceKey({ cameraId: d.cameraId, eventId: d.eventId, wallTime: d.wallTime, name, timeZone: d.timezone });
-      const meta = { 'case-id': d.caseId, 'camera-id': d.cameraId, 'event-id': d.eventId };
-      const refs: EvidenceRef[] = [];
-      if (clip.path) {
-        refs.push(await this.o.store.put(key('clip.mp4'), clip.path, { contentType: 'video/mp4', kind: 'clip', metadata: meta }));
-        const unit = d.clock === 'stream' ? 1 : 1000;
-        const dur = await clipDuration(clip.path);
-        const offset = Math.min(Math.max(0, (d.snapshotAt - clip.coverage.actual![0]) / unit), Math.max(0, dur - 0.2));
-        const frame = join(work, 'frame.png');
-        await runFfmpeg(['-hide_banner', '-nostdin', '-loglevel', 'error', '-ss', offset.toFixed(3), '-i', clip.path, '-frames:v', '1', '-y', frame]);
-        const png = await readFile(frame);
-        const { width, height } = await pngSize(png);
-        const jpg = await annotateImage(png, {
-          boxes: scaleBoxes(d.boxes, d.boxSpace, { width, height }).map((box) => ({ box, label: d.caption })),
-          polygons: d.zonePolygon ? [{ points: toPixels(d.zonePolygon, width, height).map(([x, y]) => [x, y] as [number, number]) }] : [],
-          caption: d.caption,
-        });
-        refs.push(await this.o.store.put(key('snapshot.jpg'), jpg, { contentType: 'image/jpeg', kind: 'snapshot', metadata: meta }));
-      }
-      const manifest = {
+    const wallAt = (t: number) => (d.clock === 'wall' ? t : d.wallTime - (d.snapshotAt - t) * 1000);
+    const got = await collectEvidence(
+      {
         caseId: d.caseId,
+        purpose: d.purpose,
         cameraId: d.cameraId,
         eventId: d.eventId,
-        purpose: d.purpose,
-        window: { clock: d.clock, start: d.start, end: d.end },
-        coverage: clip.coverage,
-        segments: clip.segments.map((s) => s.file),
+        wallTime: d.wallTime,
+        ...(d.episodeId ? { episodeId: d.episodeId } : {}),
+        ...(d.classId ? { classId: d.classId } : {}),
+        clock: d.clock,
+        start: d.start,
+        end: d.end,
         reason: d.reason,
-        files: refs.map((r) => ({ key: r.key, ...r.file })),
-      };
-      refs.push(await this.o.store.put(key('manifest.json'), Buffer.from(JSON.stringify(manifest, null, 2)), { contentType: 'application/json', kind: 'manifest', metadata: meta }));
-      return refs;
-    } finally {
-      await rm(work, { recursive: true, force: true });
-    }
+        moments: [
+          { name: 'first_seen', time: d.start, stage: '首次发现 first seen', wall: wallAt(d.start) },
+          { ...MOMENT[d.purpose], time: d.snapshotAt, wall: wallAt(d.snapshotAt) },
+        ],
+        boxes: d.boxes,
+        boxSpace: d.boxSpace,
+        zones: d.zonePolygon ? [{ polygon: d.zonePolygon, ...(d.zoneLabel ? { label: d.zoneLabel } : {}) }] : [],
+        classLabel: d.classLabel,
+        ...(d.cameraLabel ? { cameraLabel: d.cameraLabel } : {}),
+        timeZone: d.timezone,
+        preRollSec: d.preRollSec,
+        postRollSec: d.postRollSec,
+      },
+      { ringDir: d.ringDir, ring: await readRingIndex(d.ringDir), store: this.o.store, models: d.models ?? [], workDir: this.o.scratchDir },
+    );
+    return got.refs;
   }
 
   async close(): Promise<void> {
     await this.worker?.close();
     await this.queue.close();
   }
-}
-
-async function clipDuration(file: string): Promise<number> {
-  const { execFile } = await import('node:child_process');
-  const spec = parseInput(file);
-  return new Promise((resolve) => {
-    execFile('ffprobe', ['-v', 'error', ...inputGuardArgs(spec), '-show_entries', 'format=duration', '-of', 'default=nw=1:nk=1', spec.ffmpegInput], (err, out) => {
-      const v = Number(String(out).trim());
-      resolve(err || !Number.isFinite(v) ? 0 : v);
-    });
-  });
-}
-
-async function pngSize(png: Buffer): Promise<{ width: number; height: number }> {
-  // IHDR: width and height are big-endian u32 at bytes 16 and 20.
-  if (png.length < 24) throw new Error('snapshot frame is not a PNG');
-  return { width: png.readUInt32BE(16), height: png.readUInt32BE(20) };
 }

@@ -1,6 +1,7 @@
 // Redis connections and key names. Every durable record of the workers lives under one prefix so
 // several deployments can share a Redis and a test can wipe its own data.
 import { Redis, type RedisOptions } from 'ioredis';
+import { backoffDelay } from '../pipeline/backoff.js';
 
 export const DEFAULT_PREFIX = 'cw';
 
@@ -13,7 +14,7 @@ export function createRedis(url: string, extra: RedisOptions = {}): Redis {
   return new Redis(url, {
     maxRetriesPerRequest: null,
     enableReadyCheck: true,
-    retryStrategy: (times) => Math.min(200 * times, 2000),
+    retryStrategy: (times) => backoffDelay(times, { initialMs: 200, maxMs: 2000 }),
     ...extra,
   });
 }

@@ -138,9 +138,7 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
     cases,
     delivery,
     scratchDir: join(settings.dataDir, 'tmp'),
-    presignExpirySec: settings.presignExpirySec,
     publicApiUrl: settings.publicApiUrl,
-    segmentSec: settings.segmentSec,
     log,
   });
   delivery.startWorker(conn(), settings.deliveryConcurrency);

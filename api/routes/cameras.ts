@@ -7,13 +7,12 @@ import { resolveModelFile } from '../../models/resolve.js';
 import { sharedSession } from '../../pipeline/detect/session.js';
 import { ObjectDetector } from '../../pipeline/detect/detector.js';
 import { sourceForModel } from '../../pipeline/detect/stream.js';
-import { annotateImage } from '../../pipeline/evidence/annotate.js';
+import { annotateFrame } from '../../pipeline/evidence/annotate.js';
 import { CATALOG, classStatus, isClassId, type ClassStatus } from '../../pipeline/rules/catalog.js';
 import { cameraConfigSchema, classOverrideSchema, zoneSchema, type CameraConfig } from '../../pipeline/rules/config-schema.js';
-import { toPixels } from '../../pipeline/rules/geometry.js';
+import { detectorLabels, TEXT_ZONE_TYPES } from '../../pipeline/rules/labels.js';
 import { AddressPolicyError, checkInput, type AddressPurpose } from '../../pipeline/source/address-policy.js';
-import { parseInput, scrubSecrets, secretsOf } from '../../pipeline/source/input-url.js';
-import { axisScales } from '../../pipeline/source/letterbox.js';
+import { parseInput, scrubSecrets, secretsSpec } from '../../pipeline/source/input-url.js';
 import { toPublic, type CameraRecord } from '../../workers/stores/camera-store.js';
 import type { CameraHealth } from '../../workers/stores/health-store.js';
 import type { ApiDeps } from '../deps.js';
@@ -110,19 +109,10 @@ function ocrAvailable(): boolean {
   return textAvailable;
 }
 
-/** Labels a camera's detectors can produce, as the analyzer computes them. */
-export async function availableLabels(config: Pick<CameraConfig, 'analysis' | 'zones'>): Promise<Set<string>> {
-  let labels: string[] = [];
-  try {
-    labels = (await loadManifest(config.analysis.model)).labels;
-  } catch {
-    labels = [];
-  }
-  const set = new Set(labels);
-  set.add('static_object');
-  // The analyzer creates its OCR detector for wall zones when the OCR models are installed.
-  if (ocrAvailable() && config.zones.some((z) => z.type === 'wall')) set.add('text');
-  return set;
+/** Labels a camera's detectors can produce, as the analyzer computes them (it creates OCR when the OCR models are installed). */
+async function availableLabels(config: Pick<CameraConfig, 'analysis' | 'zones'>): Promise<Set<string>> {
+  const labels = await loadManifest(config.analysis.model).then((m) => m.labels).catch(() => [] as string[]);
+  return detectorLabels(labels, config, { ocr: ocrAvailable() });
 }
 
 export async function cameraClassStatus(config: CameraConfig): Promise<ClassStatus[]> {
@@ -135,8 +125,7 @@ async function view(deps: ApiDeps, cam: CameraRecord): Promise<PublicView> {
   const h = await deps.health.get(cam.id);
   // Health reasons are scrubbed by the worker; scrub again with this camera's secrets in case an
   // older worker (or a future code path) wrote one in clear.
-  const secretParams = cam.secretParams ?? [];
-  const live = h ? { ...h, reason: h.reason ? scrubSecrets(h.reason, { secrets: secretsOf(cam.url, secretParams), secretParams }) : h.reason } : null;
+  const live = h ? { ...h, reason: h.reason ? scrubSecrets(h.reason, secretsSpec(cam.url, cam.secretParams)) : h.reason } : null;
   return { ...toPublic(cam), live: live ?? { state: 'unknown', reason: 'no worker has reported this camera yet' } };
 }
 
@@ -181,7 +170,7 @@ async function preview(deps: ApiDeps, cam: CameraRecord, timeoutMs: number): Pro
     clearTimeout(timer);
     await source.stop();
   }
-  if (!frame) throw new ApiError(502, 'STREAM_UNAVAILABLE', `no frame from ${toPublic(cam).url}: ${scrubSecrets(failure ?? 'timed out', { secrets: secretsOf(cam.url, cam.secretParams ?? []), secretParams: cam.secretParams ?? [] })}`);
+  if (!frame) throw new ApiError(502, 'STREAM_UNAVAILABLE', `no frame from ${toPublic(cam).url}: ${scrubSecrets(failure ?? 'timed out', secretsSpec(cam.url, cam.secretParams))}`);
   const detector = new ObjectDetector(session, {
     scoreThreshold: Math.max(cam.config.analysis.scoreThreshold, 0.25),
     nmsIou: cam.config.analysis.nmsIou,
@@ -189,19 +178,11 @@ async function preview(deps: ApiDeps, cam: CameraRecord, timeoutMs: number): Pro
     labelFamilies: cam.config.analysis.labelFamilies,
   });
   const dets = await detector.detect(frame);
-  const { scaledWidth, scaledHeight, dstWidth } = frame.letterbox;
-  const { sx, sy } = axisScales(frame.letterbox);
-  const rowBytes = scaledWidth * 3;
-  const raw = Buffer.allocUnsafe(rowBytes * scaledHeight);
-  for (let y = 0; y < scaledHeight; y++) frame.data.copy(raw, y * rowBytes, y * dstWidth * 3, y * dstWidth * 3 + rowBytes);
-  const jpeg = await annotateImage(
-    { raw, width: scaledWidth, height: scaledHeight, pixelFormat: frame.pixelFormat },
-    {
-      polygons: cam.config.zones.map((z) => ({ points: toPixels(z.polygon as [number, number][], scaledWidth, scaledHeight) as [number, number][], label: `${z.id} (${z.type})` })),
-      boxes: dets.detections.map((d) => ({ box: { x1: d.box.x1 * sx, y1: d.box.y1 * sy, x2: d.box.x2 * sx, y2: d.box.y2 * sy }, label: `${d.label} ${d.score.toFixed(2)}` })),
-      caption: `${cam.id} · config v${cam.version} · ${dets.detections.length} detections`,
-    },
-  );
+  const jpeg = await annotateFrame(frame, {
+    zones: cam.config.zones.map((z) => ({ polygon: z.polygon, label: `${z.id} (${z.type})` })),
+    boxes: dets.detections.map((d) => ({ box: d.box, label: `${d.label} ${d.score.toFixed(2)}` })),
+    caption: `${cam.id} · config v${cam.version} · ${dets.detections.length} detections`,
+  });
   return { jpeg, labels: dets.detections.map((d) => d.label) };
 }
 
@@ -409,7 +390,8 @@ function cameraRouteList(deps: ApiDeps): AnyRoute[] {
       handler: async () => {
         const cams = await deps.cameras.list();
         const perCam = await Promise.all(cams.map(async (c) => ({ id: c.id, status: await cameraClassStatus(c.config) })));
-        const defaultLabels = await availableLabels({ analysis: cameraConfigSchema.parse({ camera: { id: 'x' } }).analysis, zones: [{ type: 'wall' } as never] });
+        // Every zone type a class can use, so "globally available" only depends on the models.
+        const defaultLabels = await availableLabels({ analysis: cameraConfigSchema.parse({ camera: { id: 'x' } }).analysis, zones: [...TEXT_ZONE_TYPES].map((type) => ({ type }) as never) });
         const global = classStatus(defaultLabels, { classes: {}, zones: [] });
         return {
           classes: CATALOG.map((def) => {

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { groundTruthSchema } from '../../fixtures/ground-truth.js';
 import { checkUrlPolicy } from './cameras.js';
 import { probeInput } from '../../pipeline/source/probe.js';
-import { snapshotKey, type ReplayJobData, type ReplayResult } from '../../workers/replay/processor.js';
+import { replayProgressSchema, snapshotKey, type ReplayJobData, type ReplayResult } from '../../workers/replay/processor.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError, badRequest, notFound, validationError } from '../errors.js';
 import { NotVideoError, probeVideoFile } from '../media.js';
@@ -207,7 +207,7 @@ export function replayRoutes(deps: ApiDeps): AnyRoute[] {
           input: job.data.inputDisplay,
           submittedAt: job.data.submittedAt,
           finishedAt: job.finishedOn ?? null,
-          progress: typeof job.progress === 'object' ? job.progress : null,
+          progress: replayProgressSchema.safeParse(job.progress).data ?? null,
           error: state === 'failed' ? job.failedReason : null,
           result: state === 'completed' ? resultView(params.id, job.returnvalue) : null,
         };

@@ -1,10 +1,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { sharedSession } from '../../pipeline/detect/session.js';
-import { annotateImage } from '../../pipeline/evidence/annotate.js';
-import { frameToRawImage } from '../../pipeline/source/frame-image.js';
+import { annotateFrame } from '../../pipeline/evidence/annotate.js';
 import { getClass } from '../../pipeline/rules/catalog.js';
-import { toPixels } from '../../pipeline/rules/geometry.js';
 import { ConfigError, loadCameraConfigFile } from '../../pipeline/rules/zones.js';
 import { replayClip } from '../../pipeline/replay.js';
 import type { Refusal } from '../../pipeline/rules/engine.js';
@@ -21,18 +19,13 @@ export interface AnalyzeOptions {
 }
 
 /** Snapshot of a confirmed event on the analysed frame: its zone, its boxes, class and time. */
-async function snapshot(frame: Frame, event: ViolationEvent, zonePolygon: readonly (readonly [number, number])[] | undefined): Promise<Buffer> {
-  const { scale } = frame.letterbox;
-  const { data: raw, width: scaledWidth, height: scaledHeight, pixelFormat } = frameToRawImage(frame);
+function snapshot(frame: Frame, event: ViolationEvent, zonePolygon: readonly (readonly [number, number])[] | undefined): Promise<Buffer> {
   const def = getClass(event.classId);
-  return annotateImage(
-    { raw, width: scaledWidth, height: scaledHeight, pixelFormat },
-    {
-      polygons: zonePolygon ? [{ points: toPixels(zonePolygon as [number, number][], scaledWidth, scaledHeight) as [number, number][], label: event.reason.zoneId ?? undefined }] : [],
-      boxes: event.boxes.map((b) => ({ box: { x1: b.x1 * scale, y1: b.y1 * scale, x2: b.x2 * scale, y2: b.y2 * scale }, label: `${def.nameZh} ${def.id}` })),
-      caption: `${def.nameZh} ${def.nameEn} · ${event.transition} · t=${event.streamTime.toFixed(1)}s · dwell ${event.reason.dwellSec.toFixed(0)}s`,
-    },
-  );
+  return annotateFrame(frame, {
+    zones: zonePolygon ? [{ polygon: zonePolygon, label: event.reason.zoneId ?? undefined }] : [],
+    boxes: event.boxes.map((box) => ({ box, label: `${def.nameZh} ${def.id}` })),
+    caption: `${def.nameZh} ${def.nameEn} · ${event.transition} · t=${event.streamTime.toFixed(1)}s · dwell ${event.reason.dwellSec.toFixed(0)}s`,
+  });
 }
 
 /**

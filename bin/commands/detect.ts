@@ -4,10 +4,7 @@ import { ObjectDetector } from '../../pipeline/detect/detector.js';
 import { sharedSession } from '../../pipeline/detect/session.js';
 import { sourceForModel, sourceTiling } from '../../pipeline/detect/stream.js';
 import { analysisSchema } from '../../pipeline/rules/config-schema.js';
-import { annotateImage } from '../../pipeline/evidence/annotate.js';
-import { frameToRawImage } from '../../pipeline/source/frame-image.js';
-import { axisScales } from '../../pipeline/source/letterbox.js';
-import type { Frame, FrameDetections } from '../../pipeline/types.js';
+import { annotateFrame } from '../../pipeline/evidence/annotate.js';
 
 export interface DetectOptions {
   fps: number;
@@ -18,22 +15,6 @@ export interface DetectOptions {
   annotate?: string;
   threads?: number;
   tiles?: { cols: number; rows: number };
-}
-
-/** Draws the detections on the letterboxed frame (the part that holds the picture, padding cropped). */
-export async function annotateFrame(frame: Frame, result: FrameDetections): Promise<Buffer> {
-  const { sx, sy } = axisScales(frame.letterbox);
-  const picture = frameToRawImage(frame);
-  return annotateImage(
-    { raw: picture.data, width: picture.width, height: picture.height, pixelFormat: picture.pixelFormat },
-    {
-      boxes: result.detections.map((d) => ({
-        box: { x1: d.box.x1 * sx, y1: d.box.y1 * sy, x2: d.box.x2 * sx, y2: d.box.y2 * sy },
-        label: `${d.label} ${d.score.toFixed(2)}`,
-      })),
-      caption: `t=${result.streamTime.toFixed(2)}s frame ${result.frameIndex}`,
-    },
-  );
 }
 
 export async function runDetect(input: string, opts: DetectOptions): Promise<void> {
@@ -50,7 +31,8 @@ export async function runDetect(input: string, opts: DetectOptions): Promise<voi
     process.stdout.write(`${JSON.stringify(result)}\n`);
     if (opts.annotate) {
       const file = path.join(opts.annotate, `frame-${String(frame.index).padStart(6, '0')}.jpg`);
-      await writeFile(file, await annotateFrame(frame, result));
+      const boxes = result.detections.map((d) => ({ box: d.box, label: `${d.label} ${d.score.toFixed(2)}` }));
+      await writeFile(file, await annotateFrame(frame, { boxes, caption: `t=${result.streamTime.toFixed(2)}s frame ${result.frameIndex}` }));
     }
     if (opts.maxFrames && ++n >= opts.maxFrames) break;
   }

@@ -7,7 +7,8 @@ import { sharedSession } from '../../pipeline/detect/session.js';
 import { matchClip, predictedEpisodes, DEFAULT_TOLERANCE_SEC, type ClipMatch, type PredictedEpisode, type TruthEpisode } from '../../pipeline/eval/match.js';
 import { computeMetrics, gateFailures, type ClassMetrics } from '../../pipeline/eval/metrics.js';
 import { prBarsSvg, svgToPng, sweepSvg, timelineSvg, type TimelineRow } from '../../pipeline/eval/plots.js';
-import { recordFrame, replayAvailableLabels, rerunRules, type RecordedDetections } from '../../pipeline/eval/rerun.js';
+import { recordFrame, rerunRules, type RecordedDetections } from '../../pipeline/eval/rerun.js';
+import { detectorLabels } from '../../pipeline/rules/labels.js';
 import { renderMarkdown, summaryText, type ClipSummary, type EvalReport, type SweepReport } from '../../pipeline/eval/report.js';
 import { parseSweepSpec, SweepSpecError, sweepSlug, withOverride, type SweepSpec } from '../../pipeline/eval/sweep.js';
 import { replayClip } from '../../pipeline/replay.js';
@@ -255,7 +256,7 @@ export async function runEval(opts: EvalOptions = {}): Promise<EvalResult> {
 
     let rerunMismatch: string | undefined;
     if (recorded) {
-      const labels = replayAvailableLabels(session.manifest.labels, config);
+      const labels = detectorLabels(session.manifest.labels, config, { ocr: true });
       rerunMismatch = firstDifference(result.events, rerunRules(recorded, config, labels)) ?? undefined;
       if (rerunMismatch) progress.line(`warning: ${id}: rules re-run over recorded detections diverged from the replay (${rerunMismatch})`);
       sweeps.forEach((s, si) => {

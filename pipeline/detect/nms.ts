@@ -1,12 +1,5 @@
+import { iou as boxIou, overlapOfSmaller } from '../rules/geometry.js';
 import type { Candidate } from './decoders/types.js';
-
-function candidateIou(a: Candidate, b: Candidate): number {
-  const w = Math.min(a.x2, b.x2) - Math.max(a.x1, b.x1);
-  const h = Math.min(a.y2, b.y2) - Math.max(a.y1, b.y1);
-  if (w <= 0 || h <= 0) return 0;
-  const inter = w * h;
-  return inter / ((a.x2 - a.x1) * (a.y2 - a.y1) + (b.x2 - b.x1) * (b.y2 - b.y1) - inter);
-}
 
 /**
  * Class-aware greedy NMS: a box only suppresses boxes of its own class, so a person standing
@@ -23,7 +16,7 @@ export function nms(candidates: readonly Candidate[], iouThreshold: number, maxD
     for (let j = i + 1; j < sorted.length; j++) {
       if (suppressed[j]) continue;
       const b = sorted[j]!;
-      if (b.classId === a.classId && candidateIou(a, b) > iouThreshold) suppressed[j] = 1;
+      if (b.classId === a.classId && boxIou(a, b) > iouThreshold) suppressed[j] = 1;
     }
   }
   return kept;
@@ -63,13 +56,6 @@ function area(c: Candidate): number {
   return (c.x2 - c.x1) * (c.y2 - c.y1);
 }
 
-function overlapOfSmaller(a: Candidate, b: Candidate): number {
-  const w = Math.min(a.x2, b.x2) - Math.max(a.x1, b.x1);
-  const h = Math.min(a.y2, b.y2) - Math.max(a.y1, b.y1);
-  if (w <= 0 || h <= 0) return 0;
-  const smaller = Math.min(area(a), area(b));
-  return smaller > 0 ? (w * h) / smaller : 0;
-}
 
 /**
  * Drops a lower-scored box that overlaps a box of a *different* label of the same family (IoU above
@@ -82,7 +68,7 @@ export function suppressFamilyDuplicates(sorted: readonly Candidate[], iou: numb
   const kept: Candidate[] = [];
   for (const b of sorted) {
     const fb = familyOf.get(b.classId);
-    const dup = fb !== undefined && kept.some((a) => a.classId !== b.classId && familyOf.get(a.classId) === fb && candidateIou(a, b) > iou);
+    const dup = fb !== undefined && kept.some((a) => a.classId !== b.classId && familyOf.get(a.classId) === fb && boxIou(a, b) > iou);
     if (!dup) kept.push(b);
   }
   return kept;

@@ -5,7 +5,7 @@ import type { Candidate } from './decoders/types.js';
 import { nms } from './nms.js';
 import type { Rect } from '../source/tiles.js';
 
-export type { Rect, TilingOptions } from '../source/tiles.js';
+export type { Rect } from '../source/tiles.js';
 export { tileRects } from '../source/tiles.js';
 
 export interface MergeOptions {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { matchClip, type PredictedEpisode, type TruthEpisode } from './match.js';
-import { computeMetrics, f1Of, gateFailures, medianOf } from './metrics.js';
+import { computeMetrics, f1Of, gateFailures } from './metrics.js';
 
 const pred = (episodeId: string, classId: string, start: number, end: number, confirmedAt: number): PredictedEpisode => ({ episodeId, classId, zoneId: 'z', start, end, confirmedAt });
 const truth = (classId: string, start: number, end: number): TruthEpisode => ({ classId, zoneId: 'z', start, end });
@@ -61,11 +61,6 @@ describe('helpers', () => {
     expect(f1Of(0, 0)).toBe(0);
     expect(f1Of(null, 1)).toBeNull();
     expect(f1Of(1, 0.5)).toBeCloseTo(2 / 3, 12);
-  });
-  it('median of even and odd counts', () => {
-    expect(medianOf([5, 1, 3])).toBe(3);
-    expect(medianOf([4, 1, 3, 2])).toBe(2.5);
-    expect(medianOf([])).toBeNull();
   });
 });
 

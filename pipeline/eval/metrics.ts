@@ -1,4 +1,5 @@
 // Per-class scores over any number of matched clips. Pure arithmetic on ClipMatch records.
+import { median } from '../stats.js';
 import type { ClipMatch } from './match.js';
 
 export interface ClassMetrics {
@@ -59,13 +60,6 @@ export function mean(xs: readonly number[]): number | null {
   return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
 }
 
-export function medianOf(xs: readonly number[]): number | null {
-  if (!xs.length) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
 interface Acc {
   tp: number;
   fp: number;
@@ -91,7 +85,7 @@ function finish(classId: string, a: Acc): ClassMetrics {
     recall,
     f1: f1Of(precision, recall),
     meanTtdSec: mean(a.ttd),
-    medianTtdSec: medianOf(a.ttd),
+    medianTtdSec: median(a.ttd),
     late: a.late,
     clips: a.clips,
   };

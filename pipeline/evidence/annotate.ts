@@ -1,7 +1,10 @@
 // Generic drawing of boxes, zone polygons and a caption onto an image, as an SVG overlay composited
 // with sharp. Used for evidence snapshots and by the CLI's `detect --annotate`.
 import sharp, { type Sharp } from 'sharp';
-import type { Box } from '../types.js';
+import { toPixels } from '../rules/geometry.js';
+import { frameToRawImage } from '../source/frame-image.js';
+import { axisScales } from '../source/letterbox.js';
+import type { Box, Frame, NormPoint } from '../types.js';
 
 export interface Overlay {
   boxes?: { box: Box; label?: string; color?: string }[];
@@ -144,4 +147,25 @@ export async function annotateImage(input: ImageInput, overlay: Overlay, opts: A
     .composite([{ input: svg, top: 0, left: 0 }])
     .jpeg({ quality, mozjpeg: false })
     .toBuffer();
+}
+
+/**
+ * The analysed frame as the model saw it (letterbox padding dropped, model pixels) with boxes in
+ * source pixels and zones in normalised coordinates drawn on it: CLI `--annotate`, replay snapshots
+ * and the camera preview.
+ */
+export async function annotateFrame(
+  frame: Frame,
+  overlay: { boxes?: { box: Box; label?: string }[]; zones?: { polygon: readonly NormPoint[]; label?: string }[]; caption?: string },
+): Promise<Buffer> {
+  const picture = frameToRawImage(frame);
+  const { sx, sy } = axisScales(frame.letterbox);
+  return annotateImage(
+    { raw: picture.data, width: picture.width, height: picture.height, pixelFormat: picture.pixelFormat },
+    {
+      polygons: (overlay.zones ?? []).map((z) => ({ points: toPixels(z.polygon, picture.width, picture.height) as [number, number][], label: z.label })),
+      boxes: (overlay.boxes ?? []).map(({ box: b, label }) => ({ box: { x1: b.x1 * sx, y1: b.y1 * sy, x2: b.x2 * sx, y2: b.y2 * sy }, label })),
+      caption: overlay.caption,
+    },
+  );
 }

@@ -1,7 +1,7 @@
 // Evidence manifest: one JSON document per event that lets an auditor check what was kept and why
 // (the debouncer's reason record, the models that saw it, and every file with size and sha256).
 import type { ReasonRecord, ViolationEvent, EvidenceFile, EvidenceRef } from '../types.js';
-import { digest } from './store.js';
+import type { ClipClock } from '../source/recorder.js';
 import type { ClipCoverage } from './clip.js';
 
 export interface ModelInfo {
@@ -9,54 +9,81 @@ export interface ModelInfo {
   sha256: string;
 }
 
-export interface EvidenceManifest {
-  version: 1;
-  eventId: string;
-  episodeId: string;
+/** What the evidence is of, as the manifest records it (the event, or a case's verification window). */
+export interface ManifestSubject {
   cameraId: string;
-  classId: string;
-  transition: ViolationEvent['transition'];
-  streamTime: number;
+  eventId: string;
+  /** Epoch ms of the event. */
   wallTime: number;
-  createdAt: string;
-  reason: ReasonRecord;
+  caseId?: string;
+  /** Why the evidence was gathered: a new case, a reappearance, a reopened case. */
+  purpose?: string;
+  episodeId?: string;
+  classId?: string;
+  transition?: ViolationEvent['transition'];
+  streamTime?: number;
+  clock: ClipClock;
+  start: number;
+  end: number;
+  reason: ReasonRecord | null;
   extras?: Record<string, unknown>;
-  models: ModelInfo[];
-  clip: { coverage: ClipCoverage } | null;
-  files: (EvidenceFile & { key?: string })[];
 }
 
-/** Size and sha256 of a local file or buffer as an EvidenceFile. */
-export async function describeFile(body: string | Buffer, name: string, kind: EvidenceFile['kind'], contentType: string): Promise<EvidenceFile> {
-  const d = await digest(body);
-  return { name, kind, contentType, bytes: d.bytes, sha256: d.sha256 };
+export interface EvidenceManifest {
+  version: 1;
+  caseId?: string;
+  purpose?: string;
+  eventId: string;
+  episodeId?: string;
+  cameraId: string;
+  classId?: string;
+  transition?: ViolationEvent['transition'];
+  streamTime?: number;
+  wallTime: number;
+  createdAt: string;
+  /** The requested window on the ring's clock (stream s or epoch ms), before pre/post-roll. */
+  window: { clock: ClipClock; start: number; end: number };
+  reason: ReasonRecord | null;
+  extras?: Record<string, unknown>;
+  models: ModelInfo[];
+  /** What the clip covers and the ring segments it was cut from; null when no clip was attempted. */
+  clip: { coverage: ClipCoverage; segments: string[] } | null;
+  files: (EvidenceFile & { key?: string })[];
+  /** Snapshot moments the ring could not supply. */
+  missingSnapshots: string[];
 }
 
 export function buildManifest(opts: {
-  event: ViolationEvent;
+  subject: ManifestSubject;
   models: ModelInfo[];
   files: (EvidenceFile | EvidenceRef)[];
-  clipCoverage?: ClipCoverage | null;
+  clip?: { coverage: ClipCoverage; segments: string[] } | null;
+  missingSnapshots?: string[];
   now?: Date;
 }): EvidenceManifest {
-  const { event } = opts;
+  const s = opts.subject;
   for (const m of opts.models) {
     if (!/^[0-9a-f]{64}$/.test(m.sha256)) throw new Error(`manifest: model ${m.name} has no valid sha256 (got "${m.sha256}")`);
   }
+  const optional = <K extends keyof ManifestSubject>(k: K) => (s[k] !== undefined ? { [k]: s[k] } : {});
   return {
     version: 1,
-    eventId: event.id,
-    episodeId: event.episodeId,
-    cameraId: event.cameraId,
-    classId: event.classId,
-    transition: event.transition,
-    streamTime: event.streamTime,
-    wallTime: event.wallTime,
+    ...optional('caseId'),
+    ...optional('purpose'),
+    eventId: s.eventId,
+    ...optional('episodeId'),
+    cameraId: s.cameraId,
+    ...optional('classId'),
+    ...optional('transition'),
+    ...optional('streamTime'),
+    wallTime: s.wallTime,
     createdAt: (opts.now ?? new Date()).toISOString(),
-    reason: event.reason,
-    ...(event.extras ? { extras: event.extras } : {}),
+    window: { clock: s.clock, start: s.start, end: s.end },
+    reason: s.reason,
+    ...optional('extras'),
     models: opts.models,
-    clip: opts.clipCoverage ? { coverage: opts.clipCoverage } : null,
+    clip: opts.clip ?? null,
     files: opts.files.map((f) => ('file' in f ? { ...f.file, key: f.key } : f)),
-  };
+    missingSnapshots: opts.missingSnapshots ?? [],
+  } as EvidenceManifest;
 }

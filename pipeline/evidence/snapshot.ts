@@ -20,13 +20,23 @@ export interface ExtractedFrame {
   offsetSec: number;
 }
 
-/** Pure: the ring segment holding `time` on `clock`, and the offset into it in seconds. */
-export function locateInRing(ring: readonly SegmentRecord[], time: number, clock: ClipClock): { segment: SegmentRecord; offsetSec: number } | null {
+/**
+ * Pure: the ring segment holding `time` on `clock`, and the offset into it in seconds. Wall-clock
+ * segment bounds come from arrival times, so neighbours may leave seams of a few tens of ms: a time
+ * within `toleranceSec` of a segment (and in no segment) takes that segment's nearest frame.
+ */
+export function locateInRing(ring: readonly SegmentRecord[], time: number, clock: ClipClock, toleranceSec = 0.5): { segment: SegmentRecord; offsetSec: number } | null {
+  const unit = clock === 'stream' ? 1 : 1000;
+  let best: { segment: SegmentRecord; offsetSec: number; distance: number } | null = null;
   for (const r of ring) {
     const [s, e] = clock === 'stream' ? [r.startTime, r.endTime] : [r.startWall, r.endWall];
-    if (time >= s && time < e) return { segment: r, offsetSec: clock === 'stream' ? time - s : (time - s) / 1000 };
+    if (time >= s && time < e) return { segment: r, offsetSec: (time - s) / unit };
+    const distance = (time < s ? s - time : time - e) / unit;
+    // Just past the end: the segment's last frame (a frame interval before its end time).
+    const offsetSec = time < s ? 0 : Math.max(0, (e - s) / unit - 0.1);
+    if (distance <= toleranceSec && (!best || distance < best.distance)) best = { segment: r, offsetSec, distance };
   }
-  return null;
+  return best && { segment: best.segment, offsetSec: best.offsetSec };
 }
 
 function decodePng(path: string, offsetSec: number, ffmpegPath = 'ffmpeg'): Promise<Buffer> {
@@ -90,16 +100,28 @@ export function formatWallTime(epochMs: number, timeZone: string): string {
   return `${get('year')}-${get('month')}-${get('day')} ${get('hour')}:${get('minute')}:${get('second')}`;
 }
 
-/** Pure: the crop rectangle for a box with margin, clamped to the image (integer pixels). */
-export function cropRect(box: Box, width: number, height: number, margin: number): { left: number; top: number; width: number; height: number } {
+function cropBounds(box: Box, width: number, height: number, margin: number): { left: number; top: number; right: number; bottom: number } {
   const mx = (box.x2 - box.x1) * margin;
   const my = (box.y2 - box.y1) * margin;
-  const left = Math.max(0, Math.floor(box.x1 - mx));
-  const top = Math.max(0, Math.floor(box.y1 - my));
-  const right = Math.min(width, Math.ceil(box.x2 + mx));
-  const bottom = Math.min(height, Math.ceil(box.y2 + my));
-  if (right - left < 1 || bottom - top < 1) throw new Error(`crop box (${box.x1},${box.y1})-(${box.x2},${box.y2}) lies outside the ${width}x${height} image`);
-  return { left, top, width: right - left, height: bottom - top };
+  return {
+    left: Math.max(0, Math.floor(box.x1 - mx)),
+    top: Math.max(0, Math.floor(box.y1 - my)),
+    right: Math.min(width, Math.ceil(box.x2 + mx)),
+    bottom: Math.min(height, Math.ceil(box.y2 + my)),
+  };
+}
+
+function cropProblem(box: Box, width: number, height: number, margin: number): string | null {
+  const b = cropBounds(box, width, height, margin);
+  return b.right - b.left < 1 || b.bottom - b.top < 1 ? `crop box (${box.x1},${box.y1})-(${box.x2},${box.y2}) lies outside the ${width}x${height} image` : null;
+}
+
+/** Pure: the crop rectangle for a box with margin, clamped to the image (integer pixels). */
+export function cropRect(box: Box, width: number, height: number, margin: number): { left: number; top: number; width: number; height: number } {
+  const problem = cropProblem(box, width, height, margin);
+  if (problem) throw new Error(problem);
+  const b = cropBounds(box, width, height, margin);
+  return { left: b.left, top: b.top, width: b.right - b.left, height: b.bottom - b.top };
 }
 
 /** Annotated JPEG of the whole frame and a clean JPEG crop of the first subject box. */
@@ -117,7 +139,8 @@ export async function renderSnapshot(frame: ImageInput, spec: SnapshotSpec): Pro
   );
   let crop: Buffer | null = null;
   const subject = spec.boxes[0];
-  if (subject) {
+  // A box outside the picture (a track predicted past the border) has nothing to crop: no crop.
+  if (subject && cropProblem(subject, width, height, spec.cropMargin ?? 0.15) === null) {
     const rect = cropRect(subject, width, height, spec.cropMargin ?? 0.15);
     const { image } = await openImage(frame);
     crop = await image.extract(rect).jpeg({ quality: spec.quality ?? 90 }).toBuffer();

@@ -88,13 +88,6 @@ export function inferKind(name: string, contentType: string): EvidenceFile['kind
   return 'snapshot';
 }
 
-export function contentTypeFor(name: string): string {
-  const ext = name.slice(name.lastIndexOf('.') + 1).toLowerCase();
-  return (
-    { mp4: 'video/mp4', ts: 'video/mp2t', jpg: 'image/jpeg', jpeg: 'image/jpeg', png: 'image/png', json: 'application/json' } as Record<string, string>
-  )[ext] ?? 'application/octet-stream';
-}
-
 export interface ContentDigest {
   bytes: number;
   sha256: string;

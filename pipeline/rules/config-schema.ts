@@ -1,6 +1,8 @@
 // Camera configuration as data: one schema shared by the CLI, the workers and the HTTP API, so
 // an operator's change is validated the same way wherever it enters.
 import { z } from 'zod';
+import { staticChangeSchema } from '../detect/static-change.js';
+import { trackerTuningSchema } from '../track/byte-tracker.js';
 import { polygonProblem } from './geometry.js';
 import { CLASS_IDS } from './catalog.js';
 
@@ -194,28 +196,7 @@ export const analysisSchema = z
         ['car', 'truck', 'bus'],
       ]),
     /** Static-change detector tuning (see pipeline/detect/static-change.ts for defaults and meaning). */
-    staticChange: z
-      .object({
-        width: z.number().int().min(16).max(1920),
-        longTermRate: z.number().gt(0).lt(1),
-        shortTermRate: z.number().gt(0).max(1),
-        diffThreshold: z.number().gt(0).max(255),
-        minAreaFrac: z.number().min(0).max(1),
-        maxAreaFrac: z.number().gt(0).max(1),
-        minAgeSec: z.number().min(0).max(86_400),
-        minStaticSec: z.number().min(0).max(3600),
-        absorbAfterSec: z.number().min(0).max(7 * 86_400),
-        warmupSec: z.number().min(0).max(3600),
-        sceneChangeFrac: z.number().min(0).max(1),
-        sceneCutSimilarity: z.number().min(0).max(1),
-        sceneCutSec: z.number().min(0).max(3600),
-        sceneCutDrop: z.number().min(0).max(1),
-        sceneCutMinEdge: z.number().min(0).max(255),
-        matchOverlap: z.number().min(0).max(1),
-        maxMissSec: z.number().min(0).max(3600),
-        maxGapSec: z.number().gt(0).max(3600),
-        ghostEdgeRatio: z.number().min(0).max(100),
-      })
+    staticChange: staticChangeSchema
       .partial()
       .strict()
       .refine((o) => o.longTermRate === undefined || o.shortTermRate === undefined || o.longTermRate < o.shortTermRate, {
@@ -223,17 +204,7 @@ export const analysisSchema = z
       })
       .optional(),
     /** Tracker tuning (see pipeline/track/byte-tracker.ts for defaults and meaning). */
-    tracker: z
-      .object({
-        highScore: z.number().min(0).max(1),
-        lowScore: z.number().min(0).max(1),
-        newTrackScore: z.number().min(0).max(1),
-        matchIou: z.number().gt(0).max(1),
-        minHits: z.number().int().min(1).max(100),
-        lostTimeoutSec: z.number().min(0).max(3600),
-        stationaryWindowSec: z.number().gt(0).max(3600),
-        stationaryMaxShift: z.number().gt(0).max(10),
-      })
+    tracker: trackerTuningSchema
       .partial()
       .strict()
       .optional(),

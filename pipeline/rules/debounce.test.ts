@@ -4,7 +4,6 @@ import {
   finish,
   initialState,
   isForgettable,
-  median,
   step,
   type DebounceEvent,
   type DebounceKey,
@@ -46,14 +45,6 @@ function run(obs: Observation[], p: DebounceParams = P, state: SubjectState = in
 
 const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, i) => a + i);
 const summary = (evs: DebounceEvent[]) => evs.map((e) => `${e.transition}@${e.time}`);
-
-describe('median', () => {
-  it('handles odd, even and empty inputs', () => {
-    expect(median([3, 1, 2])).toBe(2);
-    expect(median([4, 1, 3, 2])).toBe(2.5);
-    expect(median([])).toBe(0);
-  });
-});
 
 describe('debounce step', () => {
   it('confirms at the frame where dwell reaches minDwellSec, then goes active', () => {

@@ -14,6 +14,7 @@
 import { createHash } from 'node:crypto';
 import type { Box, DebounceState, ReasonRecord } from '../types.js';
 import type { ClassThresholds } from './catalog.js';
+import { median } from '../stats.js';
 
 export type DebounceParams = ClassThresholds;
 
@@ -131,13 +132,6 @@ export function initialState(key: DebounceKey): SubjectState {
   };
 }
 
-export function median(xs: readonly number[]): number {
-  if (xs.length === 0) return 0;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
 function pushBounded<T>(xs: readonly T[], x: T, n: number): T[] {
   const out = [...xs, x];
   return out.length > n ? out.slice(out.length - n) : out;
@@ -215,7 +209,7 @@ function emit(
     dwellSec: s.runStart !== null && s.lastHit !== null ? round3(s.lastHit - s.runStart) : 0,
     hits: hitCount(s),
     window: p.window,
-    medianScore: round3(median(s.scores)),
+    medianScore: round3(median(s.scores) ?? 0),
     thresholds: thresholdsRecord(p),
     firstSeen: start,
     lastSeen: s.lastHit ?? start,
@@ -334,7 +328,7 @@ function close(s: SubjectState, obs: Pick<Observation, 'time' | 'wallTime'>, p: 
 
 function evaluate(s: SubjectState, obs: Observation, p: DebounceParams, events: DebounceEvent[]): void {
   const hits = hitCount(s);
-  const med = median(s.scores);
+  const med = median(s.scores) ?? 0;
   const dwell = s.lastHit! - s.runStart!;
   const lowMedian = obs.score !== undefined && med < p.exitMedianScore;
 
@@ -386,11 +380,6 @@ function evaluate(s: SubjectState, obs: Observation, p: DebounceParams, events: 
 export function isForgettable(s: SubjectState, time: number, p: DebounceParams): boolean {
   if (s.phase === 'idle') return true;
   return s.phase === 'cleared' && time - s.clearedAt! > quietPeriod(p);
-}
-
-/** Warning, confirmed or active: an operator-visible episode is open. */
-export function isOpen(s: SubjectState): boolean {
-  return s.phase === 'warning' || s.phase === 'confirmed' || s.phase === 'active';
 }
 
 /** Ends whatever is open (end of stream, zone or class removed): episodes clear, candidates lapse. */

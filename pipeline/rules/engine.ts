@@ -14,7 +14,6 @@ import {
   initialState,
   isForgettable,
   keyString,
-  median,
   step,
   type DebounceEvent,
   type DebounceKey,
@@ -23,6 +22,7 @@ import {
   type SubjectState,
 } from './debounce.js';
 import { iou } from './geometry.js';
+import { median } from '../stats.js';
 import { BoxAssociator, boxGap, groupTextLines, isNextTo } from './subjects.js';
 import { DEFAULT_INSIDE_MARGIN, membershipDetail, scheduleActive, zoneContains, zonesContaining } from './zones.js';
 
@@ -242,7 +242,6 @@ export class RulesEngine {
     this.lastTracks = this.tracker.update(
       dets.filter((d) => this.trackedLabels.has(d.label)),
       t,
-      zoneIdsOf,
     );
     const subjects = this.subjects(dets, t, zoneIdsOf, plainZoneIdsOf);
     // Follow each tracked subject wherever it goes, in a zone or not: whether it walked off or
@@ -617,7 +616,7 @@ export class RulesEngine {
       this.machines.set(mkey, { state: initialState(key), classId: def.id, zoneId: zone.id, label: def.subjectLabels.join('/') });
     }
     const trackIds = members.map((m) => m.trackId).filter((id): id is number => id !== undefined);
-    const score = count > 0 ? median(members.map((d) => d.score)) : undefined;
+    const score = median(members.map((d) => d.score)) ?? undefined;
     feed(mkey, obs(hit, score, members.map((d) => d.box), trackIds, since), { count, limit, limitSource: zone.capacity !== undefined ? 'zone.capacity' : 'minCount', ...extras });
     observed.add(mkey);
   }

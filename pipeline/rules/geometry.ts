@@ -14,14 +14,17 @@ export function intersectionArea(a: Box, b: Box): number {
   return w > 0 && h > 0 ? w * h : 0;
 }
 
+/** Intersection over the smaller box's area: how far one box lies inside the other (0 when either is empty). */
+export function overlapOfSmaller(a: Box, b: Box): number {
+  const inter = intersectionArea(a, b);
+  const smaller = Math.min(boxArea(a), boxArea(b));
+  return inter > 0 && smaller > 0 ? inter / smaller : 0;
+}
+
 export function iou(a: Box, b: Box): number {
   const inter = intersectionArea(a, b);
   if (inter === 0) return 0;
   return inter / (boxArea(a) + boxArea(b) - inter);
-}
-
-export function boxCenter(b: Box): Point {
-  return [(b.x1 + b.x2) / 2, (b.y1 + b.y2) / 2];
 }
 
 /** Bottom-centre of a box: where an object stands on the ground plane. */

@@ -4,9 +4,10 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
+import { backoffDelay, type Backoff } from '../backoff.js';
 import type { Frame, Letterbox, PixelFormat } from '../types.js';
 import { FrameQueue, type OverflowPolicy } from './frame-queue.js';
-import { inputGuardArgs, parseInput, scrubSecrets, type InputSpec, type ParseInputOptions } from './input-url.js';
+import { inputGuardArgs, isRtsp, parseInput, scrubSecrets, type InputSpec, type ParseInputOptions } from './input-url.js';
 import { computeLetterbox, letterboxFilter } from './letterbox.js';
 import { probeInput, type ProbeResult } from './probe.js';
 import { tileRects, type Rect, type TilingOptions } from './tiles.js';
@@ -60,13 +61,6 @@ export interface SourceState {
   retryInMs?: number;
 }
 
-export interface BackoffOptions {
-  initialMs: number;
-  maxMs: number;
-  factor: number;
-  /** ± fraction of random spread so many cameras do not reconnect in lockstep. */
-  jitter: number;
-}
 
 export interface FrameSourceOptions extends ParseInputOptions {
   input: string;
@@ -101,7 +95,7 @@ export interface FrameSourceOptions extends ParseInputOptions {
   stallTimeoutSec?: number;
   /** Live only: how long a (re)connection may take to produce its first frame. */
   connectTimeoutSec?: number;
-  backoff?: Partial<BackoffOptions>;
+  backoff?: Partial<Backoff>;
   /** Live only: give up after this many consecutive failed attempts (default: never). */
   maxReconnects?: number;
   rtspTransport?: 'tcp' | 'udp';
@@ -123,14 +117,8 @@ export interface SourceStats {
 
 export class SourceError extends Error {}
 
-const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 1000, maxMs: 30_000, factor: 2, jitter: 0.2 };
-
-/** Delay before attempt n (1-based), exponential with jitter and a ceiling. */
-export function backoffDelay(attempt: number, opts: BackoffOptions, random: () => number = Math.random): number {
-  const base = Math.min(opts.maxMs, opts.initialMs * opts.factor ** Math.max(0, attempt - 1));
-  const spread = base * opts.jitter * (random() * 2 - 1);
-  return Math.max(0, Math.round(Math.min(opts.maxMs, base + spread)));
-}
+// ±20 % so many cameras do not reconnect in lockstep.
+const DEFAULT_BACKOFF: Backoff = { initialMs: 1000, maxMs: 30_000, factor: 2, jitter: 0.2 };
 
 const STILL_IMAGE = /\.(jpe?g|png|bmp|webp|tiff?)$/i;
 
@@ -161,7 +149,7 @@ export function buildFfmpegArgs(
   tiles: readonly TileGeometry[] = [],
 ): string[] {
   const args = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info', ...inputGuardArgs(spec)];
-  if (spec.kind === 'rtsp' || spec.kind === 'rtsps') {
+  if (isRtsp(spec.kind)) {
     args.push('-rtsp_transport', o.rtspTransport, '-timeout', String(Math.round(o.stallTimeoutSec * 1e6)));
   }
   if (spec.kind === 'hls') args.push('-f', 'hls', '-rw_timeout', String(Math.round(o.stallTimeoutSec * 1e6)));
@@ -209,7 +197,7 @@ interface SessionResult {
 export class FrameSource extends EventEmitter {
   readonly spec: InputSpec;
   private readonly opts: Required<Omit<FrameSourceOptions, keyof ParseInputOptions | 'backoff' | 'maxReconnects' | 'overflow' | 'random' | 'recorder' | 'spec'>> & {
-    backoff: BackoffOptions;
+    backoff: Backoff;
     maxReconnects: number;
     overflow: OverflowPolicy;
   };

@@ -134,6 +134,11 @@ export function scrubSecrets(text: string, spec?: Pick<InputSpec, 'secrets' | 's
   return out;
 }
 
+/** What scrubSecrets needs to know of a stream address kept outside a spec (a camera record's URL). */
+export function secretsSpec(raw: string, secretParams: readonly string[] = []): Pick<InputSpec, 'secrets' | 'secretParams'> {
+  return { secrets: secretsOf(raw, secretParams), secretParams: [...secretParams] };
+}
+
 function hasSecret(raw: string, secretParams: readonly string[]): boolean {
   try {
     const u = new URL(raw);
@@ -145,6 +150,11 @@ function hasSecret(raw: string, secretParams: readonly string[]): boolean {
   } catch {
     return false;
   }
+}
+
+/** RTSP over TCP/UDP or TLS: the kinds that take -rtsp_transport and carry RTP timestamps. */
+export function isRtsp(kind: InputKind): boolean {
+  return kind === 'rtsp' || kind === 'rtsps';
 }
 
 /** Live (network) input or a file? The recorder and runner ask this; one rule for everyone. */

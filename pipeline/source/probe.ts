@@ -1,10 +1,13 @@
 import { spawn } from 'node:child_process';
-import { inputGuardArgs, scrubSecrets, type InputSpec } from './input-url.js';
+import { median } from '../stats.js';
+import { inputGuardArgs, isRtsp, scrubSecrets, type InputSpec } from './input-url.js';
 
 export interface ProbeResult {
   width: number;
   height: number;
   codec: string;
+  /** Demuxer name(s) as ffprobe reports them, e.g. "mov,mp4,m4a,3gp,3g2,mj2" or "image2". */
+  format: string;
   /** Seconds; null for live streams. */
   duration: number | null;
   startTime: number;
@@ -22,11 +25,8 @@ export function keyframeInterval(packets: ReadonlyArray<{ pts_time?: string | nu
     .sort((a, b) => a - b);
   const gaps: number[] = [];
   for (let i = 1; i < times.length; i++) if (times[i]! > times[i - 1]!) gaps.push(times[i]! - times[i - 1]!);
-  if (!gaps.length) return null;
-  gaps.sort((a, b) => a - b);
-  const mid = gaps.length >> 1;
-  const median = gaps.length % 2 ? gaps[mid]! : (gaps[mid - 1]! + gaps[mid]!) / 2;
-  return Math.round(median * 1000) / 1000;
+  const m = median(gaps);
+  return m === null ? null : Math.round(m * 1000) / 1000;
 }
 
 export class ProbeError extends Error {}
@@ -46,14 +46,14 @@ export function probeInput(
 ): Promise<ProbeResult> {
   const timeoutMs = (opts.timeoutMs ?? 15_000) + (opts.gopSec ?? 0) * 1000;
   const args = ['-v', 'error', ...inputGuardArgs(spec)];
-  if (spec.kind === 'rtsp' || spec.kind === 'rtsps') args.push('-rtsp_transport', opts.rtspTransport ?? 'tcp');
+  if (isRtsp(spec.kind)) args.push('-rtsp_transport', opts.rtspTransport ?? 'tcp');
   if (spec.kind === 'hls') args.push('-f', 'hls');
   if (spec.kind !== 'file') args.push('-rw_timeout', String(timeoutMs * 1000));
   const gop = opts.gopSec && opts.gopSec > 0 ? opts.gopSec : 0;
   if (gop) args.push('-read_intervals', `%+${gop}`);
   args.push(
     '-select_streams', 'v:0',
-    '-show_entries', `stream=width,height,codec_name,avg_frame_rate,r_frame_rate:format=duration,start_time${gop ? ':packet=pts_time,flags' : ''}`,
+    '-show_entries', `stream=width,height,codec_name,avg_frame_rate,r_frame_rate:format=format_name,duration,start_time${gop ? ':packet=pts_time,flags' : ''}`,
     '-of', 'json', spec.ffmpegInput,
   );
   return new Promise((resolve, reject) => {
@@ -94,6 +94,7 @@ export function probeInput(
         width,
         height,
         codec: String(s.codec_name ?? 'unknown'),
+        format: String(json.format?.format_name ?? ''),
         duration: Number.isFinite(duration) && duration > 0 ? duration : null,
         startTime: Number.isFinite(start) ? start : 0,
         fps: parseRate(String(s.avg_frame_rate ?? '')) ?? parseRate(String(s.r_frame_rate ?? '')),

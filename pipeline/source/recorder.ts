@@ -17,9 +17,8 @@ import { EventEmitter } from 'node:events';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { inputGuardArgs, isLiveInput, parseInput, scrubSecrets, type InputSpec } from './input-url.js';
-
-export { isLiveInput };
+import { backoffDelay } from '../backoff.js';
+import { inputGuardArgs, isLiveInput, isRtsp, parseInput, scrubSecrets, type InputSpec } from './input-url.js';
 
 export interface SegmentRecord {
   /** File name inside the ring directory. */
@@ -57,7 +56,7 @@ export interface RecorderOptions {
   audio?: boolean;
   rtspTransport?: 'tcp' | 'udp';
   ffmpegPath?: string;
-  /** Restart backoff after ffmpeg dies (ms), doubled up to restartMaxMs. */
+  /** Restart backoff after ffmpeg dies (ms): pipeline/backoff from restartMinMs (1000) up to restartMaxMs (30000). */
   restartMinMs?: number;
   restartMaxMs?: number;
   /**
@@ -83,7 +82,7 @@ export function defaultClock(input: string): ClipClock {
 /** ffmpeg arguments for one recording run (exported for inspection in tests and logs). */
 export function recorderArgs(opts: RecorderOptions, runId: string, spec: InputSpec = opts.spec ?? parseInput(opts.input, { secretParams: opts.secretParams })): string[] {
   const live = spec.kind !== 'file';
-  const rtsp = spec.kind === 'rtsp' || spec.kind === 'rtsps';
+  const rtsp = isRtsp(spec.kind);
   // The whitelist comes first: the recorder reads the same hostile inputs as the frame source.
   const args = ['-hide_banner', '-nostdin', '-loglevel', 'error', ...inputGuardArgs(spec)];
   if (rtsp) args.push('-rtsp_transport', opts.rtspTransport ?? 'tcp', '-timeout', '10000000');
@@ -103,7 +102,7 @@ export function recorderArgs(opts: RecorderOptions, runId: string, spec: InputSp
  * (one connection to the camera for both recording and analysis).
  */
 export function segmentOutputArgs(opts: Pick<RecorderOptions, 'dir' | 'segmentSec' | 'audio'>, runId: string, listTarget: string, kind: InputSpec['kind']): string[] {
-  const rtsp = kind === 'rtsp' || kind === 'rtsps';
+  const rtsp = isRtsp(kind);
   const args = ['-map', '0:v:0'];
   if (opts.audio) args.push('-map', '0:a:0?');
   args.push('-c', 'copy');
@@ -156,6 +155,20 @@ export function planPrune(
 
 const INDEX = 'index.json';
 
+/**
+ * The ring's index as last persisted (oldest first), [] when there is none yet. The index is
+ * rewritten before files are pruned, so it may list a segment another process is about to delete:
+ * readers (clip assembly) hold segments by hard link and treat a vanished one as a gap.
+ */
+export async function readRingIndex(dir: string): Promise<SegmentRecord[]> {
+  try {
+    const parsed: unknown = JSON.parse(await readFile(join(dir, INDEX), 'utf8'));
+    return Array.isArray(parsed) ? (parsed as SegmentRecord[]) : [];
+  } catch {
+    return [];
+  }
+}
+
 export interface RecorderEvents {
   segment: [SegmentRecord];
   pruned: [SegmentRecord[]];
@@ -170,7 +183,8 @@ export class Recorder extends EventEmitter<RecorderEvents> {
   private proc: ChildProcess | null = null;
   private running = false;
   private restartTimer: NodeJS.Timeout | null = null;
-  private restartDelay: number;
+  /** ffmpeg runs that died since the last segment (the restart backoff's attempt). */
+  private failedRuns = 0;
   private streamOffset = 0;
   private runStreamEnd = 0;
   private persistChain: Promise<void> = Promise.resolve();
@@ -193,7 +207,6 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     if (!(seg >= 0.5 && seg <= 60)) throw new Error(`recorder: segmentSec must be 0.5..60, got ${seg}`);
     if (opts.readRate !== undefined && !(opts.readRate > 0)) throw new Error(`recorder: readRate must be positive, got ${opts.readRate}`);
     this.opts = { segmentSec: 2, ...opts };
-    this.restartDelay = opts.restartMinMs ?? 1000;
   }
 
   get clock(): ClipClock {
@@ -266,25 +279,20 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     if (this.attachedRuns++ > 0) this.restarts++;
     const offset = this.streamOffset;
     this.runStreamEnd = 0;
-    let lines = Promise.resolve();
+    let indexed = () => Promise.resolve();
     let finish!: () => void;
     this.runDone = new Promise<void>((r) => (finish = r));
     let ended = false;
     return {
       outputArgs: segmentOutputArgs(this.opts, runId, listTarget, this.spec.kind),
       attach: (list) => {
-        createInterface({ input: list }).on('line', (line) => {
-          const arrived = Date.now();
-          lines = lines.then(() => this.onListLine(line, arrived, offset)).catch((err: Error) => {
-            this.emit('error', err);
-          });
-        });
+        indexed = this.followList(list, offset);
       },
       end: async () => {
         if (ended) return this.runDone;
         ended = true;
         // ChildProcess 'close' comes after its stdio ended, so every list line is queued by now.
-        await lines;
+        await indexed();
         this.streamOffset = offset + this.runStreamEnd;
         finish();
       },
@@ -292,12 +300,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
   }
 
   private async loadIndex(): Promise<void> {
-    let loaded: SegmentRecord[] = [];
-    try {
-      loaded = JSON.parse(await readFile(join(this.opts.dir, INDEX), 'utf8')) as SegmentRecord[];
-    } catch {
-      loaded = [];
-    }
+    const loaded = await readRingIndex(this.opts.dir);
     const present: SegmentRecord[] = [];
     for (const r of loaded) {
       const st = await stat(join(this.opts.dir, r.file)).catch(() => null);
@@ -325,18 +328,12 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     proc.stderr!.on('data', (d: Buffer) => {
       stderr = scrubSecrets((stderr + d.toString()).slice(-4000), this.spec);
     });
-    let lines = Promise.resolve();
     let finish!: () => void;
     this.runDone = new Promise<void>((r) => (finish = r));
-    createInterface({ input: proc.stdout! }).on('line', (line) => {
-      const arrived = Date.now();
-      lines = lines.then(() => this.onListLine(line, arrived, offset)).catch((err: Error) => {
-        this.emit('error', err);
-      });
-    });
+    const indexed = this.followList(proc.stdout!, offset);
     proc.on('error', (err) => this.emit('error', new Error(`recorder ${this.opts.cameraId}: cannot run ffmpeg: ${err.message}`)));
     proc.on('close', (code, signal) => {
-      void lines.then(() => {
+      void indexed().then(() => {
         finish();
         if (this.proc === proc) this.proc = null;
         this.streamOffset = offset + this.runStreamEnd;
@@ -352,8 +349,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
           this.emit('error', new Error(`recorder ${this.opts.cameraId}: ffmpeg failed on ${this.spec.display} (exit ${code ?? signal}): ${stderr.trim()}`));
           return;
         }
-        const delayMs = this.restartDelay;
-        this.restartDelay = Math.min(this.opts.restartMaxMs ?? 30_000, this.restartDelay * 2);
+        const delayMs = backoffDelay(++this.failedRuns, { initialMs: this.opts.restartMinMs ?? 1000, maxMs: this.opts.restartMaxMs ?? 30_000 });
         this.restarts++;
         this.emit('restart', { code, signal, delayMs, stderr: stderr.trim() });
         this.restartTimer = setTimeout(() => {
@@ -362,6 +358,18 @@ export class Recorder extends EventEmitter<RecorderEvents> {
         }, delayMs);
       });
     });
+  }
+
+  /** Indexes a run's segment list line by line, in order; the returned function gives what settles once every line read so far is indexed. */
+  private followList(list: NodeJS.ReadableStream, offset: number): () => Promise<void> {
+    let lines = Promise.resolve();
+    createInterface({ input: list }).on('line', (line) => {
+      const arrived = Date.now();
+      lines = lines.then(() => this.onListLine(line, arrived, offset)).catch((err: Error) => {
+        this.emit('error', err);
+      });
+    });
+    return () => lines;
   }
 
   private async onListLine(line: string, arrived: number, offset: number): Promise<void> {
@@ -392,7 +400,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     };
     this.index.push(rec);
     this.lastSegmentAt = arrived;
-    this.restartDelay = this.opts.restartMinMs ?? 1000;
+    this.failedRuns = 0;
     await this.prune();
     this.emit('segment', { ...rec });
   }

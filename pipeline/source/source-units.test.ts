@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, buildFfmpegArgs, chooseDecode } from './ffmpeg-source.js';
+import { buildFfmpegArgs, chooseDecode } from './ffmpeg-source.js';
 import { keyframeInterval } from './probe.js';
 import { FrameQueue } from './frame-queue.js';
 import { InputError, parseInput, redactUrl, scrubSecrets } from './input-url.js';
@@ -104,17 +104,6 @@ describe('decode mode', () => {
     expect(keyframeInterval([pk(0, true), pk(0.04, false), pk(2, true), pk(3.9, false), pk(4, true), pk(6.1, true)])).toBe(2);
     expect(keyframeInterval([pk(0.5, true), pk(1, false)])).toBeNull();
     expect(keyframeInterval([])).toBeNull();
-  });
-});
-
-describe('backoff', () => {
-  const opts = { initialMs: 1000, maxMs: 30_000, factor: 2, jitter: 0.2 };
-  it('grows exponentially to a ceiling', () => {
-    expect([1, 2, 3, 4, 5, 6, 7].map((a) => backoffDelay(a, opts, () => 0.5))).toEqual([1000, 2000, 4000, 8000, 16000, 30000, 30000]);
-  });
-  it('spreads by the jitter fraction', () => {
-    expect(backoffDelay(2, opts, () => 0)).toBe(1600);
-    expect(backoffDelay(2, opts, () => 1)).toBe(2400);
   });
 });
 

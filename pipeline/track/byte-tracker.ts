@@ -2,30 +2,36 @@
 // first; low-score ones (often partly occluded objects) only extend tracks that already exist, so
 // an occluded vendor or a car behind a bus keeps its id without low-score noise starting tracks.
 // Pure and deterministic: same detections and times in, same tracks out.
+import { z } from 'zod';
 import type { Box, Detection, Track } from '../types.js';
 import { iou } from '../rules/geometry.js';
+import { median } from '../stats.js';
 import { assign } from './assignment.js';
 import { BoxKalman, type KalmanNoise } from './kalman.js';
 
-export interface TrackerOptions {
+/** Tracker tuning a camera config may set (`analysis.tracker`, every field optional there). */
+export const trackerTuningSchema = z.object({
   /** First association pass uses detections with score >= highScore. */
-  highScore: number;
+  highScore: z.number().min(0).max(1),
   /** Second pass uses lowScore <= score < highScore, only against tracks still unmatched. */
-  lowScore: number;
+  lowScore: z.number().min(0).max(1),
   /** Minimum IoU (predicted box vs detection) for the high pass and for tentative tracks. */
-  matchIou: number;
+  matchIou: z.number().gt(0).max(1),
+  /** Unmatched high detections at or above this start a new tentative track. */
+  newTrackScore: z.number().min(0).max(1),
+  /** Consecutive matched frames (creation frame included) before a tentative track is confirmed. */
+  minHits: z.number().int().min(1).max(100),
+  /** A lost track is kept this long after it was last seen (stream seconds), then removed. */
+  lostTimeoutSec: z.number().min(0).max(3600),
+  /** Window over which stationarity is judged (stream seconds). */
+  stationaryWindowSec: z.number().gt(0).max(3600),
+  /** Extent of the box centres over the window / mean box diagonal below this = stationary. */
+  stationaryMaxShift: z.number().gt(0).max(10),
+});
+
+export type TrackerOptions = z.infer<typeof trackerTuningSchema> & {
   /** Minimum IoU for the low pass: stricter, low-score boxes are less trustworthy. */
   lowMatchIou: number;
-  /** Unmatched high detections at or above this start a new tentative track. */
-  newTrackScore: number;
-  /** Consecutive matched frames (creation frame included) before a tentative track is confirmed. */
-  minHits: number;
-  /** A lost track is kept this long after it was last seen (stream seconds), then removed. */
-  lostTimeoutSec: number;
-  /** Window over which stationarity is judged (stream seconds). */
-  stationaryWindowSec: number;
-  /** Extent of the box centres over the window / mean box diagonal below this = stationary. */
-  stationaryMaxShift: number;
   /** Recent scores kept on the track. */
   scoreHistory: number;
   /** Motion model noise; the defaults follow ByteTrack's (1/20 of the box size) measurement noise. */
@@ -37,7 +43,7 @@ export interface TrackerOptions {
    * its dwell.
    */
   labelFamilies: ReadonlyArray<readonly string[]>;
-}
+};
 
 export const DEFAULT_TRACKER_OPTIONS: Readonly<TrackerOptions> = Object.freeze({
   // Below ByteTrack's published 0.5/0.6: a nano-sized CPU model scores real bicycles and
@@ -79,9 +85,6 @@ interface TrackState {
   lastSeen: number;
   stationary: boolean;
   stationarySince: number | null;
-  zoneDwell: Record<string, number>;
-  /** Zones the box was in at the last matched frame: dwell only counts intervals spent inside. */
-  lastZones: ReadonlySet<string>;
   centres: CentreSample[];
 }
 
@@ -101,11 +104,10 @@ export class ByteTracker {
   }
 
   /**
-   * Feeds the detections of one frame at stream time `time` (s). `zonesOf(box)` returns the ids of
-   * the zones a box is in (used for dwell). Returns every track currently held — tentative,
-   * confirmed and lost — sorted by id; the caller filters by state.
+   * Feeds the detections of one frame at stream time `time` (s). Returns every track currently
+   * held — tentative, confirmed and lost — sorted by id; the caller filters by state.
    */
-  update(dets: readonly Detection[], time: number, zonesOf?: (box: Box) => string[]): Track[] {
+  update(dets: readonly Detection[], time: number): Track[] {
     if (!Number.isFinite(time)) throw new RangeError(`tracker: stream time must be a finite number, got ${time}`);
     if (time < this.lastTime) {
       throw new RangeError(`tracker: stream time went backwards (${time} s after ${this.lastTime} s); call reset() for a new stream`);
@@ -121,7 +123,7 @@ export class ByteTracker {
     // A lost track is kept lostTimeoutSec, but never less than a few frame intervals: at 0.25–1 fps
     // (keyframes, time-lapse recorders) one missed detection is a multi-second gap, and a parked car
     // or a standing vendor must come back under the same id.
-    const keepLost = Math.max(o.lostTimeoutSec, LOST_FRAMES * medianOf(this.intervals));
+    const keepLost = Math.max(o.lostTimeoutSec, LOST_FRAMES * (median(this.intervals) ?? 0));
     this.tracks = this.tracks.filter((t) => t.state !== 'lost' || time - t.lastSeen <= keepLost);
     for (const t of this.tracks) t.kf.predict(dt);
     const predicted = new Map(this.tracks.map((t) => [t, t.kf.box()]));
@@ -148,7 +150,7 @@ export class ByteTracker {
         return cand.map((d) => (this.sameKind(d.label, t.label) ? 1 - Math.max(iou(p, d.box), iou(t.box, d.box)) : Infinity));
       });
       const r = assign(cost, cand.length, 1 - minIou);
-      for (const [ti, di] of r.matches) this.observe(tracks[ti]!, cand[di]!, time, zonesOf);
+      for (const [ti, di] of r.matches) this.observe(tracks[ti]!, cand[di]!, time);
       return { tracks: r.unmatchedRows.map((i) => tracks[i]!), dets: r.unmatchedCols.map((j) => cand[j]!) };
     };
 
@@ -179,7 +181,7 @@ export class ByteTracker {
     }
 
     for (const d of third.dets) {
-      if (d.score >= o.newTrackScore) this.tracks.push(this.start(d, time, zonesOf));
+      if (d.score >= o.newTrackScore) this.tracks.push(this.start(d, time));
     }
     this.tracks.sort((a, b) => a.id - b.id);
     return this.tracks.map(snapshot);
@@ -192,10 +194,7 @@ export class ByteTracker {
     this.lastTime = -Infinity;
   }
 
-  private start(d: Detection, time: number, zonesOf?: (box: Box) => string[]): TrackState {
-    const zones = new Set(zonesOf ? zonesOf(d.box) : []);
-    const zoneDwell: Record<string, number> = {};
-    for (const z of zones) zoneDwell[z] = 0;
+  private start(d: Detection, time: number): TrackState {
     const t: TrackState = {
       id: this.nextId++,
       label: d.label,
@@ -210,22 +209,14 @@ export class ByteTracker {
       lastSeen: time,
       stationary: false,
       stationarySince: null,
-      zoneDwell,
-      lastZones: zones,
       centres: [],
     };
     this.updateStationary(t, time);
     return t;
   }
 
-  private observe(t: TrackState, d: Detection, time: number, zonesOf?: (box: Box) => string[]): void {
-    const elapsed = time - t.lastSeen;
+  private observe(t: TrackState, d: Detection, time: number): void {
     t.kf.update(d.box);
-    const zones = new Set(zonesOf ? zonesOf(d.box) : []);
-    for (const z of zones) {
-      t.zoneDwell[z] = (t.zoneDwell[z] ?? 0) + (t.lastZones.has(z) ? elapsed : 0);
-    }
-    t.lastZones = zones;
     t.box = { ...d.box };
     t.score = d.score;
     t.scores.push(d.score);
@@ -283,13 +274,6 @@ export class ByteTracker {
 /** Frame intervals a lost track survives at least, whatever lostTimeoutSec says. */
 export const LOST_FRAMES = 2.5;
 
-function medianOf(xs: readonly number[]): number {
-  if (!xs.length) return 0;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
 function snapshot(t: TrackState): Track {
   return {
     id: t.id,
@@ -303,7 +287,6 @@ function snapshot(t: TrackState): Track {
     lastSeen: t.lastSeen,
     stationary: t.stationary,
     stationarySince: t.stationarySince ?? null,
-    zoneDwell: { ...t.zoneDwell },
   };
 }
 

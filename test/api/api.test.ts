@@ -366,6 +366,7 @@ describe('cases, statistics and metrics', () => {
     const rec = new MetricsRecorder(h.redis, PREFIX);
     await rec.recordFrame('cam-m', 42, 0);
     await rec.recordFrame('cam-m', 700, 3);
+    await rec.recordDropped('cam-m', 2);
     await rec.recordEvent('crowd_gathering', 'confirmed');
     await rec.recordCase('crowd_gathering', 'created');
     await rec.recordDelivery('success');
@@ -380,7 +381,7 @@ describe('cases, statistics and metrics', () => {
     expect(res.status).toBe(200);
     const text = res.text;
     expect(text).toContain('citywatch_frames_analysed_total{camera="cam-m"} 2');
-    expect(text).toContain('citywatch_frames_dropped_total{camera="cam-m"} 3');
+    expect(text).toContain('citywatch_frames_dropped_total{camera="cam-m"} 5');
     expect(text).toContain('citywatch_inference_latency_seconds_bucket{camera="cam-m",le="0.05"} 1');
     expect(text).toContain('citywatch_inference_latency_seconds_bucket{camera="cam-m",le="1"} 2');
     expect(text).toContain('citywatch_inference_latency_seconds_count{camera="cam-m"} 2');

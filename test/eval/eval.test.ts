@@ -12,7 +12,8 @@ import { generateFixtures, type FixtureClip } from '../../fixtures/generate.js';
 import { loadGroundTruth } from '../../fixtures/ground-truth.js';
 import { sharedSession } from '../../pipeline/detect/session.js';
 import { predictedEpisodes } from '../../pipeline/eval/match.js';
-import { recordFrame, replayAvailableLabels, rerunRules, type RecordedDetections } from '../../pipeline/eval/rerun.js';
+import { recordFrame, rerunRules, type RecordedDetections } from '../../pipeline/eval/rerun.js';
+import { detectorLabels } from '../../pipeline/rules/labels.js';
 import { withOverride } from '../../pipeline/eval/sweep.js';
 import { replayClip } from '../../pipeline/replay.js';
 
@@ -82,7 +83,7 @@ describe('rules re-run over recorded detections', () => {
     expect(recorded.frames.length).toBe(replay.summary.frames);
     expect(replay.events.some((e) => e.transition === 'confirmed')).toBe(true);
 
-    const labels = replayAvailableLabels(session.manifest.labels, gt.cameraConfig);
+    const labels = detectorLabels(session.manifest.labels, gt.cameraConfig, { ocr: true });
     expect(rerunRules(recorded, gt.cameraConfig, labels)).toEqual(replay.events);
 
     // Not vacuous: a dwell beyond the parked time suppresses the case on the same detections.

@@ -43,7 +43,7 @@ it('draws boxes from a 384x288 substream at their place on the 768x576 main stre
   const delivery = new DeliveryService(redis, { prefix: 'cw', bullPrefix: 'cw-bull', connection: conns[0]!, webhook: null, backoff: { maxAttempts: 1, baseMs: 10, maxMs: 10 } });
   const store = new FsEvidenceStore(join(tmp, 'evidence'));
   const database = await openDatabase({});
-  const ev = new EvidenceService({ connection: conns[1]!, bullPrefix: 'cw-bull', store, cases: new CaseStore(database.db, { redis }), delivery, scratchDir: join(tmp, 'scratch'), presignExpirySec: 60, segmentSec: 2 });
+  const ev = new EvidenceService({ connection: conns[1]!, bullPrefix: 'cw-bull', store, cases: new CaseStore(database.db, { redis }), delivery, scratchDir: join(tmp, 'scratch') });
   try {
     const refs = await ev.assemble({
       caseId: 'case_x',
@@ -59,13 +59,19 @@ it('draws boxes from a 384x288 substream at their place on the 768x576 main stre
       boxes: [{ x1: 200, y1: 100, x2: 350, y2: 200 }],
       boxSpace: { width: 384, height: 288 },
       zonePolygon: null,
-      caption: 'x',
+      classLabel: 'x',
+      models: [{ name: 'yolox_nano', sha256: 'a'.repeat(64) }],
       ringDir,
       reason: null,
       preRollSec: 0,
       postRollSec: 0,
     });
-    const snap = refs.find((r) => r.file.kind === 'snapshot')!;
+    // The evidence worker runs the one evidence path: clip, first-seen and event snapshots, crop, manifest with the model's sha256.
+    expect(refs.map((r) => r.file.name)).toEqual(['clip.mp4', 'first_seen.jpg', 'confirmed.jpg', 'crop.jpg', 'manifest.json']);
+    const manifest = JSON.parse((await store.get(refs[refs.length - 1]!.key)).toString());
+    expect(manifest).toMatchObject({ caseId: 'case_x', purpose: 'case', eventId: 'ev1', models: [{ name: 'yolox_nano', sha256: 'a'.repeat(64) }], missingSnapshots: [] });
+    expect(manifest.files.map((f: { sha256: string }) => f.sha256)).toEqual(refs.slice(0, -1).map((r) => r.file.sha256));
+    const snap = refs.find((r) => r.file.name === 'confirmed.jpg')!;
     const { data, info } = await sharp(join(tmp, 'evidence', ...snap.key.split('/'))).raw().toBuffer({ resolveWithObject: true });
     expect([info.width, info.height]).toEqual([768, 576]);
     const px = (x: number, y: number) => Array.from(data.subarray((y * info.width + x) * info.channels, (y * info.width + x) * info.channels + 3));
@@ -85,4 +91,4 @@ it('draws boxes from a 384x288 substream at their place on the 768x576 main stre
     await database.close();
     for (const c of conns) await closeRedis(c);
   }
-}, 60_000);
+}, 240_000);

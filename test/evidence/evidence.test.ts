@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assembleClip, planClip } from '../../pipeline/evidence/clip.js';
-import { collectEvidence } from '../../pipeline/evidence/collect.js';
+import { collectEvidence, eventEvidenceRequest } from '../../pipeline/evidence/collect.js';
 import { cropRect, extractFrame, renderSnapshot } from '../../pipeline/evidence/snapshot.js';
 import { Recorder, type SegmentRecord } from '../../pipeline/source/recorder.js';
 import type { ViolationEvent } from '../../pipeline/types.js';
@@ -135,12 +135,14 @@ describe('evidence from a real recording ring', () => {
 
   it('collects clip, snapshots, crop and a manifest into the filesystem store, checksums matching', async () => {
     const store = new FsEvidenceStore(join(tmp, 'store'));
-    const got = await collectEvidence(event(), { ringDir, ring, clock: 'stream', store, models, classLabel: '占道经营 street_vending', timeZone: 'Asia/Shanghai' });
+    const got = await collectEvidence(eventEvidenceRequest(event(), 'stream', { classLabel: '占道经营 street_vending', timeZone: 'Asia/Shanghai' }), { ringDir, ring, store, models });
     const prefix = 'cam-01/2024-05-01/ev-20240501-0001/';
     expect(await store.list(prefix)).toEqual(['clip.mp4', 'confirmed.jpg', 'crop.jpg', 'first_seen.jpg', 'manifest.json'].map((n) => prefix + n));
     const manifest = JSON.parse((await store.get(prefix + 'manifest.json')).toString());
-    expect(manifest).toMatchObject({ eventId: 'ev-20240501-0001', cameraId: 'cam-01', models, reason: event().reason, clip: { coverage: { requested: [1, 26], missingBefore: 0, missingAfter: 0 } } });
-    expect(manifest.files.map((f: { name: string }) => f.name)).toEqual(['clip.mp4', 'first_seen.jpg', 'crop.jpg', 'confirmed.jpg']);
+    expect(manifest).toMatchObject({ eventId: 'ev-20240501-0001', episodeId: 'ep-1', classId: 'street_vending', cameraId: 'cam-01', models, reason: event().reason, window: { clock: 'stream', start: 11, end: 16 }, clip: { coverage: { requested: [1, 26], missingBefore: 0, missingAfter: 0 } }, missingSnapshots: [] });
+    expect(manifest.clip.segments.length).toBeGreaterThan(0);
+    expect(manifest.files.map((f: { name: string }) => f.name)).toEqual(['clip.mp4', 'first_seen.jpg', 'confirmed.jpg', 'crop.jpg']);
+    expect(got.refs.map((r) => r.file.name)).toEqual(['clip.mp4', 'first_seen.jpg', 'confirmed.jpg', 'crop.jpg', 'manifest.json']);
     for (const f of manifest.files as { key: string; sha256: string; bytes: number }[]) {
       const body = await store.get(f.key);
       expect([sha(body), body.length]).toEqual([f.sha256, f.bytes]);
@@ -153,7 +155,7 @@ describe('evidence from a real recording ring', () => {
     const server = await startS3Server();
     try {
       const store = await S3EvidenceStore.open({ endPoint: server.endPoint, port: server.port, accessKey: server.accessKey, secretKey: server.secretKey, bucket: 'evidence' });
-      const got = await collectEvidence(event(), { ringDir, ring, clock: 'stream', store, models, classLabel: '占道经营 street_vending' });
+      const got = await collectEvidence(eventEvidenceRequest(event(), 'stream', { classLabel: '占道经营 street_vending' }), { ringDir, ring, store, models });
       const clipRef = got.refs.find((r) => r.file.kind === 'clip')!;
       const res = await fetch((await store.presign(clipRef.key, 300))!);
       expect(res.headers.get('content-type')).toBe('video/mp4');

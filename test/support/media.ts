@@ -9,7 +9,6 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 export const SHARED = path.resolve(REPO_ROOT, '..', 'shared');
 export const VTEST = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';
 export const DOG_JPG = '/usr/share/darknet/data/dog.jpg';
-export const PARKING_LANE = path.join(SHARED, 'fixtures', 'parking_lane_cars_passing.mp4');
 /** Scratch space for derived clips: outside git, reused across runs. */
 export const TEST_CACHE = path.join(REPO_ROOT, '.cache', 'test-media');
 

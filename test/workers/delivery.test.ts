@@ -5,7 +5,9 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { DeliveryService, retryDelay } from '../../workers/delivery/delivery.js';
+import { initSharedMetrics, labelField, SHARED_METRICS } from '../../api/metrics-shared.js';
+import { backoffDelay } from '../../pipeline/backoff.js';
+import { DeliveryService, deliveryBackoff } from '../../workers/delivery/delivery.js';
 import { Webhook } from 'standardwebhooks';
 import { IDEMPOTENCY_HEADER, SIGNATURE_HEADER, signatureHeader, signedHeaders, verifySignature } from '../../workers/delivery/webhook.js';
 import { closeRedis, createRedis } from '../../workers/redis.js';
@@ -90,11 +92,12 @@ describe('signatures', () => {
     expect(h[SIGNATURE_HEADER]).toContain(`t=${h['webhook-timestamp']},`);
   });
 
-  it('backs off exponentially with jitter inside [d/2, d] and caps at max', () => {
-    expect(retryDelay(1, { baseMs: 1000, maxMs: 60_000 }, () => 0)).toBe(500);
-    expect(retryDelay(1, { baseMs: 1000, maxMs: 60_000 }, () => 1)).toBe(1000);
-    expect(retryDelay(4, { baseMs: 1000, maxMs: 60_000 }, () => 1)).toBe(8000);
-    expect(retryDelay(20, { baseMs: 1000, maxMs: 60_000 }, () => 1)).toBe(60_000);
+  it('backs off exponentially with ±50 % jitter and caps at max', () => {
+    const b = deliveryBackoff({ baseMs: 1000, maxMs: 60_000 });
+    expect(backoffDelay(1, b, () => 0)).toBe(500);
+    expect(backoffDelay(1, b, () => 1)).toBe(1500);
+    expect(backoffDelay(4, b, () => 0.5)).toBe(8000);
+    expect(backoffDelay(20, b, () => 1)).toBe(60_000);
   });
 });
 
@@ -102,6 +105,7 @@ describe('webhook delivery', () => {
   it('retries through three 500s and delivers once per idempotency key with a valid signature', async () => {
     const rx = await receiver((n) => (n <= 3 ? 500 : 200));
     const { svc, conns } = service('d1', rx.url, 6);
+    const metrics = initSharedMetrics(redis, 'd1');
     try {
       await svc.enqueue({ type: 'case.created', idempotencyKey: 'case.created:case_1', data: { caseId: 'case_1' } });
       // A duplicate enqueue of the same event (e.g. a replayed confirmation) must not add a delivery.
@@ -113,6 +117,12 @@ describe('webhook delivery', () => {
       expect(new Set(rx.got.map((g) => g.body)).size).toBe(1);
       expect(JSON.parse(rx.got[3]!.body)).toMatchObject({ id: 'case.created:case_1', type: 'case.created', data: { caseId: 'case_1' } });
       expect(rec).toMatchObject({ attempts: 4, lastStatus: 200 });
+      // Every attempt is counted in citywatch_delivery_attempts_total by how it ended.
+      const attempts = await waitFor('delivery metrics', async () => {
+        const h = await redis.hgetall(metrics.key(SHARED_METRICS.deliveries));
+        return Object.values(h).reduce((s, v) => s + Number(v), 0) >= 4 ? h : null;
+      }, 10_000);
+      expect(attempts).toEqual({ [labelField({ result: 'retry', type: 'case.created' })]: '3', [labelField({ result: 'success', type: 'case.created' })]: '1' });
       // Gaps grow: backoff, not a tight loop.
       const gaps = rx.got.slice(1).map((g, i) => g.at - rx.got[i]!.at);
       expect(gaps[0]).toBeGreaterThanOrEqual(90);
@@ -128,6 +138,7 @@ describe('webhook delivery', () => {
   it('dead-letters after the last attempt and redelivers with the same key and body', async () => {
     const rx = await receiver(() => 503);
     const { svc, conns } = service('d2', rx.url, 3);
+    const metrics = initSharedMetrics(redis, 'd2');
     try {
       await svc.enqueue({ type: 'case.created', idempotencyKey: 'case.created:case_9', data: { caseId: 'case_9' } });
       const dead = await waitFor('dead letter', async () => {
@@ -137,6 +148,11 @@ describe('webhook delivery', () => {
       expect(dead.map((d) => d.idempotencyKey)).toEqual(['case.created:case_9']);
       expect(dead[0]).toMatchObject({ status: 'dead', attempts: 3, lastStatus: 503 });
       expect(rx.got).toHaveLength(3);
+      const counted = await waitFor('delivery metrics', async () => {
+        const h = await redis.hgetall(metrics.key(SHARED_METRICS.deliveries));
+        return h[labelField({ result: 'dead_letter', type: 'case.created' })] ? h : null;
+      }, 10_000);
+      expect(counted).toEqual({ [labelField({ result: 'retry', type: 'case.created' })]: '2', [labelField({ result: 'dead_letter', type: 'case.created' })]: '1' });
       rx.setAnswer(() => 200);
       await svc.redeliver('case.created:case_9');
       await waitFor('redelivered', async () => (await svc.get('case.created:case_9'))?.status === 'delivered', 30_000);

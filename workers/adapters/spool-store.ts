@@ -3,6 +3,7 @@
 // background drainer uploads it later, strictly in the order it was accepted, with backoff. The
 // journal survives process death: on open, pending items are drained. Re-uploads after a crash are
 // skipped when the primary already holds the same key with the same sha256, so nothing is duplicated.
+import { backoffDelay } from '../../pipeline/backoff.js';
 import { EventEmitter } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
@@ -246,9 +247,7 @@ export class SpoolingEvidenceStore extends EventEmitter implements EvidenceStore
   }
 
   private async drainLoop(): Promise<void> {
-    const initial = this.opts.backoffInitialMs ?? 500;
-    const max = this.opts.backoffMaxMs ?? 30_000;
-    let delay = initial;
+    const backoff = { initialMs: this.opts.backoffInitialMs ?? 500, maxMs: this.opts.backoffMaxMs ?? 30_000 };
     let attempt = 0;
     while (!this.closed && this.pending.length > 0) {
       const rec = this.pending[0]!;
@@ -264,15 +263,14 @@ export class SpoolingEvidenceStore extends EventEmitter implements EvidenceStore
         if (skipped) this.skippedCount++;
         else this.uploadedCount++;
         this.lastError = null;
-        delay = initial;
         attempt = 0;
         this.emit('uploaded', { key: rec.key, seq: rec.seq, skipped, depth: this.depth() });
       } catch (err) {
         this.lastError = (err as Error).message;
         attempt++;
+        const delay = backoffDelay(attempt, backoff);
         this.emit('retry', { key: rec.key, seq: rec.seq, attempt, delayMs: delay, error: this.lastError });
         await this.sleep(delay);
-        delay = Math.min(max, delay * 2);
       }
     }
     if (!this.closed && this.pending.length === 0) {

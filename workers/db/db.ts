@@ -7,6 +7,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
+import { redactUrl } from '../../pipeline/source/input-url.js';
 import { REPO_ROOT } from '../settings.js';
 import { MIGRATIONS, migrateToLatest, schemaFingerprint } from './migrations.js';
 
@@ -35,10 +36,6 @@ export interface OpenDatabaseOptions {
 const INT8 = 20;
 const DATE = 1082;
 
-export function redactDbUrl(url: string): string {
-  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
-}
-
 /**
  * Opens the database and brings its schema to the latest migration. Epoch-millisecond columns are
  * bigint; both drivers hand them back as JS numbers (exact up to 2^53, i.e. the year 287396).
@@ -59,7 +56,7 @@ export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Data
     // An idle client that loses its server emits 'error' on the pool; without a listener that crashes the process.
     pool.on('error', () => undefined);
     const db: Db = new Kysely({ dialect: new PostgresDialect({ pool }) });
-    out = { db, kind: 'postgres', where: redactDbUrl(opts.url), close: () => db.destroy() };
+    out = { db, kind: 'postgres', where: redactUrl(opts.url), close: () => db.destroy() };
   } else {
     const [{ PGlite }, { pg_trgm }, { PGliteDialect }] = await Promise.all([
       import('@electric-sql/pglite'),

@@ -3,8 +3,10 @@
 // (sent as X-Idempotency-Key) and a durable delivery record in Redis; attempts back off
 // exponentially with jitter; after the last attempt the event goes to a dead-letter list from which
 // an operator can redeliver it with the same key and body.
+import { backoffDelay, type Backoff } from '../../pipeline/backoff.js';
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { recordDelivery } from '../../api/metrics-shared.js';
 import { Keys } from '../redis.js';
 import { postWebhook, WebhookError, type WebhookTarget } from './webhook.js';
 
@@ -49,11 +51,11 @@ export interface BackoffSettings {
 
 export const DEFAULT_BACKOFF: BackoffSettings = { maxAttempts: 8, baseMs: 2000, maxMs: 300_000 };
 
-/** Delay before retry n (1 = after the first failure): exponential, capped, "equal jitter". */
-export function retryDelay(attemptsMade: number, b: Pick<BackoffSettings, 'baseMs' | 'maxMs'>, random: () => number = Math.random): number {
-  const d = Math.min(b.maxMs, b.baseMs * 2 ** Math.max(0, attemptsMade - 1));
-  return Math.round(d / 2 + (random() * d) / 2);
+/** The retry delays of webhook deliveries: ±50 %, so a receiver that was down for everyone gets its retries spread out. */
+export function deliveryBackoff(b: Pick<BackoffSettings, 'baseMs' | 'maxMs'>): Backoff {
+  return { initialMs: b.baseMs, maxMs: b.maxMs, jitter: 0.5 };
 }
+
 
 /** BullMQ job ids may not contain ':'. */
 function jobIdFor(key: string, redelivery: number): string {
@@ -174,7 +176,7 @@ export class DeliveryService {
       connection,
       prefix: this.opts.bullPrefix,
       concurrency,
-      settings: { backoffStrategy: (attemptsMade: number) => retryDelay(attemptsMade, b) },
+      settings: { backoffStrategy: (attemptsMade: number) => backoffDelay(attemptsMade, deliveryBackoff(b)) },
     });
     this.worker.on('error', () => undefined);
     return this.worker;
@@ -193,9 +195,11 @@ export class DeliveryService {
     try {
       const status = await postWebhook(target, rec.type, key, rec.body);
       await this.redis.multi().hincrby(this.recKey(key), 'attempts', 1).hset(this.recKey(key), { status: 'delivered', deliveredAt: String(Date.now()), lastStatus: String(status), lastError: '' }).exec();
+      void recordDelivery('success', rec.type);
     } catch (err) {
       const e = err as WebhookError;
       const last = e.permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      void recordDelivery(e.permanent ? 'failed' : last ? 'dead_letter' : 'retry', rec.type);
       const m = this.redis.multi().hincrby(this.recKey(key), 'attempts', 1).hset(this.recKey(key), { lastError: e.message, lastStatus: e.status === null || e.status === undefined ? '' : String(e.status) });
       if (last) m.hset(this.recKey(key), { status: 'dead' }).lrem(this.deadList, 0, key).lpush(this.deadList, key);
       await m.exec();

@@ -5,7 +5,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 
 export const SIGNATURE_HEADER = 'x-citywatch-signature';
 export const IDEMPOTENCY_HEADER = 'x-idempotency-key';
-export const EVENT_HEADER = 'x-citywatch-event';
+const EVENT_HEADER = 'x-citywatch-event';
 
 /**
  * Standard Webhooks (standardwebhooks.com), sent next to our own scheme so receivers can use any
@@ -14,9 +14,9 @@ export const EVENT_HEADER = 'x-citywatch-event';
  * "<id>.<timestamp>.<body>">`. The key is the base64 part of a `whsec_…` secret, as the spec
  * defines; any other WEBHOOK_SECRET is used as its UTF-8 bytes (libraries take it as a raw key).
  */
-export const STD_ID_HEADER = 'webhook-id';
-export const STD_TIMESTAMP_HEADER = 'webhook-timestamp';
-export const STD_SIGNATURE_HEADER = 'webhook-signature';
+const STD_ID_HEADER = 'webhook-id';
+const STD_TIMESTAMP_HEADER = 'webhook-timestamp';
+const STD_SIGNATURE_HEADER = 'webhook-signature';
 
 export function standardWebhookKey(secret: string): Buffer {
   return secret.startsWith('whsec_') ? Buffer.from(secret.slice('whsec_'.length), 'base64') : Buffer.from(secret, 'utf8');

@@ -12,10 +12,9 @@ import { groundTruthSchema, type GroundTruth } from '../../fixtures/ground-truth
 import { sharedSession, type ModelSession } from '../../pipeline/detect/session.js';
 import { computeMetrics, type ClassMetrics } from '../../pipeline/eval/metrics.js';
 import { matchClip, predictedEpisodes, type TruthEpisode } from '../../pipeline/eval/match.js';
-import { annotateImage } from '../../pipeline/evidence/annotate.js';
+import { annotateFrame } from '../../pipeline/evidence/annotate.js';
 import type { EvidenceStore } from '../../pipeline/evidence/store.js';
 import { getClass } from '../../pipeline/rules/catalog.js';
-import { toPixels } from '../../pipeline/rules/geometry.js';
 import { parseCameraConfig } from '../../pipeline/rules/zones.js';
 import { replayClip, type ReplaySummary } from '../../pipeline/replay.js';
 import type { ClassStatus } from '../../pipeline/rules/catalog.js';
@@ -45,14 +44,9 @@ export interface ReplayJobData {
   submittedAt: number;
 }
 
-export interface ReplayProgress {
-  seconds: number;
-  duration: number | null;
-  /** 0..100 when the duration is known. */
-  percent: number | null;
-  frames: number;
-  events: number;
-}
+/** Progress of a running replay as stored on its job (percent: 0..100 when the duration is known). */
+export const replayProgressSchema = z.object({ seconds: z.number(), duration: z.number().nullable(), percent: z.number().nullable(), frames: z.number(), events: z.number() });
+export type ReplayProgress = z.infer<typeof replayProgressSchema>;
 
 /** A case the clip would have opened: one per confirmed episode. */
 export interface WouldBeCase {
@@ -90,20 +84,13 @@ export function snapshotKey(replayId: string, eventId: string): string {
 }
 
 /** The analysed frame (letterbox padding cropped) with the event's zone and boxes drawn. */
-export async function annotateEventFrame(frame: Frame, event: ViolationEvent, polygon: readonly (readonly [number, number])[] | undefined): Promise<Buffer> {
-  const { scale, scaledWidth, scaledHeight, dstWidth } = frame.letterbox;
-  const rowBytes = scaledWidth * 3;
-  const raw = Buffer.allocUnsafe(rowBytes * scaledHeight);
-  for (let y = 0; y < scaledHeight; y++) frame.data.copy(raw, y * rowBytes, y * dstWidth * 3, y * dstWidth * 3 + rowBytes);
+function annotateEventFrame(frame: Frame, event: ViolationEvent, polygon: readonly (readonly [number, number])[] | undefined): Promise<Buffer> {
   const def = getClass(event.classId);
-  return annotateImage(
-    { raw, width: scaledWidth, height: scaledHeight, pixelFormat: frame.pixelFormat },
-    {
-      polygons: polygon ? [{ points: toPixels(polygon as [number, number][], scaledWidth, scaledHeight) as [number, number][], label: event.reason.zoneId ?? undefined }] : [],
-      boxes: event.boxes.map((b) => ({ box: { x1: b.x1 * scale, y1: b.y1 * scale, x2: b.x2 * scale, y2: b.y2 * scale }, label: `${def.nameZh} ${def.id}` })),
-      caption: `${def.nameZh} ${def.nameEn} · ${event.transition} · t=${event.streamTime.toFixed(1)}s`,
-    },
-  );
+  return annotateFrame(frame, {
+    zones: polygon ? [{ polygon, label: event.reason.zoneId ?? undefined }] : [],
+    boxes: event.boxes.map((box) => ({ box, label: `${def.nameZh} ${def.id}` })),
+    caption: `${def.nameZh} ${def.nameEn} · ${event.transition} · t=${event.streamTime.toFixed(1)}s`,
+  });
 }
 
 /** Ground-truth episodes in the matcher's terms: early/end tolerances bound the match window. */
@@ -236,4 +223,3 @@ export function createReplayQueue(connection: Redis, bullPrefix?: string): Queue
   });
 }
 
-export const replayProgressSchema = z.object({ seconds: z.number(), duration: z.number().nullable(), percent: z.number().nullable(), frames: z.number(), events: z.number() });
