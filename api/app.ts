@@ -11,6 +11,7 @@ import { ApiKeyStore, presentedKey, type ApiKeyRecord } from './auth.js';
 import { RedisAuditStore } from './audit.js';
 import { DEFAULT_RATE_LIMIT, RateLimiter } from './rate-limit.js';
 import { auditRoutes } from './routes/audit.js';
+import { consoleRouter } from './console-static.js';
 import type { ApiDeps } from './deps.js';
 import { ApiError, errorBody, errorHandler } from './errors.js';
 import { mountRoutes, requireRole, type Access, type AnyRoute, type UploadSpec } from './registry.js';
@@ -149,6 +150,8 @@ export function createApp(deps: ApiDeps): ApiApplication {
   const router = express.Router({ strict: false, caseSensitive: true });
   mountRoutes(router, routes, hooks);
   app.use(router);
+  // The operator console (static files and its client routes); API paths never reach it.
+  if (deps.consoleDir !== null) app.use(consoleRouter(deps.consoleDir));
   app.use((req, res) => {
     res.status(404).json(errorBody(req, new ApiError(404, 'NO_ROUTE', `no route ${req.method} ${req.path}`)));
   });

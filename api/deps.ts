@@ -63,4 +63,6 @@ export interface ApiDeps {
   replayAllowCidrs?: string[];
   /** Name resolution for the address policy (tests inject one; default: the system resolver). */
   resolve?: Resolver;
+  /** Built operator console to serve at `/` (default api/console/dist); null serves none. */
+  consoleDir?: string | null;
 }
