@@ -73,7 +73,12 @@ export function CameraViewPage({ id }: { id: string }) {
       <div class="split">
         <div class="frame-box">
           {error && !(error instanceof ApiError && error.status === 404) && <ErrorBox error={error} />}
-          {!live && <p class="muted">{error ? t('noFrame') : t('loading')}</p>}
+          {/* 404 NO_LIVE_FRAME says why (disabled, no worker, offline with its reason, nothing analysed lately). */}
+          {!live && (
+            <p class="muted no-live">
+              {error ? `${t('noFrame')}: ${error.message}` : t('loading')}
+            </p>
+          )}
           <FrameOverlay src={src} width={W} height={H} zones={live?.zones ?? c.config.zones} live={live} />
           {live && (
             <p class="muted live-meta" data-config-version={live.configVersion} data-frame={live.frameIndex}>
