@@ -17,6 +17,7 @@ import { ApiError, errorBody, errorHandler } from './errors.js';
 import { mountRoutes, requireRole, type Access, type AnyRoute, type UploadSpec } from './registry.js';
 import { cameraRoutes } from './routes/cameras.js';
 import { caseRoutes } from './routes/cases.js';
+import { consoleRoutes } from './routes/console.js';
 import { replayRoutes } from './routes/replays.js';
 import { systemRoutes } from './routes/system.js';
 
@@ -31,7 +32,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Every route of the API, in mount order (also what the OpenAPI document and the auth tests iterate). */
 export function buildRoutes(deps: ApiDeps, keys: ApiKeyStore): AnyRoute[] {
   const routes: AnyRoute[] = [];
-  routes.push(...systemRoutes(deps, keys, () => routes), ...cameraRoutes(deps), ...caseRoutes(deps), ...replayRoutes(deps), ...auditRoutes(deps));
+  routes.push(...systemRoutes(deps, keys, () => routes), ...cameraRoutes(deps), ...caseRoutes(deps), ...replayRoutes(deps), ...auditRoutes(deps), ...consoleRoutes(deps, () => routes));
   return routes;
 }
 

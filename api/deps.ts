@@ -38,6 +38,11 @@ export interface ApiDeps {
   evidence: EvidenceStore;
   logger: Logger;
   keys?: ApiKeyStore;
+  /**
+   * The workers' DATA_DIR when this process shares it (embedded mode, the docker-compose volume):
+   * try-before-save replays read the camera's recording ring there. Unset: those answer 409.
+   */
+  dataDir?: string;
   /** Where uploads land; must be readable by the replay workers (same host or shared volume). */
   uploadDir: string;
   /** Upload size limit in bytes (default 512 MiB). */

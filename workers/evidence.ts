@@ -15,7 +15,7 @@ import { scaleBoxes } from '../pipeline/evidence/box-space.js';
 import { assembleClip, runFfmpeg } from '../pipeline/evidence/clip.js';
 import { evidenceKey, type EvidenceStore } from '../pipeline/evidence/store.js';
 import { toPixels } from '../pipeline/rules/geometry.js';
-import type { ClipClock, SegmentRecord } from '../pipeline/source/recorder.js';
+import { readRingIndex, type ClipClock } from '../pipeline/source/recorder.js';
 import type { Box, EvidenceRef, NormPoint, ReasonRecord } from '../pipeline/types.js';
 import type { DeliveryService, EventType } from './delivery/delivery.js';
 import type { CaseRecord, CaseStore } from './stores/case-store.js';
@@ -68,13 +68,8 @@ export function deliveryKey(purpose: EvidencePurpose, caseId: string, eventId: s
   return purpose === 'case' ? `case.created:${caseId}` : `${DELIVERY_FOR[purpose]}:${caseId}:${eventId}`;
 }
 
-async function readRing(ringDir: string): Promise<SegmentRecord[]> {
-  try {
-    return JSON.parse(await readFile(join(ringDir, 'index.json'), 'utf8')) as SegmentRecord[];
-  } catch {
-    return [];
-  }
-}
+/** The recorder's own reader of its ring index (one parser of index.json). */
+const readRing = readRingIndex;
 
 export interface EvidenceServiceOptions {
   connection: Redis;

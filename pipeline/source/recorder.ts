@@ -156,6 +156,31 @@ export function planPrune(
 
 const INDEX = 'index.json';
 
+/** A camera's ring directory under a data directory (the workers' DATA_DIR). */
+export function ringDirOf(dataDir: string, cameraId: string): string {
+  return join(dataDir, 'rings', cameraId);
+}
+
+/**
+ * The ring index of a recorder directory as last persisted, oldest first; [] when there is none
+ * (no ring, or an unreadable index). Readers outside the recorder (evidence clips, try-before-save
+ * replays) use this rather than parsing the file themselves.
+ */
+export async function readRingIndex(dir: string): Promise<SegmentRecord[]> {
+  try {
+    const v = JSON.parse(await readFile(join(dir, INDEX), 'utf8')) as unknown;
+    return Array.isArray(v) ? (v as SegmentRecord[]) : [];
+  } catch {
+    return [];
+  }
+}
+
+/** Segments of the ring in `dir` overlapping [from, to] on `clock` (epoch ms for 'wall', seconds for 'stream'), oldest first. */
+export async function ringSegments(dir: string, window: { from: number; to: number; clock: ClipClock }): Promise<SegmentRecord[]> {
+  const wall = window.clock === 'wall';
+  return (await readRingIndex(dir)).filter((r) => (wall ? r.endWall > window.from && r.startWall < window.to : r.endTime > window.from && r.startTime < window.to));
+}
+
 export interface RecorderEvents {
   segment: [SegmentRecord];
   pruned: [SegmentRecord[]];
@@ -292,12 +317,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
   }
 
   private async loadIndex(): Promise<void> {
-    let loaded: SegmentRecord[] = [];
-    try {
-      loaded = JSON.parse(await readFile(join(this.opts.dir, INDEX), 'utf8')) as SegmentRecord[];
-    } catch {
-      loaded = [];
-    }
+    const loaded = await readRingIndex(this.opts.dir);
     const present: SegmentRecord[] = [];
     for (const r of loaded) {
       const st = await stat(join(this.opts.dir, r.file)).catch(() => null);
