@@ -68,6 +68,8 @@ export async function startConsoleStack(): Promise<ConsoleStack> {
     evidence: embedded.worker.store,
     logger: pino({ level: process.env.API_TEST_LOG ?? 'silent' }),
     uploadDir: uploadDirFor(dataDir),
+    // Shared with the worker: try-before-save reads the camera's recording ring there.
+    dataDir,
     rateLimit: null,
   });
   const server: Server = app.listen(0, '127.0.0.1');
