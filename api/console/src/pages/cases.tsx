@@ -65,7 +65,9 @@ function CaseDetail({ id, onChanged }: { id: string; onChanged: () => void }) {
   const [reason, setReason] = useState('');
   const [suppress, setSuppress] = useState(false);
   const [error, setError] = useState<Error | null>(null);
+  const [suppressed, setSuppressed] = useState<number | null>(null);
   useEffect(() => {
+    setSuppressed(null);
     setRejecting(false);
     setReason('');
     setSuppress(false);
@@ -78,7 +80,8 @@ function CaseDetail({ id, onChanged }: { id: string; onChanged: () => void }) {
   const act = async (state: string, body: Record<string, unknown> = {}) => {
     setError(null);
     try {
-      await api(`/v1/cases/${id}/status`, { method: 'POST', body: { state, ...body } });
+      const r = await api<{ suppression?: { configVersion: number } }>(`/v1/cases/${id}/status`, { method: 'POST', body: { state, ...body } });
+      setSuppressed(r.suppression ? r.suppression.configVersion : null);
       setRejecting(false);
       c.reload();
       onChanged();
@@ -140,6 +143,11 @@ function CaseDetail({ id, onChanged }: { id: string; onChanged: () => void }) {
             {t('cancel')}
           </button>
         </form>
+      )}
+      {suppressed !== null && (
+        <p class="ok suppressed" role="status">
+          {t('suppressedNote')} (v{suppressed})
+        </p>
       )}
       <ErrorBox error={error} />
       <h3>{t('history')}</h3>

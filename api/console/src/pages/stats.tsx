@@ -70,8 +70,8 @@ export function StatsPage() {
   const rows = trend.data?.rows ?? [];
   const line = {
     tooltip: { trigger: 'axis' },
-    legend: { data: [t('lastWeek'), t('thisWeek')] },
-    grid: { left: 50, right: 20, top: 30, bottom: 80 },
+    legend: { data: [t('lastWeek'), t('thisWeek')], top: 0 },
+    grid: { left: 50, right: 20, top: 40, bottom: 80 },
     xAxis: { type: 'category', data: rows.map((r) => `${name(r.classId)}\n${r.cameraId}/${r.zoneId ?? '—'}`), axisLabel: { interval: 0, rotate: 20 } },
     yAxis: { type: 'value' },
     series: [

@@ -302,7 +302,7 @@ export function ZoneEditorPage({ id }: { id: string }) {
               </div>
               <ScheduleEditor schedule={z.schedule} onChange={(s) => updateZone(sel, { schedule: s })} error={error} prefix={`zones.${sel}.schedule`} disabled={!editable} />
               <FieldError error={error} field={`zones.${sel}`} />
-              <button
+              {editable && <button
                 type="button"
                 class="danger"
                 onClick={() => {
@@ -312,7 +312,7 @@ export function ZoneEditorPage({ id }: { id: string }) {
                 }}
               >
                 {t('deleteZone')}
-              </button>
+              </button>}
             </fieldset>
           )}
           {/* Errors on another zone than the selected one stay visible. */}
