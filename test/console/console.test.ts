@@ -122,7 +122,7 @@ describe('operator console', () => {
     // The parked car (24 s of every 40 s of the demo loop) is listed as a subject of the kerb zone, with its status.
     await op.locator('li.subject[data-zone="curb_lane"]').first().waitFor({ timeout: 45_000 });
     await shot(op, 'camera');
-  }, 120_000);
+  }, 180_000);
 
   it('refuses a stale save with a version conflict and never overwrites', async () => {
     await op.goto(`${stack.base}/cameras/${DEMO_CAMERA_ID}/zones`);
@@ -179,9 +179,16 @@ describe('operator console', () => {
     await op.goto(`${stack.base}/cases?cameraId=${DEMO_CAMERA_ID}`);
     await op.locator(`tr[data-case="${first.id}"] a`).click();
     await op.locator(`.case-detail[data-case="${first.id}"]`).waitFor();
-    await op.waitForFunction("(() => { const v = document.querySelector('video.clip'); return !!v && v.readyState >= 2 && v.duration > 0; })()", undefined, { timeout: 30_000 });
-    const duration = await op.evaluate("document.querySelector('video.clip').duration");
-    expect(Number(duration)).toBeGreaterThan(1);
+    // Functions, not strings: the console's CSP (script-src 'self') forbids string evaluation.
+    const video = op.locator('video.clip');
+    const media = await waitFor(
+      async () => {
+        const m = await video.evaluate((v: { readyState: number; duration: number }) => ({ readyState: v.readyState, duration: v.duration }));
+        return m.readyState >= 2 && m.duration > 0 ? m : null;
+      },
+      { timeoutMs: 30_000, intervalMs: 250, what: 'the clip to be playable (readyState >= 2)' },
+    );
+    expect(media.duration).toBeGreaterThan(1);
     expect(await op.locator('.reason-text').textContent()).toMatch(/stayed [\d.]+ s in zone/);
     await shot(op, 'cases');
 
