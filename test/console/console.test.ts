@@ -183,7 +183,10 @@ describe('operator console', () => {
     const video = op.locator('video.clip');
     const media = await waitFor(
       async () => {
-        const m = await video.evaluate((v: { readyState: number; duration: number }) => ({ readyState: v.readyState, duration: v.duration }));
+        const m = await video.evaluate((el) => {
+          const v = el as unknown as { readyState: number; duration: number };
+          return { readyState: v.readyState, duration: v.duration };
+        });
         return m.readyState >= 2 && m.duration > 0 ? m : null;
       },
       { timeoutMs: 30_000, intervalMs: 250, what: 'the clip to be playable (readyState >= 2)' },

@@ -95,6 +95,8 @@ const T = {
   tryIt: ['试运行', 'Try before save'],
   tryHint: ['用最近的录像分别运行已保存和编辑后的配置，比较产生的事件。', 'Runs the saved and the edited config on recent footage and compares the events.'],
   tryMinutes: ['分钟', 'minutes'],
+  tryClip: ['回放录像时长', 'Recording replayed'],
+  tryMissing: ['录像缺失', 'not in the recording'],
   trySaved: ['已保存配置', 'Saved config'],
   tryEdited: ['编辑后配置', 'Edited config'],
   running: ['运行中', 'running'],

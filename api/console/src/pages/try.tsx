@@ -74,6 +74,7 @@ export function Timeline({ label, run, span, testId }: { label: string; run: Run
 export function TryPanel({ cameraId, config, onSave, onClose }: { cameraId: string; config: CameraConfig; onSave: () => Promise<void> | void; onClose: () => void }) {
   const [minutes, setMinutes] = useState(2);
   const [ids, setIds] = useState<{ saved: string; edited: string } | null>(null);
+  const [clip, setClip] = useState<{ seconds: number; missingSec: number } | null>(null);
   const [error, setError] = useState<Error | null>(null);
   const saved = usePollReplay(ids?.saved ?? null);
   const edited = usePollReplay(ids?.edited ?? null);
@@ -81,8 +82,9 @@ export function TryPanel({ cameraId, config, onSave, onClose }: { cameraId: stri
     setError(null);
     setIds(null);
     try {
-      const r = await api<{ tryId: string; saved: string; edited: string }>(`/v1/cameras/${encodeURIComponent(cameraId)}/try`, { method: 'POST', body: { config, minutes } });
+      const r = await api<{ tryId: string; saved: string; edited: string; clip?: { seconds: number; missingSec: number } }>(`/v1/cameras/${encodeURIComponent(cameraId)}/try`, { method: 'POST', body: { config, minutes } });
       setIds({ saved: r.saved, edited: r.edited });
+      setClip(r.clip ?? null);
     } catch (err) {
       setError(err as Error);
     }
@@ -105,6 +107,11 @@ export function TryPanel({ cameraId, config, onSave, onClose }: { cameraId: stri
       <ErrorBox error={error} />
       {ids && (
         <>
+          {clip && (
+            <p class="muted try-clip" data-seconds={clip.seconds}>
+              {t('tryClip')}: {clip.seconds.toFixed(1)} s{clip.missingSec > 0 ? ` (${clip.missingSec.toFixed(1)} s ${t('tryMissing')})` : ''}
+            </p>
+          )}
           <p class="muted">
             {t('trySaved')}: {saved?.state ?? '…'} {saved?.progress?.percent != null && `${saved.progress.percent.toFixed(0)}%`} · {t('tryEdited')}: {edited?.state ?? '…'}{' '}
             {edited?.progress?.percent != null && `${edited.progress.percent.toFixed(0)}%`}
