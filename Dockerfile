@@ -1,4 +1,12 @@
 # citywatch: one image for the API and the workers (the compose file picks the command).
+# The operator console is built with the dev dependencies (vite) in a stage of its own.
+FROM node:20-bookworm-slim AS console
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY api/console ./api/console
+RUN npm run build:console
+
 FROM node:20-bookworm-slim
 
 # ffmpeg decodes and records the camera streams; fonts render Chinese captions on evidence snapshots;
@@ -14,12 +22,14 @@ ENV NODE_ENV=production \
 
 COPY package.json package-lock.json ./
 # tsx runs the TypeScript sources directly (no build step), so it is a runtime dependency.
-RUN npm ci --omit=dev && npm cache clean --force
+# --ignore-scripts: `prepare` builds the console, which needs the dev dependencies (done above).
+RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 
 COPY models ./models
 COPY pipeline ./pipeline
 COPY workers ./workers
 COPY api ./api
+COPY --from=console /app/api/console/dist ./api/console/dist
 COPY bin ./bin
 COPY fixtures ./fixtures
 COPY tsconfig.json ./

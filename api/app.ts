@@ -11,11 +11,13 @@ import { ApiKeyStore, presentedKey, type ApiKeyRecord } from './auth.js';
 import { RedisAuditStore } from './audit.js';
 import { DEFAULT_RATE_LIMIT, RateLimiter } from './rate-limit.js';
 import { auditRoutes } from './routes/audit.js';
+import { consoleRouter } from './console-static.js';
 import type { ApiDeps } from './deps.js';
 import { ApiError, errorBody, errorHandler } from './errors.js';
 import { mountRoutes, requireRole, type Access, type AnyRoute, type UploadSpec } from './registry.js';
 import { cameraRoutes } from './routes/cameras.js';
 import { caseRoutes } from './routes/cases.js';
+import { consoleRoutes } from './routes/console.js';
 import { replayRoutes } from './routes/replays.js';
 import { systemRoutes } from './routes/system.js';
 
@@ -30,7 +32,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Every route of the API, in mount order (also what the OpenAPI document and the auth tests iterate). */
 export function buildRoutes(deps: ApiDeps, keys: ApiKeyStore): AnyRoute[] {
   const routes: AnyRoute[] = [];
-  routes.push(...systemRoutes(deps, keys, () => routes), ...cameraRoutes(deps), ...caseRoutes(deps), ...replayRoutes(deps), ...auditRoutes(deps));
+  routes.push(...systemRoutes(deps, keys, () => routes), ...cameraRoutes(deps), ...caseRoutes(deps), ...replayRoutes(deps), ...auditRoutes(deps), ...consoleRoutes(deps, () => routes));
   return routes;
 }
 
@@ -149,6 +151,8 @@ export function createApp(deps: ApiDeps): ApiApplication {
   const router = express.Router({ strict: false, caseSensitive: true });
   mountRoutes(router, routes, hooks);
   app.use(router);
+  // The operator console (static files and its client routes); API paths never reach it.
+  if (deps.consoleDir !== null) app.use(consoleRouter(deps.consoleDir));
   app.use((req, res) => {
     res.status(404).json(errorBody(req, new ApiError(404, 'NO_ROUTE', `no route ${req.method} ${req.path}`)));
   });

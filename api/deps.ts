@@ -38,6 +38,11 @@ export interface ApiDeps {
   evidence: EvidenceStore;
   logger: Logger;
   keys?: ApiKeyStore;
+  /**
+   * The workers' DATA_DIR when this process shares it (embedded mode, the docker-compose volume):
+   * try-before-save replays read the camera's recording ring there. Unset: those answer 409.
+   */
+  dataDir?: string;
   /** Where uploads land; must be readable by the replay workers (same host or shared volume). */
   uploadDir: string;
   /** Upload size limit in bytes (default 512 MiB). */
@@ -63,4 +68,6 @@ export interface ApiDeps {
   replayAllowCidrs?: string[];
   /** Name resolution for the address policy (tests inject one; default: the system resolver). */
   resolve?: Resolver;
+  /** Built operator console to serve at `/` (default api/console/dist); null serves none. */
+  consoleDir?: string | null;
 }

@@ -104,6 +104,7 @@ export async function startApi(opts: StartApiOptions = {}): Promise<ApiHandle> {
     logger,
     keys,
     uploadDir: uploadDirFor(settings.dataDir),
+    dataDir: settings.dataDir,
     maxUploadBytes: opts.maxUploadBytes ?? (env.MAX_UPLOAD_MB ? Number(env.MAX_UPLOAD_MB) * 1024 * 1024 : DEFAULT_MAX_UPLOAD_BYTES),
     replayMediaDirs: env.REPLAY_MEDIA_DIRS ? env.REPLAY_MEDIA_DIRS.split(path.delimiter).filter(Boolean) : [],
     presignExpirySec: settings.presignExpirySec,

@@ -5,7 +5,6 @@
 // Detection never waits on Redis or the platform: events go through an ordered per-camera chain
 // that runs beside the frame loop, and evidence/delivery are separate queues.
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { CameraAnalyzer } from '../pipeline/analyzer.js';
 import { backoffDelay } from '../pipeline/backoff.js';
@@ -16,7 +15,7 @@ import { recordCase, recordDropped, recordEvent, recordFrame, recordFrameAge, se
 import { getClass } from '../pipeline/rules/catalog.js';
 import { auxiliaryDetectors } from '../pipeline/rules/labels.js';
 import type { DecodeDecision, FrameSource, SourceState } from '../pipeline/source/ffmpeg-source.js';
-import { Recorder } from '../pipeline/source/recorder.js';
+import { Recorder, ringDirOf } from '../pipeline/source/recorder.js';
 import { checkInput, type Resolver } from '../pipeline/source/address-policy.js';
 import { isLiveInput, scrubSecrets, secretsSpec } from '../pipeline/source/input-url.js';
 import type { ModelInfo } from '../pipeline/evidence/manifest.js';
@@ -29,6 +28,8 @@ import type { CaseRecord, CaseStore } from './stores/case-store.js';
 import type { HealthState, HealthStore } from './stores/health-store.js';
 import type { NoticeStore } from './stores/notice-store.js';
 import { Verifier } from './verification.js';
+import { DEFAULT_LIVE_OPTIONS, LivePublisher } from './live.js';
+import { LiveStore } from './stores/live-store.js';
 
 export interface RunnerDeps {
   settings: WorkerSettings;
@@ -91,13 +92,23 @@ export class CameraRunner {
   /** Set when the frame loop ended by itself (file input at EOF, or a fatal error). */
   finished = false;
   readonly ringDir: string;
+  /** Live debug record for the operator console (null when LIVE_FRAME_INTERVAL_SEC is 0). */
+  readonly live: LivePublisher | null;
 
   constructor(
     camera: CameraRecord,
     private readonly d: RunnerDeps,
   ) {
     this.camera = camera;
-    this.ringDir = join(d.settings.dataDir, 'rings', camera.id);
+    this.ringDir = ringDirOf(d.settings.dataDir, camera.id);
+    const s = d.settings;
+    const live = {
+      intervalSec: s.liveFrameIntervalSec ?? DEFAULT_LIVE_OPTIONS.intervalSec,
+      ttlSec: s.liveTtlSec ?? DEFAULT_LIVE_OPTIONS.ttlSec,
+      maxWidth: s.liveFrameMaxWidth ?? DEFAULT_LIVE_OPTIONS.maxWidth,
+      quality: s.liveJpegQuality ?? DEFAULT_LIVE_OPTIONS.quality,
+    };
+    this.live = live.intervalSec > 0 ? new LivePublisher(new LiveStore(d.redis, s.prefix), live, d.log) : null;
   }
 
   get version(): number {
@@ -196,7 +207,7 @@ export class CameraRunner {
         for await (const frame of source.frames()) {
           if (this.stopping) break;
           const t0 = performance.now();
-          const { events } = await analyzer.process(frame);
+          const { events, detections } = await analyzer.process(frame);
           const decidedAt = Date.now();
           recordFrame(this.camera.id, performance.now() - t0, this.takeDropped());
           recordFrameAge(this.camera.id, (decidedAt - (frame.captureWall ?? frame.wallTime)) / 1000);
@@ -208,6 +219,7 @@ export class CameraRunner {
             this.enqueue(() => this.onEvent(ev));
           }
           this.verifier!.observe(frame, analyzer.rules);
+          this.live?.offer(this.camera, frame, detections, analyzer.rules);
         }
       } catch (err) {
         this.d.log('frame loop failed', { camera: this.camera.id, error: (err as Error).message });
@@ -327,7 +339,8 @@ export class CameraRunner {
         lastSeenAt: ev.wallTime,
         boxes: ev.boxes,
         reason: ev.reason,
-        extras: ev.extras,
+        // The pixel size the boxes are in, so a box can be normalised later (suppressions).
+        extras: this.detectSize ? { ...ev.extras, boxSpace: this.detectSize } : ev.extras,
         mergeWindowMs: t * 1000,
       });
       this.d.log(`case ${outcome}`, { camera: this.camera.id, caseId: c.id, classId: c.classId, episode: key });

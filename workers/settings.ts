@@ -75,6 +75,14 @@ export interface WorkerSettings {
   heartbeatSec: number;
   /** File touched after every successful lease round (container health checks); null = none. */
   aliveFile: string | null;
+  /**
+   * Live debug view (operator console): seconds between two live records of a camera (0 = off),
+   * their TTL in Redis, and the JPEG's maximum width and quality. Unset: workers/live.ts defaults.
+   */
+  liveFrameIntervalSec?: number;
+  liveTtlSec?: number;
+  liveFrameMaxWidth?: number;
+  liveJpegQuality?: number;
 }
 
 export class SettingsError extends Error {
@@ -173,5 +181,9 @@ export function settingsFromEnv(env: Env = process.env): WorkerSettings {
     textIntervalSec: num(env, 'TEXT_INTERVAL_SEC', 5, (v) => v >= 0.5),
     heartbeatSec: num(env, 'HEARTBEAT_SEC', 2, (v) => v >= 0.2),
     aliveFile: env.ALIVE_FILE || null,
+    liveFrameIntervalSec: num(env, 'LIVE_FRAME_INTERVAL_SEC', 1),
+    liveTtlSec: num(env, 'LIVE_TTL_SEC', 30, (v) => v >= 1),
+    liveFrameMaxWidth: num(env, 'LIVE_FRAME_MAX_WIDTH', 960, (v) => v >= 64),
+    liveJpegQuality: num(env, 'LIVE_JPEG_QUALITY', 70, (v) => v >= 1 && v <= 100),
   };
 }

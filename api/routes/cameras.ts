@@ -119,14 +119,29 @@ export async function cameraClassStatus(config: CameraConfig): Promise<ClassStat
   return classStatus(await availableLabels(config), config);
 }
 
-type PublicView = ReturnType<typeof toPublic> & { live: CameraHealth | { state: 'unknown'; reason: string } };
+type PublicView = ReturnType<typeof toPublic> & { live: CameraHealth | { state: 'unknown'; reason: string }; openCases: number | null };
 
-async function view(deps: ApiDeps, cam: CameraRecord): Promise<PublicView> {
+/**
+ * Open (non-terminal) cases per camera in one grouped query; null per camera when the case database
+ * does not answer, so the camera list still works while it is down.
+ */
+async function openCases(deps: ApiDeps, ids: string[]): Promise<(id: string) => number | null> {
+  try {
+    const counts = await deps.cases.openCountsByCamera(ids);
+    return (id) => counts.get(id) ?? 0;
+  } catch (err) {
+    deps.logger.warn({ err: (err as Error).message }, 'open case counts unavailable');
+    return () => null;
+  }
+}
+
+async function view(deps: ApiDeps, cam: CameraRecord, open?: (id: string) => number | null): Promise<PublicView> {
+  open ??= await openCases(deps, [cam.id]);
   const h = await deps.health.get(cam.id);
   // Health reasons are scrubbed by the worker; scrub again with this camera's secrets in case an
   // older worker (or a future code path) wrote one in clear.
   const live = h ? { ...h, reason: h.reason ? scrubSecrets(h.reason, secretsSpec(cam.url, cam.secretParams)) : h.reason } : null;
-  return { ...toPublic(cam), live: live ?? { state: 'unknown', reason: 'no worker has reported this camera yet' } };
+  return { ...toPublic(cam), live: live ?? { state: 'unknown', reason: 'no worker has reported this camera yet' }, openCases: open(cam.id) };
 }
 
 /**
@@ -207,7 +222,11 @@ function cameraRouteList(deps: ApiDeps): AnyRoute[] {
       access: READ,
       tag: 'cameras',
       summary: 'All cameras with live state (stream credentials redacted)',
-      handler: async () => ({ items: await Promise.all((await deps.cameras.list()).map((c) => view(deps, c))) }),
+      handler: async () => {
+        const cams = await deps.cameras.list();
+        const open = await openCases(deps, cams.map((c) => c.id));
+        return { items: await Promise.all(cams.map((c) => view(deps, c, open))) };
+      },
     }),
     defineRoute({
       id: 'createCamera',

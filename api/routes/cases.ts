@@ -8,6 +8,7 @@ import type { ApiDeps } from '../deps.js';
 import { DEFAULT_EVIDENCE_URL_TTL_SEC, EvidenceLinks, MAX_EVIDENCE_URL_TTL_SEC } from '../evidence-links.js';
 import { ApiError, badRequest, notFound } from '../errors.js';
 import { defineRoute, pageLimit, type Access, type AnyRoute } from '../registry.js';
+import { rejectAndSuppress, SUPPRESS_ROLES } from '../suppress.js';
 
 const READ: Access = ['admin', 'operator', 'platform'];
 const STATUS: Access = ['admin', 'operator', 'platform'];
@@ -104,9 +105,13 @@ const statusBody = z
   .object({
     state: z.enum(STATUS_UPDATES),
     reason: z.string().trim().min(1).max(1000).optional(),
+    suppress: z.boolean().optional().describe('with rejected: add a suppression of the case class over its box to the camera config (admin/operator)'),
+    suppressPadding: z.number().min(0).max(1).optional().describe('padding of the suppression per side, as a fraction of the box size (default 0.1)'),
   })
   .strict()
-  .refine((b) => b.state !== 'rejected' || b.reason !== undefined, { path: ['reason'], message: 'a rejection needs a reason (why it is not a violation)' });
+  .refine((b) => b.state !== 'rejected' || b.reason !== undefined, { path: ['reason'], message: 'a rejection needs a reason (why it is not a violation)' })
+  .refine((b) => !b.suppress || b.state === 'rejected', { path: ['suppress'], message: 'suppress goes with state "rejected" only' })
+  .refine((b) => b.suppressPadding === undefined || b.suppress === true, { path: ['suppressPadding'], message: 'suppressPadding goes with suppress: true' });
 
 const rangeQuery = z
   .object({ from: instant.optional(), to: instant.optional(), top: z.coerce.number().int().min(1).max(100).default(10) })
@@ -294,11 +299,18 @@ export function caseRoutes(deps: ApiDeps): AnyRoute[] {
       path: '/v1/cases/:id/status',
       access: STATUS,
       tag: 'cases',
-      summary: 'Platform status update: dispatched / handled / closed / rejected (rejected needs a reason)',
+      summary: 'Platform status update: dispatched / handled / closed / rejected (rejected needs a reason; suppress: true also stops the camera raising that class over the case box)',
       params: caseParams,
       body: statusBody,
-      handler: async ({ params, body, key }) => {
-        await mustGetCase(deps, params.id);
+      handler: async ({ params, body, key, req }) => {
+        const c = await mustGetCase(deps, params.id);
+        if (body.suppress) {
+          // A suppression changes the camera config: the config editors' roles, not the platform's.
+          if (!key || !(SUPPRESS_ROLES as readonly string[]).includes(key.role)) {
+            throw new ApiError(403, 'FORBIDDEN', `role "${key?.role ?? 'none'}" may not suppress: it changes the camera config (allowed: ${SUPPRESS_ROLES.join(', ')}); reject without suppress`, 'suppress');
+          }
+          return rejectAndSuppress(deps, c, { reason: body.reason!, padding: body.suppressPadding, key, req });
+        }
         return deps.cases.transition(params.id, body.state, { reason: body.reason, actor: key ? `${key.role}:${key.name}` : undefined });
       },
     }),

@@ -101,13 +101,16 @@ function resultView(id: string, r: ReplayResult | undefined) {
   };
 }
 
+/** Queues one replay job (also used by try-before-save, which queues two). */
+export async function submitReplay(deps: ApiDeps, data: Omit<ReplayJobData, 'replayId' | 'submittedAt'> & { replayId?: string }) {
+  const replayId = data.replayId ?? newReplayId();
+  const job: ReplayJobData = { ...data, replayId, submittedAt: Date.now() };
+  await deps.replays.add('replay', job, { jobId: replayId });
+  return { id: replayId, state: 'waiting', statusUrl: `/v1/replays/${replayId}` };
+}
+
 export function replayRoutes(deps: ApiDeps): AnyRoute[] {
-  const submit = async (data: Omit<ReplayJobData, 'replayId' | 'submittedAt'> & { replayId?: string }) => {
-    const replayId = data.replayId ?? newReplayId();
-    const job: ReplayJobData = { ...data, replayId, submittedAt: Date.now() };
-    await deps.replays.add('replay', job, { jobId: replayId });
-    return { id: replayId, state: 'waiting', statusUrl: `/v1/replays/${replayId}` };
-  };
+  const submit = (data: Parameters<typeof submitReplay>[1]) => submitReplay(deps, data);
   return [
     defineRoute({
       id: 'createReplay',

@@ -211,6 +211,35 @@ export const analysisSchema = z
   })
   .strict();
 
+/**
+ * Default padding of a suppression drawn around a rejected case's box, per side, as a fraction of
+ * the box's width (left/right) and height (top/bottom): a parked car's box jitters by a few pixels
+ * between frames, so the exact box would let the next sighting through.
+ */
+export const DEFAULT_SUPPRESSION_PADDING = 0.1;
+
+/**
+ * "Not this class here": an operator rejected a case as a false positive and asked that the camera
+ * not raise that class in that spot again. The rules engine refuses a subject of `classId` whose
+ * footprint (bottom centre of its box) lies inside the polygon, with rule `suppressed`.
+ */
+export const suppressionSchema = z
+  .object({
+    id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'suppression id: 1–64 of A-Z a-z 0-9 _ . -'),
+    classId: z.string().min(1).max(64),
+    polygon: z.array(normPoint),
+    /** The rejected case it was made from. */
+    createdFrom: z.string().max(100).optional(),
+    reason: z.string().max(1000).optional(),
+    createdAt: z.number().int().nonnegative().optional(),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    const problem = polygonProblem(s.polygon);
+    if (problem) ctx.addIssue({ code: 'custom', path: ['polygon'], message: problem });
+  });
+export type Suppression = z.infer<typeof suppressionSchema>;
+
 export const cameraConfigSchema = z
   .object({
     camera: z
@@ -232,6 +261,8 @@ export const cameraConfigSchema = z
     analysis: analysisSchema.default(() => analysisSchema.parse({})),
     zones: z.array(zoneSchema).default([]),
     classes: z.record(z.string(), classOverrideSchema).default({}),
+    /** Regions where a class is not raised (made from rejected cases; optional, none by default). */
+    suppressions: z.array(suppressionSchema).max(1000).optional(),
   })
   .strict()
   .superRefine((cfg, ctx) => {
@@ -239,6 +270,12 @@ export const cameraConfigSchema = z
     cfg.zones.forEach((zone, i) => {
       if (seen.has(zone.id)) ctx.addIssue({ code: 'custom', path: ['zones', i, 'id'], message: `duplicate zone id "${zone.id}"` });
       seen.add(zone.id);
+    });
+    const sups = new Set<string>();
+    cfg.suppressions?.forEach((sup, i) => {
+      if (sups.has(sup.id)) ctx.addIssue({ code: 'custom', path: ['suppressions', i, 'id'], message: `duplicate suppression id "${sup.id}"` });
+      sups.add(sup.id);
+      if (!CLASS_IDS.includes(sup.classId)) ctx.addIssue({ code: 'custom', path: ['suppressions', i, 'classId'], message: `unknown violation class "${sup.classId}" (known: ${CLASS_IDS.join(', ')})` });
     });
     // A misspelt class id would otherwise be ignored and the operator's override silently lost.
     for (const id of Object.keys(cfg.classes)) {

@@ -25,6 +25,7 @@ import { iou } from './geometry.js';
 import { median } from '../stats.js';
 import { BoxAssociator, boxGap, groupTextLines, isNextTo } from './subjects.js';
 import { DEFAULT_INSIDE_MARGIN, membershipDetail, scheduleActive, zoneContains, zonesContaining } from './zones.js';
+import { suppressionDetail, suppressionFor } from './suppressions.js';
 
 export interface RulesEngineOptions {
   /** Labels the configured models produce; classes needing others are inactive. */
@@ -54,9 +55,30 @@ export interface Refusal {
   classId: string;
   zoneId: string;
   subject: string;
-  /** Short rule name: 'not_stationary', 'border_cut', 'min_score', 'shape', 'companion', 'excluded_zone', 'yields', 'cluster'. */
+  /** Short rule name: 'not_stationary', 'border_cut', 'min_score', 'shape', 'companion', 'excluded_zone', 'yields', 'cluster', 'suppressed'. */
   rule: string;
   detail: string;
+}
+
+/**
+ * What one process() call decided for one (subject, class, zone) it judged: a hit (with the phase
+ * its episode is in afterwards) or the rule that refused it. The live debug view shows these, so an
+ * operator sees why each visible subject is or is not becoming a case.
+ */
+export interface SubjectDecision {
+  /** 't<track>', 's<blob>'/'a<id>' static blobs, 'x<id>' text, 'zone' for count classes. */
+  subject: string;
+  trackId: number | null;
+  /** Tracks of a group of people or of a counted zone. */
+  memberIds?: number[];
+  label: string;
+  classId: string;
+  zoneId: string;
+  hit: boolean;
+  /** Debouncer phase of the subject's episode after this frame; null when none is open. */
+  phase: Phase | null;
+  rule?: string;
+  detail?: string;
 }
 
 export interface OpenEpisode {
@@ -152,6 +174,7 @@ export class RulesEngine {
   private trackedLabels = new Set<string>();
   private last: { streamTime: number; wallTime: number } | null = null;
   private lastTracks: Track[] = [];
+  private decisions: SubjectDecision[] = [];
 
   constructor(config: CameraConfig, opts: RulesEngineOptions) {
     this.opts = {
@@ -214,6 +237,11 @@ export class RulesEngine {
     return this.lastTracks;
   }
 
+  /** Per (subject, class, zone) judged in the last process() call: hit and phase, or the refusing rule. */
+  get lastDecisions(): readonly SubjectDecision[] {
+    return this.decisions;
+  }
+
   openEpisodes(): OpenEpisode[] {
     const out: OpenEpisode[] = [];
     for (const m of this.machines.values()) {
@@ -226,6 +254,7 @@ export class RulesEngine {
 
   process(frame: FrameDetections): ViolationEvent[] {
     this.validate(frame);
+    this.decisions = [];
     const events = this.pending.splice(0);
     const t = frame.streamTime;
     const wall = frame.wallTime;
@@ -295,6 +324,9 @@ export class RulesEngine {
           const attendedAt = this.attended.get(s.key);
           if (attendedAt !== undefined && (since === undefined || since < attendedAt)) since = attendedAt;
           if (refused) this.opts.onRefusal?.({ time: t, classId: def.id, zoneId: zone.id, subject: s.key, ...refused });
+          const decision: SubjectDecision = { subject: s.key, trackId: s.key.startsWith('t') ? s.id : null, label: s.label, classId: def.id, zoneId: zone.id, hit, phase: null, ...(refused ?? {}) };
+          if (s.memberIds && s.memberIds.length > 1) decision.memberIds = [...s.memberIds];
+          this.decisions.push(decision);
           let mkey = this.machineFor(def, zone, s, hit, observed);
           if (mkey && refused?.rule === 'attended' && this.machines.get(mkey)!.state.phase === 'candidate') {
             // Not left yet: a candidate started before its owner stood by it lapses, so its dwell
@@ -311,6 +343,7 @@ export class RulesEngine {
           if (extras && def.primitive === 'object_dwell') extras.membership = membershipDetail(zone, s.box, w, h, s.key.startsWith('t') ? DEFAULT_INSIDE_MARGIN : 0);
           if (refused && extras) extras.refused = `${refused.rule}: ${refused.detail}`;
           feed(mkey, obs(hit, s.score, s.members ?? [s.box], s.memberIds ?? [s.id], since), extras);
+          decision.phase = this.machines.get(mkey)?.state.phase ?? null;
         }
       }
     }
@@ -420,6 +453,9 @@ export class RulesEngine {
 
   /** The rule that refuses a subject (apart from score and precedence), with its numbers; null = qualifies. */
   private refusal(def: ClassDef, s: Subject, companions: readonly Subject[], p: ClassThresholds): { rule: string; detail: string } | null {
+    // The operator's own word (a rejected case made into a suppression) comes before every heuristic.
+    const sup = suppressionFor(this.config.suppressions, def.id, s.box, this.frameSize.w, this.frameSize.h);
+    if (sup) return { rule: 'suppressed', detail: suppressionDetail(sup) };
     if (def.requiresStationary && !s.stationary) return { rule: 'not_stationary', detail: 'the tracker does not see it standing still' };
     if (s.label === STATIC_LABEL) {
       // A person standing by the change — the blob is the person, or the bag is still theirs —
@@ -603,12 +639,23 @@ export class RulesEngine {
           return m;
         });
     }
+    // Members standing in a suppression of this class are not counted.
+    const kept = members.filter((m) => !suppressionFor(this.config.suppressions, def.id, m.box, w, h));
+    if (kept.length < members.length) {
+      extras.suppressed = members.length - kept.length;
+      members = kept;
+    }
     const count = members.length;
     const limit = zone.capacity !== undefined ? zone.capacity + 1 : (p.minCount ?? 1);
     const hit = count >= limit;
+    let refusal: { rule: string; detail: string } | null = null;
     if (!hit && def.countsStationaryCluster && count > 0) {
-      this.opts.onRefusal?.({ time: t, classId: def.id, zoneId: zone.id, subject: 'zone', rule: 'cluster', detail: `largest standing cluster ${count} < ${limit} (${extras.stationary} standing, ${extras.walkingExcluded} walking excluded)` });
-    }
+      refusal = { rule: 'cluster', detail: `largest standing cluster ${count} < ${limit} (${extras.stationary} standing, ${extras.walkingExcluded} walking excluded)` };
+      this.opts.onRefusal?.({ time: t, classId: def.id, zoneId: zone.id, subject: 'zone', ...refusal });
+    } else if (!hit && count > 0) refusal = { rule: 'count', detail: `${count} in the zone < ${limit} (${zone.capacity !== undefined ? 'zone.capacity + 1' : 'minCount'})` };
+    const memberIds = members.map((m) => m.trackId).filter((id): id is number => id !== undefined);
+    const decision: SubjectDecision = { subject: 'zone', trackId: null, memberIds, label: def.subjectLabels.join('/'), classId: def.id, zoneId: zone.id, hit, phase: null, ...(refusal ?? {}) };
+    if (count > 0 || hit) this.decisions.push(decision);
     const key: DebounceKey = { cameraId: this.config.camera.id, classId: def.id, zoneId: zone.id, zoneType: zone.type, subject: 'zone' };
     const mkey = keyString(key);
     if (!this.machines.has(mkey)) {
@@ -619,6 +666,7 @@ export class RulesEngine {
     const score = median(members.map((d) => d.score)) ?? undefined;
     feed(mkey, obs(hit, score, members.map((d) => d.box), trackIds, since), { count, limit, limitSource: zone.capacity !== undefined ? 'zone.capacity' : 'minCount', ...extras });
     observed.add(mkey);
+    decision.phase = this.machines.get(mkey)?.state.phase ?? null;
   }
 
   private toEvents(des: readonly DebounceEvent[], m: Machine): ViolationEvent[] {

@@ -155,10 +155,16 @@ export function planPrune(
 
 const INDEX = 'index.json';
 
+/** A camera's ring directory under a data directory (the workers' DATA_DIR). */
+export function ringDirOf(dataDir: string, cameraId: string): string {
+  return join(dataDir, 'rings', cameraId);
+}
+
 /**
  * The ring's index as last persisted (oldest first), [] when there is none yet. The index is
  * rewritten before files are pruned, so it may list a segment another process is about to delete:
- * readers (clip assembly) hold segments by hard link and treat a vanished one as a gap.
+ * readers (clip assembly, try-before-save replays) hold segments by hard link and treat a vanished
+ * one as a gap.
  */
 export async function readRingIndex(dir: string): Promise<SegmentRecord[]> {
   try {
@@ -167,6 +173,12 @@ export async function readRingIndex(dir: string): Promise<SegmentRecord[]> {
   } catch {
     return [];
   }
+}
+
+/** Segments of the ring in `dir` overlapping [from, to] on `clock` (epoch ms for 'wall', seconds for 'stream'), oldest first. */
+export async function ringSegments(dir: string, window: { from: number; to: number; clock: ClipClock }): Promise<SegmentRecord[]> {
+  const wall = window.clock === 'wall';
+  return (await readRingIndex(dir)).filter((r) => (wall ? r.endWall > window.from && r.startWall < window.to : r.endTime > window.from && r.startTime < window.to));
 }
 
 export interface RecorderEvents {

@@ -62,6 +62,11 @@ const DESIGN: Record<string, string> = {
   'POST /v1/replays/upload': 'aot',
   'GET /v1/replays/:id': 'aot',
   'GET /v1/replays/:id/evidence/:name': 'aot',
+  'GET /v1/me': 'aopt',
+  'GET /v1/cameras/:id/live': 'aop',
+  'GET /v1/cameras/:id/live/frame': 'aop',
+  'POST /v1/cameras/:id/try': 'ao',
+  'GET /v1/stats/rejections': 'aop',
 };
 
 describe('auth matrix (every route in the registry × every role)', () => {

@@ -42,6 +42,22 @@ export const CASE_TRANSITIONS: Readonly<Record<CaseState, readonly CaseState[]>>
   rejected: [],
 };
 
+/** Non-terminal states: every state the life cycle can still leave (a camera's "open cases"). */
+export const OPEN_STATES: readonly CaseState[] = CASE_STATES.filter((s) => CASE_TRANSITIONS[s].length > 0);
+
+/** Rejections per camera × class × zone over a range (GET /v1/stats/rejections). */
+export interface RejectionRow {
+  cameraId: string;
+  classId: string;
+  zoneId: string | null;
+  cases: number;
+  rejected: number;
+  /** rejected / cases, 3 decimals. */
+  rejectionRate: number;
+  /** Rejection reasons as typed, most frequent first. */
+  reasons: { reason: string; count: number }[];
+}
+
 /** States in which a reappearance of the violation adds to the case instead of opening another. */
 export const MERGEABLE_STATES: readonly CaseState[] = ['new', 'dispatched', 'reopened'];
 
@@ -897,6 +913,57 @@ export class CaseStore {
       group by class_id, camera_id, zone_id, local_day, local_hour
       order by local_day, local_hour, class_id, camera_id, zone_id limit ${limit}`.execute(this.db);
     return rows.map((r) => ({ classId: r.class_id, cameraId: r.camera_id, zoneId: r.zone_id, day: r.day, hour: Number(r.local_hour), count: Number(r.n) }));
+  }
+
+  /** Cases in a non-terminal state (OPEN_STATES) per camera, in one grouped query; cameras without any are absent. */
+  async openCountsByCamera(cameraIds?: readonly string[]): Promise<Map<string, number>> {
+    if (cameraIds && cameraIds.length === 0) return new Map();
+    const { rows } = await sql<{ camera_id: string; n: number }>`
+      select camera_id, count(*)::int as n from cases
+      where state in (${sql.join(OPEN_STATES)}) ${cameraIds ? sql`and camera_id in (${sql.join(cameraIds)})` : sql``}
+      group by camera_id`.execute(this.db);
+    return new Map(rows.map((r) => [r.camera_id, Number(r.n)]));
+  }
+
+  /**
+   * Per camera × class × zone, for cases created in [from, to]: how many, how many were rejected,
+   * and the rejection reasons with their counts (from the rejection history entries).
+   */
+  async rejectionStats(q: { from?: number; to?: number; cameraId?: string; limit?: number } = {}): Promise<RejectionRow[]> {
+    const limit = Math.min(Math.max(q.limit ?? 1000, 1), 10_000);
+    const { rows } = await sql<{ camera_id: string; class_id: string; zone_id: string | null; cases: number; rejected: number; reasons: { reason: string; count: number }[] | string }>`
+      with scope as (
+        select id, camera_id, class_id, zone_id, state from cases ${this.where({ from: q.from, to: q.to, cameraId: q.cameraId })}
+      ), totals as (
+        select camera_id, class_id, zone_id, count(*)::int as cases, count(*) filter (where state = 'rejected')::int as rejected
+        from scope group by camera_id, class_id, zone_id
+      ), reasons as (
+        select s.camera_id, s.class_id, s.zone_id, coalesce(h.reason, '') as reason, count(*)::int as n
+        from scope s join case_history h on h.case_id = s.id
+        where s.state = 'rejected' and h.to_state = 'rejected'
+        group by s.camera_id, s.class_id, s.zone_id, coalesce(h.reason, '')
+      )
+      select t.camera_id, t.class_id, t.zone_id, t.cases, t.rejected,
+        coalesce(json_agg(json_build_object('reason', r.reason, 'count', r.n) order by r.n desc, r.reason) filter (where r.n is not null), '[]'::json) as reasons
+      from totals t left join reasons r
+        on r.camera_id = t.camera_id and r.class_id = t.class_id and r.zone_id is not distinct from t.zone_id
+      group by t.camera_id, t.class_id, t.zone_id, t.cases, t.rejected
+      order by t.rejected desc, t.cases desc, t.camera_id, t.class_id, t.zone_id nulls first
+      limit ${limit}`.execute(this.db);
+    return rows.map((r) => {
+      const cases = Number(r.cases);
+      const rejected = Number(r.rejected);
+      const reasons = (typeof r.reasons === 'string' ? JSON.parse(r.reasons) : r.reasons) as { reason: string; count: number }[];
+      return {
+        cameraId: r.camera_id,
+        classId: r.class_id,
+        zoneId: r.zone_id,
+        cases,
+        rejected,
+        rejectionRate: cases > 0 ? Math.round((rejected / cases) * 1000) / 1000 : 0,
+        reasons: reasons.map((x) => ({ reason: x.reason, count: Number(x.count) })),
+      };
+    });
   }
 
   /** Subscribes to the live feed of case changes on a dedicated connection. Returns an unsubscribe. */
