@@ -39,6 +39,8 @@ type LiveBody = LiveRecord & { ageMs: number; frame: (NonNullable<LiveRecord['fr
 
 describe('live view and try-before-save on a real worker', () => {
   it('publishes live records and frames from the real stream, and replays the ring with the saved and an edited config', async () => {
+    const t0 = Date.now();
+    const mark = (what: string) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1)} s] ${what}`);
     const clip = await parkedCarClip(60);
     hls = await startHlsLoop({ clip, loop: true });
     const config = parkedCarConfig('live-cam');
@@ -56,6 +58,7 @@ describe('live view and try-before-save on a real worker', () => {
       const b = await live();
       return b && b.subjects.some((s) => s.classId === 'illegal_parking') ? b : null;
     }, 90_000);
+    mark('first live record');
     expect(first).toMatchObject({ cameraId: 'live-cam', configVersion: created.body.version, sourceWidth: 768, sourceHeight: 576 });
     expect(first.ageMs).toBeGreaterThanOrEqual(0);
     expect(first.ageMs).toBeLessThan(30_000);
@@ -82,6 +85,7 @@ describe('live view and try-before-save on a real worker', () => {
       const s = b?.subjects.find((x) => x.classId === 'illegal_parking' && x.status === 'confirmed');
       return b && s ? { b, s } : null;
     }, 60_000);
+    mark('confirmed in live record');
     expect(confirmed.s).toMatchObject({ zoneId: 'kerb', phase: expect.stringMatching(/^(confirmed|active)$/) });
     expect(confirmed.b.tracks.find((t) => t.id === confirmed.s.trackId)!.stationarySec).toBeGreaterThan(0);
     expect(confirmed.b.frameIndex).toBeGreaterThan(first.frameIndex);
@@ -120,6 +124,7 @@ describe('live view and try-before-save on a real worker', () => {
       const ring = await readRingIndex(ringDirOf(dataDir, 'live-cam'));
       return ring.reduce((s, r) => s + (r.endWall - r.startWall), 0) >= 20_000;
     }, 60_000, 500);
+    mark('ring of 20 s');
     replayWorker = createReplayWorker({ connection: h.conn(), bullPrefix: BULL_PREFIX, evidence: h.deps.evidence });
     const edited = { ...config, classes: { illegal_parking: { ...config.classes!.illegal_parking, enabled: false } } };
     const tried = await request(h.app).post('/v1/cameras/live-cam/try').set(auth('operator')).send({ config: edited, minutes: 1 });
@@ -136,6 +141,7 @@ describe('live view and try-before-save on a real worker', () => {
         return r.body.state === 'completed' ? r.body : null;
       }, 120_000, 500);
     const [saved, ed] = await Promise.all([done(tried.body.saved), done(tried.body.edited)]);
+    mark(`replays done (clip ${tried.body.clip.seconds} s)`);
     expect(saved.input).toMatch(/^ring of live-cam, .* \(saved config v\d+\)$/);
     expect(ed.input).toMatch(/\(edited config\)$/);
     // The saved config opens the parking case on the recorded minute; the edited one (class off) does not.
