@@ -125,13 +125,18 @@ describe('live view and try-before-save on a real worker', () => {
       return ring.reduce((s, r) => s + (r.endWall - r.startWall), 0) >= 20_000;
     }, 60_000, 500);
     mark('ring of 20 s');
+    // The camera is switched off so its analysis does not compete with the replays for the one
+    // inference slot (the ring stays on disk; the try reads it as it would on a running camera).
+    expect((await request(h.app).patch('/v1/cameras/live-cam').set(auth('operator')).send({ enabled: false })).status).toBe(200);
+    await waitFor('the worker to let the camera go', async () => !worker!.held().includes('live-cam'), 30_000);
     replayWorker = createReplayWorker({ connection: h.conn(), bullPrefix: BULL_PREFIX, evidence: h.deps.evidence });
     const edited = { ...config, classes: { illegal_parking: { ...config.classes!.illegal_parking, enabled: false } } };
     const tried = await request(h.app).post('/v1/cameras/live-cam/try').set(auth('operator')).send({ config: edited, minutes: 1 });
     expect(tried.status, JSON.stringify(tried.body)).toBe(202);
-    expect(tried.body).toMatchObject({ tryId: expect.stringMatching(/^try_[0-9a-f]{16}$/), saved: expect.stringMatching(/^rp_/), edited: expect.stringMatching(/^rp_/), minutes: 1, savedVersion: created.body.version });
+    expect(tried.body).toMatchObject({ tryId: expect.stringMatching(/^try_[0-9a-f]{16}$/), saved: expect.stringMatching(/^rp_/), edited: expect.stringMatching(/^rp_/), minutes: 1, savedVersion: created.body.version + 1 });
     expect(tried.body.saved).not.toBe(tried.body.edited);
-    expect(tried.body.clip.seconds).toBeGreaterThanOrEqual(18);
+    // 20 s of segments; their wall spans overlap a little (HLS delivers segments in bursts).
+    expect(tried.body.clip.seconds).toBeGreaterThanOrEqual(15);
     expect(tried.body.clip.seconds).toBeLessThanOrEqual(62);
     expect(tried.body.clip.segments).toBeGreaterThanOrEqual(5);
     const done = (id: string) =>
