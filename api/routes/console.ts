@@ -166,7 +166,12 @@ export function consoleRoutes(deps: ApiDeps, allRoutes: () => readonly AnyRoute[
         const unavailable = (why: string) =>
           new ApiError(409, 'RING_UNAVAILABLE', `${why}; try-before-save replays the recording ring in the workers' DATA_DIR, which this API process must share (embedded mode, or the docker-compose data volume)`);
         if (!deps.dataDir) throw unavailable('this API process has no DATA_DIR of the workers');
-        const ringDir = ringDirOf(deps.dataDir, cam.id);
+        let ringDir: string;
+        try {
+          ringDir = ringDirOf(deps.dataDir, cam.id);
+        } catch (err) {
+          throw unavailable((err as Error).message);
+        }
         const ring = await readRingIndex(ringDir);
         const to = Date.now();
         const from = to - body.minutes * 60_000;
