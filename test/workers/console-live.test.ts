@@ -155,6 +155,19 @@ describe('live view and try-before-save on a real worker', () => {
     expect(ed.result.classStatus.find((c: { id: string }) => c.id === 'illegal_parking')).toMatchObject({ active: false });
     expect(saved.result.summary.frames).toBeGreaterThan(30);
     expect(ed.result.summary.frames).toBe(saved.result.summary.frames);
+    // The worker's own case records the pixel size of its boxes, so the operator can reject it
+    // with suppress: the suppression covers the car's footprint in normalised coordinates.
+    const listed = await request(h.app).get('/v1/cases').query({ cameraId: 'live-cam' }).set(auth('operator'));
+    const c = listed.body.items[0];
+    expect(c.extras.boxSpace).toEqual({ width: 768, height: 576 });
+    const rej = await request(h.app).post(`/v1/cases/${c.id}/status`).set(auth('operator')).send({ state: 'rejected', reason: 'loading bay', suppress: true });
+    expect(rej.status, JSON.stringify(rej.body)).toBe(200);
+    const [[l, t], , [r, b]] = rej.body.suppression.polygon as [number, number][];
+    expect(l).toBeLessThan(CAR.x1 / 768);
+    expect(r).toBeGreaterThan(CAR.x2 / 768);
+    expect(t).toBeLessThan(CAR.y1 / 576);
+    expect(b).toBeGreaterThan(CAR.y2 / 576);
+    expect((await h.deps.cameras.get('live-cam'))!.config.suppressions).toEqual([expect.objectContaining({ classId: 'illegal_parking', createdFrom: c.id })]);
     // Each job deleted its copy of the clip.
     for (const which of ['saved', 'edited']) expect(existsSync(join(h.deps.uploadDir, `${tried.body.tryId}-${which}.mp4`))).toBe(false);
   }, 300_000);
