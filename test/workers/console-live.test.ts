@@ -162,7 +162,7 @@ describe('live view and try-before-save on a real worker', () => {
     expect(c.extras.boxSpace).toEqual({ width: 768, height: 576 });
     const rej = await request(h.app).post(`/v1/cases/${c.id}/status`).set(auth('operator')).send({ state: 'rejected', reason: 'loading bay', suppress: true });
     expect(rej.status, JSON.stringify(rej.body)).toBe(200);
-    const [[l, t], , [r, b]] = rej.body.suppression.polygon as [number, number][];
+    const [[l, t], , [r, b]] = rej.body.suppression.polygon as [[number, number], [number, number], [number, number], [number, number]];
     expect(l).toBeLessThan(CAR.x1 / 768);
     expect(r).toBeGreaterThan(CAR.x2 / 768);
     expect(t).toBeLessThan(CAR.y1 / 576);
