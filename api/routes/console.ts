@@ -7,7 +7,7 @@ import { copyFile, link, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { assembleClip } from '../../pipeline/evidence/clip.js';
-import { readRingIndex, ringDirOf } from '../../pipeline/source/recorder.js';
+import { ringDirOf, ringSegments } from '../../pipeline/source/recorder.js';
 import { LiveStore } from '../../workers/stores/live-store.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError, notFound } from '../errors.js';
@@ -166,11 +166,16 @@ export function consoleRoutes(deps: ApiDeps, allRoutes: () => readonly AnyRoute[
         const unavailable = (why: string) =>
           new ApiError(409, 'RING_UNAVAILABLE', `${why}; try-before-save replays the recording ring in the workers' DATA_DIR, which this API process must share (embedded mode, or the docker-compose data volume)`);
         if (!deps.dataDir) throw unavailable('this API process has no DATA_DIR of the workers');
-        const ringDir = ringDirOf(deps.dataDir, cam.id);
-        const ring = await readRingIndex(ringDir);
+        let ringDir: string;
+        try {
+          ringDir = ringDirOf(deps.dataDir, cam.id);
+        } catch (err) {
+          throw unavailable((err as Error).message);
+        }
         const to = Date.now();
         const from = to - body.minutes * 60_000;
-        if (!ring.some((r) => r.endWall > from && r.startWall < to)) throw unavailable(`no recorded segments of camera ${cam.id} from the last ${body.minutes} min under ${path.join('DATA_DIR', 'rings', cam.id)}`);
+        const ring = await ringSegments(ringDir, { from, to, clock: 'wall' });
+        if (ring.length === 0) throw unavailable(`no recorded segments of camera ${cam.id} from the last ${body.minutes} min under ${path.join('DATA_DIR', 'rings', cam.id)}`);
         const tryId = `try_${randomBytes(8).toString('hex')}`;
         await mkdir(deps.uploadDir, { recursive: true });
         const savedClip = path.join(deps.uploadDir, `${tryId}-saved.mp4`);

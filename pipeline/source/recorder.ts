@@ -157,6 +157,8 @@ const INDEX = 'index.json';
 
 /** A camera's ring directory under a data directory (the workers' DATA_DIR). */
 export function ringDirOf(dataDir: string, cameraId: string): string {
+  // Camera ids allow dots: '.' and '..' would name the rings folder or DATA_DIR itself.
+  if (!cameraId || cameraId === '.' || cameraId === '..' || /[\\/]/.test(cameraId)) throw new Error(`camera id "${cameraId}" cannot name a ring directory`);
   return join(dataDir, 'rings', cameraId);
 }
 
