@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { annotateImage, escapeXml, overlaySvg } from './annotate.js';
+import { annotateImage, captionFontFamily, CJK_FONT_FAMILY, classNameCharset, escapeXml, overlaySvg, parseFcListFamilies } from './annotate.js';
 
 const DOG = '/usr/share/darknet/data/dog.jpg';
 
@@ -53,5 +53,19 @@ describe('annotateImage', () => {
     const zh2 = await sharp(await annotateImage(blank, { caption: '垃圾满溢' })).raw().toBuffer();
     // Distinct ideographs differ only if real glyphs were drawn; tofu boxes would be identical.
     expect(zh1.equals(zh2)).toBe(false);
+  });
+});
+
+describe('caption font', () => {
+  it('reads fontconfig families (ASCII name when localised names come first) and puts an installed CJK family first', () => {
+    const out = 'Noto Sans CJK JP\n文泉驿正黑,WenQuanYi Zen Hei,文泉驛正黑\nDroid Sans Fallback\nNoto Sans CJK SC\nNoto Sans CJK JP\n';
+    const fams = parseFcListFamilies(out);
+    expect(fams).toEqual(['Noto Sans CJK JP', 'WenQuanYi Zen Hei', 'Droid Sans Fallback', 'Noto Sans CJK SC']);
+    expect(captionFontFamily(fams)).toBe(`'Noto Sans CJK SC',${CJK_FONT_FAMILY}`);
+    expect(captionFontFamily(['Droid Sans Fallback'])).toBe(`'Droid Sans Fallback',${CJK_FONT_FAMILY}`);
+    expect(captionFontFamily(["AR PL 'UMing' <CN>"])).toBe(`'AR PL UMing CN',${CJK_FONT_FAMILY}`);
+    expect(captionFontFamily([])).toBe(CJK_FONT_FAMILY);
+    expect(classNameCharset()).toContain('违');
+    expect(classNameCharset()).not.toContain('/');
   });
 });
