@@ -66,7 +66,8 @@ export function installedCjkFamilies(): string[] {
 export function captionFontFamily(installed: string[] = installedCjkFamilies()): string {
   const preferred = ['Noto Sans CJK SC', 'Noto Sans SC', 'WenQuanYi Zen Hei', 'WenQuanYi Micro Hei', 'Droid Sans Fallback'];
   const pick = preferred.find((f) => installed.includes(f)) ?? installed[0];
-  return pick ? `'${pick.replace(/['"<>&\\]/g, '')}',${CJK_FONT_FAMILY}` : CJK_FONT_FAMILY;
+  if (!pick || CJK_FONT_FAMILY.startsWith(`'${pick}',`)) return CJK_FONT_FAMILY;
+  return `'${pick.replace(/['"<>&\\]/g, '')}',${CJK_FONT_FAMILY}`;
 }
 
 const DEFAULT_BOX_COLOR = '#ff2d2d';
