@@ -135,7 +135,7 @@ export function missingModels(manifests, dirs, exists = existsSync) {
  * @param {string[]} dirs
  */
 export function modelMessage(missing, dirs) {
-  const lines = [`setup: model weights not found: ${missing.map((m) => m.file).join(', ')} (looked in ${dirs.join(', ')}).`];
+  const lines = [`model weights not found: ${missing.map((m) => m.file).join(', ')} (looked in ${dirs.join(', ')}).`];
   const fetchable = missing.filter((m) => m.url).map((m) => m.name);
   if (fetchable.length) lines.push(`  download the official weights (sha256-checked): npm run models:fetch -- ${fetchable.join(' ')}`);
   lines.push('  or set MODEL_DIR to a directory holding them, or put them in ../shared/models beside the checkout');

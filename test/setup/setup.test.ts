@@ -95,7 +95,7 @@ describe('model weights', () => {
     expect(missing.map((m) => m.name)).toEqual(['yolox_nano']);
     expect(modelMessage(manifests, ['/cache', '/models'])).toBe(
       [
-        'setup: model weights not found: yolox_nano.onnx, picodet_s_416_coco.onnx (looked in /cache, /models).',
+        'model weights not found: yolox_nano.onnx, picodet_s_416_coco.onnx (looked in /cache, /models).',
         '  download the official weights (sha256-checked): npm run models:fetch -- yolox_nano',
         '  or set MODEL_DIR to a directory holding them, or put them in ../shared/models beside the checkout',
       ].join('\n'),
