@@ -194,7 +194,8 @@ function ensurePackages(mode, dryRun) {
   }
   const stamp = path.join(REPO_ROOT, '.cache', 'setup', `apt-${mode}`);
   const key = `${statusMtime}:${createHash('sha256').update(JSON.stringify(reqs)).digest('hex').slice(0, 16)}`;
-  if (stampFresh(stamp, key)) return;
+  // A dry run always asks dpkg: it is how to see what a machine lacks.
+  if (!dryRun && stampFresh(stamp, key)) return;
   const q = spawnSync('dpkg-query', ['-W', '-f=${Package}\t${Status}\n', ...names], { encoding: 'utf8' });
   const missing = missingPackages(reqs, parseDpkgQuery(q.stdout ?? ''));
   if (!missing.length) {

@@ -102,3 +102,29 @@ describe('model weights', () => {
     );
   });
 });
+
+describe('the script on this machine (dry run)', () => {
+  it('asks dpkg-query and names each missing package with why and the exact apt-get command', async () => {
+    const { execFile } = await import('node:child_process');
+    const { mkdtemp, rm, writeFile, chmod } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    // A dpkg-query on PATH that answers for a machine lacking opencv-doc and any CJK font.
+    const bin = await mkdtemp(path.join(tmpdir(), 'citywatch-setup-'));
+    try {
+      const answer = ['ffmpeg', 'redis-server', 'darknet', 'fontconfig'].map((p) => `${p}\\tinstall ok installed`).join('\\n');
+      await writeFile(path.join(bin, 'dpkg-query'), `#!/bin/sh\nprintf '${answer}\\n'\n`);
+      await chmod(path.join(bin, 'dpkg-query'), 0o755);
+      const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, REDIS_URL: '' };
+      const { stderr } = await new Promise<{ stderr: string }>((resolve, reject) =>
+        execFile(process.execPath, [path.join(REPO_ROOT, 'scripts', 'setup.mjs'), 'demo', '--dry-run'], { env }, (err, _out, stderr) => (err ? reject(err) : resolve({ stderr }))),
+      );
+      expect(stderr.split('\n').filter((l) => /install/.test(l))).toEqual([
+        'setup: would install opencv-doc: vtest.avi, the street behind the demo clip',
+        'setup: would install fonts-droid-fallback: a CJK font, so Chinese class names on snapshots are text, not boxes',
+        'setup: would run: apt-get install -y -qq --no-install-recommends opencv-doc fonts-droid-fallback',
+      ]);
+    } finally {
+      await rm(bin, { recursive: true, force: true });
+    }
+  });
+});
