@@ -5,12 +5,12 @@
 // admin key, and each case as it appears with the path of its clip.
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import type { CameraConfigInput } from '../pipeline/rules/config-schema.js';
-import { listenErrorMessage, startApi, type ApiHandle } from '../api/server.js';
+import { assertPortFree } from '../api/listen.js';
+import { startApi, type ApiHandle } from '../api/server.js';
 import { embeddedAdminKey } from './admin-key-file.js';
 import { openDatabase, type Database } from './db/db.js';
 import { startHlsLoop, type HlsLoop } from './hls-loop.js';
@@ -62,21 +62,6 @@ async function demoCamera(): Promise<{ clip: string; config: CameraConfigInput }
   return { clip: fx.clipPath, config };
 }
 
-/** Throws the API's own listen message when host:port cannot be bound (port 0 always can). */
-async function portAvailable(port: number, host: string): Promise<void> {
-  if (port === 0) return;
-  const srv = createServer();
-  try {
-    await new Promise<void>((resolve, reject) => {
-      srv.once('error', reject);
-      srv.listen(port, host, () => resolve());
-    });
-  } catch (err) {
-    throw new Error(listenErrorMessage(err as NodeJS.ErrnoException, host, port), { cause: err });
-  }
-  await new Promise((r) => srv.close(r));
-}
-
 export function describeCase(c: CaseRecord, clip: string | null): string {
   const due = new Date(c.dueAt).toISOString();
   return `CASE ${c.id} ${c.nameZh} ${c.nameEn} | camera ${c.cameraName ?? c.cameraId} zone ${c.zoneName ?? c.zoneId ?? '-'} | ${c.urgency}, due ${due} | ${c.responsibleParty} | state ${c.state} | clip ${clip ?? '(none)'}`;
@@ -104,7 +89,7 @@ export async function runEmbedded(opts: EmbeddedOptions = {}): Promise<EmbeddedH
   async function start(): Promise<EmbeddedHandle> {
     // A second `npm start` (or anything else on the port) is told so before it starts a second
     // redis-server on the same AOF directory; the API's own listen below still reports a late race.
-    if (opts.api !== false) await portAvailable(Number(env.PORT || 8080), env.HOST || '127.0.0.1');
+    if (opts.api !== false) await assertPortFree(Number(env.PORT || 8080), env.HOST || '127.0.0.1');
     let localRedis: LocalRedis | null = null;
     let redisUrl = opts.redisUrl ?? env.REDIS_URL ?? '';
     if (!redisUrl) {
