@@ -56,8 +56,10 @@ export function requirements(mode, env = process.env) {
   return mode === 'test' ? [...DEMO_PACKAGES, ...TEST_PACKAGES] : demo;
 }
 
-/** Every package name a requirement list mentions (what dpkg-query is asked about). */
-/** @param {Requirement[]} reqs */
+/**
+ * Every package name a requirement list mentions (what dpkg-query is asked about).
+ * @param {Requirement[]} reqs
+ */
 export function packageNames(reqs) {
   return [...new Set(reqs.flatMap((r) => r.any))];
 }
