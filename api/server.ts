@@ -13,7 +13,7 @@ import { settingsFromEnv, type WorkerSettings } from '../workers/settings.js';
 import { CameraStore } from '../workers/stores/camera-store.js';
 import { CaseStore } from '../workers/stores/case-store.js';
 import { loadConventions } from '../workers/stores/conventions-file.js';
-import { openDatabase, ping } from '../workers/db/db.js';
+import { openDatabase, ping, type Database } from '../workers/db/db.js';
 import { HealthStore } from '../workers/stores/health-store.js';
 import { openEvidenceStore } from '../workers/worker.js';
 import { Queue } from 'bullmq';
@@ -24,6 +24,7 @@ import { ApiKeyStore, bootstrapAdmin } from './auth.js';
 import { EvidenceLinks } from './evidence-links.js';
 import type { ReadinessCheck } from './deps.js';
 import { initSharedMetrics, recordReplay } from './metrics-shared.js';
+import { listenErrorMessage } from './listen.js';
 
 export interface StartApiOptions {
   port?: number;
@@ -37,6 +38,9 @@ export interface StartApiOptions {
   maxUploadBytes?: number;
   /** Where the generated bootstrap admin key is printed once (default stderr). */
   printKey?: (line: string) => void;
+  /** An open database to use (not closed by close()); default: opened from the settings. The
+   * embedded mode shares one PGlite with its worker: PGlite is one owner's database. */
+  database?: Database;
 }
 
 export interface ApiHandle {
@@ -60,20 +64,21 @@ export async function startApi(opts: StartApiOptions = {}): Promise<ApiHandle> {
   };
   const redis = conn();
   const bullPrefix = `${settings.prefix}-bull`;
-  let database: Awaited<ReturnType<typeof openDatabase>>;
+  let database: Database;
   try {
-    database = await openDatabase({ url: settings.databaseUrl, dataDir: path.join(settings.dataDir, 'pglite') });
+    database = opts.database ?? (await openDatabase({ url: settings.databaseUrl, dataDir: path.join(settings.dataDir, 'pglite') }));
   } catch (err) {
     await closeRedis(redis);
     throw err;
   }
+  const closeDatabase = () => (opts.database ? Promise.resolve() : database.close());
   const keys = new ApiKeyStore(database.db);
   let generated: string | null;
   try {
     ({ generated } = await bootstrapAdmin(keys, env.CITYWATCH_ADMIN_KEY));
   } catch (err) {
     await closeRedis(redis);
-    await database.close();
+    await closeDatabase();
     throw err;
   }
   if (generated) {
@@ -116,8 +121,23 @@ export async function startApi(opts: StartApiOptions = {}): Promise<ApiHandle> {
   const runWorker = opts.replayWorker ?? !/^(0|false|no)$/i.test(env.REPLAY_WORKER ?? '');
   const worker = runWorker ? createReplayWorker({ connection: conn(), bullPrefix, evidence, onFinished: (r) => void recordReplay(r) }) : null;
 
-  const server = app.listen(opts.port ?? Number(env.PORT || 8080), opts.host ?? env.HOST ?? '127.0.0.1');
-  await once(server, 'listening');
+  const release = async () => {
+    await worker?.close();
+    await replays.close();
+    await deliveries.queue.close();
+    await Promise.all(otherQueues.map((q) => q.close()));
+    await Promise.all(conns.map(closeRedis));
+    await closeDatabase();
+  };
+  const wantPort = opts.port ?? Number(env.PORT || 8080);
+  const wantHost = opts.host ?? env.HOST ?? '127.0.0.1';
+  const server = app.listen(wantPort, wantHost);
+  try {
+    await once(server, 'listening');
+  } catch (err) {
+    await release().catch(() => undefined);
+    throw new Error(listenErrorMessage(err as NodeJS.ErrnoException, wantHost, wantPort), { cause: err });
+  }
   const { address, port } = server.address() as AddressInfo;
   const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
   logger.info({ url }, 'citywatch api listening');
@@ -129,12 +149,7 @@ export async function startApi(opts: StartApiOptions = {}): Promise<ApiHandle> {
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections();
       await closed;
-      await worker?.close();
-      await replays.close();
-      await deliveries.queue.close();
-      await Promise.all(otherQueues.map((q) => q.close()));
-      await Promise.all(conns.map(closeRedis));
-      await database.close();
+      await release();
     },
   };
 }

@@ -99,6 +99,8 @@ export function buildProgram(): Command {
     .description('Everything on one machine: local redis-server, local evidence, a demo camera; prints cases as they appear')
     .option('--no-demo', 'do not register the demo camera')
     .action(async (opts: { demo: boolean }) => {
+      // Before the heavy imports: a second `npm start` is told about the busy port within a second.
+      await (await import('../api/listen.js')).assertPortFree(Number(process.env.PORT || 8080), process.env.HOST || '127.0.0.1');
       const { runEmbedded } = await import('../workers/embedded.js');
       await runEmbedded({ demo: opts.demo });
     });

@@ -4,28 +4,14 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { ModelManifest } from './manifest.js';
+// The search order lives in plain JavaScript so the setup script (run before node_modules exist) uses it too.
+import { cacheDir, modelSearchDirs } from './search-dirs.mjs';
+
+export { cacheDir, modelSearchDirs };
 
 export class ModelResolveError extends Error {}
-
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-
-/**
- * Directories searched in order: $MODEL_DIR, then the user cache ($CITYWATCH_CACHE or
- * ~/.cache/citywatch/models). Without MODEL_DIR, `shared/models` beside the checkout is tried
- * last (how this project's development machines provide weights without a download).
- */
-export function modelSearchDirs(env: NodeJS.ProcessEnv = process.env): string[] {
-  if (env.MODEL_DIR) return [path.resolve(env.MODEL_DIR), cacheDir(env)];
-  return [cacheDir(env), path.resolve(REPO_ROOT, '..', 'shared', 'models')];
-}
-
-export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  return path.resolve(env.CITYWATCH_CACHE ?? path.join(os.homedir(), '.cache', 'citywatch', 'models'));
-}
 
 export async function sha256File(file: string): Promise<string> {
   const hash = createHash('sha256');

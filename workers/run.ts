@@ -1,4 +1,9 @@
 // `node --import tsx workers/run.ts`: the embedded single-machine mode (what `citywatch run` calls).
 import { runEmbedded } from './embedded.js';
 
-await runEmbedded();
+try {
+  await runEmbedded();
+} catch (err) {
+  process.stderr.write(`citywatch run: ${(err as Error).message}\n`);
+  process.exit(1);
+}

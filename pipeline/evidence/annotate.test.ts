@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { annotateImage, escapeXml, overlaySvg } from './annotate.js';
+import { annotateImage, captionFontFamily, CJK_FONT_FAMILY, classNameCharset, escapeXml, overlaySvg, parseFcListFamilies } from './annotate.js';
 
 const DOG = '/usr/share/darknet/data/dog.jpg';
 
@@ -46,12 +46,21 @@ describe('annotateImage', () => {
     const out = await annotateImage(await readFile(DOG), { caption: '</svg> & <b>', polygons: [{ points: [[10, 10], [200, 10], [200, 200]], label: '禁停区 <no_parking>' }] });
     expect((await sharp(out).metadata()).width).toBe(768);
   });
+  // Chinese glyphs against missing-glyph boxes: test/evidence/cjk-captions.test.ts (two distinct
+  // ideographs differ even as boxes, since Pango prints the code point in the box).
+});
 
-  it('renders Chinese glyphs with a CJK font (not the same pixels as an unknown-glyph fallback)', async () => {
-    const blank = { raw: Buffer.alloc(400 * 100 * 3, 40), width: 400, height: 100, pixelFormat: 'rgb24' as const };
-    const zh1 = await sharp(await annotateImage(blank, { caption: '占道经营' })).raw().toBuffer();
-    const zh2 = await sharp(await annotateImage(blank, { caption: '垃圾满溢' })).raw().toBuffer();
-    // Distinct ideographs differ only if real glyphs were drawn; tofu boxes would be identical.
-    expect(zh1.equals(zh2)).toBe(false);
+describe('caption font', () => {
+  it('reads fontconfig families (ASCII name when localised names come first) and puts an installed CJK family first', () => {
+    const out = 'Noto Sans CJK JP\n文泉驿正黑,WenQuanYi Zen Hei,文泉驛正黑\nDroid Sans Fallback\nNoto Sans CJK SC\nNoto Sans CJK JP\n';
+    const fams = parseFcListFamilies(out);
+    expect(fams).toEqual(['Noto Sans CJK JP', 'WenQuanYi Zen Hei', 'Droid Sans Fallback', 'Noto Sans CJK SC']);
+    expect(captionFontFamily(fams)).toBe(CJK_FONT_FAMILY);
+    expect(CJK_FONT_FAMILY.startsWith("'Noto Sans CJK SC',")).toBe(true);
+    expect(captionFontFamily(['Droid Sans Fallback'])).toBe(`'Droid Sans Fallback',${CJK_FONT_FAMILY}`);
+    expect(captionFontFamily(["AR PL 'UMing' <CN>"])).toBe(`'AR PL UMing CN',${CJK_FONT_FAMILY}`);
+    expect(captionFontFamily([])).toBe(CJK_FONT_FAMILY);
+    expect(classNameCharset()).toContain('违');
+    expect(classNameCharset()).not.toContain('/');
   });
 });

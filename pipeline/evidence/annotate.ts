@@ -1,6 +1,8 @@
 // Generic drawing of boxes, zone polygons and a caption onto an image, as an SVG overlay composited
 // with sharp. Used for evidence snapshots and by the CLI's `detect --annotate`.
+import { execFileSync } from 'node:child_process';
 import sharp, { type Sharp } from 'sharp';
+import { CATALOG } from '../rules/catalog.js';
 import { toPixels } from '../rules/geometry.js';
 import { frameToRawImage } from '../source/frame-image.js';
 import { axisScales } from '../source/letterbox.js';
@@ -24,6 +26,52 @@ export interface AnnotateOptions {
 // fontconfig picks the first family it has; several CJK families are listed because hosts differ
 // (Noto CJK, WenQuanYi, Droid fallback). Without any of them Chinese renders as boxes.
 export const CJK_FONT_FAMILY = "'Noto Sans CJK SC','Noto Sans SC','WenQuanYi Zen Hei','Droid Sans Fallback','DejaVu Sans',sans-serif";
+
+/** Every character of the Chinese class names (what snapshots must be able to print). */
+export function classNameCharset(): string[] {
+  return [...new Set(CATALOG.flatMap((c) => [...c.nameZh]).filter((ch) => (ch.codePointAt(0) ?? 0) > 0x2e80))];
+}
+
+/**
+ * Families of the installed fonts that hold every character of the Chinese class names, as
+ * fontconfig (which librsvg uses through Pango) reports them: `fc-list ':charset=…' family`. Not
+ * `:lang=zh-cn`: fontconfig does not count Droid Sans Fallback as full zh-cn coverage, yet it has
+ * every character we print. Empty when there is none (or no fontconfig): captions would then draw
+ * missing-glyph boxes, which setup prevents by installing one.
+ */
+export function parseFcListFamilies(output: string): string[] {
+  const out: string[] = [];
+  for (const line of output.split('\n')) {
+    // One line per font file: "Noto Sans CJK SC,Noto Sans CJK SC Regular"; localised names come
+    // first for some fonts ("文泉驿正黑,WenQuanYi Zen Hei"): keep the plain ASCII name when there is one.
+    const names = line.split(',').map((n) => n.trim()).filter(Boolean);
+    const name = names.find((n) => /^[\x20-\x7e]+$/.test(n)) ?? names[0];
+    if (name && !out.includes(name)) out.push(name);
+  }
+  return out;
+}
+
+let installedCjk: string[] | null = null;
+export function installedCjkFamilies(): string[] {
+  if (installedCjk) return installedCjk;
+  try {
+    installedCjk = parseFcListFamilies(execFileSync('fc-list', [`:charset=${classNameCharset().map((c) => c.codePointAt(0)!.toString(16)).join(' ')}`, 'family'], { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] }));
+  } catch {
+    installedCjk = [];
+  }
+  return installedCjk;
+}
+
+/**
+ * The font-family list for captions: an installed CJK family first (a preferred one when several are
+ * installed), so fontconfig never settles on a Latin font whose fallback lacks the ideographs.
+ */
+export function captionFontFamily(installed: string[] = installedCjkFamilies()): string {
+  const preferred = ['Noto Sans CJK SC', 'Noto Sans SC', 'WenQuanYi Zen Hei', 'WenQuanYi Micro Hei', 'Droid Sans Fallback'];
+  const pick = preferred.find((f) => installed.includes(f)) ?? installed[0];
+  if (!pick || CJK_FONT_FAMILY.startsWith(`'${pick}',`)) return CJK_FONT_FAMILY;
+  return `'${pick.replace(/['"<>&\\]/g, '')}',${CJK_FONT_FAMILY}`;
+}
 
 const DEFAULT_BOX_COLOR = '#ff2d2d';
 const DEFAULT_POLYGON_COLOR = '#ffd000';
@@ -57,7 +105,7 @@ function label(x: number, y: number, text: string, color: string, fontSize: numb
   const ly = Math.max(0, y);
   return (
     `<rect x="${lx}" y="${ly}" width="${w}" height="${h}" fill="${color}" fill-opacity="0.85"/>` +
-    `<text x="${lx + pad}" y="${ly + pad + fontSize * 0.85}" font-size="${fontSize}" font-family="${CJK_FONT_FAMILY}" fill="${textColor}">${escapeXml(text)}</text>`
+    `<text x="${lx + pad}" y="${ly + pad + fontSize * 0.85}" font-size="${fontSize}" font-family="${captionFontFamily()}" fill="${textColor}">${escapeXml(text)}</text>`
   );
 }
 
@@ -102,7 +150,7 @@ export function overlaySvg(width: number, height: number, overlay: Overlay): str
     parts.push(`<rect x="0" y="${y0}" width="${w}" height="${h}" fill="#000000" fill-opacity="0.6"/>`);
     lines.forEach((l, i) => {
       parts.push(
-        `<text x="${pad}" y="${y0 + pad + i * lineH + fontSize}" font-size="${fontSize}" font-family="${CJK_FONT_FAMILY}" fill="#ffffff">${escapeXml(l)}</text>`,
+        `<text x="${pad}" y="${y0 + pad + i * lineH + fontSize}" font-size="${fontSize}" font-family="${captionFontFamily()}" fill="#ffffff">${escapeXml(l)}</text>`,
       );
     });
   }

@@ -454,4 +454,29 @@ describe('server entry (startApi)', () => {
     }
     await expect(startApi({ port: 0, settings, env: { CITYWATCH_ADMIN_KEY: 'short' }, logger: pino({ level: 'silent' }), replayWorker: false })).rejects.toThrow(/at least 24/);
   });
+
+  it('a busy port is refused with a message naming PORT, and what was opened is released', async () => {
+    const { startApi } = await import('../../api/server.js');
+    const { pino } = await import('pino');
+    const { createServer } = await import('node:net');
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    const busy = (blocker.address() as import('node:net').AddressInfo).port;
+    const settings = { redisUrl: h.redisServer.url, prefix: 'busy', dataDir: `${h.dir}/busy`, s3: null };
+    const env = { CITYWATCH_ADMIN_KEY: 'busy-admin-key-0123456789abcdef' };
+    try {
+      await expect(startApi({ port: busy, host: '127.0.0.1', settings, env, logger: pino({ level: 'silent' }) })).rejects.toThrow(
+        `port ${busy} on 127.0.0.1 is already in use (another citywatch, or another program): stop it, or set PORT (and HOST) to listen elsewhere, e.g. PORT=8081`,
+      );
+    } finally {
+      await new Promise((r) => blocker.close(r));
+    }
+    // The database (PGlite: one owner per directory) was closed: the same directory opens again.
+    const api = await startApi({ port: busy, host: '127.0.0.1', settings, env, logger: pino({ level: 'silent' }), replayWorker: false });
+    try {
+      expect(api.url).toBe(`http://127.0.0.1:${busy}`);
+    } finally {
+      await api.close();
+    }
+  });
 });
