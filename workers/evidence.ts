@@ -8,7 +8,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { inputGuardArgs, parseInput } from '../pipeline/source/input-url.js';
 import { join } from 'node:path';
-import { Queue, Worker, type Job } from 'bullmq';
+import { DelayedError, Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { annotateImage } from '../pipeline/evidence/annotate.js';
 import { scaleBoxes } from '../pipeline/evidence/box-space.js';
@@ -17,6 +17,8 @@ import { evidenceKey, type EvidenceStore } from '../pipeline/evidence/store.js';
 import { toPixels } from '../pipeline/rules/geometry.js';
 import type { ClipClock, SegmentRecord } from '../pipeline/source/recorder.js';
 import type { Box, EvidenceRef, NormPoint, ReasonRecord } from '../pipeline/types.js';
+import { backoffDelay } from '../pipeline/source/ffmpeg-source.js';
+import { SpoolFullError } from './adapters/spool-store.js';
 import type { DeliveryService, EventType } from './delivery/delivery.js';
 import type { CaseRecord, CaseStore } from './stores/case-store.js';
 
@@ -87,6 +89,12 @@ export interface EvidenceServiceOptions {
   /** Base URL of the API for evidence links in webhook bodies (null: a path relative to the API). */
   publicApiUrl?: string | null;
   segmentSec: number;
+  /**
+   * How long the ring keeps footage (RING_MAX_AGE_SEC). While the evidence spool is full (the store is
+   * unreachable and the local spool budget is used up) the job waits for space — without spending
+   * its attempts — as long as the ring still holds the clip window; after that it fails as before.
+   */
+  ringRetainSec?: number;
   log?: (msg: string, extra?: Record<string, unknown>) => void;
 }
 
@@ -113,12 +121,12 @@ export class EvidenceService {
   }
 
   startWorker(connection: Redis, concurrency = 1): Worker<EvidenceJobData> {
-    this.worker = new Worker<EvidenceJobData>(EVIDENCE_QUEUE, (job) => this.process(job), { connection, prefix: this.o.bullPrefix, concurrency });
+    this.worker = new Worker<EvidenceJobData>(EVIDENCE_QUEUE, (job, token) => this.process(job, token), { connection, prefix: this.o.bullPrefix, concurrency });
     this.worker.on('error', () => undefined);
     return this.worker;
   }
 
-  private async process(job: Job<EvidenceJobData>): Promise<void> {
+  private async process(job: Job<EvidenceJobData>, token?: string): Promise<void> {
     const d = job.data;
     let refs: EvidenceRef[] = [];
     let status: CaseRecord['evidenceStatus'] = 'ready';
@@ -135,6 +143,12 @@ export class EvidenceService {
       } else refs = await this.assemble(d);
       if (!refs.some((r) => r.file.kind === 'clip')) status = 'missing';
     } catch (err) {
+      const wait = spoolWait(err, d.wallTime, Date.now(), this.o.ringRetainSec ?? 0, job.attemptsStarted);
+      if (wait !== null && token) {
+        this.o.log?.('evidence waiting for spool space', { caseId: d.caseId, retryInMs: wait, error: (err as Error).message });
+        await job.moveToDelayed(Date.now() + wait, token);
+        throw new DelayedError();
+      }
       const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       this.o.log?.('evidence attempt failed', { caseId: d.caseId, attempt: job.attemptsMade + 1, error: (err as Error).message });
       if (!last) throw err;
@@ -220,4 +234,16 @@ async function pngSize(png: Buffer): Promise<{ width: number; height: number }> 
   // IHDR: width and height are big-endian u32 at bytes 16 and 20.
   if (png.length < 24) throw new Error('snapshot frame is not a PNG');
   return { width: png.readUInt32BE(16), height: png.readUInt32BE(20) };
+}
+
+/**
+ * When a full spool should delay the evidence job instead of failing it: the footage must still be in
+ * the ring at the retry (with a minute's margin for cutting the clip). The wait grows with each try
+ * (5 s doubling, capped at 60 s) so a long store outage costs few retries. null: fail as usual.
+ */
+export function spoolWait(err: unknown, eventWallTime: number, now: number, ringRetainSec: number, tries: number): number | null {
+  if (!(err instanceof SpoolFullError)) return null;
+  const wait = backoffDelay(Math.max(1, tries), { initialMs: 5000, maxMs: 60_000, factor: 2, jitter: 0 });
+  const footageUntil = eventWallTime + ringRetainSec * 1000 - 60_000;
+  return now + wait < footageUntil ? wait : null;
 }
