@@ -5,7 +5,7 @@
 //
 // The ring lives under DATA_DIR/rings/<camera>, on storage every worker mounts (one host, or a shared
 // volume in compose), so any worker can assemble a clip and a camera's ring survives a failover.
-import { Queue, Worker, type Job } from 'bullmq';
+import { DelayedError, Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { backoffDelay, type Backoff } from '../pipeline/backoff.js';
 import { collectEvidence, type SnapshotMoment } from '../pipeline/evidence/collect.js';
@@ -13,6 +13,7 @@ import type { ModelInfo } from '../pipeline/evidence/manifest.js';
 import { evidenceKey, type EvidenceStore } from '../pipeline/evidence/store.js';
 import { readRingIndex, type ClipClock } from '../pipeline/source/recorder.js';
 import type { Box, EvidenceRef, NormPoint, ReasonRecord } from '../pipeline/types.js';
+import { SpoolFullError } from './adapters/spool-store.js';
 import type { DeliveryService, EventType } from './delivery/delivery.js';
 import type { CaseRecord, CaseStore } from './stores/case-store.js';
 
@@ -92,6 +93,12 @@ export interface EvidenceServiceOptions {
   scratchDir: string;
   /** Base URL of the API for evidence links in webhook bodies (null: a path relative to the API). */
   publicApiUrl?: string | null;
+  /**
+   * How long the ring keeps footage (RING_MAX_AGE_SEC). While the evidence spool is full (the store is
+   * unreachable and the local spool budget is used up) the job waits for space — without spending
+   * its attempts — as long as the ring still holds the clip window; after that it fails as before.
+   */
+  ringRetainSec?: number;
   log?: (msg: string, extra?: Record<string, unknown>) => void;
 }
 
@@ -118,7 +125,7 @@ export class EvidenceService {
   }
 
   startWorker(connection: Redis, concurrency = 1): Worker<EvidenceJobData> {
-    this.worker = new Worker<EvidenceJobData>(EVIDENCE_QUEUE, (job) => this.process(job), {
+    this.worker = new Worker<EvidenceJobData>(EVIDENCE_QUEUE, (job, token) => this.process(job, token), {
       connection,
       prefix: this.o.bullPrefix,
       concurrency,
@@ -128,7 +135,7 @@ export class EvidenceService {
     return this.worker;
   }
 
-  private async process(job: Job<EvidenceJobData>): Promise<void> {
+  private async process(job: Job<EvidenceJobData>, token?: string): Promise<void> {
     const d = job.data;
     let refs: EvidenceRef[] = [];
     let status: CaseRecord['evidenceStatus'] = 'ready';
@@ -145,6 +152,12 @@ export class EvidenceService {
       } else refs = await this.assemble(d);
       if (!refs.some((r) => r.file.kind === 'clip')) status = 'missing';
     } catch (err) {
+      const wait = spoolWait(err, d.wallTime, Date.now(), this.o.ringRetainSec ?? 0, job.attemptsStarted);
+      if (wait !== null && token) {
+        this.o.log?.('evidence waiting for spool space', { caseId: d.caseId, retryInMs: wait, error: (err as Error).message });
+        await job.moveToDelayed(Date.now() + wait, token);
+        throw new DelayedError();
+      }
       const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       this.o.log?.('evidence attempt failed', { caseId: d.caseId, attempt: job.attemptsMade + 1, error: (err as Error).message });
       if (!last) throw err;
@@ -199,3 +212,16 @@ export class EvidenceService {
     await this.queue.close();
   }
 }
+
+/**
+ * When a full spool should delay the evidence job instead of failing it: the footage must still be in
+ * the ring at the retry (with a minute's margin for cutting the clip). The wait grows with each try
+ * (5 s doubling, capped at 60 s) so a long store outage costs few retries. null: fail as usual.
+ */
+export function spoolWait(err: unknown, eventWallTime: number, now: number, ringRetainSec: number, tries: number): number | null {
+  if (!(err instanceof SpoolFullError)) return null;
+  const wait = backoffDelay(Math.max(1, tries), SPOOL_WAIT_BACKOFF);
+  const footageUntil = eventWallTime + ringRetainSec * 1000 - 60_000;
+  return now + wait < footageUntil ? wait : null;
+}
+const SPOOL_WAIT_BACKOFF: Backoff = { initialMs: 5000, maxMs: 60_000, jitter: 0 };

@@ -66,6 +66,7 @@ export interface WorkerSettings {
   publicApiUrl?: string | null;
   s3: S3Settings | null;
   spoolMaxBytes: number;
+  spoolMaxItems: number;
   verifyDelaySec: number;
   verifyWindowSec: number;
   verifyPresenceRatio: number;
@@ -175,6 +176,7 @@ export function settingsFromEnv(env: Env = process.env): WorkerSettings {
     publicApiUrl: env.PUBLIC_API_URL ? env.PUBLIC_API_URL.replace(/\/+$/, '') : null,
     s3,
     spoolMaxBytes: num(env, 'SPOOL_MAX_MB', 2048, (v) => v >= 16) * 1024 * 1024,
+    spoolMaxItems: num(env, 'SPOOL_MAX_ITEMS', 100_000, (v) => Number.isInteger(v) && v >= 1),
     verifyDelaySec: num(env, 'VERIFY_DELAY_SEC', 60),
     verifyWindowSec: num(env, 'VERIFY_WINDOW_SEC', 120, (v) => v >= 1),
     verifyPresenceRatio: ratio,

@@ -56,7 +56,7 @@ export async function openEvidenceStore(s: WorkerSettings, log: Log): Promise<Ev
   const primary = new S3EvidenceStore({ ...s.s3 });
   // The spool accepts evidence while S3 is down; a failed bucket check at start-up is not fatal.
   await primary.init().catch((err: Error) => log('S3 not reachable at start-up; evidence will spool', { error: err.message }));
-  return SpoolingEvidenceStore.open(primary, { dir: join(s.dataDir, 'spool'), maxBytes: s.spoolMaxBytes, maxItems: 100_000 });
+  return SpoolingEvidenceStore.open(primary, { dir: join(s.dataDir, 'spool'), maxBytes: s.spoolMaxBytes, maxItems: s.spoolMaxItems });
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -139,6 +139,7 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
     delivery,
     scratchDir: join(settings.dataDir, 'tmp'),
     publicApiUrl: settings.publicApiUrl,
+    ringRetainSec: settings.ringMaxAgeSec,
     log,
   });
   delivery.startWorker(conn(), settings.deliveryConcurrency);

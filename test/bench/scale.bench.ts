@@ -144,6 +144,11 @@ interface Result {
   playableRings: number;
   load: string;
   pssDetail: string;
+  /** CPU of the RTSP server (not the product) over the window: on this 2-core box it shares the cores. */
+  serverCores: number;
+  /** Mean wall time of one analyser step (detect → rules), queueing for the shared session included. */
+  analyseMs: number | null;
+  recorderRestarts: number;
   pass: boolean;
 }
 
@@ -208,7 +213,7 @@ async function runOnce(n: number, workers: number): Promise<Result> {
         buf += d.toString();
         const parts = buf.split('\n');
         buf = parts.pop()!;
-        for (const l of parts) if (/lease|camera stopping|failed|error/.test(l)) lines.push(l);
+        for (const l of parts) if (/lease|camera stopping|failed|error|recorder stalled/.test(l)) lines.push(l);
       });
       child.stderr!.resume();
       procs.push(child);
@@ -237,10 +242,13 @@ async function runOnce(n: number, workers: number): Promise<Result> {
 
     const f0 = await frames();
     const cpu0 = procs.map((p) => treeCpu(p.pid!));
+    const srvCpu0 = treeCpu(rtsp.pid);
+    const inf0 = await hashNum('inference_ms');
     const age0 = await hashNum('frame_age_s');
     const drop0 = sumField(await hashNum('frames_dropped'), () => true);
     const loss0 = sumField(await hashNum('lease_losses'), () => true);
     const starts0 = startCounts();
+    const restarts0 = logs.reduce((s, l) => s + l.filter((x) => x.includes('recorder stalled')).length, 0);
     const w0 = Date.now();
     let pss = 0;
     let pssDetail = '';
@@ -263,6 +271,10 @@ async function runOnce(n: number, workers: number): Promise<Result> {
     }
     const secs = (Date.now() - w0) / 1000;
     const cpu = procs.map((p, i) => treeCpu(p.pid!) - cpu0[i]!);
+    const serverCores = (treeCpu(rtsp.pid) - srvCpu0) / secs;
+    const inf1 = await hashNum('inference_ms');
+    const infSum = sumField(inf1, (l) => l.stat === 'sum') - sumField(inf0, (l) => l.stat === 'sum');
+    const infCount = sumField(inf1, (l) => l.stat === 'count') - sumField(inf0, (l) => l.stat === 'count');
     const f1 = await frames();
     const age1 = await hashNum('frame_age_s');
     const ageCounts = new Map<string, number>();
@@ -314,6 +326,9 @@ async function runOnce(n: number, workers: number): Promise<Result> {
       playableRings: playable,
       load: loadavg(),
       pssDetail,
+      serverCores,
+      analyseMs: infCount ? infSum / infCount : null,
+      recorderRestarts: logs.reduce((s, l) => s + l.filter((x) => x.includes('recorder stalled')).length, 0) - restarts0,
       pass: false,
     };
     const spreadOk = workers < 2 || Math.max(...perWorker) - Math.min(...perWorker) <= 8;
@@ -343,7 +358,8 @@ function report(r: Result): void {
       `  PSS: ${f(r.pssPerCameraMB, 1)} MB per camera (target ≤ ${TARGET.pssMB}); ${r.pssDetail}`,
       `  analysed fps per camera: mean ${f(r.fpsMean)}, min ${f(r.fpsMin)} (target ≥ ${TARGET.fps})`,
       `  frame age p95: ${r.ageP95 === null ? 'n/a' : `${r.ageP95} s`} (target ≤ ${TARGET.ageP95} s); drops ${r.drops}`,
-      `  lease losses ${r.leaseLosses}, camera starts in window ${r.starts}`,
+      `  lease losses ${r.leaseLosses}, camera starts in window ${r.starts}, recorder restarts ${r.recorderRestarts}`,
+      `  analyser step ${r.analyseMs === null ? 'n/a' : `${f(r.analyseMs, 1)} ms`} mean wall time; RTSP server (bench side) ${f(r.serverCores, 2)} cores`,
       `  RTSP sessions open (max in window) ${r.sessions} for ${r.cameras} cameras; clients ever connected ${r.sessionsTotal} (connect probes included)`,
       `  playable rings ${r.playableRings}/${r.cameras}`,
       `  => ${r.pass ? 'PASS' : 'FAIL'}`,

@@ -3,8 +3,10 @@
 //   1. kill -9 the worker while an evidence job is running (upload in flight);
 //   2. Redis and the S3 server stopped together for CHAOS_OUTAGE_SEC (default 60 s);
 //   3. a ring segment corrupted on disk before the case's clip is cut;
-//   4. the webhook receiver answering 5xx for CHAOS_WEBHOOK_OUTAGE_SEC (npm run test:chaos: 600 s).
-//   (5. PostgreSQL stopped for 60 s — added when the case store moves to PostgreSQL; see DB_LEG.)
+//   4. the webhook receiver answering 5xx for CHAOS_WEBHOOK_OUTAGE_SEC (npm run test:chaos: 600 s);
+//   5. PostgreSQL stopped for CHAOS_OUTAGE_SEC together with Redis and S3 (leg `db`, with `outage`);
+//   6. the evidence spool's quota used up while S3 is down (leg `spool`: workers run with a
+//      3-file spool, so one case's evidence overflows it and the job has to wait for space).
 // After recovery: every camera's episode is exactly one case, every evidence file is in S3 with its
 // sha256, every case.created webhook was accepted exactly once, and no queue holds a stuck job.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -33,10 +35,10 @@ import { parkedCarClip, parkedCarConfig, startHlsLoop, tempDir, testRedis } from
 const OUTAGE_SEC = Number(process.env.CHAOS_OUTAGE_SEC ?? 60);
 const WEBHOOK_OUTAGE_SEC = Number(process.env.CHAOS_WEBHOOK_OUTAGE_SEC ?? 60);
 const BUCKET = 'evidence';
-// Which faults run: kill, outage, corrupt, webhook (comma list, or "all"). `npm run test:chaos`
-// (and so CI) runs kill,corrupt,webhook; the Redis+S3 outage leg (`npm run test:chaos:outage`)
-// found evidence overwritten under the same key while the case kept the first checksum; fixed in
-// workers/evidence.ts but not re-run since, so it joins CI once it has passed again.
+// Which faults run: kill, outage, db, corrupt, spool, webhook (comma list, or "all"; `npm run
+// test:chaos`, and so CI, runs all). The outage leg once found evidence overwritten under the same
+// key while the case kept the first checksum (fixed in workers/evidence.ts); the spool leg found
+// evidence given up after four quick attempts while the spool was full (jobs now wait for space).
 const LEGS = new Set((process.env.CHAOS_LEGS ?? 'all').split(',').map((x) => x.trim()));
 const leg = (name: string) => LEGS.has('all') || LEGS.has(name);
 
@@ -62,6 +64,7 @@ const hook = createServer((req, res) => {
   });
 });
 const lost: string[] = [];
+const spoolLines: string[] = [];
 const note = (m: string) => console.log(`[chaos] ${m}`);
 
 function spawnWorker(id: string): ChildProcess {
@@ -88,11 +91,17 @@ function spawnWorker(id: string): ChildProcess {
       DELIVERY_BACKOFF_MS: '500',
       DELIVERY_BACKOFF_MAX_MS: '20000',
       DELIVERY_MAX_ATTEMPTS: String(Math.ceil(WEBHOOK_OUTAGE_SEC / 20) + 20),
+      ...(leg('spool') ? { SPOOL_MAX_ITEMS: '3' } : {}),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true, // own process group: kill -9 reaches its ffmpeg children too
   });
-  child.stdout!.resume();
+  let buf = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    const parts = (buf + d.toString()).split('\n');
+    buf = parts.pop()!;
+    for (const l of parts) if (l.includes('evidence waiting for spool space') || l.includes('spool full')) spoolLines.push(l);
+  });
   child.stderr!.resume();
   workers.push(child);
   return child;
@@ -163,13 +172,12 @@ describe('chaos', () => {
     await addCamera('camOutage');
     await waitFor(async () => (await health.get('camOutage'))?.state === 'online', { timeoutMs: 120_000, intervalMs: 200, what: 'camOutage online' });
     const downAt = Date.now();
-    await Promise.all([redisServer.stop(), s3.stop()]);
-    note(`2: Redis and S3 stopped for ${OUTAGE_SEC} s`);
+    const withDb = leg('db');
+    await Promise.all([redisServer.stop(), s3.stop(), withDb ? pgServer.stop() : undefined]);
+    note(`2: Redis, S3${withDb ? ' and PostgreSQL' : ''} stopped for ${OUTAGE_SEC} s`);
     await new Promise((r) => setTimeout(r, OUTAGE_SEC * 1000)); // the fault itself lasts this long
-    await Promise.all([redisServer.restart(), s3.restart()]);
-    note(`2: Redis and S3 back after ${Date.now() - downAt} ms`);
-    // DB_LEG: when cases live in PostgreSQL, stop it here for OUTAGE_SEC as well (pg_ctl stop -m fast /
-    // start on the test cluster) and expect the same invariants below.
+    await Promise.all([redisServer.restart(), s3.restart(), withDb ? pgServer.start() : undefined]);
+    note(`2: Redis, S3${withDb ? ' and PostgreSQL' : ''} back after ${Date.now() - downAt} ms`);
     }
 
     // 3. Ring segments corrupted inside the case's clip window: the case is created, then the two
@@ -189,6 +197,21 @@ describe('chaos', () => {
       await fh.close();
       note(`3: corrupted ${seg} (${size} bytes, ${junk.length} bytes overwritten) in the camCorrupt ring`);
     }
+    }
+
+    // 6. The spool quota used up: S3 stopped, a new camera confirms a case whose evidence (clip,
+    // snapshots, manifest) does not fit the 3-file spool; the job must wait for space, not fail.
+    if (leg('spool')) {
+    cams.push('camSpool');
+    await s3.stop();
+    note('6: S3 stopped; workers spool at most 3 files');
+    await addCamera('camSpool');
+    await caseOn('camSpool', 180_000);
+    await waitFor(() => spoolLines.length > 0, { timeoutMs: 180_000, intervalMs: 250, what: 'an evidence job waiting for spool space' });
+    note(`6: ${spoolLines[0]!.slice(0, 300)}`);
+    await new Promise((r) => setTimeout(r, 20_000)); // stays full through a few waits
+    await s3.restart();
+    note('6: S3 back');
     }
 
     // 4. The webhook receiver answers 5xx for a stretch while new cases arrive.
@@ -214,7 +237,9 @@ describe('chaos', () => {
       }, { timeoutMs: 300_000, intervalMs: 1000, what: `evidence settled on ${cam}` });
       if (c.evidenceStatus !== 'ready') lost.push(`${cam}: evidence ${c.evidenceStatus}`);
       for (const ref of c.evidence) {
-        const body = await store.get(ref.key).catch(() => null);
+        // Evidence accepted into a worker's spool during an outage reaches S3 when the spool drains
+        // (backoff up to 30 s, 30 s per S3 operation): recovery includes that drain.
+        const body = await waitFor(() => store.get(ref.key).catch(() => null), { timeoutMs: 180_000, intervalMs: 1000, what: `${ref.key} in S3` }).catch(() => null);
         if (!body) lost.push(`${cam}: ${ref.key} missing in S3`);
         else if (createHash('sha256').update(body).digest('hex') !== ref.file.sha256) lost.push(`${cam}: ${ref.key} checksum differs`);
       }
