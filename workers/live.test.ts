@@ -8,7 +8,7 @@ import { DOG_JPG, requireFile } from '../test/support/media.js';
 import { buildLiveRecord, encodeLiveJpeg, liveSubject } from './live.js';
 
 const config = cameraConfigSchema.parse({ camera: { id: 'c1' }, zones: [{ id: 'kerb', name: 'kerb lane', type: 'no_parking', polygon: [[0.5, 0], [1, 0], [1, 0.5], [0.5, 0.5]] }] });
-const track = (id: number, lastSeen: number, over: Partial<Track> = {}): Track => ({ id, label: 'car', box: { x1: 10.04, y1: 20.06, x2: 110.14, y2: 80 }, score: 0.81234, scores: [0.8], state: 'confirmed', hits: 9, firstSeen: 2, lastSeen, stationary: false, zoneDwell: {}, ...over });
+const track = (id: number, lastSeen: number, over: Partial<Track> = {}): Track => ({ id, label: 'car', box: { x1: 10.04, y1: 20.06, x2: 110.14, y2: 80 }, score: 0.81234, scores: [0.8], state: 'confirmed', hits: 9, firstSeen: 2, lastSeen, stationary: false, ...over });
 const decision = (over: Partial<SubjectDecision>): SubjectDecision => ({ subject: 't1', trackId: 1, label: 'car', classId: 'illegal_parking', zoneId: 'kerb', hit: true, phase: 'candidate', ...over });
 
 describe('live record', () => {

@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const SHARED = path.resolve(REPO_ROOT, '..', 'shared');
+/** A real parking street (../shared/fixtures): cars parked along a lane while others pass. */
+export const PARKING_LANE = path.join(SHARED, 'fixtures', 'parking_lane_cars_passing.mp4');
 export const VTEST = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';
 export const DOG_JPG = '/usr/share/darknet/data/dog.jpg';
 /** Scratch space for derived clips: outside git, reused across runs. */
