@@ -7,7 +7,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
-import { auxiliaryDetectors, CameraAnalyzer } from '../pipeline/analyzer.js';
+import { auxiliaryDetectors, CameraAnalyzer, sourceRegions } from '../pipeline/analyzer.js';
 import { sharedSession } from '../pipeline/detect/session.js';
 import { sourceForModel, sourceTiling } from '../pipeline/detect/stream.js';
 import { TextDetector } from '../pipeline/detect/text/index.js';
@@ -174,6 +174,9 @@ export class CameraRunner {
       fps: cfg.analysis.fps,
       decode: cfg.analysis.keyframesOnly ? 'keyframes' : cfg.analysis.decode,
       tiling: sourceTiling(cfg.analysis.tiling),
+      // Text zones also arrive at source resolution for OCR (cut when the session starts; a zone
+      // moved by a hot reload is read in the model frame until the next reconnect).
+      ...sourceRegions(cfg),
       realtime: isFile,
       recorder: detectUrl ? undefined : this.recorder,
       // Live: the newest picture matters; a deeper queue only adds frame age.

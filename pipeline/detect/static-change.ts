@@ -80,6 +80,14 @@ export interface StaticChangeOptions {
    * the background instead of reported. Default 1.
    */
   ghostEdgeRatio: number;
+  /**
+   * The long-term background is not learnt under the `ignore` boxes (detected vehicles and people):
+   * a truck standing over the road must not become the road, and what it leaves behind must still
+   * be a change when it drives off. A pixel covered in every warm-up frame has no background yet;
+   * it takes the picture the first time it is seen uncovered (the revealed road), so an object that
+   * lands there afterwards is a change. Default true.
+   */
+  freezeUnderIgnore: boolean;
   /** Optional polygons in source px; only pixels inside one of them are analysed. */
   mask?: Point[][];
 }
@@ -104,6 +112,7 @@ export const DEFAULT_STATIC_CHANGE_OPTIONS: Readonly<StaticChangeOptions> = {
   maxMissSec: 4,
   maxGapSec: 5,
   ghostEdgeRatio: 1,
+  freezeUnderIgnore: true,
 };
 
 export interface StaticBlob {
@@ -338,6 +347,10 @@ export class StaticChangeDetector {
   private closed = new Uint8Array(0);
   /** Pixels matching the short-term model this frame (nothing moving there right now). */
   private settled = new Uint8Array(0);
+  /** Pixels under an ignore box this frame (not learnt when freezeUnderIgnore). */
+  private occluded = new Uint8Array(0);
+  /** Pixels whose long-term background has been seen (0: covered since start-up or a relearn). */
+  private known = new Uint8Array(0);
   private valid: Uint8Array | null = null;
   private validCount = 0;
   private xRanges = new Int32Array(0);
@@ -354,6 +367,8 @@ export class StaticChangeDetector {
   lastSceneSimilarity = 1;
   /** Frames kept during warm-up; their per-pixel median becomes the long-term background. */
   private warmFrames: Float32Array[] = [];
+  /** Per warm-up frame: the pixels an ignore box covered (they do not vote in the median). */
+  private warmOccluded: Uint8Array[] = [];
   /** How many times the view was judged changed and the background relearnt (diagnostics). */
   sceneChanges = 0;
   /** Per tile of a TILES × TILES grid: slow average of its edge similarity while the view is unchanged. */
@@ -391,6 +406,7 @@ export class StaticChangeDetector {
     this.dissimilarSince = NaN;
     this.tileUsual.fill(NaN);
     this.warmFrames = [];
+    this.warmOccluded = [];
   }
 
   /**
@@ -413,10 +429,14 @@ export class StaticChangeDetector {
 
     const t = frame.streamTime;
     this.toGrey(frame);
+    this.occluded.fill(0);
+    if (this.options.freezeUnderIgnore && ignore.length > 0) this.markBoxes(ignore, frame, this.occluded, 1);
     if (Number.isNaN(this.lastTime)) {
       this.longBg.set(this.grey);
       this.shortBg.set(this.grey);
+      this.known.fill(1);
       this.warmFrames = [this.grey.slice()];
+      this.warmOccluded = [this.occluded.slice()];
       this.startTime = t;
       this.lastTime = t;
       this.frames = 1;
@@ -439,7 +459,10 @@ export class StaticChangeDetector {
 
     if (this.warmFrames.length > 0) {
       if (t - this.startTime < o.warmupSec) {
-        if (this.warmFrames.length < 16) this.warmFrames.push(this.grey.slice());
+        if (this.warmFrames.length < 16) {
+          this.warmFrames.push(this.grey.slice());
+          this.warmOccluded.push(this.occluded.slice());
+        }
       } else {
         this.seedFromWarmup();
       }
@@ -449,12 +472,28 @@ export class StaticChangeDetector {
     const aS = 1 - Math.pow(1 - o.shortTermRate, dt);
     const T = o.diffThreshold;
     let fgCount = 0;
+    let judged = 0;
     for (let i = 0; i < n; i++) {
       this.cand[i] = 0;
       this.settled[i] = 0;
       if (this.valid && !this.valid[i]) continue;
       const g = this.grey[i]!;
       if (Math.abs(g - this.shortBg[i]!) <= T) this.settled[i] = 1;
+      if (this.occluded[i]) {
+        // Under a vehicle or person: what is seen is them, not the scene; learn nothing here.
+        this.shortBg[i]! += aS * (g - this.shortBg[i]!);
+        continue;
+      }
+      if (!this.known[i]) {
+        // First sight of what an occluder hid since start-up: that is the background.
+        this.longBg[i] = g;
+        this.known[i] = 1;
+        this.fgSince[i] = NaN;
+        this.staticSec[i] = 0;
+        this.shortBg[i]! += aS * (g - this.shortBg[i]!);
+        continue;
+      }
+      judged++;
       const L = this.longBg[i]!;
       const fg = Math.abs(g - L) > T;
       if (!fg) {
@@ -485,14 +524,16 @@ export class StaticChangeDetector {
     if (!dissimilar) this.dissimilarSince = NaN;
     else if (Number.isNaN(this.dissimilarSince)) this.dissimilarSince = t;
     const cut = t - this.dissimilarSince >= o.sceneCutSec;
-    if (cut || (this.validCount > 0 && fgCount > o.sceneChangeFrac * this.validCount)) {
+    if (cut || (judged > 0 && fgCount > o.sceneChangeFrac * judged)) {
       // Camera moved or the view changed: nothing learnt so far is meaningful.
       this.sceneChanges++;
       this.dissimilarSince = NaN;
       this.tileUsual.fill(NaN);
       this.longBg.set(this.grey);
       this.shortBg.set(this.grey);
+      this.known.fill(1);
       this.warmFrames = [this.grey.slice()];
+      this.warmOccluded = [this.occluded.slice()];
       this.fgSince.fill(NaN);
       this.staticSec.fill(0);
       this.tracks = [];
@@ -541,6 +582,8 @@ export class StaticChangeDetector {
     this.tmp = new Uint8Array(n);
     this.closed = new Uint8Array(n);
     this.settled = new Uint8Array(n);
+    this.occluded = new Uint8Array(n);
+    this.known = new Uint8Array(n).fill(1);
     // Each analysis pixel averages a block of model pixels: [start, end) per axis.
     this.xRanges = new Int32Array(aw + 1);
     for (let x = 0; x <= aw; x++) this.xRanges[x] = Math.floor((x * lb.scaledWidth) / aw);
@@ -653,13 +696,22 @@ export class StaticChangeDetector {
    */
   private seedFromWarmup(): void {
     const frames = this.warmFrames;
+    const covered = this.warmOccluded;
     this.warmFrames = [];
+    this.warmOccluded = [];
     if (frames.length < 3) return;
     const vals = new Float32Array(frames.length);
     for (let i = 0; i < this.longBg.length; i++) {
-      for (let k = 0; k < frames.length; k++) vals[k] = frames[k]![i]!;
-      vals.sort();
-      this.longBg[i] = vals[frames.length >> 1]!;
+      // Only frames where no vehicle or person covered the pixel vote; none: not known yet.
+      let m = 0;
+      for (let k = 0; k < frames.length; k++) if (!covered[k]![i]) vals[m++] = frames[k]![i]!;
+      if (m === 0) {
+        this.known[i] = 0;
+        continue;
+      }
+      const v = vals.subarray(0, m).sort();
+      this.longBg[i] = v[m >> 1]!;
+      this.known[i] = 1;
     }
     this.fgSince.fill(NaN);
     this.staticSec.fill(0);
@@ -715,6 +767,11 @@ export class StaticChangeDetector {
   }
 
   private clearBoxes(boxes: readonly Box[], frame: Frame, mask: Uint8Array = this.cand): void {
+    this.markBoxes(boxes, frame, mask, 0);
+  }
+
+  /** Sets the analysis pixels under boxes (source px) to `value` in `mask`. */
+  private markBoxes(boxes: readonly Box[], frame: Frame, mask: Uint8Array, value: number): void {
     const lb = frame.letterbox;
     const fx = this.aw / lb.srcWidth;
     const fy = this.ah / lb.srcHeight;
@@ -723,7 +780,7 @@ export class StaticChangeDetector {
       const x2 = Math.min(this.aw, Math.ceil(b.x2 * fx));
       const y1 = Math.max(0, Math.floor(b.y1 * fy));
       const y2 = Math.min(this.ah, Math.ceil(b.y2 * fy));
-      for (let y = y1; y < y2; y++) mask.fill(0, y * this.aw + x1, y * this.aw + Math.max(x1, x2));
+      for (let y = y1; y < y2; y++) mask.fill(value, y * this.aw + x1, y * this.aw + Math.max(x1, x2));
     }
   }
 

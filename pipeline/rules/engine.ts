@@ -243,6 +243,7 @@ export class RulesEngine {
       dets.filter((d) => this.trackedLabels.has(d.label)),
       t,
       zoneIdsOf,
+      { width: w, height: h },
     );
     const subjects = this.subjects(dets, t, zoneIdsOf, plainZoneIdsOf);
     // Follow each tracked subject wherever it goes, in a zone or not: whether it walked off or
