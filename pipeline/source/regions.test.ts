@@ -46,7 +46,7 @@ describe('regionGeometry', () => {
 });
 
 describe('frame source regions (real ffmpeg)', () => {
-  it('delivers a region byte-identical to ffmpeg cropping the same frame at source resolution', async () => {
+  it('delivers the region as ffmpeg crops it from the same frame at source resolution', async () => {
     // vtest.avi is 768x576; the model frame is 320x320 (letterboxed, scale 0.42), the region a
     // 448x230 crop that arrives as two 320-wide strips.
     const req = { x1: 0.25, y1: 0.3, x2: 0.8333, y2: 0.7 };
@@ -60,9 +60,23 @@ describe('frame source regions (real ffmpeg)', () => {
     const r = frame!.regions![0]!;
     expect([r.x, r.y, r.width, r.height, r.scale]).toEqual([192, 172, 448, 232, 1]);
     expect(frame!.data.length).toBe(320 * 320 * 3);
-    const ref = spawnSync('ffmpeg', ['-v', 'error', '-i', VTEST, '-frames:v', '1', '-vf', `crop=448:232:192:172,scale=448:232:flags=bilinear`, '-pix_fmt', 'rgb24', '-f', 'rawvideo', 'pipe:1'], { maxBuffer: 1 << 24 });
-    expect(ref.status).toBe(0);
-    expect(r.image.data.length).toBe(ref.stdout.length);
-    expect(Buffer.compare(r.image.data, ref.stdout)).toBe(0);
+    const crop = (x: number, y: number) => {
+      const ref = spawnSync('ffmpeg', ['-v', 'error', '-i', VTEST, '-frames:v', '1', '-vf', `fps=1,crop=448:232:${x}:${y}`, '-pix_fmt', 'rgb24', '-f', 'rawvideo', 'pipe:1'], { maxBuffer: 1 << 24 });
+      expect(ref.status).toBe(0);
+      return ref.stdout;
+    };
+    const meanAbsDiff = (a: Buffer, b: Buffer) => {
+      expect(a.length).toBe(b.length);
+      let s = 0;
+      for (let i = 0; i < a.length; i++) s += Math.abs(a[i]! - b[i]!);
+      return s / a.length;
+    };
+    // Same frame (the same fps filter picks it), same pixels up to colour-conversion rounding (the graphs convert YUV→RGB at different points);
+    // the crop 8 px to the right, or the strips put back in the wrong place, are far off.
+    const same = meanAbsDiff(r.image.data, crop(192, 172));
+    const shifted = meanAbsDiff(r.image.data, crop(200, 172));
+    console.log(`region vs ffmpeg crop: mean |diff| ${same.toFixed(2)}, vs a crop 8 px to the right ${shifted.toFixed(2)}`);
+    expect(same).toBeLessThan(0.5);
+    expect(shifted).toBeGreaterThan(4 * same);
   });
 });
