@@ -88,8 +88,28 @@ export interface StaticChangeOptions {
    * lands there afterwards is a change. Default true.
    */
   freezeUnderIgnore: boolean;
+  /**
+   * Scene-cut tiles that an ignore box (a vehicle, a person) covered for the most part within this
+   * many seconds are not judged: a lorry that filled half the view driving off changes those tiles
+   * as much as a new view would, and relearning then would learn what it left behind (a dumped
+   * bag) as background. Detectors lose a large vehicle for seconds at a time (frame-filling,
+   * low scores), hence the memory. Default 10.
+   */
+  occluderMemorySec: number;
+  /**
+   * Blobs must have a body: at least one pixel that survives a 3x3 erosion of the change mask.
+   * Thin lines of change (a kerb edge revealed where a lorry stood, a contour under camera shake)
+   * are not objects. Default true.
+   */
+  requireCore: boolean;
   /** Optional polygons in source px; only pixels inside one of them are analysed. */
   mask?: Point[][];
+  /**
+   * Optional polygons in normalised 0..1 coordinates whose pixels are never analysed: burnt-in
+   * overlays (the camera's date/time stamp, a channel logo). A clock's digits change and then
+   * stay for a minute, which is exactly what a left object looks like.
+   */
+  exclude?: (readonly [number, number])[][];
 }
 
 export const DEFAULT_STATIC_CHANGE_OPTIONS: Readonly<StaticChangeOptions> = {
@@ -113,6 +133,8 @@ export const DEFAULT_STATIC_CHANGE_OPTIONS: Readonly<StaticChangeOptions> = {
   maxGapSec: 5,
   ghostEdgeRatio: 1,
   freezeUnderIgnore: true,
+  occluderMemorySec: 10,
+  requireCore: true,
 };
 
 export interface StaticBlob {
@@ -351,6 +373,8 @@ export class StaticChangeDetector {
   private occluded = new Uint8Array(0);
   /** Pixels whose long-term background has been seen (0: covered since start-up or a relearn). */
   private known = new Uint8Array(0);
+  /** Stream time each pixel was last under an ignore box (NaN: never). */
+  private lastCovered = new Float64Array(0);
   private valid: Uint8Array | null = null;
   private validCount = 0;
   private xRanges = new Int32Array(0);
@@ -388,7 +412,7 @@ export class StaticChangeDetector {
     if (o.longTermRate >= o.shortTermRate) {
       throw new Error(`StaticChangeDetector: longTermRate (${o.longTermRate}) must be below shortTermRate (${o.shortTermRate})`);
     }
-    for (const k of ['minAgeSec', 'minStaticSec', 'absorbAfterSec', 'warmupSec', 'maxMissSec', 'sceneCutSec', 'sceneCutMinEdge'] as const) {
+    for (const k of ['minAgeSec', 'minStaticSec', 'absorbAfterSec', 'warmupSec', 'maxMissSec', 'sceneCutSec', 'sceneCutMinEdge', 'occluderMemorySec'] as const) {
       const v = o[k];
       if (!Number.isFinite(v) || v < 0) throw new Error(`StaticChangeDetector: option ${k} must be a non-negative number, got ${v}`);
     }
@@ -430,7 +454,11 @@ export class StaticChangeDetector {
     const t = frame.streamTime;
     this.toGrey(frame);
     this.occluded.fill(0);
-    if (this.options.freezeUnderIgnore && ignore.length > 0) this.markBoxes(ignore, frame, this.occluded, 1);
+    if (ignore.length > 0) {
+      this.markBoxes(ignore, frame, this.occluded, 1);
+      for (let i = 0; i < this.occluded.length; i++) if (this.occluded[i]) this.lastCovered[i] = t;
+      if (!this.options.freezeUnderIgnore) this.occluded.fill(0);
+    }
     if (Number.isNaN(this.lastTime)) {
       this.longBg.set(this.grey);
       this.shortBg.set(this.grey);
@@ -584,6 +612,7 @@ export class StaticChangeDetector {
     this.settled = new Uint8Array(n);
     this.occluded = new Uint8Array(n);
     this.known = new Uint8Array(n).fill(1);
+    this.lastCovered = new Float64Array(n).fill(NaN);
     // Each analysis pixel averages a block of model pixels: [start, end) per axis.
     this.xRanges = new Int32Array(aw + 1);
     for (let x = 0; x <= aw; x++) this.xRanges[x] = Math.floor((x * lb.scaledWidth) / aw);
@@ -591,7 +620,9 @@ export class StaticChangeDetector {
     for (let y = 0; y <= ah; y++) this.yRanges[y] = Math.floor((y * lb.scaledHeight) / ah);
     this.valid = null;
     this.validCount = n;
-    if (this.options.mask && this.options.mask.length > 0) {
+    const include = this.options.mask ?? [];
+    const exclude = this.options.exclude ?? [];
+    if (include.length > 0 || exclude.length > 0) {
       const valid = new Uint8Array(n);
       const sx = lb.srcWidth / aw;
       const sy = lb.srcHeight / ah;
@@ -599,7 +630,8 @@ export class StaticChangeDetector {
       for (let y = 0; y < ah; y++) {
         for (let x = 0; x < aw; x++) {
           const p: Point = [(x + 0.5) * sx, (y + 0.5) * sy];
-          if (this.options.mask.some((poly) => pointInPolygon(p, poly))) {
+          const q: Point = [(x + 0.5) / aw, (y + 0.5) / ah];
+          if ((include.length === 0 || include.some((poly) => pointInPolygon(p, poly))) && !exclude.some((poly) => pointInPolygon(q, poly as Point[]))) {
             valid[y * aw + x] = 1;
             count++;
           }
@@ -665,6 +697,7 @@ export class StaticChangeDetector {
           y1: Math.floor(((ty + 1) * this.ah) / TILES),
         };
         const area = (r.x1 - r.x0) * (r.y1 - r.y0);
+        if (this.coveredShare(r, t) >= 0.5) continue;
         const sim = edgeSimilarityIn(this.grey, this.longBg, this.aw, this.ah, this.settled, r, o.sceneCutMinEdge, 0.2 * area);
         if (Number.isNaN(sim)) continue;
         const k = ty * TILES + tx;
@@ -686,6 +719,19 @@ export class StaticChangeDetector {
       }
     }
     return dissimilar;
+  }
+
+  /** Share of a rectangle's pixels under an ignore box within occluderMemorySec of t. */
+  private coveredShare(r: { x0: number; y0: number; x1: number; y1: number }, t: number): number {
+    let covered = 0;
+    let total = 0;
+    for (let y = r.y0; y < r.y1; y++) {
+      for (let x = r.x0; x < r.x1; x++) {
+        total++;
+        if (t - this.lastCovered[y * this.aw + x]! <= this.options.occluderMemorySec) covered++;
+      }
+    }
+    return total > 0 ? covered / total : 0;
   }
 
   /**
@@ -724,6 +770,11 @@ export class StaticChangeDetector {
     morph(this.tmp, this.closed, aw, ah, false);
     const { labels, count } = labelComponents(this.closed, aw, ah);
     if (count === 0) return [];
+    // A component with no pixel left after a 3x3 erosion has no body: a line of changed pixels
+    // along an edge (a kerb line where a vehicle stood, camera shake on a contour), not an object.
+    morph(this.cand, this.tmp, aw, ah, false);
+    const core = new Uint32Array(count);
+    for (let i = 0; i < labels.length; i++) if (this.tmp[i] && labels[i]) core[labels[i]! - 1]!++;
     const boxes = Array.from({ length: count }, () => ({ x1: Infinity, y1: Infinity, x2: -Infinity, y2: -Infinity, area: 0, onsets: [] as number[] }));
     for (let i = 0; i < labels.length; i++) {
       const l = labels[i]!;
@@ -755,7 +806,7 @@ export class StaticChangeDetector {
     for (let k = 0; k < count; k++) {
       const c = boxes[k]!;
       const frac = c.area / total;
-      if (frac < this.options.minAreaFrac || frac > this.options.maxAreaFrac || c.onsets.length === 0) continue;
+      if (frac < this.options.minAreaFrac || frac > this.options.maxAreaFrac || c.onsets.length === 0 || (this.options.requireCore && core[k] === 0)) continue;
       if (edgeNow[k]! < this.options.ghostEdgeRatio * edgeBg[k]!) {
         this.absorb(labels, k + 1);
         continue;
