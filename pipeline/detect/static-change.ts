@@ -104,12 +104,6 @@ export interface StaticChangeOptions {
   requireCore: boolean;
   /** Optional polygons in source px; only pixels inside one of them are analysed. */
   mask?: Point[][];
-  /**
-   * Optional polygons in normalised 0..1 coordinates whose pixels are never analysed: burnt-in
-   * overlays (the camera's date/time stamp, a channel logo). A clock's digits change and then
-   * stay for a minute, which is exactly what a left object looks like.
-   */
-  exclude?: (readonly [number, number])[][];
 }
 
 export const DEFAULT_STATIC_CHANGE_OPTIONS: Readonly<StaticChangeOptions> = {
@@ -621,8 +615,7 @@ export class StaticChangeDetector {
     this.valid = null;
     this.validCount = n;
     const include = this.options.mask ?? [];
-    const exclude = this.options.exclude ?? [];
-    if (include.length > 0 || exclude.length > 0) {
+    if (include.length > 0) {
       const valid = new Uint8Array(n);
       const sx = lb.srcWidth / aw;
       const sy = lb.srcHeight / ah;
@@ -630,8 +623,7 @@ export class StaticChangeDetector {
       for (let y = 0; y < ah; y++) {
         for (let x = 0; x < aw; x++) {
           const p: Point = [(x + 0.5) * sx, (y + 0.5) * sy];
-          const q: Point = [(x + 0.5) / aw, (y + 0.5) / ah];
-          if ((include.length === 0 || include.some((poly) => pointInPolygon(p, poly))) && !exclude.some((poly) => pointInPolygon(q, poly as Point[]))) {
+          if (include.some((poly) => pointInPolygon(p, poly))) {
             valid[y * aw + x] = 1;
             count++;
           }

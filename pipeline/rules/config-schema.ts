@@ -230,8 +230,6 @@ export const analysisSchema = z
         ghostEdgeRatio: z.number().min(0).max(100),
         freezeUnderIgnore: z.boolean(),
         occluderMemorySec: z.number().min(0).max(3600),
-        /** Polygons (normalised) the static-change detector never looks at: burnt-in date/time stamps and logos. */
-        exclude: z.array(z.array(normPoint).min(3).max(100)).max(50),
       })
       .partial()
       .strict()
