@@ -90,13 +90,12 @@ describe('rules on measured real sequences', () => {
     const events = replay(realConfig('indoor_stand'), frames(measured('indoor_stand_persons')));
     const sv = confirmed(events, 'street_vending');
     expect(sv.map((e) => [e.reason.subject, e.start, e.streamTime])).toEqual([
-      // P2 24–42 s (the trimmed stationarity extent drops the last stride of the walk-in: from 23 s)
-      ['t2', 23, 35],
+      ['t2', 23.5, 35.5], // P2 24–42 s
       ['t3', 51, 63], // P3 52–67 s
       ['t6', 93, 105], // P5 94–117 s
     ]);
     const cleared = events.filter((e) => e.classId === 'street_vending' && e.transition === 'cleared' && sv.some((c) => c.episodeId === e.episodeId));
-    expect(cleared.map((e) => e.end)).toEqual([43.5, 68.5, 118.5]);
+    expect(cleared.map((e) => e.end)).toEqual([43.5, 68.5, 118]);
     // P4 (8 s) and P6 (9 s) stand shorter than the 12 s dwell.
     expect(sv).toHaveLength(3);
   });
@@ -199,32 +198,4 @@ describe('rules on measured real sequences', () => {
     const events = replay(config, frames(m));
     expect(confirmed(events, 'illegal_parking')).toEqual([]);
   });
-
-  it('fly-tipping flatbed (picodet_s_416_coco): a frame-filling truck whose box jumps with its load and flips truck/bus/car stays stationary', () => {
-    const m = measured('flytipping_truck_vehicles');
-    const config = cameraConfigSchema.parse({ ...JSON.parse(readFileSync(new URL('../../fixtures/real/flytipping.camera.json', import.meta.url), 'utf8')), analysis: { fps: 2, model: 'picodet_s_416_coco' } });
-    const engine = new RulesEngine(config, { availableLabels: LABELS, onRefusal: (r) => r.classId === 'illegal_parking' && refusals.push(r) });
-    const refusals: Refusal[] = [];
-    const still: number[] = [];
-    const moving: number[] = [];
-    for (const f of frames(m)) {
-      engine.process(f);
-      const truck = engine.tracks.find((tr) => tr.state === 'confirmed' && tr.lastSeen === f.streamTime && tr.box.x2 - tr.box.x1 > 300);
-      if (truck) (truck.stationary ? still : moving).push(f.streamTime);
-    }
-    // The box's top edge jumps 75 ↔ 150 px with the load, the detector boxes the whole picture
-    // (17 s: x1 11, top and bottom cut; 21.5 s: top and right cut) or half of it as a bus now and
-    // then. Centres over the whole window called it moving at 16–19.5 s and 21.5–22.5 s; judged
-    // on trimmed extents of uncut edges it is still from the end of its first 5 s window to the end.
-    expect(moving).toEqual([8.5, 9, 9.5, 10, 10.5, 11, 11.5, 12]);
-    expect(still[0]).toBe(12.5);
-    expect(still[still.length - 1]).toBe(31);
-    expect(still.length).toBe(37); // 12.5–31 s, less 22 s (the track is lost for that frame)
-    expect(refusals.filter((r) => r.time >= 12.5 && r.rule === 'not_stationary')).toEqual([]);
-    // What still stands between this truck and a case: picodet's scores (0.14–0.34 in some
-    // frames, min_score 0.35) and time — its track is confirmed at 8.5 s, so a 25 s dwell would
-    // end at 32.5 s, after it has driven off (31 s).
-    expect(new Set(refusals.filter((r) => r.time >= 12.5).map((r) => r.rule))).toEqual(new Set(['min_score']));
-  });
 });
-

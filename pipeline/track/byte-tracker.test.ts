@@ -339,13 +339,4 @@ describe('stationaryShift', () => {
     const b = { t: 1, box: { x1: 0, y1: 100, x2: 140, y2: 200 }, cut: { ...none, left: true } };
     expect(stationaryShift([a, b])).toBeCloseTo(60 / ((Math.hypot(200, 100) + Math.hypot(140, 100)) / 2), 12);
   });
-  it('leaves one outlier at each end out from 9 samples on, but not a steady drive', () => {
-    const at = (t: number, x: number) => ({ t, box: { x1: x, y1: 0, x2: x + 100, y2: 100 }, cut: none });
-    const parked = [0, 0, 0, 0, 80, 0, 0, 0, 0].map((x, i) => at(i / 2, x));
-    expect(stationaryShift(parked)).toBe(0);
-    expect(stationaryShift(parked.slice(0, 8))).toBeCloseTo(80 / Math.hypot(100, 100), 12);
-    const driving = Array.from({ length: 9 }, (_, i) => at(i / 2, 10 * i));
-    expect(stationaryShift(driving)).toBeCloseTo(60 / Math.hypot(100, 100), 12);
-  });
 });
-

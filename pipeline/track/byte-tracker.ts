@@ -77,24 +77,14 @@ export interface BoxSample {
 /**
  * How far a box moved over a window of samples, relative to its mean diagonal. Per axis: the
  * extent of the box centre when no sample is cut by the frame border on that axis; otherwise the
- * largest extent of an edge over the samples where that edge is uncut (extents trimmed of one
- * outlier at each end from 9 samples on). A truck filling the bottom
+ * largest extent of an edge over the samples where that edge is uncut. A truck filling the bottom
  * of the picture, cut by the border, grows and shrinks as the detector sees more or less of it:
  * its centre wanders with the cut, its uncut edges (top, sides) do not. An axis with no uncut
  * sample (the box spans the frame) adds nothing. Exported for tests.
  */
 export function stationaryShift(samples: readonly BoxSample[]): number {
   if (samples.length === 0) return 0;
-  // Trimmed extent: with 9 or more samples the most extreme one at each end is left out. A small
-  // model boxes a stopped lorry as a different extent (the load, the cab, the whole frame) for
-  // a frame now and then; a vehicle that moves shifts every sample, and the trimmed extent of a
-  // steady drive is still most of the drive.
-  const extent = (vals: number[]) => {
-    if (vals.length < 2) return 0;
-    const v = [...vals].sort((a, b) => a - b);
-    const k = Math.floor((v.length - 1) / 8);
-    return v[v.length - 1 - k]! - v[k]!;
-  };
+  const extent = (vals: number[]) => (vals.length < 2 ? 0 : Math.max(...vals) - Math.min(...vals));
   const axis = (lo: 'x1' | 'y1', hi: 'x2' | 'y2', cutLo: 'left' | 'top', cutHi: 'right' | 'bottom') => {
     if (!samples.some((s) => s.cut[cutLo] || s.cut[cutHi])) return extent(samples.map((s) => (s.box[lo] + s.box[hi]) / 2));
     return Math.max(extent(samples.filter((s) => !s.cut[cutLo]).map((s) => s.box[lo])), extent(samples.filter((s) => !s.cut[cutHi]).map((s) => s.box[hi])));
