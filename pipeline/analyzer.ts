@@ -10,6 +10,7 @@ import type { ModelSession } from './detect/session.js';
 import { StaticChangeDetector, type StaticChangeOptions } from './detect/static-change.js';
 import { TextDetector, textDetectionsFromFrame } from './detect/text/index.js';
 import { toPixels } from './rules/geometry.js';
+import type { RegionRequest } from './source/regions.js';
 import type { Box, Detection, Frame, FrameDetections, ViolationEvent } from './types.js';
 
 /** Labels whose boxes are moving actors, kept out of the static-change detector's blobs. */
@@ -28,6 +29,23 @@ export interface AnalyzerOptions {
 export interface AnalysisResult {
   detections: FrameDetections;
   events: ViolationEvent[];
+}
+
+/**
+ * Regions the frame source should also deliver at source resolution (FrameSourceOptions.regions):
+ * the bounds of the text zones, when analysis.text.sourceResolution is on. Normalised 0..1.
+ */
+export function sourceRegions(config: CameraConfig): { regions: RegionRequest[]; regionMaxSide: number } {
+  const regions: RegionRequest[] = [];
+  if (config.analysis.text.sourceResolution) {
+    for (const z of config.zones) {
+      if (!TEXT_ZONE_TYPES.has(z.type)) continue;
+      const xs = z.polygon.map((p) => p[0]);
+      const ys = z.polygon.map((p) => p[1]);
+      regions.push({ x1: Math.min(...xs), y1: Math.min(...ys), x2: Math.max(...xs), y2: Math.max(...ys) });
+    }
+  }
+  return { regions, regionMaxSide: config.analysis.text.maxSide };
 }
 
 function zoneBounds(poly: readonly (readonly [number, number])[], w: number, h: number): Box {

@@ -1,6 +1,6 @@
 // Analyse a whole clip (or a bounded stretch of a stream) with one camera config. The CLI's
 // `analyze`, API replays and the evaluator all call this, so they cannot disagree.
-import { CameraAnalyzer, type AnalysisResult } from './analyzer.js';
+import { CameraAnalyzer, sourceRegions, type AnalysisResult } from './analyzer.js';
 import type { InputSpec } from './source/input-url.js';
 import type { ClassStatus } from './rules/catalog.js';
 import type { CameraConfig } from './rules/config-schema.js';
@@ -76,6 +76,7 @@ export async function replayClip(opts: ReplayOptions): Promise<ReplayResult> {
     fps: opts.fps ?? config.analysis.fps,
     keyframesOnly: config.analysis.keyframesOnly,
     tiling: sourceTiling(config.analysis.tiling),
+    ...sourceRegions(config),
     allowFiles: opts.allowFiles ?? true,
     // A replay must see every frame, whatever the input kind.
     overflow: 'block',

@@ -49,8 +49,25 @@ export interface FrameTile {
   letterbox: Letterbox;
 }
 
+/**
+ * A region of the source picture cut before the resize to the model input (see
+ * pipeline/source/regions.ts), e.g. a wall zone whose poster text must be read at full resolution.
+ */
+export interface FrameRegion {
+  /** The crop rectangle in source px. */
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  /** Region px per source px (below 1 when a large region was scaled down). */
+  scale: number;
+  image: { data: Buffer; width: number; height: number; pixelFormat: PixelFormat };
+}
+
 /** One analysed frame, already letterboxed to the model input by ffmpeg. */
 export interface Frame {
+  /** Source-resolution crops of the regions the source was asked for (FrameSourceOptions.regions); match them by rectangle. */
+  regions?: FrameRegion[];
   /** Tiles cut from the same source picture when tiled inference is on (see pipeline/detect/tiling.ts). */
   tiles?: FrameTile[];
   /** Packed interleaved pixels, dstWidth × dstHeight × 3. */

@@ -6,7 +6,7 @@
 // that runs beside the frame loop, and evidence/delivery are separate queues.
 import { mkdir } from 'node:fs/promises';
 import type { Redis } from 'ioredis';
-import { CameraAnalyzer } from '../pipeline/analyzer.js';
+import { CameraAnalyzer, sourceRegions } from '../pipeline/analyzer.js';
 import { backoffDelay } from '../pipeline/backoff.js';
 import { sharedSession } from '../pipeline/detect/session.js';
 import { sourceForModel, sourceTiling } from '../pipeline/detect/stream.js';
@@ -189,6 +189,9 @@ export class CameraRunner {
       fps: cfg.analysis.fps,
       decode: cfg.analysis.keyframesOnly ? 'keyframes' : cfg.analysis.decode,
       tiling: sourceTiling(cfg.analysis.tiling),
+      // Text zones also arrive at source resolution for OCR (cut when the session starts; a zone
+      // moved by a hot reload is read in the model frame until the next reconnect).
+      ...sourceRegions(cfg),
       realtime: isFile,
       recorder: detectUrl ? undefined : this.recorder,
       // Live: the newest picture matters; a deeper queue only adds frame age.

@@ -82,6 +82,28 @@ export const staticChangeSchema = z.object({
    * the background instead of reported. Default 1.
    */
   ghostEdgeRatio: z.number().min(0).max(100),
+  /**
+   * The long-term background is not learnt under the `ignore` boxes (detected vehicles and people):
+   * a truck standing over the road must not become the road, and what it leaves behind must still
+   * be a change when it drives off. A pixel covered in every warm-up frame has no background yet;
+   * it takes the picture the first time it is seen uncovered (the revealed road), so an object that
+   * lands there afterwards is a change. Default true.
+   */
+  freezeUnderIgnore: z.boolean(),
+  /**
+   * Scene-cut tiles that an ignore box (a vehicle, a person) covered for the most part within this
+   * many seconds are not judged: a lorry that filled half the view driving off changes those tiles
+   * as much as a new view would, and relearning then would learn what it left behind (a dumped
+   * bag) as background. Detectors lose a large vehicle for seconds at a time (frame-filling,
+   * low scores), hence the memory. Default 10.
+   */
+  occluderMemorySec: z.number().min(0).max(3600),
+  /**
+   * Blobs must have a body: at least one pixel that survives a 3x3 erosion of the change mask.
+   * Thin lines of change (a kerb edge revealed where a lorry stood, a contour under camera shake)
+   * are not objects. Default true.
+   */
+  requireCore: z.boolean(),
 });
 
 export type StaticChangeOptions = z.infer<typeof staticChangeSchema> & {
@@ -109,6 +131,9 @@ export const DEFAULT_STATIC_CHANGE_OPTIONS: Readonly<StaticChangeOptions> = {
   maxMissSec: 4,
   maxGapSec: 5,
   ghostEdgeRatio: 1,
+  freezeUnderIgnore: true,
+  occluderMemorySec: 10,
+  requireCore: true,
 };
 
 export interface StaticBlob {
@@ -334,6 +359,12 @@ export class StaticChangeDetector {
   private closed = new Uint8Array(0);
   /** Pixels matching the short-term model this frame (nothing moving there right now). */
   private settled = new Uint8Array(0);
+  /** Pixels under an ignore box this frame (not learnt when freezeUnderIgnore). */
+  private occluded = new Uint8Array(0);
+  /** Pixels whose long-term background has been seen (0: covered since start-up or a relearn). */
+  private known = new Uint8Array(0);
+  /** Stream time each pixel was last under an ignore box (NaN: never). */
+  private lastCovered = new Float64Array(0);
   private valid: Uint8Array | null = null;
   private validCount = 0;
   private xRanges = new Int32Array(0);
@@ -350,6 +381,8 @@ export class StaticChangeDetector {
   lastSceneSimilarity = 1;
   /** Frames kept during warm-up; their per-pixel median becomes the long-term background. */
   private warmFrames: Float32Array[] = [];
+  /** Per warm-up frame: the pixels an ignore box covered (they do not vote in the median). */
+  private warmOccluded: Uint8Array[] = [];
   /** How many times the view was judged changed and the background relearnt (diagnostics). */
   sceneChanges = 0;
   /** Per tile of a TILES × TILES grid: slow average of its edge similarity while the view is unchanged. */
@@ -369,7 +402,7 @@ export class StaticChangeDetector {
     if (o.longTermRate >= o.shortTermRate) {
       throw new Error(`StaticChangeDetector: longTermRate (${o.longTermRate}) must be below shortTermRate (${o.shortTermRate})`);
     }
-    for (const k of ['minAgeSec', 'minStaticSec', 'absorbAfterSec', 'warmupSec', 'maxMissSec', 'sceneCutSec', 'sceneCutMinEdge'] as const) {
+    for (const k of ['minAgeSec', 'minStaticSec', 'absorbAfterSec', 'warmupSec', 'maxMissSec', 'sceneCutSec', 'sceneCutMinEdge', 'occluderMemorySec'] as const) {
       const v = o[k];
       if (!Number.isFinite(v) || v < 0) throw new Error(`StaticChangeDetector: option ${k} must be a non-negative number, got ${v}`);
     }
@@ -387,6 +420,7 @@ export class StaticChangeDetector {
     this.dissimilarSince = NaN;
     this.tileUsual.fill(NaN);
     this.warmFrames = [];
+    this.warmOccluded = [];
   }
 
   /**
@@ -409,10 +443,18 @@ export class StaticChangeDetector {
 
     const t = frame.streamTime;
     this.toGrey(frame);
+    this.occluded.fill(0);
+    if (ignore.length > 0) {
+      this.markBoxes(ignore, frame, this.occluded, 1);
+      for (let i = 0; i < this.occluded.length; i++) if (this.occluded[i]) this.lastCovered[i] = t;
+      if (!this.options.freezeUnderIgnore) this.occluded.fill(0);
+    }
     if (Number.isNaN(this.lastTime)) {
       this.longBg.set(this.grey);
       this.shortBg.set(this.grey);
+      this.known.fill(1);
       this.warmFrames = [this.grey.slice()];
+      this.warmOccluded = [this.occluded.slice()];
       this.startTime = t;
       this.lastTime = t;
       this.frames = 1;
@@ -435,7 +477,10 @@ export class StaticChangeDetector {
 
     if (this.warmFrames.length > 0) {
       if (t - this.startTime < o.warmupSec) {
-        if (this.warmFrames.length < 16) this.warmFrames.push(this.grey.slice());
+        if (this.warmFrames.length < 16) {
+          this.warmFrames.push(this.grey.slice());
+          this.warmOccluded.push(this.occluded.slice());
+        }
       } else {
         this.seedFromWarmup();
       }
@@ -445,12 +490,28 @@ export class StaticChangeDetector {
     const aS = 1 - Math.pow(1 - o.shortTermRate, dt);
     const T = o.diffThreshold;
     let fgCount = 0;
+    let judged = 0;
     for (let i = 0; i < n; i++) {
       this.cand[i] = 0;
       this.settled[i] = 0;
       if (this.valid && !this.valid[i]) continue;
       const g = this.grey[i]!;
       if (Math.abs(g - this.shortBg[i]!) <= T) this.settled[i] = 1;
+      if (this.occluded[i]) {
+        // Under a vehicle or person: what is seen is them, not the scene; learn nothing here.
+        this.shortBg[i]! += aS * (g - this.shortBg[i]!);
+        continue;
+      }
+      if (!this.known[i]) {
+        // First sight of what an occluder hid since start-up: that is the background.
+        this.longBg[i] = g;
+        this.known[i] = 1;
+        this.fgSince[i] = NaN;
+        this.staticSec[i] = 0;
+        this.shortBg[i]! += aS * (g - this.shortBg[i]!);
+        continue;
+      }
+      judged++;
       const L = this.longBg[i]!;
       const fg = Math.abs(g - L) > T;
       if (!fg) {
@@ -481,14 +542,16 @@ export class StaticChangeDetector {
     if (!dissimilar) this.dissimilarSince = NaN;
     else if (Number.isNaN(this.dissimilarSince)) this.dissimilarSince = t;
     const cut = t - this.dissimilarSince >= o.sceneCutSec;
-    if (cut || (this.validCount > 0 && fgCount > o.sceneChangeFrac * this.validCount)) {
+    if (cut || (judged > 0 && fgCount > o.sceneChangeFrac * judged)) {
       // Camera moved or the view changed: nothing learnt so far is meaningful.
       this.sceneChanges++;
       this.dissimilarSince = NaN;
       this.tileUsual.fill(NaN);
       this.longBg.set(this.grey);
       this.shortBg.set(this.grey);
+      this.known.fill(1);
       this.warmFrames = [this.grey.slice()];
+      this.warmOccluded = [this.occluded.slice()];
       this.fgSince.fill(NaN);
       this.staticSec.fill(0);
       this.tracks = [];
@@ -537,6 +600,9 @@ export class StaticChangeDetector {
     this.tmp = new Uint8Array(n);
     this.closed = new Uint8Array(n);
     this.settled = new Uint8Array(n);
+    this.occluded = new Uint8Array(n);
+    this.known = new Uint8Array(n).fill(1);
+    this.lastCovered = new Float64Array(n).fill(NaN);
     // Each analysis pixel averages a block of model pixels: [start, end) per axis.
     this.xRanges = new Int32Array(aw + 1);
     for (let x = 0; x <= aw; x++) this.xRanges[x] = Math.floor((x * lb.scaledWidth) / aw);
@@ -544,7 +610,8 @@ export class StaticChangeDetector {
     for (let y = 0; y <= ah; y++) this.yRanges[y] = Math.floor((y * lb.scaledHeight) / ah);
     this.valid = null;
     this.validCount = n;
-    if (this.options.mask && this.options.mask.length > 0) {
+    const include = this.options.mask ?? [];
+    if (include.length > 0) {
       const valid = new Uint8Array(n);
       const sx = lb.srcWidth / aw;
       const sy = lb.srcHeight / ah;
@@ -552,7 +619,7 @@ export class StaticChangeDetector {
       for (let y = 0; y < ah; y++) {
         for (let x = 0; x < aw; x++) {
           const p: Point = [(x + 0.5) * sx, (y + 0.5) * sy];
-          if (this.options.mask.some((poly) => pointInPolygon(p, poly))) {
+          if (include.some((poly) => pointInPolygon(p, poly))) {
             valid[y * aw + x] = 1;
             count++;
           }
@@ -618,6 +685,7 @@ export class StaticChangeDetector {
           y1: Math.floor(((ty + 1) * this.ah) / TILES),
         };
         const area = (r.x1 - r.x0) * (r.y1 - r.y0);
+        if (this.coveredShare(r, t) >= 0.5) continue;
         const sim = edgeSimilarityIn(this.grey, this.longBg, this.aw, this.ah, this.settled, r, o.sceneCutMinEdge, 0.2 * area);
         if (Number.isNaN(sim)) continue;
         const k = ty * TILES + tx;
@@ -641,6 +709,19 @@ export class StaticChangeDetector {
     return dissimilar;
   }
 
+  /** Share of a rectangle's pixels under an ignore box within occluderMemorySec of t. */
+  private coveredShare(r: { x0: number; y0: number; x1: number; y1: number }, t: number): number {
+    let covered = 0;
+    let total = 0;
+    for (let y = r.y0; y < r.y1; y++) {
+      for (let x = r.x0; x < r.x1; x++) {
+        total++;
+        if (t - this.lastCovered[y * this.aw + x]! <= this.options.occluderMemorySec) covered++;
+      }
+    }
+    return total > 0 ? covered / total : 0;
+  }
+
   /**
    * Ends the warm-up: the long-term background becomes the per-pixel median of the warm-up frames.
    * A running mean keeps a ghost of every car that passed while it was learning (and after a
@@ -649,13 +730,22 @@ export class StaticChangeDetector {
    */
   private seedFromWarmup(): void {
     const frames = this.warmFrames;
+    const covered = this.warmOccluded;
     this.warmFrames = [];
+    this.warmOccluded = [];
     if (frames.length < 3) return;
     const vals = new Float32Array(frames.length);
     for (let i = 0; i < this.longBg.length; i++) {
-      for (let k = 0; k < frames.length; k++) vals[k] = frames[k]![i]!;
-      vals.sort();
-      this.longBg[i] = vals[frames.length >> 1]!;
+      // Only frames where no vehicle or person covered the pixel vote; none: not known yet.
+      let m = 0;
+      for (let k = 0; k < frames.length; k++) if (!covered[k]![i]) vals[m++] = frames[k]![i]!;
+      if (m === 0) {
+        this.known[i] = 0;
+        continue;
+      }
+      const v = vals.subarray(0, m).sort();
+      this.longBg[i] = v[m >> 1]!;
+      this.known[i] = 1;
     }
     this.fgSince.fill(NaN);
     this.staticSec.fill(0);
@@ -668,6 +758,11 @@ export class StaticChangeDetector {
     morph(this.tmp, this.closed, aw, ah, false);
     const { labels, count } = labelComponents(this.closed, aw, ah);
     if (count === 0) return [];
+    // A component with no pixel left after a 3x3 erosion has no body: a line of changed pixels
+    // along an edge (a kerb line where a vehicle stood, camera shake on a contour), not an object.
+    morph(this.cand, this.tmp, aw, ah, false);
+    const core = new Uint32Array(count);
+    for (let i = 0; i < labels.length; i++) if (this.tmp[i] && labels[i]) core[labels[i]! - 1]!++;
     const boxes = Array.from({ length: count }, () => ({ x1: Infinity, y1: Infinity, x2: -Infinity, y2: -Infinity, area: 0, onsets: [] as number[] }));
     for (let i = 0; i < labels.length; i++) {
       const l = labels[i]!;
@@ -699,7 +794,7 @@ export class StaticChangeDetector {
     for (let k = 0; k < count; k++) {
       const c = boxes[k]!;
       const frac = c.area / total;
-      if (frac < this.options.minAreaFrac || frac > this.options.maxAreaFrac || c.onsets.length === 0) continue;
+      if (frac < this.options.minAreaFrac || frac > this.options.maxAreaFrac || c.onsets.length === 0 || (this.options.requireCore && core[k] === 0)) continue;
       if (edgeNow[k]! < this.options.ghostEdgeRatio * edgeBg[k]!) {
         this.absorb(labels, k + 1);
         continue;
@@ -711,6 +806,11 @@ export class StaticChangeDetector {
   }
 
   private clearBoxes(boxes: readonly Box[], frame: Frame, mask: Uint8Array = this.cand): void {
+    this.markBoxes(boxes, frame, mask, 0);
+  }
+
+  /** Sets the analysis pixels under boxes (source px) to `value` in `mask`. */
+  private markBoxes(boxes: readonly Box[], frame: Frame, mask: Uint8Array, value: number): void {
     const lb = frame.letterbox;
     const fx = this.aw / lb.srcWidth;
     const fy = this.ah / lb.srcHeight;
@@ -719,7 +819,7 @@ export class StaticChangeDetector {
       const x2 = Math.min(this.aw, Math.ceil(b.x2 * fx));
       const y1 = Math.max(0, Math.floor(b.y1 * fy));
       const y2 = Math.min(this.ah, Math.ceil(b.y2 * fy));
-      for (let y = y1; y < y2; y++) mask.fill(0, y * this.aw + x1, y * this.aw + Math.max(x1, x2));
+      for (let y = y1; y < y2; y++) mask.fill(value, y * this.aw + x1, y * this.aw + Math.max(x1, x2));
     }
   }
 

@@ -164,6 +164,19 @@ export const analysisSchema = z
       })
       .strict()
       .default({ enabled: false, cols: 2, rows: 2, overlap: 0.2, includeFullFrame: true, mergeIou: 0.5, mergeIos: 0.6 }),
+    /**
+     * OCR of text zones (wall, storefront …): read from crops of the source picture cut before the
+     * resize to the model input (`sourceResolution`), at most `maxSide` px on their longer side.
+     * Poster text 20–40 px tall in a 1080p picture is 5–9 px at a 416 px model input, too small to
+     * read. Off: OCR runs on the model-size frame (cheaper, fine for large lettering).
+     */
+    text: z
+      .object({
+        sourceResolution: z.boolean().default(true),
+        maxSide: z.number().int().min(32).max(4096).default(960),
+      })
+      .strict()
+      .default({ sourceResolution: true, maxSide: 960 }),
     /** Detections below this score are dropped before tracking. */
     scoreThreshold: z.number().min(0).max(1).default(0.1),
     nmsIou: z.number().gt(0).max(1).default(0.45),

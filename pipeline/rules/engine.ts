@@ -271,6 +271,7 @@ export class RulesEngine {
     this.lastTracks = this.tracker.update(
       dets.filter((d) => this.trackedLabels.has(d.label)),
       t,
+      { width: w, height: h },
     );
     const subjects = this.subjects(dets, t, zoneIdsOf, plainZoneIdsOf);
     // Follow each tracked subject wherever it goes, in a zone or not: whether it walked off or

@@ -11,6 +11,7 @@ import { inputGuardArgs, isRtsp, parseInput, scrubSecrets, type InputSpec, type 
 import { computeLetterbox, letterboxFilter } from './letterbox.js';
 import { probeInput, type ProbeResult } from './probe.js';
 import { tileRects, type Rect, type TilingOptions } from './tiles.js';
+import { assembleRegion, regionFilters, regionGeometry, regionRows, type RegionGeometry, type RegionRequest } from './regions.js';
 import type { AttachedRun, Recorder } from './recorder.js';
 
 /**
@@ -73,6 +74,13 @@ export interface FrameSourceOptions extends ParseInputOptions {
    * and resizes each to width x height; they arrive as frame.tiles. Absent: no tiles.
    */
   tiling?: TilingOptions;
+  /**
+   * Regions (normalised 0..1) also delivered at source resolution as frame.regions, in this order:
+   * cut before the resize, so small text there stays readable. Absent or empty: none.
+   */
+  regions?: RegionRequest[];
+  /** Longest side (px) of a region crop; larger regions are scaled down to it. Default 960. */
+  regionMaxSide?: number;
   /** How the source fills width x height: keep aspect and pad (default), or stretch per axis. */
   resize?: 'letterbox' | 'stretch';
   pixelFormat?: PixelFormat;
@@ -147,6 +155,7 @@ export function buildFfmpegArgs(
   /** A second output (the recorder's segment ring) on the same input. */
   extraOutput: string[] = [],
   tiles: readonly TileGeometry[] = [],
+  regions: readonly RegionGeometry[] = [],
 ): string[] {
   const args = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info', ...inputGuardArgs(spec)];
   if (isRtsp(spec.kind)) {
@@ -169,17 +178,27 @@ export function buildFfmpegArgs(
     filters.push(isStillImage(spec) ? `fps=${o.fps}:eof_action=pass` : `fps=${o.fps}`);
   }
   filters.push('showinfo=checksum=0');
-  if (tiles.length === 0) {
+  if (tiles.length === 0 && regions.length === 0) {
     filters.push(letterboxFilter(lb, o.padValue), `format=${o.pixelFormat}`);
     args.push('-map', '0:v:0', '-an', '-sn', '-dn', '-vf', filters.join(','));
   } else {
-    // One picture per analysed frame: the full frame stacked above its tiles, all at model size,
-    // so frames stay one read of fixed size and showinfo still gives one pts per frame.
-    const n = tiles.length + 1;
+    // One picture per analysed frame: the full frame stacked above its tiles (model size) and its
+    // region strips (model width), so frames stay one read of fixed size and showinfo still gives
+    // one pts per frame.
+    const n = tiles.length + regions.length + 1;
     const labels = Array.from({ length: n }, (_, i) => `[s${i}]`);
     const parts = [`[0:v:0]${filters.join(',')},split=${n}${labels.join('')}`, `[s0]${letterboxFilter(lb, o.padValue)}[o0]`];
-    tiles.forEach((t, i) => parts.push(`[s${i + 1}]crop=${t.rect.width}:${t.rect.height}:${t.rect.x}:${t.rect.y},${letterboxFilter(t.letterbox, o.padValue)}[o${i + 1}]`));
-    parts.push(`${labels.map((_, i) => `[o${i}]`).join('')}vstack=inputs=${n},format=${o.pixelFormat}[out]`);
+    const outs = ['[o0]'];
+    tiles.forEach((t, i) => {
+      parts.push(`[s${i + 1}]crop=${t.rect.width}:${t.rect.height}:${t.rect.x}:${t.rect.y},${letterboxFilter(t.letterbox, o.padValue)}[o${i + 1}]`);
+      outs.push(`[o${i + 1}]`);
+    });
+    regions.forEach((g, r) => {
+      const f = regionFilters(g, `[s${tiles.length + 1 + r}]`, `r${r}_`, lb.dstWidth);
+      parts.push(...f.parts);
+      outs.push(...f.outputs);
+    });
+    parts.push(outs.length > 1 ? `${outs.join('')}vstack=inputs=${outs.length},format=${o.pixelFormat}[out]` : `[o0]format=${o.pixelFormat}[out]`);
     args.push('-filter_complex', parts.join(';'), '-map', '[out]', '-an', '-sn', '-dn');
   }
   if (o.keyframesOnly) args.push('-fps_mode', 'passthrough');
@@ -231,6 +250,8 @@ export class FrameSource extends EventEmitter {
       padValue: options.padValue ?? 114,
       resize: options.resize ?? 'letterbox',
       tiling: options.tiling ?? { cols: 1, rows: 1, overlap: 0 },
+      regions: options.regions ?? [],
+      regionMaxSide: options.regionMaxSide ?? 960,
       pixelFormat: options.pixelFormat ?? 'bgr24',
       fps: options.fps ?? 2,
       keyframesOnly: options.keyframesOnly ?? false,
@@ -372,9 +393,12 @@ export class FrameSource extends EventEmitter {
     const lb = computeLetterbox(probe.width, probe.height, o.width, o.height, o.resize);
     const tiles = o.tiling.cols * o.tiling.rows > 1 ? tileGeometry(probe.width, probe.height, o.width, o.height, o.resize, o.tiling) : [];
     const rec = this.recorder?.beginRun('pipe:3') ?? null;
-    const args = buildFfmpegArgs(this.spec, lb, { ...o, keyframesOnly: decode.mode === 'keyframes' }, rec?.outputArgs, tiles);
+    const regions = o.regions.map((r) => regionGeometry(probe.width, probe.height, r, o.regionMaxSide, o.width));
+    const usable = regions.filter((g): g is RegionGeometry => g !== null);
+    const args = buildFfmpegArgs(this.spec, lb, { ...o, keyframesOnly: decode.mode === 'keyframes' }, rec?.outputArgs, tiles, usable);
     const pictureBytes = o.width * o.height * 3;
-    const frameBytes = pictureBytes * (tiles.length + 1);
+    const tileBytes = pictureBytes * (tiles.length + 1);
+    const frameBytes = tileBytes + usable.reduce((a, g) => a + regionRows(g) * o.width * 3, 0);
     const live = this.spec.live;
     return new Promise<SessionResult>((resolveSession) => {
       // fd 3 carries the recorder's segment list when recording.
@@ -444,9 +468,18 @@ export class FrameSource extends EventEmitter {
           }
           frames++;
           arm(o.stallTimeoutSec, `no frame for ${o.stallTimeoutSec}s`);
-          const frame: Frame = { data: tiles.length ? data.subarray(0, pictureBytes) : data, pixelFormat: o.pixelFormat, letterbox: lb, index: this.frameCount++, streamTime: round6(streamTime), wallTime, captureWall };
+          const frame: Frame = { data: frameBytes > pictureBytes ? data.subarray(0, pictureBytes) : data, pixelFormat: o.pixelFormat, letterbox: lb, index: this.frameCount++, streamTime: round6(streamTime), wallTime, captureWall };
           if (tiles.length) {
             frame.tiles = tiles.map((t, i) => ({ data: data.subarray((i + 1) * pictureBytes, (i + 2) * pictureBytes), x: t.rect.x, y: t.rect.y, letterbox: t.letterbox }));
+          }
+          if (usable.length) {
+            // Requested order; a region with no area is left out, so consumers match by rectangle.
+            let off = tileBytes;
+            frame.regions = [];
+            for (const g of usable) {
+              frame.regions.push(assembleRegion(data, off, g, o.width, o.pixelFormat));
+              off += regionRows(g) * o.width * 3;
+            }
           }
           this.queue!.push(frame);
         }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Box, Detection, Track } from '../types.js';
 import { iou } from '../rules/geometry.js';
-import { ByteTracker, votedLabel } from './byte-tracker.js';
+import { ByteTracker, stationaryShift, votedLabel } from './byte-tracker.js';
 
 function det(box: Box, score = 0.9, label = 'person', frameTime = 0): Detection {
   return { label, classId: label === 'person' ? 0 : 2, score, box, frameTime, model: 'test' };
@@ -299,5 +299,24 @@ describe('stationarySince', () => {
     tr.update([], 2);
     const tracks = tr.update([det(b)], 2.5);
     expect(tracks.map((t) => [t.id, t.state])).toEqual([[id, 'confirmed']]);
+  });
+});
+
+describe('stationaryShift', () => {
+  const none = { left: false, right: false, top: false, bottom: false };
+  it('judges a box cut by the bottom border on its uncut edges', () => {
+    // A lorry cut by the bottom border, seen whole one frame and with its bottom 60 px short the
+    // next (the detector lost its bumper): its centre moves 30 px, its top and sides not at all.
+    const cutBottom = { t: 0, box: { x1: 100, y1: 50, x2: 300, y2: 360 }, cut: { ...none, bottom: true } };
+    const shorter = { t: 0.5, box: { x1: 100, y1: 50, x2: 300, y2: 300 }, cut: none };
+    expect(stationaryShift([cutBottom, shorter])).toBe(0);
+    // Without the cut flags the same two boxes count as a 30 px move of a ~340 px box.
+    const diag = (Math.hypot(200, 310) + Math.hypot(200, 250)) / 2;
+    expect(stationaryShift([{ ...cutBottom, cut: none }, shorter])).toBeCloseTo(30 / diag, 12);
+  });
+  it('still sees a cut box that moves (its uncut edge travels)', () => {
+    const a = { t: 0, box: { x1: 0, y1: 100, x2: 200, y2: 200 }, cut: { ...none, left: true } };
+    const b = { t: 1, box: { x1: 0, y1: 100, x2: 140, y2: 200 }, cut: { ...none, left: true } };
+    expect(stationaryShift([a, b])).toBeCloseTo(60 / ((Math.hypot(200, 100) + Math.hypot(140, 100)) / 2), 12);
   });
 });

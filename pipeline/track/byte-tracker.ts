@@ -25,8 +25,17 @@ export const trackerTuningSchema = z.object({
   lostTimeoutSec: z.number().min(0).max(3600),
   /** Window over which stationarity is judged (stream seconds). */
   stationaryWindowSec: z.number().gt(0).max(3600),
-  /** Extent of the box centres over the window / mean box diagonal below this = stationary. */
+  /**
+   * Extent of the box's position over the window / mean box diagonal below this = stationary. The
+   * position is the box centre; on an axis where the frame border cuts the box in some frame of the
+   * window, it is the box's uncut edges instead (see stationaryShift).
+   */
   stationaryMaxShift: z.number().gt(0).max(10),
+  /**
+   * A box edge within this fraction of the frame size of the frame border is cut by it (only when
+   * the caller passes the frame size to update()). Default 0.005, as the rules' borderCut.
+   */
+  borderMargin: z.number().min(0).lt(0.5),
 });
 
 export type TrackerOptions = z.infer<typeof trackerTuningSchema> & {
@@ -58,16 +67,38 @@ export const DEFAULT_TRACKER_OPTIONS: Readonly<TrackerOptions> = Object.freeze({
   lostTimeoutSec: 3,
   stationaryWindowSec: 5,
   stationaryMaxShift: 0.25,
+  borderMargin: 0.005,
   scoreHistory: 15,
   kalman: Object.freeze({ measurement: 0.05, acceleration: 0.5, initialVelocity: 2 }),
   labelFamilies: Object.freeze([Object.freeze(['bicycle', 'motorcycle']), Object.freeze(['car', 'truck', 'bus'])]),
 });
 
-interface CentreSample {
+/** One observed box in the stationarity window, with the edges the frame border cut. */
+export interface BoxSample {
   t: number;
-  cx: number;
-  cy: number;
-  diag: number;
+  box: Box;
+  cut: { left: boolean; right: boolean; top: boolean; bottom: boolean };
+}
+
+/**
+ * How far a box moved over a window of samples, relative to its mean diagonal. Per axis: the
+ * extent of the box centre when no sample is cut by the frame border on that axis; otherwise the
+ * largest extent of an edge over the samples where that edge is uncut. A truck filling the bottom
+ * of the picture, cut by the border, grows and shrinks as the detector sees more or less of it:
+ * its centre wanders with the cut, its uncut edges (top, sides) do not. An axis with no uncut
+ * sample (the box spans the frame) adds nothing. Exported for tests.
+ */
+export function stationaryShift(samples: readonly BoxSample[]): number {
+  if (samples.length === 0) return 0;
+  const extent = (vals: number[]) => (vals.length < 2 ? 0 : Math.max(...vals) - Math.min(...vals));
+  const axis = (lo: 'x1' | 'y1', hi: 'x2' | 'y2', cutLo: 'left' | 'top', cutHi: 'right' | 'bottom') => {
+    if (!samples.some((s) => s.cut[cutLo] || s.cut[cutHi])) return extent(samples.map((s) => (s.box[lo] + s.box[hi]) / 2));
+    return Math.max(extent(samples.filter((s) => !s.cut[cutLo]).map((s) => s.box[lo])), extent(samples.filter((s) => !s.cut[cutHi]).map((s) => s.box[hi])));
+  };
+  const dx = axis('x1', 'x2', 'left', 'right');
+  const dy = axis('y1', 'y2', 'top', 'bottom');
+  const diag = samples.reduce((a, s) => a + Math.hypot(s.box.x2 - s.box.x1, s.box.y2 - s.box.y1), 0) / samples.length;
+  return diag > 0 ? Math.hypot(dx, dy) / diag : Infinity;
 }
 
 interface TrackState {
@@ -85,7 +116,7 @@ interface TrackState {
   lastSeen: number;
   stationary: boolean;
   stationarySince: number | null;
-  centres: CentreSample[];
+  samples: BoxSample[];
 }
 
 export class ByteTracker {
@@ -96,6 +127,8 @@ export class ByteTracker {
   /** Recent frame intervals (s): the analysed rate, which lost-track retention scales with. */
   private intervals: number[] = [];
   private lastTime = -Infinity;
+  /** Frame size of the current update (0 when the caller did not give it: no border cuts). */
+  private frame = { width: 0, height: 0 };
 
   constructor(opts: Partial<TrackerOptions> = {}) {
     this.opts = { ...DEFAULT_TRACKER_OPTIONS, ...opts };
@@ -104,16 +137,18 @@ export class ByteTracker {
   }
 
   /**
-   * Feeds the detections of one frame at stream time `time` (s). Returns every track currently
-   * held — tentative, confirmed and lost — sorted by id; the caller filters by state.
+   * Feeds the detections of one frame at stream time `time` (s). `frame` (source px) lets
+   * stationarity tell box edges cut by the frame border from real ones. Returns every track
+   * currently held — tentative, confirmed and lost — sorted by id; the caller filters by state.
    */
-  update(dets: readonly Detection[], time: number): Track[] {
+  update(dets: readonly Detection[], time: number, frame?: { width: number; height: number }): Track[] {
     if (!Number.isFinite(time)) throw new RangeError(`tracker: stream time must be a finite number, got ${time}`);
     if (time < this.lastTime) {
       throw new RangeError(`tracker: stream time went backwards (${time} s after ${this.lastTime} s); call reset() for a new stream`);
     }
     const dt = this.lastTime === -Infinity ? 0 : time - this.lastTime;
     this.lastTime = time;
+    this.frame = frame && frame.width > 0 && frame.height > 0 ? { width: frame.width, height: frame.height } : { width: 0, height: 0 };
     const o = this.opts;
     if (dt > 0) {
       this.intervals.push(dt);
@@ -209,7 +244,7 @@ export class ByteTracker {
       lastSeen: time,
       stationary: false,
       stationarySince: null,
-      centres: [],
+      samples: [],
     };
     this.updateStationary(t, time);
     return t;
@@ -238,34 +273,25 @@ export class ByteTracker {
     return fa !== undefined && fa === this.family.get(b);
   }
 
-  /** Stationary once observed for a whole window with the centres barely spread relative to the box. */
+  /** Stationary once observed for a whole window with its position barely spread relative to the box. */
   private updateStationary(t: TrackState, time: number): void {
     const b = t.box;
-    t.centres.push({ t: time, cx: (b.x1 + b.x2) / 2, cy: (b.y1 + b.y2) / 2, diag: Math.hypot(b.x2 - b.x1, b.y2 - b.y1) });
+    const { width: w, height: h } = this.frame;
+    const mx = this.opts.borderMargin * w;
+    const my = this.opts.borderMargin * h;
+    const cut = w > 0 ? { left: b.x1 <= mx, right: b.x2 >= w - mx, top: b.y1 <= my, bottom: b.y2 >= h - my } : { left: false, right: false, top: false, bottom: false };
+    t.samples.push({ t: time, box: { ...b }, cut });
     const from = time - this.opts.stationaryWindowSec;
     // Keep one sample at or before the window start so "observed for the whole window" is testable.
-    while (t.centres.length >= 2 && t.centres[1]!.t <= from) t.centres.shift();
-    const c = t.centres;
+    while (t.samples.length >= 2 && t.samples[1]!.t <= from) t.samples.shift();
+    const c = t.samples;
     if (c[0]!.t > from + 1e-9) {
       t.stationary = false;
       t.stationarySince = null;
       return;
     }
-    let minX = Infinity;
-    let minY = Infinity;
-    let maxX = -Infinity;
-    let maxY = -Infinity;
-    let diag = 0;
-    for (const s of c) {
-      minX = Math.min(minX, s.cx);
-      maxX = Math.max(maxX, s.cx);
-      minY = Math.min(minY, s.cy);
-      maxY = Math.max(maxY, s.cy);
-      diag += s.diag;
-    }
-    diag /= c.length;
     const wasStationary = t.stationary;
-    t.stationary = Math.hypot(maxX - minX, maxY - minY) < this.opts.stationaryMaxShift * diag;
+    t.stationary = stationaryShift(c) < this.opts.stationaryMaxShift;
     if (!t.stationary) t.stationarySince = null;
     else if (!wasStationary) t.stationarySince = c[0]!.t;
   }
@@ -304,6 +330,7 @@ function validateOptions(o: TrackerOptions): void {
     throw new RangeError(`tracker option ${name} ${why}, got ${JSON.stringify(value)}`);
   };
   const unit = ['highScore', 'lowScore', 'newTrackScore', 'stationaryMaxShift'] as const;
+  if (!(o.borderMargin >= 0 && o.borderMargin < 0.5)) fail('borderMargin', 'must be within [0, 0.5)', o.borderMargin);
   for (const k of unit) if (!(o[k] >= 0 && o[k] <= 1)) fail(k, 'must be within 0..1', o[k]);
   for (const k of ['matchIou', 'lowMatchIou'] as const) if (!(o[k] > 0 && o[k] <= 1)) fail(k, 'must be within (0, 1]', o[k]);
   if (o.lowScore > o.highScore) fail('lowScore', `must not exceed highScore (${o.highScore})`, o.lowScore);

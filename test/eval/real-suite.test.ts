@@ -10,9 +10,11 @@ import { runEval } from '../../bin/commands/eval.js';
 
 const FOOTAGE = process.env.FOOTAGE_DIR ?? path.resolve(import.meta.dirname, '..', '..', '..', 'shared', 'footage');
 
-// Measured at 2 fps (yolox_nano): P 1.00, R 0.57 (4 of 7 episodes; the misses are detector- or
-// static-change-limited, see the README). Per class, no class may fall below precision 0.8.
-const FLOOR = { totalPrecision: 0.9, totalRecall: 0.57, classPrecision: 0.8 };
+// Measured at 2 fps (yolox_nano): P 1.00, R 0.86 (6 of 7 episodes: the bag revealed by the
+// fly-tipping lorry and the hoarding posters read at source resolution joined the 4 found before;
+// the flatbed stopped 0–31 s is the miss, see the README). Per class, no class may fall below
+// precision 0.8.
+const FLOOR = { totalPrecision: 0.9, totalRecall: 0.857, classPrecision: 0.8 };
 
 class Sink extends Writable {
   text = '';

@@ -121,3 +121,36 @@ describe('TextDetector (PP-OCRv4) on a real scene', () => {
     expect(phones).toContain('13812345678');
   });
 });
+
+describe('textDetectionsFromFrame on a real 1080p hoarding (source-resolution crops)', () => {
+  // london_street_hoardings_posters.mp4 (../shared/footage or $FOOTAGE_DIR): printed posters on a
+  // construction hoarding, lettering 15–40 px tall at 1920x1080, i.e. 3–9 px in a 416 px frame.
+  const FOOTAGE = process.env.FOOTAGE_DIR ?? path.resolve(import.meta.dirname, '..', '..', '..', '..', 'shared', 'footage');
+  it('reads poster text in the wall zone from the source-resolution crop that the model-size frame cannot', async () => {
+    const { cameraConfigSchema } = await import('../../rules/config-schema.js');
+    const { sourceRegions } = await import('../../analyzer.js');
+    const { FrameSource } = await import('../../source/ffmpeg-source.js');
+    const { readFileSync } = await import('node:fs');
+    const config = cameraConfigSchema.parse(JSON.parse(readFileSync(new URL('../../../fixtures/real/london_hoarding.camera.json', import.meta.url), 'utf8')));
+    const src = new FrameSource({ input: path.join(FOOTAGE, 'london_street_hoardings_posters.mp4'), width: 416, height: 416, fps: 2, pixelFormat: 'bgr24', ...sourceRegions(config) });
+    let frame: Frame | undefined;
+    for await (const f of src.frames()) {
+      frame = f;
+      break;
+    }
+    await src.stop();
+    const zone = { x1: 0.65 * 1920, y1: 0.31 * 1080, x2: 1920, y2: 0.6 * 1080 };
+    expect(frame!.regions).toHaveLength(1);
+    expect(frame!.regions![0]).toMatchObject({ x: 1248, y: 334, width: 672, height: 314, scale: 1 });
+    const full = await textDetectionsFromFrame(detector, frame!, [zone]);
+    const low = await textDetectionsFromFrame(detector, { ...frame!, regions: [] }, [zone]);
+    console.log(`hoarding: source-resolution crop read ${JSON.stringify(full.map((d) => d.attributes!.text))}, model frame ${JSON.stringify(low.map((d) => d.attributes!.text))}`);
+    expect(low).toHaveLength(0);
+    expect(full.length).toBeGreaterThanOrEqual(1);
+    for (const d of full) {
+      expect(cover(d.box, zone)).toBeGreaterThan(0.9);
+      expect(d.attributes).toMatchObject({ resolution: 'source' });
+      expect(String(d.attributes!.text).trim()).not.toBe('');
+    }
+  });
+});

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
-import type { Box, Detection, Frame } from '../../types.js';
+import type { Box, Detection, Frame, FrameRegion } from '../../types.js';
 import { ctcGreedyDecode, parseCharset } from './ctc.js';
 import { DEFAULT_DB_OPTIONS, dbBoxes } from './db-postprocess.js';
 import { assertRawImage, clipBox, cropRgb, frameToRawImage, resizeToChw, rotateCcw, type RawImage } from './image.js';
@@ -218,30 +218,49 @@ export class TextDetector {
 
 /**
  * Detects and reads text in an analysed frame. `regions` (source px, e.g. wall zones) limit the
- * search. Regions the recogniser cannot read confidently are dropped. Boxes come back in source px
- * as detections labelled 'text' carrying the read text and any phone numbers in it.
+ * search. A region the frame also carries at source resolution (frame.regions, cut before the
+ * resize to the model input) is read there: poster text a few px tall in the model frame is whole
+ * in the crop. Other regions are read in the model frame. Regions the recogniser cannot read
+ * confidently are dropped. Boxes come back in source px as detections labelled 'text' carrying
+ * the read text and any phone numbers in it.
  */
 export async function textDetectionsFromFrame(detector: TextDetector, frame: Frame, regions?: Box[]): Promise<Detection[]> {
-  const image = frameToRawImage(frame);
-  const { sx, sy } = axisScales(frame.letterbox);
-  const modelRegions = regions?.map((r) => ({ x1: r.x1 * sx, y1: r.y1 * sy, x2: r.x2 * sx, y2: r.y2 * sy }));
-  const found = await detector.read(image, modelRegions);
-  const out: Detection[] = [];
-  for (const { text, recScore, ...region } of found) {
-    out.push({
-      label: 'text',
-      classId: 0,
-      score: region.score,
-      box: {
-        x1: region.box.x1 / sx,
-        y1: region.box.y1 / sy,
-        x2: Math.min(frame.letterbox.srcWidth, region.box.x2 / sx),
-        y2: Math.min(frame.letterbox.srcHeight, region.box.y2 / sy),
-      },
-      frameTime: frame.streamTime,
-      model: 'ppocr-v4-det',
-      attributes: { text, phones: extractPhoneNumbers(text), recScore },
-    });
+  const { srcWidth, srcHeight } = frame.letterbox;
+  const found: { text: string; recScore: number; score: number; box: Box; resolution: 'source' | 'model' }[] = [];
+  const lowRes: Box[] = [];
+  for (const r of regions ?? []) {
+    const crop = frame.regions?.find((g) => covers(g, r));
+    if (!crop) {
+      lowRes.push(r);
+      continue;
+    }
+    const k = crop.scale;
+    const inCrop = { x1: (r.x1 - crop.x) * k, y1: (r.y1 - crop.y) * k, x2: (r.x2 - crop.x) * k, y2: (r.y2 - crop.y) * k };
+    for (const t of await detector.read(crop.image, [inCrop])) {
+      found.push({ ...t, box: { x1: crop.x + t.box.x1 / k, y1: crop.y + t.box.y1 / k, x2: crop.x + t.box.x2 / k, y2: crop.y + t.box.y2 / k }, resolution: 'source' });
+    }
   }
-  return out;
+  const whole = !regions || regions.length === 0;
+  if (whole || lowRes.length > 0) {
+    const image = frameToRawImage(frame);
+    const { sx, sy } = axisScales(frame.letterbox);
+    const modelRegions = !whole ? lowRes.map((r) => ({ x1: r.x1 * sx, y1: r.y1 * sy, x2: r.x2 * sx, y2: r.y2 * sy })) : undefined;
+    for (const t of await detector.read(image, modelRegions)) {
+      found.push({ ...t, box: { x1: t.box.x1 / sx, y1: t.box.y1 / sy, x2: t.box.x2 / sx, y2: t.box.y2 / sy }, resolution: 'model' });
+    }
+  }
+  return found.map(({ text, recScore, score, box, resolution }) => ({
+    label: 'text',
+    classId: 0,
+    score,
+    box: { x1: Math.max(0, box.x1), y1: Math.max(0, box.y1), x2: Math.min(srcWidth, box.x2), y2: Math.min(srcHeight, box.y2) },
+    frameTime: frame.streamTime,
+    model: 'ppocr-v4-det',
+    attributes: { text, phones: extractPhoneNumbers(text), recScore, resolution },
+  }));
+}
+
+/** Whether a source-resolution crop holds the whole box (2 px slack for the crop's even rounding). */
+function covers(g: FrameRegion, b: Box): boolean {
+  return g.x <= b.x1 + 2 && g.y <= b.y1 + 2 && g.x + g.width >= b.x2 - 2 && g.y + g.height >= b.y2 - 2;
 }
