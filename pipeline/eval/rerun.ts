@@ -4,6 +4,7 @@
 import { CATALOG } from '../rules/catalog.js';
 import type { CameraConfig, ZoneType } from '../rules/config-schema.js';
 import { RulesEngine, type RulesEngineOptions } from '../rules/engine.js';
+import { TrackingStage } from '../track/tracking-stage.js';
 import type { FrameDetections, ViolationEvent } from '../types.js';
 
 /** What one replay leaves behind for re-running the rules. */
@@ -42,9 +43,11 @@ export function rerunRules(
   availableLabels: ReadonlySet<string>,
   engineOpts: Omit<RulesEngineOptions, 'availableLabels'> = {},
 ): ViolationEvent[] {
+  // The same track → rules composition as CameraAnalyzer.process, minus the detectors.
   const engine = new RulesEngine(config, { ...engineOpts, availableLabels });
+  const tracking = TrackingStage.forCamera(config.analysis);
   const events: ViolationEvent[] = [];
-  for (const f of recorded.frames) events.push(...engine.process(f));
+  for (const f of recorded.frames) events.push(...engine.process(f, tracking.update(f, engine.trackingScope(f))));
   events.push(...engine.flush(recorded.endTime, recorded.endWallTime));
   return events;
 }
