@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Box, Detection, FrameDetections, ViolationEvent } from '../types.js';
 import { cameraConfigSchema, type CameraConfig, type CameraConfigInput } from './config-schema.js';
-import { RulesEngine, type RulesEngineOptions } from './engine.js';
+import { RulesEngine, type Refusal, type RulesEngineOptions } from './engine.js';
 import { TrackingStage } from '../track/tracking-stage.js';
 
 const yolox = JSON.parse(readFileSync(new URL('../../models/yolox_nano.json', import.meta.url), 'utf8')) as { labels: string[] };
@@ -183,6 +183,49 @@ describe('RulesEngine', () => {
     const outside = run(rig(config, { availableLabels: LABELS }), 40, scene, 0, afternoon);
     expect(summary(outside)).toEqual(['street_vending:confirmed@10', 'street_vending:active@10.5']);
     expect(outside[0]!.reason.qualification).toMatchObject({ label: 'person', companions: [{ label: 'umbrella', trackId: 2 }] });
+  });
+
+  it('the reason record carries every qualification check with its numbers; a cleared episode names the rule that refused it', () => {
+    const config = cfg({
+      zones: [{ id: 'nv', type: 'no_vending', polygon: LEFT }],
+      classes: { street_vending: { minDwellSec: 10, minHits: 6, window: 10, maxGapSec: 3 } },
+    });
+    const refusals: Refusal[] = [];
+    const engine = rig(config, { availableLabels: LABELS, onRefusal: (r) => refusals.push(r) });
+    const person = (i: number): Box => (i < 40 ? { x1: 100, y1: 150, x2: 140, y2: 260 } : { x1: 100 + (i - 40) * 12, y1: 150, x2: 140 + (i - 40) * 12, y2: 260 });
+    // Stands with an umbrella for 20 s, then walks off to the right (not stationary any more).
+    const events = run(engine, 60, (i) => [det('person', person(i), 0.85), det('umbrella', { x1: 80, y1: 100, x2: 170, y2: 150 }, 0.7)]);
+    const confirmed = events.find((e) => e.transition === 'confirmed')!;
+    expect(confirmed.reason.resumed).toBe(false);
+    expect(confirmed.reason.qualification).toEqual({
+      label: 'person',
+      stationarySince: 0,
+      borderCut: { allowed: false, cut: null },
+      companions: [{ label: 'umbrella', trackId: 2, box: { x1: 80, y1: 150 - 50, x2: 170, y2: 150 } }],
+      yieldsTo: [{ classId: 'mobile_vendor', hit: false }],
+      // Footprint (120, 260): 200 px from the zone's only inner edge (x = 320), margin 0.1 × 110 px.
+      membership: { mode: 'footprint', insideMargin: 0.1, marginPx: 11, depthPx: 200 },
+    });
+    expect(confirmed.extras).toBeUndefined();
+    const cleared = events.find((e) => e.transition === 'cleared')!;
+    expect(cleared.episodeId).toBe(confirmed.episodeId);
+    expect(cleared.reason.qualification!.refused).toEqual({ rule: 'not_stationary', detail: 'the tracker does not see it standing still', time: expect.any(Number) });
+    // The refusal trace carries the same record, as far as the checks went.
+    const walking = refusals.find((r) => r.rule === 'not_stationary')!;
+    expect(walking).toMatchObject({ classId: 'street_vending', zoneId: 'nv', subject: 't1', qualification: { label: 'person', refused: { rule: 'not_stationary' } } });
+    expect(walking.qualification.companions).toBeUndefined();
+  });
+
+  it('trackingScope names what the tracking stage follows, and refuses a bad frame before anything is tracked', () => {
+    const engine = new RulesEngine(parkingCfg(), { availableLabels: LABELS });
+    const scope = engine.trackingScope(frame(0, []));
+    // Subjects and companions of the active classes with their label families; never the static-change or OCR labels.
+    expect(['car', 'truck', 'bus', 'person', 'bicycle', 'motorcycle', 'umbrella'].filter((l) => !scope.labels.has(l))).toEqual([]);
+    expect(scope.labels.has('static_object') || scope.labels.has('text')).toBe(false);
+    expect(scope.minScore).toBe(parkingCfg().analysis.scoreThreshold);
+    expect(scope.zonesOf(CAR)).toEqual(['np']);
+    expect(scope.zonesOf({ x1: 400, y1: 200, x2: 500, y2: 260 })).toEqual([]);
+    expect(() => engine.trackingScope({ ...frame(1, []), sourceWidth: 0 })).toThrow(/source size must be positive/);
   });
 
   it('a person standing with a bicycle is a mobile vendor, not also a street vendor', () => {
