@@ -13,7 +13,7 @@ import { sourceForModel, sourceTiling } from '../pipeline/detect/stream.js';
 import { TextDetector } from '../pipeline/detect/text/index.js';
 import { recordCase, recordEvent, recordFrame, recordFrameAge, setCameraGauges } from '../api/metrics-shared.js';
 import { getClass } from '../pipeline/rules/catalog.js';
-import { decideCase, evidenceAfterCreate, mergeNote, needsEpisodeCase, wallAt } from '../pipeline/rules/case-policy.js';
+import { decideCase, evidenceAfterCreate, needsEpisodeCase, wallAt } from '../pipeline/rules/case-policy.js';
 import type { DecodeDecision, FrameSource, SourceState } from '../pipeline/source/ffmpeg-source.js';
 import { Recorder } from '../pipeline/source/recorder.js';
 import { checkInput, type Resolver } from '../pipeline/source/address-policy.js';
@@ -340,14 +340,7 @@ export class CameraRunner {
         return;
       }
       case 'merge': {
-        const at = Date.now();
-        const merged = await this.d.cases.update(d.caseId, (x) => ({
-          ...x,
-          lastSeenAt: Math.max(x.lastSeenAt, d.lastSeenAt),
-          reappearances: x.reappearances + 1,
-          boxes: ev.boxes,
-          history: [...x.history, { at, from: x.state, to: x.state, kind: 'merge', reason: mergeNote(d.details), actor: 'system', merge: d.details }],
-        }));
+        const merged = await this.d.cases.addReappearance(d.caseId, d.details, ev.boxes);
         await this.queueEvidence(merged, ev, 'reappearance', ev.id);
         return;
       }

@@ -61,7 +61,6 @@ describe('case policy', () => {
       {
         action: 'merge',
         caseId: 'case_1',
-        lastSeenAt: WALL0 + 60_000,
         details: {
           episodeKey: KEY,
           rule: 'resumed',

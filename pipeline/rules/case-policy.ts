@@ -50,7 +50,7 @@ export type CaseDecision =
   /** confirmed: create the case, or let the store merge it into an open one (mergeIouOf within mergeWindowMs). */
   | { action: 'create'; firstSeenAt: number; lastSeenAt: number; mergeWindowMs: number; mergeIou: number }
   /** The episode came back after clearing: a reappearance on its case, with a 'merge' history entry and fresh evidence. */
-  | { action: 'merge'; caseId: string; lastSeenAt: number; details: MergeDetails }
+  | { action: 'merge'; caseId: string; details: MergeDetails }
   /** cleared with a case: the case's last sighting is the episode's end. */
   | { action: 'touch'; caseId: string; lastSeenAt: number }
   /** cleared without a case (left within the warning's grace): resolve the notice, deliver notice.resolved if one was open. */
@@ -146,7 +146,7 @@ export function decideCase(ev: ViolationEvent, episodeCase: EpisodeCase | null, 
         lastSeenAt: ev.wallTime,
         reason: ev.reason,
       });
-      return { action: 'merge', caseId: episodeCase.id, lastSeenAt: ev.wallTime, details };
+      return { action: 'merge', caseId: episodeCase.id, details };
     }
     case 'cleared':
       if (episodeCase) return { action: 'touch', caseId: episodeCase.id, lastSeenAt: wallAt(ev, ev.end ?? ev.streamTime) };

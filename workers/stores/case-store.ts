@@ -660,6 +660,20 @@ export class CaseStore {
     return (await this.get(id)) ?? next;
   }
 
+  /**
+   * The same episode came back after it had cleared (case policy 'merge', rule 'resumed'): one more
+   * reappearance, the newest boxes, and a 'merge' history entry with the details.
+   */
+  async addReappearance(id: string, details: MergeDetails, boxes: Box[]): Promise<CaseRecord> {
+    return this.update(id, (c) => ({
+      ...c,
+      lastSeenAt: Math.max(c.lastSeenAt, details.lastSeenAt),
+      reappearances: c.reappearances + 1,
+      boxes,
+      history: [...c.history, { at: Date.now(), from: c.state, to: c.state, kind: 'merge', reason: mergeNote(details), actor: 'system', merge: details }],
+    }));
+  }
+
   /** Moves a case to another state, refusing transitions the life cycle does not allow. */
   async transition(id: string, to: CaseState, opts: { reason?: string; actor?: string; expectFrom?: CaseState; verification?: CaseVerification } = {}): Promise<CaseRecord> {
     if (!isCaseState(to)) throw new CaseTransitionError(id, 'new', to);
