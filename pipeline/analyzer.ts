@@ -1,17 +1,20 @@
-// One camera's analysis in one place: frame → object detector (+ static-change and text detectors
-// when the camera's zones need them) → rules engine → events. The CLI, the stream workers, API
-// replays and the evaluator all use this, so a replay and a live camera decide the same way.
+// One camera's analysis in one place, in data-flow order: frame → detect (object detector, plus the
+// static-change and text detectors when the camera's zones need them) → track (the tracking stage,
+// following what the rules' trackingScope names) → rules (the engine, given detections and tracks)
+// → events. The CLI, the stream workers, API replays and the evaluator all use this, so a replay
+// and a live camera decide the same way.
 import type { ClassStatus } from './rules/catalog.js';
 import type { CameraConfig } from './rules/config-schema.js';
 import { auxiliaryDetectors, detectorLabels, TEXT_ZONE_TYPES } from './rules/labels.js';
 import { RulesEngine, type RulesEngineOptions } from './rules/engine.js';
 import { ObjectDetector } from './detect/detector.js';
+import { TrackingStage } from './track/tracking-stage.js';
 import type { ModelSession } from './detect/session.js';
 import { StaticChangeDetector, type StaticChangeOptions } from './detect/static-change.js';
 import { TextDetector, textDetectionsFromFrame } from './detect/text/index.js';
 import { toPixels } from './rules/geometry.js';
 import type { RegionRequest } from './source/regions.js';
-import type { Box, Detection, Frame, FrameDetections, ViolationEvent } from './types.js';
+import type { Box, Detection, Frame, FrameDetections, Track, ViolationEvent } from './types.js';
 
 /** Labels whose boxes are moving actors, kept out of the static-change detector's blobs. */
 const ACTOR_LABELS = new Set(['person', 'bicycle', 'car', 'motorcycle', 'bus', 'truck']);
@@ -58,6 +61,7 @@ function zoneBounds(poly: readonly (readonly [number, number])[], w: number, h: 
 export class CameraAnalyzer {
   private config: CameraConfig;
   private detector: ObjectDetector;
+  private readonly tracking: TrackingStage;
   private readonly engine: RulesEngine;
   private staticDetector: StaticChangeDetector | null = null;
   private staticKey = '';
@@ -73,6 +77,8 @@ export class CameraAnalyzer {
     this.config = config;
     this.textDetector = textDetector;
     this.detector = this.makeDetector(config);
+    // Built once: tracker tuning is analysis config, and an analysis change restarts the camera.
+    this.tracking = TrackingStage.forCamera(config.analysis);
     this.engine = new RulesEngine(config, { ...opts.engine, availableLabels: this.availableLabels() });
     this.configureStatic();
   }
@@ -97,9 +103,14 @@ export class CameraAnalyzer {
     return this.config;
   }
 
-  /** The rules engine (tracks, open episodes, thresholds), e.g. for verification windows. */
+  /** The rules engine (open episodes, thresholds), e.g. for verification windows. */
   get rules(): RulesEngine {
     return this.engine;
+  }
+
+  /** Tracks after the last frame (all states), e.g. for overlays on evidence. */
+  get tracks(): readonly Track[] {
+    return this.tracking.tracks;
   }
 
   /** Stateless apart from the shared session, so a reload simply builds a new one. */
@@ -138,6 +149,13 @@ export class CameraAnalyzer {
   }
 
   async process(frame: Frame): Promise<AnalysisResult> {
+    const all = await this.detect(frame);
+    const tracks = this.tracking.update(all, this.engine.trackingScope(all));
+    return { detections: all, events: this.engine.process(all, tracks) };
+  }
+
+  /** Every detector this camera needs, on one frame. */
+  private async detect(frame: Frame): Promise<FrameDetections> {
     const detections = await this.detector.detect(frame);
     const extra: Detection[] = [];
     if (this.staticDetector) {
@@ -156,12 +174,13 @@ export class CameraAnalyzer {
       }
       extra.push(...this.lastText.map((d) => ({ ...d, frameTime: frame.streamTime })));
     }
-    const all: FrameDetections = { ...detections, detections: [...detections.detections, ...extra] };
-    return { detections: all, events: this.engine.process(all) };
+    return { ...detections, detections: [...detections.detections, ...extra] };
   }
 
-  /** End of a file: clears open episodes so every episode has an end. */
+  /** End of a file: clears open episodes so every episode has an end, and forgets the tracks. */
   flush(time: number, wallTime?: number): ViolationEvent[] {
-    return this.engine.flush(time, wallTime);
+    const events = this.engine.flush(time, wallTime);
+    this.tracking.reset();
+    return events;
   }
 }

@@ -151,6 +151,49 @@ export interface ReasonRecord {
   lastSeen: number;
   frameTimes: number[];
   note?: string;
+  /**
+   * This event continues an episode that had cleared: the subject came back within
+   * mergeWindowSec and re-qualified (same episode id, no new case). Set on every event the
+   * debouncer emits; absent only on records built elsewhere.
+   */
+  resumed?: boolean;
+  /** What qualified the subject (or which rule refused it last), decided by the rules engine. */
+  qualification?: Qualification;
+}
+
+/**
+ * The rules engine's qualification facts for one episode, as of the event: each check the class
+ * applies, with its numbers, recorded by the code that made the check (pipeline/rules/engine.ts,
+ * `qualify()`), so "why was this a case" and "why was that not" are read from one record. Facts
+ * are those of the last qualifying frame; `refused` names the rule that refused a later frame.
+ */
+export interface Qualification {
+  /** Detector label of the subject (a zone count: its labels joined with '/'). */
+  label: string;
+  /** Stream time since which the subject has stood in place (a stationary track's window start, a static blob's first change, or when its owner walked off). */
+  stationarySince?: number;
+  /** Static objects: the last time a person stood by it (owner/object separation; its dwell counts from then). */
+  attendedUntil?: number;
+  /** Static objects: the blob's age as the static-change detector reported it (s). */
+  staticAgeSec?: number;
+  /** How the subject's box sits in the zone: the membership test and its numbers (see membershipDetail). */
+  membership?: Record<string, number | string>;
+  /** People standing together taken as one subject: their track ids. */
+  memberIds?: number[];
+  /** Objects next to the subject that the class looks for (umbrella, cart, bicycle …). */
+  companions?: { label: string; trackId: number; box: Box }[];
+  /** Classes this one yields to: each checked, and whether the subject was a hit there (a hit there refuses it here). */
+  yieldsTo?: { classId: string; hit: boolean }[];
+  /** Zone types in which the class does not apply, and the zone the subject stood in (null: none). */
+  excludedZones?: { types: string[]; inside: string | null };
+  /** Person subjects: whether a box cut by the frame border may qualify, and the border cutting it (null: none). */
+  borderCut?: { allowed: boolean; cut: 'left' | 'right' | 'bottom' | null };
+  /** Classes with a shape rule: the shape wanted and the box's height/width. */
+  shape?: { wants: 'flat' | 'not_flat'; heightOverWidth: number; flatMaxAspect: number };
+  /** Count classes: the count, the limit and where it came from, and how the members were chosen. */
+  count?: { count: number; limit: number; limitSource: 'zone.capacity' | 'minCount'; tracksInZone?: number; stationary?: number; walkingExcluded?: number; clusterGap?: number; suppressed?: number };
+  /** The rule that refused the subject in the last refused frame of this run (absent while every seen frame qualified). */
+  refused?: { rule: string; detail: string; time: number };
 }
 
 export interface ViolationEvent {
@@ -168,7 +211,7 @@ export interface ViolationEvent {
   end: number | null;
   boxes: Box[];
   reason: ReasonRecord;
-  /** Free-form extras of specialised evidence (e.g. OCR text, phone numbers). */
+  /** Payload of specialised detectors that is evidence, not a decision (OCR text, phone numbers); decision facts live in reason.qualification. */
   extras?: Record<string, unknown>;
 }
 

@@ -14,6 +14,7 @@ import { TextDetector } from '../pipeline/detect/text/index.js';
 import { recordCase, recordDropped, recordEvent, recordFrame, recordFrameAge, setCameraGauges } from '../api/metrics-shared.js';
 import { getClass } from '../pipeline/rules/catalog.js';
 import { auxiliaryDetectors } from '../pipeline/rules/labels.js';
+import { decideCase, evidenceAfterCreate, needsEpisodeCase, wallAt } from '../pipeline/rules/case-policy.js';
 import type { DecodeDecision, FrameSource, SourceState } from '../pipeline/source/ffmpeg-source.js';
 import { Recorder, ringDirOf } from '../pipeline/source/recorder.js';
 import { checkInput, type Resolver } from '../pipeline/source/address-policy.js';
@@ -74,7 +75,6 @@ export class CameraRunner {
   private chain: Promise<void> = Promise.resolve();
   private timers: NodeJS.Timeout[] = [];
   private readonly runEpoch = Date.now();
-  private readonly cleared = new Set<string>();
   private frames = 0;
   private lastFrameAt: number | null = null;
   private recorderStartedAt = 0;
@@ -292,90 +292,86 @@ export class CameraRunner {
     });
   }
 
-  private firstSeenWall(ev: ViolationEvent): number {
-    return Math.round(ev.wallTime - (ev.streamTime - ev.start) * 1000);
-  }
-
+  /**
+   * Carries out what the case policy (pipeline/rules/case-policy.ts) decides for an event: the
+   * runner asks the case store what the policy needs and does the I/O, nothing more.
+   */
   private async onEvent(ev: ViolationEvent): Promise<void> {
     const key = this.episodeKey(ev.episodeId);
     const def = getClass(ev.classId);
     const zone = this.camera.config.zones.find((z) => z.id === ev.reason.zoneId);
-    if (ev.transition === 'warning') {
-      const graceSec = this.camera.config.classes[ev.classId]?.graceSec ?? def.defaults.graceSec ?? 0;
-      const notice = await this.d.notices?.open({ episodeKey: key, cameraId: this.camera.id, classId: def.id, zoneId: ev.reason.zoneId, graceSec, details: { nameZh: def.nameZh, zoneName: zone?.name, boxes: ev.boxes, reason: ev.reason } });
-      await this.d.delivery.enqueue({
-        type: 'violation.warning',
-        idempotencyKey: `violation.warning:${key}`,
-        data: {
-          episodeKey: key,
-          noticeId: notice?.notice.id,
-          graceUntil: notice?.notice.graceUntil,
+    const episodeCase = needsEpisodeCase(ev) ? await this.d.cases.getByEpisode(key) : null;
+    const d = decideCase(ev, episodeCase, key);
+    switch (d.action) {
+      case 'none':
+        return;
+      case 'notice': {
+        const notice = await this.d.notices?.open({ episodeKey: key, cameraId: this.camera.id, classId: def.id, zoneId: ev.reason.zoneId, graceSec: d.graceSec, details: { nameZh: def.nameZh, zoneName: zone?.name, boxes: ev.boxes, reason: ev.reason } });
+        await this.d.delivery.enqueue({
+          type: 'violation.warning',
+          idempotencyKey: `violation.warning:${key}`,
+          data: {
+            episodeKey: key,
+            noticeId: notice?.notice.id,
+            graceUntil: notice?.notice.graceUntil,
+            cameraId: this.camera.id,
+            cameraName: this.camera.name,
+            classId: def.id,
+            nameZh: def.nameZh,
+            nameEn: def.nameEn,
+            urgency: def.urgency,
+            zoneId: ev.reason.zoneId,
+            zoneName: zone?.name,
+            firstSeenAt: wallAt(ev, ev.start),
+            at: ev.wallTime,
+            boxes: ev.boxes,
+            reason: ev.reason,
+            extras: ev.extras,
+          },
+        });
+        return;
+      }
+      case 'create': {
+        const { case: c, outcome } = await this.d.cases.create({
+          idempotencyKey: key,
           cameraId: this.camera.id,
           cameraName: this.camera.name,
-          classId: def.id,
-          nameZh: def.nameZh,
-          nameEn: def.nameEn,
-          urgency: def.urgency,
+          timezone: this.camera.config.camera.timezone,
+          classId: ev.classId,
           zoneId: ev.reason.zoneId,
           zoneName: zone?.name,
-          firstSeenAt: this.firstSeenWall(ev),
-          at: ev.wallTime,
+          zoneType: ev.reason.zoneType,
+          firstSeenAt: d.firstSeenAt,
+          lastSeenAt: d.lastSeenAt,
           boxes: ev.boxes,
           reason: ev.reason,
-          extras: ev.extras,
-        },
-      });
-      return;
+          // The pixel size the boxes are in, so a box can be normalised later (suppressions).
+          extras: this.detectSize ? { ...ev.extras, boxSpace: this.detectSize } : ev.extras,
+          mergeWindowMs: d.mergeWindowMs,
+          mergeIou: d.mergeIou,
+        });
+        this.d.log(`case ${outcome}`, { camera: this.camera.id, caseId: c.id, classId: c.classId, episode: key });
+        void recordCase(c.classId, outcome);
+        await this.d.notices?.escalate(key, c.id).catch(() => undefined);
+        const purpose = evidenceAfterCreate(outcome);
+        if (purpose) await this.queueEvidence(c, ev, purpose, ev.id);
+        return;
+      }
+      case 'merge': {
+        const merged = await this.d.cases.addReappearance(d.caseId, d.details, ev.boxes);
+        await this.queueEvidence(merged, ev, 'reappearance', ev.id);
+        return;
+      }
+      case 'touch':
+        await this.d.cases.touch(d.caseId, d.lastSeenAt);
+        return;
+      case 'resolve-notice': {
+        // Left within the grace period: the notice is resolved and no case is opened.
+        const resolved = await this.d.notices?.resolve(key).catch(() => null);
+        if (resolved) await this.d.delivery.enqueue({ type: 'notice.resolved', idempotencyKey: `notice.resolved:${key}`, data: resolved });
+        return;
+      }
     }
-    if (ev.transition === 'confirmed') {
-      const t = this.engineThresholds(ev.classId);
-      const { case: c, outcome } = await this.d.cases.create({
-        idempotencyKey: key,
-        cameraId: this.camera.id,
-        cameraName: this.camera.name,
-        timezone: this.camera.config.camera.timezone,
-        classId: ev.classId,
-        zoneId: ev.reason.zoneId,
-        zoneName: zone?.name,
-        zoneType: ev.reason.zoneType,
-        firstSeenAt: this.firstSeenWall(ev),
-        lastSeenAt: ev.wallTime,
-        boxes: ev.boxes,
-        reason: ev.reason,
-        // The pixel size the boxes are in, so a box can be normalised later (suppressions).
-        extras: this.detectSize ? { ...ev.extras, boxSpace: this.detectSize } : ev.extras,
-        mergeWindowMs: t * 1000,
-      });
-      this.d.log(`case ${outcome}`, { camera: this.camera.id, caseId: c.id, classId: c.classId, episode: key });
-      void recordCase(c.classId, outcome);
-      await this.d.notices?.escalate(key, c.id).catch(() => undefined);
-      if (outcome === 'created') await this.queueEvidence(c, ev, 'case', ev.id);
-      else if (outcome === 'merged') await this.queueEvidence(c, ev, 'reappearance', ev.id);
-      return;
-    }
-    if (ev.transition === 'active') {
-      const resumed = this.cleared.has(ev.episodeId) || /^resumed/.test(ev.reason.note ?? '');
-      this.cleared.delete(ev.episodeId);
-      if (!resumed) return;
-      const c = await this.d.cases.getByEpisode(key);
-      if (!c) return;
-      const touched = await this.d.cases.update(c.id, (x) => ({ ...x, lastSeenAt: Math.max(x.lastSeenAt, ev.wallTime), reappearances: x.reappearances + 1, boxes: ev.boxes }));
-      await this.queueEvidence(touched, ev, 'reappearance', ev.id);
-      return;
-    }
-    if (ev.transition === 'cleared') {
-      this.cleared.add(ev.episodeId);
-      const c = await this.d.cases.getByEpisode(key);
-      if (c) await this.d.cases.touch(c.id, Math.round(ev.wallTime - (ev.streamTime - (ev.end ?? ev.streamTime)) * 1000));
-      // Left within the grace period: the notice is resolved and no case is opened.
-      const resolved = c ? null : await this.d.notices?.resolve(key).catch(() => null);
-      if (resolved) await this.d.delivery.enqueue({ type: 'notice.resolved', idempotencyKey: `notice.resolved:${key}`, data: resolved });
-    }
-  }
-
-  private engineThresholds(classId: string): number {
-    const o = this.camera.config.classes[classId];
-    return o?.mergeWindowSec ?? getClass(classId).defaults.mergeWindowSec;
   }
 
   private async queueEvidence(c: CaseRecord, ev: ViolationEvent, purpose: EvidencePurpose, eventId: string): Promise<void> {
@@ -386,7 +382,7 @@ export class CameraRunner {
     let readyIn: number;
     if (clock === 'wall') {
       end = ev.wallTime;
-      start = Math.max(this.firstSeenWall(ev), end - s.maxClipSec * 1000);
+      start = Math.max(wallAt(ev, ev.start), end - s.maxClipSec * 1000);
       readyIn = end + (s.postRollSec + 2 * s.segmentSec + 1) * 1000 - Date.now();
     } else {
       end = ev.streamTime;

@@ -30,7 +30,9 @@ function snapshot(frame: Frame, event: ViolationEvent, zonePolygon: readonly (re
 
 /**
  * `--explain`: one `refusal` line whenever the rule refusing a (class, zone, subject) changes —
- * which rule said no, with its numbers — instead of one per frame.
+ * which rule said no, with its numbers, and the qualification record as far as the checks went
+ * (the same record, `reason.qualification`, that the `event` lines carry for hits) — instead of one
+ * per frame.
  */
 function explainer(): (r: Refusal) => void {
   const last = new Map<string, string>();

@@ -3,6 +3,7 @@
 // every frame's full FrameDetections during one replay and replays the rules engine per value.
 import type { CameraConfig } from '../rules/config-schema.js';
 import { RulesEngine, type RulesEngineOptions } from '../rules/engine.js';
+import { TrackingStage } from '../track/tracking-stage.js';
 import type { FrameDetections, ViolationEvent } from '../types.js';
 
 /** What one replay leaves behind for re-running the rules. */
@@ -24,9 +25,11 @@ export function rerunRules(
   availableLabels: ReadonlySet<string>,
   engineOpts: Omit<RulesEngineOptions, 'availableLabels'> = {},
 ): ViolationEvent[] {
+  // The same track → rules composition as CameraAnalyzer.process, minus the detectors.
   const engine = new RulesEngine(config, { ...engineOpts, availableLabels });
+  const tracking = TrackingStage.forCamera(config.analysis);
   const events: ViolationEvent[] = [];
-  for (const f of recorded.frames) events.push(...engine.process(f));
+  for (const f of recorded.frames) events.push(...engine.process(f, tracking.update(f, engine.trackingScope(f))));
   events.push(...engine.flush(recorded.endTime, recorded.endWallTime));
   return events;
 }

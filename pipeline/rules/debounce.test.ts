@@ -126,6 +126,8 @@ describe('debounce step', () => {
     const ids = new Set(events.map((e) => e.episodeId));
     expect(ids.size).toBe(1);
     expect(events[4]!.reason.note).toMatch(/^resumed within mergeWindowSec 10/);
+    // The typed flag consumers read: only the resumed event carries it.
+    expect(events.map((e) => e.reason.resumed)).toEqual([false, false, false, false, true]);
     expect(events[4]!.start).toBe(0);
   });
 

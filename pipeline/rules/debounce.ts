@@ -215,6 +215,7 @@ function emit(
     lastSeen: s.lastHit ?? start,
     frameTimes: [...s.hitTimes],
     note,
+    resumed: false,
   };
   return {
     id: `${episodeId}.${s.eventSeq}`,
@@ -228,6 +229,12 @@ function emit(
     boxes: [...s.boxes],
     reason,
   };
+}
+
+/** Marks an event as continuing a cleared episode (the typed flag consumers read instead of the note). */
+function resumedEvent(e: DebounceEvent): DebounceEvent {
+  e.reason.resumed = true;
+  return e;
 }
 
 /** Opens a run at this hit: a new episode, or (resume) the previous one continued. */
@@ -356,12 +363,12 @@ function evaluate(s: SubjectState, obs: Observation, p: DebounceParams, events: 
     if (s.level === 'confirmed') {
       // Same episode back within the merge window: continue it, no new case.
       s.phase = 'active';
-      events.push(emit(s, 'active', obs, p, `resumed within mergeWindowSec ${p.mergeWindowSec}: ${desc}`));
+      events.push(resumedEvent(emit(s, 'active', obs, p, `resumed within mergeWindowSec ${p.mergeWindowSec}: ${desc}`)));
       return;
     }
     // A warned subject came back: the warning stands and its grace keeps counting from the first presence.
     s.phase = 'warning';
-    events.push(emit(s, 'warning', obs, p, `warning resumed within mergeWindowSec ${p.mergeWindowSec}: ${desc}`));
+    events.push(resumedEvent(emit(s, 'warning', obs, p, `warning resumed within mergeWindowSec ${p.mergeWindowSec}: ${desc}`)));
   }
   if (s.phase === 'candidate' && p.warnAfterSec !== undefined && dwell >= p.warnAfterSec) {
     s.phase = 'warning';

@@ -1,9 +1,11 @@
-// Synthetic detection sequences through the real tracker, zones and debouncer (no mocks).
+// Synthetic detection sequences through the real tracker, zones and debouncer (no mocks), composed
+// track → rules as CameraAnalyzer composes them after detection.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Box, Detection, FrameDetections, ViolationEvent } from '../types.js';
 import { cameraConfigSchema, type CameraConfig, type CameraConfigInput } from './config-schema.js';
-import { RulesEngine } from './engine.js';
+import { RulesEngine, type Refusal, type RulesEngineOptions } from './engine.js';
+import { TrackingStage } from '../track/tracking-stage.js';
 
 const yolox = JSON.parse(readFileSync(new URL('../../models/yolox_nano.json', import.meta.url), 'utf8')) as { labels: string[] };
 const LABELS = new Set([...yolox.labels, 'static_object', 'text']);
@@ -36,8 +38,27 @@ const frame = (i: number, dets: Detection[], wall0 = WALL0): FrameDetections => 
   detections: dets.map((d) => ({ ...d, frameTime: i / FPS })),
 });
 
+/** The tracking stage and the rules engine of one camera, fed as CameraAnalyzer.process feeds them. */
+function rig(config: CameraConfig, opts: RulesEngineOptions) {
+  const engine = new RulesEngine(config, opts);
+  const tracking = TrackingStage.forCamera(config.analysis);
+  return {
+    engine,
+    tracking,
+    process: (f: FrameDetections) => engine.process(f, tracking.update(f, engine.trackingScope(f))),
+    flush: (time: number, wallTime?: number) => {
+      const events = engine.flush(time, wallTime);
+      tracking.reset();
+      return events;
+    },
+    setConfig: (c: CameraConfig) => engine.setConfig(c),
+    classStatus: () => engine.classStatus(),
+  };
+}
+type Rig = ReturnType<typeof rig>;
+
 /** Runs frames 0..n-1 with detections from `at(i)`; returns all events (+ the engine). */
-function run(engine: RulesEngine, n: number, at: (i: number) => Detection[], from = 0, wall0 = WALL0) {
+function run(engine: Rig, n: number, at: (i: number) => Detection[], from = 0, wall0 = WALL0) {
   const events: ViolationEvent[] = [];
   for (let i = from; i < from + n; i++) events.push(...engine.process(frame(i, at(i), wall0)));
   return events;
@@ -54,7 +75,7 @@ const parkingCfg = (over: Record<string, unknown> = {}) =>
 
 describe('RulesEngine', () => {
   it('a parked car in a no_parking zone gives exactly one confirmed episode at the right time', () => {
-    const engine = new RulesEngine(parkingCfg(), { availableLabels: LABELS });
+    const engine = rig(parkingCfg(), { availableLabels: LABELS });
     const events = run(engine, 81, () => [det('car', CAR)]); // t = 0 … 40 s
     // Track confirmed at t=1 (3 hits), stationary once observed over the whole 5 s window (t=5),
     // which says it has not moved since t=0: the episode is back-dated to 0, dwell 20 s at t=20.
@@ -72,14 +93,14 @@ describe('RulesEngine', () => {
   });
 
   it('replays deterministically: same frames, same ids', () => {
-    const a = run(new RulesEngine(parkingCfg(), { availableLabels: LABELS }), 60, () => [det('car', CAR)]);
-    const b = run(new RulesEngine(parkingCfg(), { availableLabels: LABELS }), 60, () => [det('car', CAR)]);
+    const a = run(rig(parkingCfg(), { availableLabels: LABELS }), 60, () => [det('car', CAR)]);
+    const b = run(rig(parkingCfg(), { availableLabels: LABELS }), 60, () => [det('car', CAR)]);
     expect(a.length).toBeGreaterThan(0);
     expect(b).toEqual(a);
   });
 
   it('a car driving through the zone, or stopping briefly, never fires', () => {
-    const engine = new RulesEngine(parkingCfg(), { availableLabels: LABELS, emitCandidates: true });
+    const engine = rig(parkingCfg(), { availableLabels: LABELS, emitCandidates: true });
     // 15 px per frame left to right, a 12 s stop inside the zone (< 20 s dwell), then on and out of view.
     const x = (i: number) => (i < 10 ? i * 15 : i < 34 ? 150 : 150 + (i - 34) * 15);
     const events = run(engine, 80, (i) => (x(i) > W ? [] : [det('car', { x1: x(i), y1: 200, x2: x(i) + 100, y2: 260 })]));
@@ -90,7 +111,7 @@ describe('RulesEngine', () => {
   });
 
   it('keeps the episode when the tracker loses the car behind an occluder and re-finds it under a new id', () => {
-    const engine = new RulesEngine(parkingCfg(), { availableLabels: LABELS });
+    const engine = rig(parkingCfg(), { availableLabels: LABELS });
     // Visible 0–12 s, hidden 12.5–17.5 s (longer than the tracker's 3 s lost timeout), back from 18 s.
     const events = run(engine, 81, (i) => (i > 24 && i < 36 ? [] : [det('car', CAR)]));
     const confirmed = events.filter((e) => e.transition === 'confirmed');
@@ -107,22 +128,23 @@ describe('RulesEngine', () => {
       zones: [{ id: 'plaza', type: 'crowd_area', polygon: RIGHT }],
       classes: { crowd_gathering: { minDwellSec: 10, minHits: 6, window: 10 } },
     });
-    const nine = run(new RulesEngine(config, { availableLabels: LABELS }), 30, () => Array.from({ length: 9 }, (_, k) => det('person', person(k), 0.7)));
+    const nine = run(rig(config, { availableLabels: LABELS }), 30, () => Array.from({ length: 9 }, (_, k) => det('person', person(k), 0.7)));
     expect(summary(nine)).toEqual(['crowd_gathering:confirmed@10', 'crowd_gathering:active@10.5']);
-    expect(nine[0]!.extras).toEqual({ count: 9, limit: 8, limitSource: 'minCount', tracksInZone: 9, stationary: 9, walkingExcluded: 0, clusterGap: 1 });
+    expect(nine[0]!.reason.qualification!.count).toEqual({ count: 9, limit: 8, limitSource: 'minCount', tracksInZone: 9, stationary: 9, walkingExcluded: 0, clusterGap: 1 });
+    expect(nine[0]!.extras).toBeUndefined();
     expect(nine[0]!.boxes).toHaveLength(9);
     expect(nine[0]!.reason.subject).toBe('zone');
     expect(nine[0]!.reason.trackIds).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
 
-    const seven = run(new RulesEngine(config, { availableLabels: LABELS }), 30, () => Array.from({ length: 7 }, (_, k) => det('person', person(k), 0.7)));
+    const seven = run(rig(config, { availableLabels: LABELS }), 30, () => Array.from({ length: 7 }, (_, k) => det('person', person(k), 0.7)));
     expect(seven).toEqual([]);
     // A zone capacity overrides minCount: 9 persons in a plaza that holds 10 is fine.
     const roomy = cfg({ ...config, zones: [{ id: 'plaza', type: 'crowd_area', polygon: RIGHT, capacity: 10 }] });
-    expect(run(new RulesEngine(roomy, { availableLabels: LABELS }), 30, () => Array.from({ length: 9 }, (_, k) => det('person', person(k), 0.7)))).toEqual([]);
+    expect(run(rig(roomy, { availableLabels: LABELS }), 30, () => Array.from({ length: 9 }, (_, k) => det('person', person(k), 0.7)))).toEqual([]);
   });
 
   it('hot reload applies a new threshold to open tracks and episodes', () => {
-    const engine = new RulesEngine(parkingCfg({ minDwellSec: 60 }), { availableLabels: LABELS });
+    const engine = rig(parkingCfg({ minDwellSec: 60 }), { availableLabels: LABELS });
     const before = run(engine, 31, () => [det('car', CAR)]); // t 0–15: candidate open, back-dated to 0
     expect(before).toEqual([]);
     engine.setConfig(parkingCfg({ minDwellSec: 20 }));
@@ -133,7 +155,7 @@ describe('RulesEngine', () => {
     expect(after[0]!.start).toBe(0);
     expect(after[0]!.reason.trackIds).toEqual([1]);
     expect(after[0]!.reason.thresholds.minDwellSec).toBe(20);
-    expect(engine.tracks.map((t) => [t.id, t.state])).toEqual([[1, 'confirmed']]);
+    expect(engine.tracking.tracks.map((t) => [t.id, t.state])).toEqual([[1, 'confirmed']]);
 
     // Removing the zone clears the open episode; the event comes with the next frame.
     engine.setConfig(cfg({ zones: [], classes: {} }));
@@ -155,12 +177,53 @@ describe('RulesEngine', () => {
       classes: { street_vending: { minDwellSec: 10, minHits: 6, window: 10 } },
     });
     const scene = () => [det('person', { x1: 100, y1: 150, x2: 140, y2: 260 }, 0.85), det('umbrella', { x1: 80, y1: 100, x2: 170, y2: 150 }, 0.7)];
-    const inWindow = run(new RulesEngine(config, { availableLabels: LABELS, emitCandidates: true }), 40, scene);
+    const inWindow = run(rig(config, { availableLabels: LABELS, emitCandidates: true }), 40, scene);
     expect(inWindow).toEqual([]);
     const afternoon = Date.parse('2024-06-01T14:00:00+08:00');
-    const outside = run(new RulesEngine(config, { availableLabels: LABELS }), 40, scene, 0, afternoon);
+    const outside = run(rig(config, { availableLabels: LABELS }), 40, scene, 0, afternoon);
     expect(summary(outside)).toEqual(['street_vending:confirmed@10', 'street_vending:active@10.5']);
-    expect(outside[0]!.extras).toMatchObject({ label: 'person', companions: [{ label: 'umbrella', trackId: 2 }] });
+    expect(outside[0]!.reason.qualification).toMatchObject({ label: 'person', companions: [{ label: 'umbrella', trackId: 2 }] });
+  });
+
+  it('the reason record carries every qualification check with its numbers; a cleared episode names the rule that refused it', () => {
+    const config = cfg({
+      zones: [{ id: 'nv', type: 'no_vending', polygon: LEFT }],
+      classes: { street_vending: { minDwellSec: 10, minHits: 6, window: 10, maxGapSec: 3 } },
+    });
+    const refusals: Refusal[] = [];
+    const engine = rig(config, { availableLabels: LABELS, onRefusal: (r) => refusals.push(r) });
+    const person = (i: number): Box => (i < 40 ? { x1: 100, y1: 150, x2: 140, y2: 260 } : { x1: 100 + (i - 40) * 12, y1: 150, x2: 140 + (i - 40) * 12, y2: 260 });
+    // Stands with an umbrella for 20 s, then walks off to the right (not stationary any more).
+    const events = run(engine, 60, (i) => [det('person', person(i), 0.85), det('umbrella', { x1: 80, y1: 100, x2: 170, y2: 150 }, 0.7)]);
+    const confirmed = events.find((e) => e.transition === 'confirmed')!;
+    expect(confirmed.reason.resumed).toBe(false);
+    expect(confirmed.reason.qualification).toEqual({
+      label: 'person',
+      stationarySince: 0,
+      borderCut: { allowed: false, cut: null },
+      companions: [{ label: 'umbrella', trackId: 2, box: { x1: 80, y1: 150 - 50, x2: 170, y2: 150 } }],
+      yieldsTo: [{ classId: 'mobile_vendor', hit: false }],
+      // Footprint (120, 260): 200 px from the zone's only inner edge (x = 320), margin 0.1 × 110 px.
+      membership: { mode: 'footprint', insideMargin: 0.1, marginPx: 11, depthPx: 200 },
+    });
+    expect(confirmed.extras).toBeUndefined();
+    const cleared = events.find((e) => e.transition === 'cleared')!;
+    expect(cleared.episodeId).toBe(confirmed.episodeId);
+    expect(cleared.reason.qualification!.refused).toEqual({ rule: 'not_stationary', detail: 'the tracker does not see it standing still', time: expect.any(Number) });
+    // The refusal trace carries the same record, as far as the checks went.
+    const walking = refusals.find((r) => r.rule === 'not_stationary')!;
+    expect(walking).toMatchObject({ classId: 'street_vending', zoneId: 'nv', subject: 't1', qualification: { label: 'person', refused: { rule: 'not_stationary' } } });
+    expect(walking.qualification.companions).toBeUndefined();
+  });
+
+  it('trackingScope names what the tracking stage follows, and refuses a bad frame before anything is tracked', () => {
+    const engine = new RulesEngine(parkingCfg(), { availableLabels: LABELS });
+    const scope = engine.trackingScope(frame(0, []));
+    // Subjects and companions of the active classes with their label families; never the static-change or OCR labels.
+    expect(['car', 'truck', 'bus', 'person', 'bicycle', 'motorcycle', 'umbrella'].filter((l) => !scope.labels.has(l))).toEqual([]);
+    expect(scope.labels.has('static_object') || scope.labels.has('text')).toBe(false);
+    expect(scope.minScore).toBe(parkingCfg().analysis.scoreThreshold);
+    expect(() => engine.trackingScope({ ...frame(1, []), sourceWidth: 0 })).toThrow(/source size must be positive/);
   });
 
   it('a person standing with a bicycle is a mobile vendor, not also a street vendor', () => {
@@ -168,7 +231,7 @@ describe('RulesEngine', () => {
       zones: [{ id: 'nv', type: 'no_vending', polygon: LEFT }],
       classes: { street_vending: { minDwellSec: 10 }, mobile_vendor: { minDwellSec: 10 } },
     });
-    const events = run(new RulesEngine(config, { availableLabels: LABELS }), 40, () => [
+    const events = run(rig(config, { availableLabels: LABELS }), 40, () => [
       det('person', { x1: 100, y1: 150, x2: 140, y2: 260 }, 0.85),
       det('bicycle', { x1: 140, y1: 200, x2: 220, y2: 262 }, 0.75),
     ]);
@@ -186,7 +249,7 @@ describe('RulesEngine', () => {
     });
     const inside: Box = { x1: 100, y1: 200, x2: 180, y2: 260 };
     const outside: Box = { x1: 400, y1: 200, x2: 480, y2: 260 };
-    const events = run(new RulesEngine(config, { availableLabels: LABELS }), 40, () => [det('bicycle', inside), det('bicycle', outside)]);
+    const events = run(rig(config, { availableLabels: LABELS }), 40, () => [det('bicycle', inside), det('bicycle', outside)]);
     expect(summary(events)).toEqual(['bike_out_of_fence:confirmed@10.5', 'bike_out_of_fence:active@11']);
     expect(events[0]!.boxes).toEqual([outside]);
   });
@@ -203,7 +266,7 @@ describe('RulesEngine', () => {
         illegal_advertising: { minDwellSec: 10, minHits: 4, window: 10 },
       },
     });
-    const engine = new RulesEngine(config, { availableLabels: LABELS });
+    const engine = rig(config, { availableLabels: LABELS });
     const flat: Box = { x1: 50, y1: 300, x2: 250, y2: 340 };
     const heap: Box = { x1: 60, y1: 100, x2: 120, y2: 180 };
     const ad: Box = { x1: 400, y1: 100, x2: 560, y2: 140 };
@@ -219,15 +282,15 @@ describe('RulesEngine', () => {
       'illegal_advertising:active@11',
     ]);
     expect(events[0]!.reason.subject).toBe('s3');
-    expect(events[0]!.extras).toMatchObject({ staticAgeSec: 30 });
+    expect(events[0]!.reason.qualification).toMatchObject({ staticAgeSec: 30 });
     expect(events[1]!.extras).toMatchObject({ text: '办证 13800138000', phones: ['13800138000'] });
 
-    const tall = run(new RulesEngine(config, { availableLabels: LABELS }), 30, () => [det('static_object', heap, 0.9, { blobId: 4, ageSec: 30 })]);
+    const tall = run(rig(config, { availableLabels: LABELS }), 30, () => [det('static_object', heap, 0.9, { blobId: 4, ageSec: 30 })]);
     expect(summary(tall)).toEqual(['road_obstruction:confirmed@10', 'road_obstruction:active@10.5']);
   });
 
   it('reports class status and rejects frames that go back in time', () => {
-    const engine = new RulesEngine(parkingCfg(), { availableLabels: LABELS });
+    const engine = rig(parkingCfg(), { availableLabels: LABELS });
     expect(engine.classStatus().filter((s) => s.active)).toHaveLength(14);
     engine.process(frame(10, []));
     expect(() => engine.process(frame(9, []))).toThrow(/streamTime 4.5 s is before the previous frame \(5 s\)/);

@@ -1,12 +1,16 @@
-// Per-camera rules engine: detections of one frame in, violation events out. It tracks movable
-// objects, gives static blobs and text regions stable ids, decides per (class, zone, subject)
-// whether this frame is a hit, and lets the debouncer turn hits into episodes.
+// Per-camera rules engine: one frame's detections and the tracks the tracking stage made of them
+// in, violation events out (detect → track → rules; the engine does not own the tracker, it tells
+// it what to follow through trackingScope()). It gives static blobs and text regions stable ids,
+// decides per (class, zone, subject) whether this frame is a hit — recording each qualification
+// check with its numbers in the episode's reason record — and lets the debouncer turn hits into
+// episodes.
 //
 // Subjects: per-object classes follow one subject (a track, a static blob, a text region); count
 // classes (crowd, bike pile-up) follow the zone itself. Schedules switch a (class, zone) off by
 // feeding misses, so open episodes clear the normal way instead of vanishing.
-import type { Box, Detection, FrameDetections, Track, ViolationEvent } from '../types.js';
-import { ByteTracker, DEFAULT_TRACKER_OPTIONS, type TrackerOptions } from '../track/byte-tracker.js';
+import type { Box, Detection, FrameDetections, Qualification, Track, ViolationEvent } from '../types.js';
+import { DEFAULT_TRACKER_OPTIONS } from '../track/byte-tracker.js';
+import type { TrackingScope } from '../track/tracking-stage.js';
 import { CATALOG, classStatus, effectiveThresholds, FLAT_MAX_ASPECT, getClass, type ClassDef, type ClassStatus, type ClassThresholds } from './catalog.js';
 import type { CameraConfig, Zone } from './config-schema.js';
 import {
@@ -30,7 +34,6 @@ import { suppressionDetail, suppressionFor } from './suppressions.js';
 export interface RulesEngineOptions {
   /** Labels the configured models produce; classes needing others are inactive. */
   availableLabels: ReadonlySet<string>;
-  tracker?: Partial<TrackerOptions>;
   /** Also emit candidate-level events (first hits, lapsed candidates); for tuning and evaluation. Default false. */
   emitCandidates?: boolean;
   /**
@@ -55,9 +58,11 @@ export interface Refusal {
   classId: string;
   zoneId: string;
   subject: string;
-  /** Short rule name: 'not_stationary', 'border_cut', 'min_score', 'shape', 'companion', 'excluded_zone', 'yields', 'cluster', 'suppressed'. */
+  /** Short rule name: 'not_stationary', 'attended', 'border_cut', 'min_score', 'shape', 'companion', 'excluded_zone', 'yields', 'cluster', 'suppressed'. */
   rule: string;
   detail: string;
+  /** The qualification record as far as the checks went (its `refused` is this rule): the same record an episode's reason carries. */
+  qualification: Qualification;
 }
 
 /**
@@ -114,7 +119,10 @@ interface Machine {
   classId: string;
   zoneId: string;
   label: string;
-  extras?: Record<string, unknown>;
+  /** Qualification facts of the last hit (plus the last refusal since): the events' reason.qualification. */
+  facts?: Qualification;
+  /** Specialised evidence of the last hit (OCR text, phones): the events' extras. */
+  evidence?: Record<string, unknown>;
   /** Where the subject was last seen in the zone, hit or not (walking away is a miss with a box). */
   lastSeenBox?: Box;
 }
@@ -157,10 +165,9 @@ const TEXT_LABEL = 'text';
 
 export class RulesEngine {
   private config: CameraConfig;
-  private readonly opts: Required<Omit<RulesEngineOptions, 'tracker' | 'onRefusal'>> & { tracker: Partial<TrackerOptions>; onRefusal?: (r: Refusal) => void };
+  private readonly opts: Required<Omit<RulesEngineOptions, 'onRefusal'>> & { onRefusal?: (r: Refusal) => void };
   private frameSize = { w: 0, h: 0 };
   private now = 0;
-  private tracker: ByteTracker;
   private readonly textIds: BoxAssociator;
   private readonly staticIds: BoxAssociator;
   private machines = new Map<string, Machine>();
@@ -170,18 +177,18 @@ export class RulesEngine {
   private aliases = new Map<string, string>();
   private pending: ViolationEvent[] = [];
   private active: { def: ClassDef; t: ClassThresholds }[] = [];
-  /** Detector labels fed to the tracker: subjects and companions of the active classes, with their families. */
+  /** Detector labels the tracking stage follows: subjects and companions of the active classes, with their families. */
   private trackedLabels = new Set<string>();
   private last: { streamTime: number; wallTime: number } | null = null;
+  /** The tracks given with the current frame (owner/object separation and crowd counts read them). */
   private lastTracks: Track[] = [];
   private decisions: SubjectDecision[] = [];
+  /** Label families as the tracking stage was built with them (a change of analysis settings needs a new engine). */
+  private readonly labelFamilies: ReadonlyArray<readonly string[]>;
 
   constructor(config: CameraConfig, opts: RulesEngineOptions) {
     this.opts = {
       availableLabels: opts.availableLabels,
-      // The camera config's tracker tuning and label families, then any caller override: the same
-      // for live analysis, replays and sweep re-runs.
-      tracker: { ...config.analysis.tracker, labelFamilies: config.analysis.labelFamilies, ...opts.tracker },
       emitCandidates: opts.emitCandidates ?? false,
       reassociateIou: opts.reassociateIou ?? 0.5,
       association: opts.association ?? { minIou: 0.3, maxIdleSec: 120 },
@@ -191,7 +198,7 @@ export class RulesEngine {
       throw new RangeError(`reassociateIou must be within (0, 1], got ${this.opts.reassociateIou}`);
     }
     this.config = config;
-    this.tracker = new ByteTracker(this.opts.tracker);
+    this.labelFamilies = config.analysis.labelFamilies ?? DEFAULT_TRACKER_OPTIONS.labelFamilies;
     this.textIds = new BoxAssociator(this.opts.association);
     this.staticIds = new BoxAssociator(this.opts.association);
     this.refreshActive();
@@ -252,7 +259,18 @@ export class RulesEngine {
     return out;
   }
 
-  process(frame: FrameDetections): ViolationEvent[] {
+  /**
+   * What the tracking stage must follow in this frame, by the active classes and the zones: call
+   * it before TrackingStage.update() and pass the tracks to process(). Checks the frame first, so
+   * a bad frame is refused before anything is tracked.
+   */
+  trackingScope(frame: FrameDetections): TrackingScope {
+    this.validate(frame);
+    return { labels: this.trackedLabels, minScore: this.config.analysis.scoreThreshold };
+  }
+
+  /** One frame: its detections and the tracks the tracking stage made of them (in the scope trackingScope() gave). */
+  process(frame: FrameDetections, tracks: readonly Track[]): ViolationEvent[] {
     this.validate(frame);
     this.decisions = [];
     const events = this.pending.splice(0);
@@ -265,14 +283,9 @@ export class RulesEngine {
     const cfg = this.config;
     const dets = frame.detections.filter((d) => d.score >= cfg.analysis.scoreThreshold);
 
-    // Tracked vehicles and people must stand clearly inside; blobs and text keep the plain test.
     const zoneIdsOf = (b: Box) => zonesContaining(cfg.zones, b, w, h, DEFAULT_INSIDE_MARGIN).map((z) => z.id);
     const plainZoneIdsOf = (b: Box) => zonesContaining(cfg.zones, b, w, h).map((z) => z.id);
-    this.lastTracks = this.tracker.update(
-      dets.filter((d) => this.trackedLabels.has(d.label)),
-      t,
-      { width: w, height: h },
-    );
+    this.lastTracks = [...tracks];
     const subjects = this.subjects(dets, t, zoneIdsOf, plainZoneIdsOf);
     // Follow each tracked subject wherever it goes, in a zone or not: whether it walked off or
     // vanished in place decides if a newcomer in that spot may continue its episode.
@@ -293,14 +306,17 @@ export class RulesEngine {
     };
 
     const observed = new Set<string>();
-    const feed = (mkey: string, o: Observation, extras?: Record<string, unknown>) => {
+    const feed = (mkey: string, o: Observation, facts?: Qualification, evidence?: Record<string, unknown>) => {
       const m = this.machines.get(mkey)!;
       observed.add(mkey);
       const r = step(m.state, o, this.thresholdsOf(getClass(m.classId)));
       m.state = r.state;
-      if (o.hit && extras) m.extras = extras;
+      if (o.hit && facts) {
+        m.facts = facts;
+        m.evidence = evidence;
+      }
       // A refused frame leaves its rule and numbers on the record, so a lapsed candidate says why.
-      else if (!o.hit && extras?.refused) m.extras = { ...m.extras, refused: extras.refused };
+      else if (!o.hit && facts?.refused) m.facts = { ...(m.facts ?? { label: facts.label }), refused: facts.refused };
       events.push(...this.toEvents(r.events, m));
     };
 
@@ -316,15 +332,26 @@ export class RulesEngine {
         const inZone = subjects.filter((s) => def.subjectLabels.includes(s.label) && s.zones.has(zone.id));
         for (const s of def.groupsPeople ? this.groupPeople(def, zone, inZone) : inZone) {
           const companions = this.companionsOf(def, s, subjects);
-          const refused =
-            s.score < p.minScore
-              ? { rule: 'min_score', detail: `score ${s.score.toFixed(3)} < minScore ${p.minScore}` }
-              : (this.refusal(def, s, companions, p) ?? (this.yields(def, s, subjects) ? { rule: 'yields', detail: `a hit for ${def.yieldsTo!.join('/')}, which takes precedence` } : null));
+          const q: { facts: Qualification; refused: { rule: string; detail: string } | null } =
+            s.score < p.minScore ? { facts: { label: s.label }, refused: { rule: 'min_score', detail: `score ${s.score.toFixed(3)} < minScore ${p.minScore}` } } : this.qualify(def, s, companions, p);
+          const facts = q.facts;
+          let refused = q.refused;
+          if (!refused && def.yieldsTo?.length) {
+            facts.yieldsTo = this.yieldChecks(def, s, subjects);
+            if (facts.yieldsTo.some((y) => y.hit)) refused = { rule: 'yields', detail: `a hit for ${def.yieldsTo.join('/')}, which takes precedence` };
+          }
           const hit = refused === null;
           let since = s.since;
           const attendedAt = this.attended.get(s.key);
+          if (attendedAt !== undefined) facts.attendedUntil = attendedAt;
           if (attendedAt !== undefined && (since === undefined || since < attendedAt)) since = attendedAt;
-          if (refused) this.opts.onRefusal?.({ time: t, classId: def.id, zoneId: zone.id, subject: s.key, ...refused });
+          // Only a hit's facts reach the record (a refusal adds just its rule), or the refusal trace.
+          if (def.primitive === 'object_dwell' && (hit || this.opts.onRefusal)) facts.membership = membershipDetail(zone, s.box, w, h, s.key.startsWith('t') ? DEFAULT_INSIDE_MARGIN : 0);
+          if (refused) {
+            facts.refused = { ...refused, time: t };
+            this.opts.onRefusal?.({ time: t, classId: def.id, zoneId: zone.id, subject: s.key, ...refused, qualification: facts });
+          }
+          // The live view's per-subject line (workers/live.ts): hit and phase, or the refusing rule.
           const decision: SubjectDecision = { subject: s.key, trackId: s.key.startsWith('t') ? s.id : null, label: s.label, classId: def.id, zoneId: zone.id, hit, phase: null, ...(refused ?? {}) };
           if (s.memberIds && s.memberIds.length > 1) decision.memberIds = [...s.memberIds];
           this.decisions.push(decision);
@@ -333,6 +360,7 @@ export class RulesEngine {
             // Not left yet: a candidate started before its owner stood by it lapses, so its dwell
             // starts over when they have gone (not back-dated to the set-down).
             const m = this.machines.get(mkey)!;
+            m.facts = { ...(m.facts ?? { label: s.label }), refused: { ...refused, time: t } };
             const r = finish(m.state, t, wall, p, `attended: ${refused.detail}`);
             events.push(...this.toEvents(r.events, m));
             this.machines.delete(mkey);
@@ -340,10 +368,7 @@ export class RulesEngine {
           }
           if (!mkey) continue;
           this.machines.get(mkey)!.lastSeenBox = s.box;
-          const extras = this.extrasOf(def, s, companions);
-          if (extras && def.primitive === 'object_dwell') extras.membership = membershipDetail(zone, s.box, w, h, s.key.startsWith('t') ? DEFAULT_INSIDE_MARGIN : 0);
-          if (refused && extras) extras.refused = `${refused.rule}: ${refused.detail}`;
-          feed(mkey, obs(hit, s.score, s.members ?? [s.box], s.memberIds ?? [s.id], since), extras);
+          feed(mkey, obs(hit, s.score, s.members ?? [s.box], s.memberIds ?? [s.id], since), facts, this.evidenceOf(def, s));
           decision.phase = this.machines.get(mkey)?.state.phase ?? null;
         }
       }
@@ -375,7 +400,6 @@ export class RulesEngine {
     this.machines.clear();
     this.aliases.clear();
     this.attended.clear();
-    this.tracker.reset();
     this.textIds.reset();
     this.staticIds.reset();
     this.lastTracks = [];
@@ -393,7 +417,7 @@ export class RulesEngine {
     // Static objects are judged against the people standing by them (owner/object separation).
     if (this.active.some((a) => a.def.subjectLabels.includes(STATIC_LABEL))) tracked.add('person');
     // A motorbike misread as a bicycle must still reach the tracker, or the flip splits its track.
-    for (const fam of this.opts.tracker.labelFamilies ?? DEFAULT_TRACKER_OPTIONS.labelFamilies) {
+    for (const fam of this.labelFamilies) {
       if (fam.some((l) => tracked.has(l))) for (const l of fam) tracked.add(l);
     }
     this.trackedLabels = tracked;
@@ -447,42 +471,51 @@ export class RulesEngine {
     return all.filter((o) => o !== s && labels.includes(o.label) && isNextTo(s.box, o.box));
   }
 
-  /** Whether a subject seen in one of the class's zones is a hit, apart from score and precedence. */
-  private qualifies(def: ClassDef, s: Subject, companions: readonly Subject[]): boolean {
-    return this.refusal(def, s, companions, this.thresholdsOf(def)) === null;
-  }
-
-  /** The rule that refuses a subject (apart from score and precedence), with its numbers; null = qualifies. */
-  private refusal(def: ClassDef, s: Subject, companions: readonly Subject[], p: ClassThresholds): { rule: string; detail: string } | null {
+  /**
+   * The class's qualification checks on a subject (apart from score and precedence), in order,
+   * each recorded in `facts` with its numbers as it is made: all of them for a hit, those up to
+   * the refusing rule otherwise (`refused`, null = qualifies). The one place these checks live, so
+   * the decision and its record cannot disagree.
+   */
+  private qualify(def: ClassDef, s: Subject, companions: readonly Subject[], p: ClassThresholds): { facts: Qualification; refused: { rule: string; detail: string } | null } {
+    const facts: Qualification = { label: s.label };
+    const refuse = (rule: string, detail: string) => ({ facts, refused: { rule, detail } });
     // The operator's own word (a rejected case made into a suppression) comes before every heuristic.
     const sup = suppressionFor(this.config.suppressions, def.id, s.box, this.frameSize.w, this.frameSize.h);
-    if (sup) return { rule: 'suppressed', detail: suppressionDetail(sup) };
-    if (def.requiresStationary && !s.stationary) return { rule: 'not_stationary', detail: 'the tracker does not see it standing still' };
+    if (sup) return refuse('suppressed', suppressionDetail(sup));
+    if (def.requiresStationary && !s.stationary) return refuse('not_stationary', 'the tracker does not see it standing still');
+    if (s.since !== undefined) facts.stationarySince = s.since;
+    if (s.memberIds) facts.memberIds = [...s.memberIds];
     if (s.label === STATIC_LABEL) {
+      if (typeof s.attributes?.ageSec === 'number') facts.staticAgeSec = s.attributes.ageSec;
       // A person standing by the change — the blob is the person, or the bag is still theirs —
       // is not a left object; its dwell starts when they have gone (owner/object separation).
       const owner = this.standingPersonBy(s.box);
       if (owner) {
         this.attended.set(s.key, this.now);
-        return { rule: 'attended', detail: `person track ${owner.id} standing ${Math.round(boxGap(owner.box, s.box))} px from it (≤ 0.5 × its height ${Math.round(owner.box.y2 - owner.box.y1)} px)` };
+        return refuse('attended', `person track ${owner.id} standing ${Math.round(boxGap(owner.box, s.box))} px from it (≤ 0.5 × its height ${Math.round(owner.box.y2 - owner.box.y1)} px)`);
       }
     }
     if (p.allowBorderCut === false && s.label === 'person') {
       const cut = borderCut(s.box, this.frameSize.w, this.frameSize.h);
-      if (cut) return { rule: 'border_cut', detail: `box touches the ${cut} frame border (allowBorderCut false)` };
+      facts.borderCut = { allowed: false, cut };
+      if (cut) return refuse('border_cut', `box touches the ${cut} frame border (allowBorderCut false)`);
     }
-    if (def.companionRequired && companions.length === 0) return { rule: 'companion', detail: `no ${def.companionLabels?.join('/')} next to it` };
+    if (companions.length) facts.companions = companions.map((c) => ({ label: c.label, trackId: c.id, box: c.box }));
+    if (def.companionRequired && companions.length === 0) return refuse('companion', `no ${def.companionLabels?.join('/')} next to it`);
     if (def.excludedZoneTypes?.length) {
       const excluded = this.config.zones.find((z) => def.excludedZoneTypes!.includes(z.type) && s.zones.has(z.id));
-      if (excluded) return { rule: 'excluded_zone', detail: `inside ${excluded.type} zone ${excluded.id}` };
+      facts.excludedZones = { types: [...def.excludedZoneTypes], inside: excluded?.id ?? null };
+      if (excluded) return refuse('excluded_zone', `inside ${excluded.type} zone ${excluded.id}`);
     }
     if (def.shape) {
       const bw = s.box.x2 - s.box.x1;
       const aspect = bw > 0 ? (s.box.y2 - s.box.y1) / bw : Infinity;
       const flat = aspect <= FLAT_MAX_ASPECT;
-      if ((def.shape === 'flat') !== flat) return { rule: 'shape', detail: `height/width ${aspect.toFixed(2)} ${flat ? '≤' : '>'} ${FLAT_MAX_ASPECT} (class wants ${def.shape})` };
+      facts.shape = { wants: def.shape, heightOverWidth: Math.round(aspect * 1000) / 1000, flatMaxAspect: FLAT_MAX_ASPECT };
+      if ((def.shape === 'flat') !== flat) return refuse('shape', `height/width ${aspect.toFixed(2)} ${flat ? '≤' : '>'} ${FLAT_MAX_ASPECT} (class wants ${def.shape})`);
     }
-    return null;
+    return { facts, refused: null };
   }
 
   /** A stationary person track (seen now, or lost within the tracker's timeout) next to a box. */
@@ -528,27 +561,32 @@ export class RulesEngine {
     return [...subjects.filter((s) => !grouped.has(s)), ...out];
   }
 
-  /** A subject that is a hit for a class this one yields to (mobile_vendor over street_vending) is not a hit here. */
-  private yields(def: ClassDef, s: Subject, all: readonly Subject[]): boolean {
+  /**
+   * The classes this one yields to (mobile_vendor over street_vending) that could claim the
+   * subject, each with whether it is a hit there; a hit there is not a hit here. Stops at the
+   * first hit, as precedence needs no more.
+   */
+  private yieldChecks(def: ClassDef, s: Subject, all: readonly Subject[]): { classId: string; hit: boolean }[] {
+    const out: { classId: string; hit: boolean }[] = [];
     for (const id of def.yieldsTo ?? []) {
       const other = this.active.find((a) => a.def.id === id);
       if (!other || !other.def.subjectLabels.includes(s.label)) continue;
       const inItsZone = this.config.zones.some((z) => other.def.zoneTypes.includes(z.type) && s.zones.has(z.id));
-      if (inItsZone && this.qualifies(other.def, s, this.companionsOf(other.def, s, all))) return true;
+      const hit = inItsZone && this.qualify(other.def, s, this.companionsOf(other.def, s, all), this.thresholdsOf(other.def)).refused === null;
+      out.push({ classId: id, hit });
+      if (hit) break;
     }
-    return false;
+    return out;
   }
 
-  private extrasOf(def: ClassDef, s: Subject, companions: readonly Subject[]): Record<string, unknown> | undefined {
-    const x: Record<string, unknown> = { label: s.label };
-    if (companions.length) x.companions = companions.map((c) => ({ label: c.label, trackId: c.id, box: c.box }));
+  /** What a specialised detector found that is evidence rather than a decision (OCR text, phone numbers). */
+  private evidenceOf(def: ClassDef, s: Subject): Record<string, unknown> | undefined {
     const a = s.attributes;
-    if (def.primitive === 'text' && a) {
-      if (typeof a.text === 'string') x.text = a.text;
-      if (Array.isArray(a.phones)) x.phones = a.phones;
-    }
-    if (s.label === STATIC_LABEL && a && typeof a.ageSec === 'number') x.staticAgeSec = a.ageSec;
-    return x;
+    if (def.primitive !== 'text' || !a) return undefined;
+    const x: Record<string, unknown> = {};
+    if (typeof a.text === 'string') x.text = a.text;
+    if (Array.isArray(a.phones)) x.phones = a.phones;
+    return Object.keys(x).length ? x : undefined;
   }
 
   /**
@@ -605,12 +643,12 @@ export class RulesEngine {
     h: number,
     t: number,
     obs: (hit: boolean, score?: number, boxes?: Box[], trackIds?: number[], since?: number) => Observation,
-    feed: (mkey: string, o: Observation, extras?: Record<string, unknown>) => void,
+    feed: (mkey: string, o: Observation, facts?: Qualification) => void,
     observed: Set<string>,
   ): void {
     let members: { box: Box; score: number; trackId?: number }[];
     let since: number | undefined;
-    const extras: Record<string, unknown> = {};
+    const extras: { tracksInZone?: number; stationary?: number; walkingExcluded?: number; clusterGap?: number; suppressed?: number } = {};
     if (def.countsStationaryCluster) {
       // Distinct confirmed tracks seen now, standing still, in the zone; then the largest cluster
       // of them. Raw detections would count a street of people walking past as a crowd.
@@ -649,10 +687,13 @@ export class RulesEngine {
     const count = members.length;
     const limit = zone.capacity !== undefined ? zone.capacity + 1 : (p.minCount ?? 1);
     const hit = count >= limit;
+    const facts: Qualification = { label: def.subjectLabels.join('/'), count: { count, limit, limitSource: zone.capacity !== undefined ? 'zone.capacity' : 'minCount', ...extras } };
+    if (since !== undefined) facts.stationarySince = since;
     let refusal: { rule: string; detail: string } | null = null;
     if (!hit && def.countsStationaryCluster && count > 0) {
       refusal = { rule: 'cluster', detail: `largest standing cluster ${count} < ${limit} (${extras.stationary} standing, ${extras.walkingExcluded} walking excluded)` };
-      this.opts.onRefusal?.({ time: t, classId: def.id, zoneId: zone.id, subject: 'zone', ...refusal });
+      facts.refused = { ...refusal, time: t };
+      this.opts.onRefusal?.({ time: t, classId: def.id, zoneId: zone.id, subject: 'zone', ...refusal, qualification: facts });
     } else if (!hit && count > 0) refusal = { rule: 'count', detail: `${count} in the zone < ${limit} (${zone.capacity !== undefined ? 'zone.capacity + 1' : 'minCount'})` };
     const memberIds = members.map((m) => m.trackId).filter((id): id is number => id !== undefined);
     const decision: SubjectDecision = { subject: 'zone', trackId: null, memberIds, label: def.subjectLabels.join('/'), classId: def.id, zoneId: zone.id, hit, phase: null, ...(refusal ?? {}) };
@@ -665,7 +706,7 @@ export class RulesEngine {
     }
     const trackIds = members.map((m) => m.trackId).filter((id): id is number => id !== undefined);
     const score = median(members.map((d) => d.score)) ?? undefined;
-    feed(mkey, obs(hit, score, members.map((d) => d.box), trackIds, since), { count, limit, limitSource: zone.capacity !== undefined ? 'zone.capacity' : 'minCount', ...extras });
+    feed(mkey, obs(hit, score, members.map((d) => d.box), trackIds, since), facts);
     observed.add(mkey);
     decision.phase = this.machines.get(mkey)?.state.phase ?? null;
   }
@@ -685,9 +726,9 @@ export class RulesEngine {
         start: de.start,
         end: de.end,
         boxes: de.boxes,
-        reason: de.reason,
+        reason: m.facts ? { ...de.reason, qualification: { ...m.facts } } : de.reason,
       };
-      if (m.extras) ev.extras = { ...m.extras };
+      if (m.evidence) ev.extras = { ...m.evidence };
       out.push(ev);
     }
     return out;

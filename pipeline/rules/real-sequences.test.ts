@@ -9,6 +9,7 @@ import type { Detection, FrameDetections, ViolationEvent } from '../types.js';
 import { cameraConfigSchema, type CameraConfig } from './config-schema.js';
 import { borderCut, RulesEngine, type Refusal } from './engine.js';
 import { DEFAULT_INSIDE_MARGIN, membershipDetail, zoneContains } from './zones.js';
+import { TrackingStage } from '../track/tracking-stage.js';
 
 const yolox = JSON.parse(readFileSync(new URL('../../models/yolox_nano.json', import.meta.url), 'utf8')) as { labels: string[] };
 const LABELS = new Set([...yolox.labels, 'static_object', 'text']);
@@ -42,10 +43,12 @@ function frames(m: Measured, every = 0): FrameDetections[] {
   return out;
 }
 
+/** track → rules over the measured detections, composed as CameraAnalyzer.process composes them. */
 function replay(config: CameraConfig, fs: FrameDetections[], onRefusal?: (r: Refusal) => void): ViolationEvent[] {
   const engine = new RulesEngine(config, { availableLabels: LABELS, ...(onRefusal ? { onRefusal } : {}) });
+  const tracking = TrackingStage.forCamera(config.analysis);
   const events: ViolationEvent[] = [];
-  for (const f of fs) events.push(...engine.process(f));
+  for (const f of fs) events.push(...engine.process(f, tracking.update(f, engine.trackingScope(f))));
   events.push(...engine.flush(fs[fs.length - 1]!.streamTime));
   return events;
 }

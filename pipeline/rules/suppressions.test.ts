@@ -6,6 +6,15 @@ import type { Box, Detection, FrameDetections, ViolationEvent } from '../types.j
 import { cameraConfigSchema, type CameraConfigInput } from './config-schema.js';
 import { RulesEngine, type Refusal } from './engine.js';
 import { suppressionFor, suppressionPolygon } from './suppressions.js';
+import { TrackingStage } from '../track/tracking-stage.js';
+
+// detect → track → rules, as CameraAnalyzer composes them: one tracking stage per engine.
+const stages = new WeakMap<RulesEngine, TrackingStage>();
+function step(engine: RulesEngine, f: FrameDetections): ViolationEvent[] {
+  let tracking = stages.get(engine);
+  if (!tracking) stages.set(engine, (tracking = new TrackingStage()));
+  return engine.process(f, tracking.update(f, engine.trackingScope(f)));
+}
 
 const yolox = JSON.parse(readFileSync(new URL('../../models/yolox_nano.json', import.meta.url), 'utf8')) as { labels: string[] };
 const LABELS = new Set([...yolox.labels, 'static_object', 'text']);
@@ -68,7 +77,7 @@ describe('suppressionPolygon', () => {
 describe('RulesEngine with suppressions', () => {
   const run = (engine: RulesEngine, n: number) => {
     const events: ViolationEvent[] = [];
-    for (let i = 0; i < n; i++) events.push(...engine.process(frame(i, [det('car', CAR)])));
+    for (let i = 0; i < n; i++) events.push(...step(engine, frame(i, [det('car', CAR)])));
     return events;
   };
 
@@ -81,7 +90,11 @@ describe('RulesEngine with suppressions', () => {
     expect(refusals.length).toBeGreaterThan(70);
     // The operator's suppression is checked before the heuristics: every refusal names it.
     expect(new Set(refusals.map((r) => r.rule))).toEqual(new Set(['suppressed']));
-    expect(refusals[refusals.length - 1]).toEqual({ time: 40, classId: 'illegal_parking', zoneId: 'np', subject: 't1', rule: 'suppressed', detail: 'footprint inside suppression sup_1 (from rejected case_ab: a parking bay)' });
+    const { qualification, ...last } = refusals[refusals.length - 1]!;
+    expect(last).toEqual({ time: 40, classId: 'illegal_parking', zoneId: 'np', subject: 't1', rule: 'suppressed', detail: 'footprint inside suppression sup_1 (from rejected case_ab: a parking bay)' });
+    // The decision record says the same: refused by the suppression, before any other check ran.
+    expect(qualification.refused).toEqual({ rule: 'suppressed', detail: 'footprint inside suppression sup_1 (from rejected case_ab: a parking bay)', time: 40 });
+    expect(qualification.stationarySince).toBeUndefined();
     expect(engine.lastDecisions).toEqual([{ subject: 't1', trackId: 1, label: 'car', classId: 'illegal_parking', zoneId: 'np', hit: false, phase: null, rule: 'suppressed', detail: 'footprint inside suppression sup_1 (from rejected case_ab: a parking bay)' }]);
 
     // The suppression is per class: one for another class does not stop this one.
@@ -93,12 +106,12 @@ describe('RulesEngine with suppressions', () => {
   it('hot reload: a suppression added to a running engine stops the open candidate from confirming', () => {
     const engine = new RulesEngine(config(), { availableLabels: LABELS });
     const early = [] as ViolationEvent[];
-    for (let i = 0; i < 20; i++) early.push(...engine.process(frame(i, [det('car', CAR)])));
+    for (let i = 0; i < 20; i++) early.push(...step(engine, frame(i, [det('car', CAR)])));
     expect(early).toEqual([]);
     expect(engine.lastDecisions[0]).toMatchObject({ hit: true, phase: 'candidate' });
     engine.setConfig(config({ suppressions: [{ id: 'sup_2', classId: 'illegal_parking', polygon: suppressionPolygon([CAR], { width: W, height: H })! }] }));
     const later = [] as ViolationEvent[];
-    for (let i = 20; i < 81; i++) later.push(...engine.process(frame(i, [det('car', CAR)])));
+    for (let i = 20; i < 81; i++) later.push(...step(engine, frame(i, [det('car', CAR)])));
     expect(later.filter((e) => e.transition === 'confirmed')).toEqual([]);
     expect(engine.lastDecisions[0]).toMatchObject({ hit: false, rule: 'suppressed', detail: 'footprint inside suppression sup_2' });
   });

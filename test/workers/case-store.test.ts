@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../workers/db/db.js';
 import { CaseStore, CaseTransitionError, localHour, splitRange, type CaseRecord, type CaseStats, type CreateCaseInput } from '../../workers/stores/case-store.js';
 import { makeConventions } from '../../workers/stores/conventions.js';
+import { decideCase } from '../../pipeline/rules/case-policy.js';
+import type { ViolationEvent } from '../../pipeline/types.js';
 import { NoticeStore } from '../../workers/stores/notice-store.js';
 import { startPostgres, type LocalPostgres } from '../support/postgres.js';
 
@@ -130,8 +132,9 @@ describe.each<Backend>(['postgres', 'pglite'])('CaseStore on %s', { timeout: 60_
     expect(again.case.lastSeenAt).toBe(1_700_000_035_000);
     const m = again.case.history[1]!;
     expect(m).toMatchObject({ kind: 'merge', from: 'new', to: 'new', actor: 'system' });
-    expect(m.merge).toMatchObject({ episodeKey: 'k2', minIou: 0.3, windowMs: 60_000, gapMs: 25_000, reason: r2 });
+    expect(m.merge).toMatchObject({ episodeKey: 'k2', rule: 'overlap', minIou: 0.3, windowMs: 60_000, gapMs: 25_000, reason: r2 });
     expect(m.merge!.iou).toBeCloseTo(0.877, 2);
+    expect(m.reason).toBe('reappearance merged (IoU 0.88 ≥ 0.3, within 60 s)');
     expect((await cases.getByEpisode('k2'))!.id).toBe(a.case.id);
     const elsewhere = await cases.create(input('k3', { mergeWindowMs: 60_000, firstSeenAt: 1_700_000_040_000, boxes: [{ x1: 400, y1: 300, x2: 480, y2: 360 }] }));
     expect(elsewhere.outcome).toBe('created');
@@ -141,6 +144,21 @@ describe.each<Backend>(['postgres', 'pglite'])('CaseStore on %s', { timeout: 60_
     const replay = await cases.create(input('k2', { mergeWindowMs: 60_000 }));
     expect(replay).toMatchObject({ outcome: 'existing', case: { id: a.case.id, reappearances: 1 } });
     expect(replay.case.history).toHaveLength(2);
+
+    // The same episode back after clearing: the case policy's merge, written as a reappearance with its entry.
+    const back: ViolationEvent = {
+      id: 'ep_1.5', episodeId: 'ep_1', cameraId: 'cam1', classId: 'illegal_parking', transition: 'active', streamTime: 60, wallTime: 1_700_000_060_000, start: 0, end: null,
+      boxes: [{ x1: 104, y1: 100, x2: 204, y2: 160 }],
+      reason: { ...reason, thresholds: { mergeWindowSec: 60 }, frameTimes: [55, 60], resumed: true },
+    };
+    const known = await cases.getByEpisode('k1');
+    const d = decideCase(back, known, 'k1');
+    if (d.action !== 'merge') throw new Error(`expected a merge, got ${d.action}`);
+    const resumed = await cases.addReappearance(d.caseId, d.details, back.boxes);
+    expect(resumed).toMatchObject({ id: a.case.id, reappearances: 2, lastSeenAt: 1_700_000_060_000, boxes: back.boxes });
+    const r = resumed.history[2]!;
+    expect(r).toMatchObject({ kind: 'merge', from: 'new', to: 'new', actor: 'system', reason: 'episode resumed after clearing (IoU 0.95, within 60 s)' });
+    expect(r.merge).toEqual({ episodeKey: 'k1', rule: 'resumed', iou: 0.949, minIou: 0, windowMs: 60_000, gapMs: 20_000, firstSeenAt: 1_700_000_055_000, lastSeenAt: 1_700_000_060_000, reason: back.reason });
   });
 
   it('enforces the case life cycle in one place and records who moved it', async () => {

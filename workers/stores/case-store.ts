@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { sql, type RawBuilder, type Transaction } from 'kysely';
 import { getClass } from '../../pipeline/rules/catalog.js';
-import { iou } from '../../pipeline/rules/geometry.js';
+import { MERGE_IOU, mergeDetails, mergeIouOf, mergeNote, type MergeDetails } from '../../pipeline/rules/case-policy.js';
 import type { Box, EvidenceRef, ReasonRecord, Urgency } from '../../pipeline/types.js';
 import type { Db } from '../db/db.js';
 import { Keys } from '../redis.js';
@@ -73,19 +73,8 @@ export interface CaseHistoryEntry {
   merge?: MergeDetails;
 }
 
-export interface MergeDetails {
-  episodeKey: string;
-  /** Best box IoU between the case's last boxes and the merged sighting's. */
-  iou: number;
-  /** The IoU the merge needed and the window it had to fall in. */
-  minIou: number;
-  windowMs: number;
-  /** Time from the case's last sighting to the merged episode's first sighting (ms, may be negative). */
-  gapMs: number;
-  firstSeenAt: number;
-  lastSeenAt: number;
-  reason: ReasonRecord;
-}
+/** Defined with the merge rule (pipeline/rules/case-policy.ts). */
+export type { MergeDetails };
 
 export interface CaseVerification {
   /** Epoch ms at which observation starts (handled + delay) and ends. */
@@ -285,7 +274,6 @@ export interface CaseStoreOptions {
   log?: (msg: string, extra?: Record<string, unknown>) => void;
 }
 
-const MERGE_IOU = 0.3;
 const MAX_RETRIES = 5;
 
 type Row = Record<string, unknown>;
@@ -549,21 +537,22 @@ export class CaseStore {
           if (ex.rows[0]) return { outcome: 'existing' as const, id: ex.rows[0].case_id };
           const target = await this.mergeTarget(trx, input, rec.classId);
           if (target) {
-            const details: MergeDetails = {
+            const details = mergeDetails({
+              rule: 'overlap',
               episodeKey: input.idempotencyKey,
-              iou: Math.round(target.iou * 1000) / 1000,
+              iou: target.iou,
               minIou: input.mergeIou ?? MERGE_IOU,
               windowMs: input.mergeWindowMs,
-              gapMs: input.firstSeenAt - target.lastSeenAt,
+              caseLastSeenAt: target.lastSeenAt,
               firstSeenAt: input.firstSeenAt,
               lastSeenAt: input.lastSeenAt,
               reason: input.reason,
-            };
+            });
             await sql`insert into case_episodes (episode_key, case_id, at) values (${input.idempotencyKey}, ${target.id}, ${now})`.execute(trx);
             await sql`update cases set last_seen_at = greatest(last_seen_at, ${input.lastSeenAt}), reappearances = reappearances + 1,
                 doc = jsonb_set(doc, '{boxes}', ${jsonb(input.boxes)}), updated_at = ${now}, rev = rev + 1 where id = ${target.id}`.execute(trx);
             await sql`insert into case_history (case_id, at, kind, from_state, to_state, reason, actor, details)
-                values (${target.id}, ${now}, 'merge', ${target.state}, ${target.state}, ${`reappearance merged (IoU ${details.iou.toFixed(2)} ≥ ${details.minIou}, within ${Math.round(input.mergeWindowMs / 1000)} s)`}, 'system', ${jsonb(details)})`.execute(trx);
+                values (${target.id}, ${now}, 'merge', ${target.state}, ${target.state}, ${mergeNote(details)}, 'system', ${jsonb(details)})`.execute(trx);
             return { outcome: 'merged' as const, id: target.id };
           }
           await this.insertNew(trx, rec);
@@ -657,8 +646,8 @@ export class CaseStore {
       for update`.execute(trx);
     let best: { id: string; state: CaseState; lastSeenAt: number; iou: number } | null = null;
     for (const r of rows) {
-      const v = overlap(r.boxes ?? [], input.boxes);
-      if (v >= (input.mergeIou ?? MERGE_IOU) && (!best || v > best.iou)) best = { id: r.id, state: r.state, lastSeenAt: Number(r.last_seen_at), iou: v };
+      const v = mergeIouOf(r.boxes ?? [], input.boxes, input.mergeIou ?? MERGE_IOU);
+      if (v !== null && (!best || v > best.iou)) best = { id: r.id, state: r.state, lastSeenAt: Number(r.last_seen_at), iou: v };
     }
     return best;
   }
@@ -699,6 +688,20 @@ export class CaseStore {
       return n;
     });
     return (await this.get(id)) ?? next;
+  }
+
+  /**
+   * The same episode came back after it had cleared (case policy 'merge', rule 'resumed'): one more
+   * reappearance, the newest boxes, and a 'merge' history entry with the details.
+   */
+  async addReappearance(id: string, details: MergeDetails, boxes: Box[]): Promise<CaseRecord> {
+    return this.update(id, (c) => ({
+      ...c,
+      lastSeenAt: Math.max(c.lastSeenAt, details.lastSeenAt),
+      reappearances: c.reappearances + 1,
+      boxes,
+      history: [...c.history, { at: Date.now(), from: c.state, to: c.state, kind: 'merge', reason: mergeNote(details), actor: 'system', merge: details }],
+    }));
   }
 
   /** Moves a case to another state, refusing transitions the life cycle does not allow. */
@@ -1054,12 +1057,6 @@ function hourParts(split: RangeSplit, table: 'case_hour_counts' | 'case_hour_tot
     ...split.direct.map(([lo, hi]) => sql`select ${caseCols} from cases where ${andAll([sql`created_at >= ${lo} and created_at < ${hi}`, caseCond, cls])}`),
   ];
   return parts.length ? sql.join(parts, sql` union all `) : sql`select ${cols} from ${sql.table(table)} where false`;
-}
-
-function overlap(a: readonly Box[], b: readonly Box[]): number {
-  let best = 0;
-  for (const x of a) for (const y of b) best = Math.max(best, iou(x, y));
-  return best;
 }
 
 function encodeCursor(c: { createdAt: number; id: string }): string {
