@@ -1,6 +1,6 @@
 import { PGlite } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
-import { openDatabase } from './workers/db/db.ts';
+import { openDatabase } from './infra/db/db.ts';
 let t = Date.now();
 const a = await PGlite.create({ extensions: { pg_trgm } });
 console.log('create', Date.now() - t); t = Date.now();

@@ -7,11 +7,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CameraConfigInput } from '../pipeline/rules/config-schema.js';
 import { startHlsLoop, type HlsLoop } from './hls-loop.js';
-import { closeRedis, createRedis } from './redis.js';
+import { closeRedis, createRedis } from '../infra/redis.js';
 import { startLocalRedis, type LocalRedis } from './redis-server.js';
-import { REPO_ROOT } from './settings.js';
-import { CameraStore } from './stores/camera-store.js';
-import type { CaseRecord } from './stores/case-store.js';
+import { REPO_ROOT } from '../infra/settings.js';
+import { CameraStore } from '../infra/stores/camera-store.js';
+import type { CaseRecord } from '../infra/stores/case-store.js';
 import { startWorker, type StartWorkerOptions, type WorkerHandle } from './worker.js';
 
 export const DEMO_CAMERA_ID = 'demo-kerb';

@@ -17,8 +17,8 @@ import { evidenceKey, type EvidenceStore } from '../pipeline/evidence/store.js';
 import { toPixels } from '../pipeline/rules/geometry.js';
 import type { ClipClock, SegmentRecord } from '../pipeline/source/recorder.js';
 import type { Box, EvidenceRef, NormPoint, ReasonRecord } from '../pipeline/types.js';
-import type { DeliveryService, EventType } from './delivery/delivery.js';
-import type { CaseRecord, CaseStore } from './stores/case-store.js';
+import type { DeliveryService, EventType } from '../infra/delivery/delivery.js';
+import type { CaseRecord, CaseStore } from '../infra/stores/case-store.js';
 
 export const EVIDENCE_QUEUE = 'evidence';
 

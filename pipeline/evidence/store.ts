@@ -1,5 +1,5 @@
 // Evidence-store port: what the evidence stage needs from wherever evidence is kept. Adapters live in
-// workers/adapters (S3/MinIO, local filesystem, spooling wrapper); nothing here talks to a network.
+// infra/adapters (S3/MinIO, local filesystem, spooling wrapper); nothing here talks to a network.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
