@@ -9,7 +9,7 @@ import { ObjectDetector } from './detect/detector.js';
 import type { ModelSession } from './detect/session.js';
 import { StaticChangeDetector, type StaticChangeOptions } from './detect/static-change.js';
 import { TextDetector, textDetectionsFromFrame } from './detect/text/index.js';
-import { toPixels } from './rules/geometry.js';
+import { toPixels } from './geometry/geometry.js';
 import type { Box, Detection, Frame, FrameDetections, ViolationEvent } from './types.js';
 
 const STATIC_LABEL = 'static_object';

@@ -15,7 +15,7 @@ import { matchClip, predictedEpisodes, type TruthEpisode } from '../../pipeline/
 import { annotateImage } from '../../pipeline/evidence/annotate.js';
 import type { EvidenceStore } from '../../pipeline/evidence/store.js';
 import { getClass } from '../../pipeline/rules/catalog.js';
-import { toPixels } from '../../pipeline/rules/geometry.js';
+import { toPixels } from '../../pipeline/geometry/geometry.js';
 import { parseCameraConfig } from '../../pipeline/rules/zones.js';
 import { replayClip, type ReplaySummary } from '../../pipeline/replay.js';
 import type { ClassStatus } from '../../pipeline/rules/catalog.js';

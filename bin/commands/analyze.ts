@@ -4,7 +4,7 @@ import { sharedSession } from '../../pipeline/detect/session.js';
 import { annotateImage } from '../../pipeline/evidence/annotate.js';
 import { frameToRawImage } from '../../pipeline/source/frame-image.js';
 import { getClass } from '../../pipeline/rules/catalog.js';
-import { toPixels } from '../../pipeline/rules/geometry.js';
+import { toPixels } from '../../pipeline/geometry/geometry.js';
 import { ConfigError, loadCameraConfigFile } from '../../pipeline/rules/zones.js';
 import { replayClip } from '../../pipeline/replay.js';
 import type { Refusal } from '../../pipeline/rules/engine.js';

@@ -6,7 +6,7 @@ import { sourceForModel, sourceTiling } from '../../pipeline/detect/stream.js';
 import { analysisSchema } from '../../pipeline/rules/config-schema.js';
 import { annotateImage } from '../../pipeline/evidence/annotate.js';
 import { frameToRawImage } from '../../pipeline/source/frame-image.js';
-import { axisScales } from '../../pipeline/source/letterbox.js';
+import { axisScales } from '../../pipeline/geometry/letterbox.js';
 import type { Frame, FrameDetections } from '../../pipeline/types.js';
 
 export interface DetectOptions {

@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { sql, type RawBuilder, type Transaction } from 'kysely';
 import { getClass } from '../../pipeline/rules/catalog.js';
-import { iou } from '../../pipeline/rules/geometry.js';
+import { iou } from '../../pipeline/geometry/geometry.js';
 import type { Box, EvidenceRef, ReasonRecord, Urgency } from '../../pipeline/types.js';
 import type { Db } from '../db/db.js';
 import { Keys } from '../redis.js';

@@ -8,7 +8,7 @@
 // long-term model but already matches the short-term one is "static foreground": something that
 // arrived and stopped. Moving people differ from both, so they never accumulate static time.
 import type { Box, Detection, Frame } from '../types.js';
-import { iou, pointInPolygon, type Point } from '../rules/geometry.js';
+import { iou, pointInPolygon, type Point } from '../geometry/geometry.js';
 
 export interface StaticChangeOptions {
   /** Width (px) of the greyscale analysis image; height follows the source aspect. Default 160. */

@@ -1,7 +1,7 @@
 // Camera configuration as data: one schema shared by the CLI, the workers and the HTTP API, so
 // an operator's change is validated the same way wherever it enters.
 import { z } from 'zod';
-import { polygonProblem } from './geometry.js';
+import { polygonProblem } from '../geometry/geometry.js';
 import { CLASS_IDS } from './catalog.js';
 
 export const ZONE_TYPES = [

@@ -22,7 +22,7 @@ import {
   type Phase,
   type SubjectState,
 } from './debounce.js';
-import { iou } from './geometry.js';
+import { iou } from '../geometry/geometry.js';
 import { BoxAssociator, boxGap, groupTextLines, isNextTo } from './subjects.js';
 import { DEFAULT_INSIDE_MARGIN, membershipDetail, scheduleActive, zoneContains, zonesContaining } from './zones.js';
 

@@ -5,7 +5,7 @@ import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { Box } from '../types.js';
 import { cameraConfigSchema, formatIssues, type CameraConfig, type Schedule, type Zone } from './config-schema.js';
-import { boxFootprint, boxOverlapRatio, distanceToInnerEdges, pointInPolygon, toPixels, type Point } from './geometry.js';
+import { boxFootprint, boxOverlapRatio, distanceToInnerEdges, pointInPolygon, toPixels, type Point } from '../geometry/geometry.js';
 
 /**
  * Footprint membership of tracked vehicles and people (the dwell classes): how far inside (× box

@@ -7,9 +7,9 @@ import type { Readable } from 'node:stream';
 import type { Frame, Letterbox, PixelFormat } from '../types.js';
 import { FrameQueue, type OverflowPolicy } from './frame-queue.js';
 import { inputGuardArgs, parseInput, scrubSecrets, type InputSpec, type ParseInputOptions } from './input-url.js';
-import { computeLetterbox, letterboxFilter } from './letterbox.js';
+import { computeLetterbox, letterboxFilter } from '../geometry/letterbox.js';
 import { probeInput, type ProbeResult } from './probe.js';
-import { tileRects, type Rect, type TilingOptions } from './tiles.js';
+import { tileRects, type Rect, type TilingOptions } from '../geometry/tiles.js';
 import type { AttachedRun, Recorder } from './recorder.js';
 
 /**

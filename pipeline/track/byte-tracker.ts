@@ -3,7 +3,7 @@
 // an occluded vendor or a car behind a bus keeps its id without low-score noise starting tracks.
 // Pure and deterministic: same detections and times in, same tracks out.
 import type { Box, Detection, Track } from '../types.js';
-import { iou } from '../rules/geometry.js';
+import { iou } from '../geometry/geometry.js';
 import { assign } from './assignment.js';
 import { BoxKalman, type KalmanNoise } from './kalman.js';
 

@@ -10,7 +10,7 @@ import { ctcGreedyDecode, parseCharset } from './ctc.js';
 import { DEFAULT_DB_OPTIONS, dbBoxes } from './db-postprocess.js';
 import { assertRawImage, clipBox, cropRgb, frameToRawImage, resizeToChw, rotateCcw, type RawImage } from './image.js';
 import { extractPhoneNumbers } from './phones.js';
-import { axisScales } from '../../source/letterbox.js';
+import { axisScales } from '../../geometry/letterbox.js';
 
 export type { RawImage } from './image.js';
 
