@@ -8,7 +8,7 @@ import { parseInput } from '../../pipeline/source/input-url.js';
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { groundTruthSchema, type GroundTruth } from '../../fixtures/ground-truth.js';
+import { groundTruthSchema, type GroundTruth } from '../../pipeline/eval/ground-truth.js';
 import { sharedSession, type ModelSession } from '../../pipeline/detect/session.js';
 import { computeMetrics, type ClassMetrics } from '../../pipeline/eval/metrics.js';
 import { matchClip, predictedEpisodes, type TruthEpisode } from '../../pipeline/eval/match.js';

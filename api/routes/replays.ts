@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { groundTruthSchema } from '../../fixtures/ground-truth.js';
+import { groundTruthSchema } from '../../pipeline/eval/ground-truth.js';
 import { checkUrlPolicy } from './cameras.js';
 import { probeInput } from '../../pipeline/source/probe.js';
 import { snapshotKey, type ReplayJobData, type ReplayResult } from '../replay/processor.js';

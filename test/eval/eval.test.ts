@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runEval, type EvalResult } from '../../bin/commands/eval.js';
 import { CliError } from '../../bin/cli.js';
 import { generateFixtures, type FixtureClip } from '../../fixtures/generate.js';
-import { loadGroundTruth } from '../../fixtures/ground-truth.js';
+import { loadGroundTruth } from '../../pipeline/load/ground-truth-file.js';
 import { sharedSession } from '../../pipeline/detect/session.js';
 import { predictedEpisodes } from '../../pipeline/eval/match.js';
 import { recordFrame, replayAvailableLabels, rerunRules, type RecordedDetections } from '../../pipeline/eval/rerun.js';
