@@ -2,15 +2,10 @@
 // loaded lazily, so `citywatch detect` does not pay for Redis or express imports.
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { scrubSecrets } from '../pipeline/source/input-url.js';
+import { CliError } from './cli-error.js';
 
-export class CliError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode = 1,
-  ) {
-    super(message);
-  }
-}
+/** Re-exported for callers that imported it from here; commands import ./cli-error.js (no cycle). */
+export { CliError };
 
 export function positiveNumber(name: string) {
   return (v: string): number => {

@@ -10,7 +10,7 @@ import { loadCameraConfigFile } from '../../pipeline/load/camera-config-file.js'
 import { replayClip } from '../../pipeline/replay.js';
 import type { Refusal } from '../../pipeline/rules/engine.js';
 import type { Frame, ViolationEvent } from '../../pipeline/types.js';
-import { CliError } from '../cli.js';
+import { CliError } from '../cli-error.js';
 
 export interface AnalyzeOptions {
   /** Print refusals (rule + numbers) as they change. */

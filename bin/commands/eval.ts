@@ -15,7 +15,7 @@ import type { ViolationEvent } from '../../pipeline/types.js';
 import { GroundTruthError, loadGroundTruth, type LoadedGroundTruth } from '../../pipeline/load/ground-truth-file.js';
 import { defaultFixturesDir } from '../../fixtures/sources.js';
 import { loadManifest } from '../../models/manifest.js';
-import { CliError } from '../cli.js';
+import { CliError } from '../cli-error.js';
 import { isLiveInput } from '../../pipeline/source/input-url.js';
 
 export interface EvalOptions {

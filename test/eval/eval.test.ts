@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runEval, type EvalResult } from '../../bin/commands/eval.js';
-import { CliError } from '../../bin/cli.js';
+import { CliError } from '../../bin/cli-error.js';
 import { generateFixtures, type FixtureClip } from '../../fixtures/generate.js';
 import { loadGroundTruth } from '../../pipeline/load/ground-truth-file.js';
 import { sharedSession } from '../../pipeline/detect/session.js';
