@@ -1,7 +1,7 @@
 // One camera's analysis in one place: frame → object detector (+ static-change and text detectors
 // when the camera's zones need them) → rules engine → events. The CLI, the stream workers, API
 // replays and the evaluator all use this, so a replay and a live camera decide the same way.
-import type { ClassStatus } from './rules/catalog.js';
+import type { ClassStatus } from './rules/class-status.js';
 import { CATALOG } from './rules/catalog.js';
 import type { CameraConfig, ZoneType } from './rules/config-schema.js';
 import { RulesEngine, type RulesEngineOptions } from './rules/engine.js';

@@ -18,7 +18,7 @@ import { getClass } from '../../pipeline/rules/catalog.js';
 import { toPixels } from '../../pipeline/geometry/geometry.js';
 import { parseCameraConfig } from '../../pipeline/rules/zones.js';
 import { replayClip, type ReplaySummary } from '../../pipeline/replay.js';
-import type { ClassStatus } from '../../pipeline/rules/catalog.js';
+import type { ClassStatus } from '../../pipeline/rules/class-status.js';
 import type { Box, Frame, ViolationEvent } from '../../pipeline/types.js';
 
 export const REPLAY_QUEUE = 'replays';

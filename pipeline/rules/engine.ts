@@ -7,7 +7,8 @@
 // feeding misses, so open episodes clear the normal way instead of vanishing.
 import type { Box, Detection, FrameDetections, Track, ViolationEvent } from '../types.js';
 import { ByteTracker, DEFAULT_TRACKER_OPTIONS, type TrackerOptions } from '../track/byte-tracker.js';
-import { CATALOG, classStatus, effectiveThresholds, FLAT_MAX_ASPECT, getClass, type ClassDef, type ClassStatus, type ClassThresholds } from './catalog.js';
+import { CATALOG, FLAT_MAX_ASPECT, getClass, type ClassDef, type ClassThresholds } from './catalog.js';
+import { classStatus, effectiveThresholds, type ClassStatus } from './class-status.js';
 import type { CameraConfig, Zone } from './config-schema.js';
 import {
   finish,
