@@ -19,6 +19,7 @@ RUN npm ci --omit=dev && npm cache clean --force
 COPY models ./models
 COPY pipeline ./pipeline
 COPY infra ./infra
+COPY demo ./demo
 COPY workers ./workers
 COPY api ./api
 COPY bin ./bin

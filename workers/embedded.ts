@@ -2,20 +2,17 @@
 // filesystem evidence store unless S3_ENDPOINT is set, a demo camera (a labelled fixture clip replayed
 // as a live HLS stream) and one worker. Prints each case as it appears with the path of its clip.
 import { createWriteStream } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { CameraConfigInput } from '../pipeline/rules/config-schema.js';
-import { startHlsLoop, type HlsLoop } from './hls-loop.js';
+import { DEMO_CAMERA_ID, demoCamera } from '../demo/demo-camera.js';
+import { startHlsLoop, type HlsLoop } from '../demo/hls-loop.js';
 import { closeRedis, createRedis } from '../infra/redis.js';
 import { startLocalRedis, type LocalRedis } from './redis-server.js';
 import { REPO_ROOT } from '../infra/settings.js';
 import { CameraStore } from '../infra/stores/camera-store.js';
 import type { CaseRecord } from '../infra/stores/case-store.js';
 import { startWorker, type StartWorkerOptions, type WorkerHandle } from './worker.js';
-
-export const DEMO_CAMERA_ID = 'demo-kerb';
-export const DEMO_FIXTURE = 'illegal_parking_pos';
 
 export interface EmbeddedOptions {
   /** State directory (rings, evidence, redis data, logs). Default DATA_DIR or .cache/citywatch. */
@@ -38,16 +35,6 @@ export interface EmbeddedHandle {
   redis: LocalRedis | null;
   demoUrl: string | null;
   stop(): Promise<void>;
-}
-
-/** The demo clip and its camera config, built from real footage by the fixture generator. */
-async function demoCamera(): Promise<{ clip: string; config: CameraConfigInput }> {
-  const { generateFixtures } = await import('../fixtures/generate.js');
-  const [fx] = await generateFixtures({ only: [DEMO_FIXTURE] });
-  if (!fx) throw new Error(`fixture ${DEMO_FIXTURE} could not be generated`);
-  const config = JSON.parse(await readFile(fx.cameraPath, 'utf8')) as CameraConfigInput;
-  config.camera = { ...config.camera, id: DEMO_CAMERA_ID, name: 'Demo kerb lane (fixture replayed as live HLS)' };
-  return { clip: fx.clipPath, config };
 }
 
 export function describeCase(c: CaseRecord, clip: string | null): string {

@@ -11,7 +11,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { closeRedis, createRedis } from '../../infra/redis.js';
 import { waitFor as waitUntil } from '../support/wait.js';
 
-export { startHlsLoop } from '../../workers/hls-loop.js';
+export { startHlsLoop } from '../../demo/hls-loop.js';
 
 export async function tempDir(tag: string): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), `citywatch-${tag}-`));
