@@ -19,7 +19,8 @@ const PURE = '^pipeline/(geometry|track|rules|eval)/';
 const TEST_FILE = '\\.test\\.ts$';
 
 /** I/O and heavy native modules a pure module must not import (Node built-ins, with or without node:). */
-const IO_CORE = '^(node:)?(child_process|cluster|dgram|dns|fs|fs/promises|http|http2|https|inspector|net|readline|repl|tls|worker_threads)$';
+const IO_CORE =
+  '^(node:)?(child_process|cluster|dgram|dns|fs|fs/promises|http|http2|https|inspector|net|readline|repl|tls|worker_threads)$';
 const IO_PACKAGES =
   '(^|/)node_modules/(ioredis|bullmq|minio|pg|pg-[^/]+|kysely|kysely-[^/]+|@electric-sql/[^/]+|express|multer|pino|pino-http|prom-client|rate-limiter-flexible|onnxruntime-node|sharp)/';
 
@@ -62,7 +63,9 @@ module.exports = {
       severity: 'error',
       comment: 'Pure folders import only other pure folders and pipeline/types.ts, so purity holds transitively too.',
       from: { path: PURE, pathNot: TEST_FILE },
-      to: { path: '^(pipeline/(source|detect|evidence|report|load)/|pipeline/(analyzer|replay)\\.ts$|infra/|workers/|api/|bin/|demo/|fixtures/|models/|test/)' },
+      to: {
+        path: '^(pipeline/(source|detect|evidence|report|load)/|pipeline/(analyzer|replay)\\.ts$|infra/|workers/|api/|bin/|demo/|fixtures/|models/|test/)',
+      },
     },
     {
       name: 'pipeline-not-to-outer-layers',

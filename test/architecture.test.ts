@@ -21,7 +21,13 @@ interface Violation {
 }
 
 async function violations(baseDir: string, roots: string[]): Promise<Violation[]> {
-  const options: ICruiseOptions = { ...config.options, validate: true, ruleSet: { forbidden: config.forbidden }, baseDir, outputType: 'json' };
+  const options: ICruiseOptions = {
+    ...config.options,
+    validate: true,
+    ruleSet: { forbidden: config.forbidden },
+    baseDir,
+    outputType: 'json',
+  };
   const { output } = await cruise(roots, options);
   const result = (typeof output === 'string' ? JSON.parse(output) : output) as ICruiseResult;
   return result.summary.violations.map((v) => ({
@@ -50,7 +56,8 @@ describe('architecture (dependency-cruiser)', () => {
       'pipeline/track/uses-source.ts': "import { frames } from '../source/frames.js';\nexport const f = frames;\n",
       'pipeline/source/frames.ts': "import { spawn } from 'node:child_process';\nexport const frames = spawn;\n",
       // a test beside pure code may read its testdata: not reported
-      'pipeline/rules/reads-files.test.ts': "import { readFileSync } from 'node:fs';\nimport type { Box } from '../types.js';\nexport const t: Box | typeof readFileSync = readFileSync;\n",
+      'pipeline/rules/reads-files.test.ts':
+        "import { readFileSync } from 'node:fs';\nimport type { Box } from '../types.js';\nexport const t: Box | typeof readFileSync = readFileSync;\n",
       // a cycle
       'pipeline/geometry/a.ts': "import { b } from './b.js';\nexport const a = () => b;\n",
       'pipeline/geometry/b.ts': "import { a } from './a.js';\nexport const b = () => a;\n",

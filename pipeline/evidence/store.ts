@@ -44,7 +44,7 @@ export interface EvidenceStore {
 /** Metadata key under which every adapter records the content's sha256. */
 export const SHA256_META = 'sha256';
 
-const KEY_PART = /^[A-Za-z0-9_.\-]+$/;
+const KEY_PART = /^[A-Za-z0-9_.-]+$/;
 
 /**
  * Rejects keys that could escape a root directory or confuse an object store: absolute paths,

@@ -118,7 +118,7 @@ export class TextDetector {
       try {
         return await ort.InferenceSession.create(p, sessionOpts);
       } catch (err) {
-        throw new Error(`TextDetector: cannot load the ${what} model ${p}: ${(err as Error).message}`);
+        throw new Error(`TextDetector: cannot load the ${what} model ${p}: ${(err as Error).message}`, { cause: err });
       }
     };
     const [det, rec] = [await load(detPath, 'detection'), await load(recPath, 'recognition')];
@@ -126,7 +126,7 @@ export class TextDetector {
     try {
       dict = await readFile(dictPath, 'utf8');
     } catch (err) {
-      throw new Error(`TextDetector: cannot read the character dictionary ${dictPath}: ${(err as Error).message}`);
+      throw new Error(`TextDetector: cannot read the character dictionary ${dictPath}: ${(err as Error).message}`, { cause: err });
     }
     const charset = parseCharset(dict);
     const meta = rec.outputMetadata[0];
