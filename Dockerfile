@@ -27,6 +27,8 @@ RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 
 COPY models ./models
 COPY pipeline ./pipeline
+COPY infra ./infra
+COPY demo ./demo
 COPY workers ./workers
 COPY api ./api
 COPY --from=console /app/api/console/dist ./api/console/dist

@@ -2,7 +2,7 @@
 // before and after, and when. Behind a small interface so the records can move to PostgreSQL with the
 // other stores; the Redis version keeps the newest `maxEntries` in one capped list.
 import type { Redis } from 'ioredis';
-import { Keys } from '../workers/redis.js';
+import { Keys } from '../infra/redis.js';
 
 export interface AuditEntry {
   /** Monotonic per store, newest highest; the page cursor. */

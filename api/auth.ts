@@ -4,7 +4,7 @@
 // dump holds no usable key. Keys live in PostgreSQL (api_keys).
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
-import type { Db } from '../workers/db/db.js';
+import type { Db } from '../infra/db/db.js';
 
 export const ROLES = ['admin', 'operator', 'platform', 'tester'] as const;
 export type Role = (typeof ROLES)[number];

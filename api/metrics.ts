@@ -1,8 +1,8 @@
 // /metrics: the API process' own metrics plus the deployment-wide counters workers publish into
-// Redis (api/metrics-shared.ts), BullMQ queue depths and camera states, in Prometheus text format.
+// Redis (infra/metrics-shared.ts), BullMQ queue depths and camera states, in Prometheus text format.
 import type { Redis } from 'ioredis';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { FRAME_AGE_BUCKETS_S, INFERENCE_BUCKETS_MS, readGauges, readSharedMetric, SHARED_METRICS, type Labels } from './metrics-shared.js';
+import { FRAME_AGE_BUCKETS_S, INFERENCE_BUCKETS_MS, readGauges, readSharedMetric, SHARED_METRICS, type Labels } from '../infra/metrics-shared.js';
 
 interface MetricValue {
   labels: Labels;

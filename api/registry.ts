@@ -71,6 +71,7 @@ export interface RouteDef<P extends z.ZodType, Q extends z.ZodType, B extends z.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyRoute = RouteDef<any, any, any>;
 
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- z.ZodObject<{}> is zod's type of an object schema with no keys
 export function defineRoute<P extends z.ZodType = z.ZodObject<{}>, Q extends z.ZodType = z.ZodObject<{}>, B extends z.ZodType = z.ZodUnknown>(def: RouteDef<P, Q, B>): AnyRoute {
   return def as AnyRoute;
 }

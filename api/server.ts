@@ -1,29 +1,29 @@
 // `citywatch api`: the HTTP server process. Wires the stores, queues and evidence store from the same
-// environment the workers read (workers/settings.ts), bootstraps the admin key and listens.
+// environment the workers read (infra/settings.ts), bootstraps the admin key and listens.
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
-import { DeliveryService } from '../workers/delivery/delivery.js';
-import { S3EvidenceStore } from '../workers/adapters/s3-store.js';
-import { closeRedis, createRedis } from '../workers/redis.js';
-import { createReplayQueue, createReplayWorker } from '../workers/replay/processor.js';
-import { settingsFromEnv, type WorkerSettings } from '../workers/settings.js';
-import { CameraStore } from '../workers/stores/camera-store.js';
-import { CaseStore } from '../workers/stores/case-store.js';
-import { loadConventions } from '../workers/stores/conventions-file.js';
-import { openDatabase, ping, type Database } from '../workers/db/db.js';
-import { HealthStore } from '../workers/stores/health-store.js';
-import { openEvidenceStore } from '../workers/worker.js';
+import { DeliveryService } from '../infra/delivery/delivery.js';
+import { S3EvidenceStore } from '../infra/adapters/s3-store.js';
+import { closeRedis, createRedis } from '../infra/redis.js';
+import { createReplayQueue, createReplayWorker } from './replay/processor.js';
+import { settingsFromEnv, type WorkerSettings } from '../infra/settings.js';
+import { CameraStore } from '../infra/stores/camera-store.js';
+import { CaseStore } from '../infra/stores/case-store.js';
+import { loadConventions } from '../infra/stores/conventions-file.js';
+import { openDatabase, ping, type Database } from '../infra/db/db.js';
+import { HealthStore } from '../infra/stores/health-store.js';
+import { openEvidenceStore } from '../infra/adapters/open-store.js';
 import { Queue } from 'bullmq';
 import { createApp, DEFAULT_MAX_UPLOAD_BYTES, uploadDirFor } from './app.js';
 import { rateLimitFromEnv } from './rate-limit.js';
 import { replayAllowCidrsFromEnv } from '../pipeline/source/address-policy.js';
 import { ApiKeyStore, bootstrapAdmin } from './auth.js';
-import { EvidenceLinks } from './evidence-links.js';
+import { EvidenceLinks } from '../infra/evidence-links.js';
 import type { ReadinessCheck } from './deps.js';
-import { initSharedMetrics, recordReplay } from './metrics-shared.js';
+import { initSharedMetrics, recordReplay } from '../infra/metrics-shared.js';
 import { listenErrorMessage } from './listen.js';
 
 export interface StartApiOptions {

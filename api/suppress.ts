@@ -7,9 +7,9 @@ import type { ApiDeps } from './deps.js';
 import { ApiError, notFound } from './errors.js';
 import { DEFAULT_SUPPRESSION_PADDING, type Suppression } from '../pipeline/rules/config-schema.js';
 import { suppressionPolygon } from '../pipeline/rules/suppressions.js';
-import { toPublic, type CameraRecord } from '../workers/stores/camera-store.js';
-import { CASE_TRANSITIONS, CaseTransitionError, type CaseRecord } from '../workers/stores/case-store.js';
-import { LiveStore } from '../workers/stores/live-store.js';
+import { toPublic, type CameraRecord } from '../infra/stores/camera-store.js';
+import { CASE_TRANSITIONS, CaseTransitionError, type CaseRecord } from '../infra/stores/case-store.js';
+import { LiveStore } from '../infra/stores/live-store.js';
 import { validateConfig } from './routes/cameras.js';
 
 /** Roles that may change a camera config (a suppression is one). */

@@ -2,15 +2,10 @@
 // loaded lazily, so `citywatch detect` does not pay for Redis or express imports.
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { scrubSecrets } from '../pipeline/source/input-url.js';
+import { CliError } from './cli-error.js';
 
-export class CliError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode = 1,
-  ) {
-    super(message);
-  }
-}
+/** Re-exported for callers that imported it from here; commands import ./cli-error.js (no cycle). */
+export { CliError };
 
 export function positiveNumber(name: string) {
   return (v: string): number => {
@@ -101,7 +96,7 @@ export function buildProgram(): Command {
     .action(async (opts: { demo: boolean }) => {
       // Before the heavy imports: a second `npm start` is told about the busy port within a second.
       await (await import('../api/listen.js')).assertPortFree(Number(process.env.PORT || 8080), process.env.HOST || '127.0.0.1');
-      const { runEmbedded } = await import('../workers/embedded.js');
+      const { runEmbedded } = await import('./embedded.js');
       await runEmbedded({ demo: opts.demo });
     });
 

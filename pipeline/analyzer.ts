@@ -3,7 +3,7 @@
 // following what the rules' trackingScope names) → rules (the engine, given detections and tracks)
 // → events. The CLI, the stream workers, API replays and the evaluator all use this, so a replay
 // and a live camera decide the same way.
-import type { ClassStatus } from './rules/catalog.js';
+import type { ClassStatus } from './rules/class-status.js';
 import type { CameraConfig } from './rules/config-schema.js';
 import { auxiliaryDetectors, detectorLabels, TEXT_ZONE_TYPES } from './rules/labels.js';
 import { RulesEngine, type RulesEngineOptions } from './rules/engine.js';
@@ -12,7 +12,7 @@ import { TrackingStage } from './track/tracking-stage.js';
 import type { ModelSession } from './detect/session.js';
 import { StaticChangeDetector, type StaticChangeOptions } from './detect/static-change.js';
 import { TextDetector, textDetectionsFromFrame } from './detect/text/index.js';
-import { toPixels } from './rules/geometry.js';
+import { toPixels } from './geometry/geometry.js';
 import type { RegionRequest } from './source/regions.js';
 import type { Box, Detection, Frame, FrameDetections, Track, ViolationEvent } from './types.js';
 

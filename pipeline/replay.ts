@@ -2,7 +2,7 @@
 // `analyze`, API replays and the evaluator all call this, so they cannot disagree.
 import { CameraAnalyzer, sourceRegions, type AnalysisResult } from './analyzer.js';
 import type { InputSpec } from './source/input-url.js';
-import type { ClassStatus } from './rules/catalog.js';
+import type { ClassStatus } from './rules/class-status.js';
 import type { CameraConfig } from './rules/config-schema.js';
 import type { ModelSession } from './detect/session.js';
 import { sourceForModel, sourceTiling } from './detect/stream.js';

@@ -20,7 +20,7 @@ export interface Letterbox {
   scale: number;
   /**
    * Per-axis scales (model px per source px), independent when stretched; absent means `scale`
-   * on both axes. Read them through axisScales() (pipeline/source/letterbox.ts).
+   * on both axes. Read them through axisScales() (pipeline/geometry/letterbox.ts).
    */
   scaleX?: number;
   scaleY?: number;

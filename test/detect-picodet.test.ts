@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ObjectDetector } from '../pipeline/detect/detector.js';
 import { sharedSession } from '../pipeline/detect/session.js';
 import { sourceForModel } from '../pipeline/detect/stream.js';
-import { iou } from '../pipeline/rules/geometry.js';
+import { iou } from '../pipeline/geometry/geometry.js';
 import type { Box, FrameDetections } from '../pipeline/types.js';
 import { DOG_JPG, requireFile } from './support/media.js';
 

@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadGroundTruth } from '../fixtures/ground-truth.js';
+import { loadGroundTruth } from '../pipeline/load/ground-truth-file.js';
 import { generateFixtures } from '../fixtures/generate.js';
 import { defaultFixturesDir } from '../fixtures/sources.js';
 import type { ViolationEvent } from '../pipeline/types.js';

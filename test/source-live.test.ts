@@ -1,6 +1,6 @@
 // Live inputs against real servers: HLS over a local HTTP server, RTSP from GStreamer's RTSP
 // server (as from a camera), and the failure paths a city network produces.
-import { mkdtemp, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';

@@ -11,7 +11,7 @@ import { backoffDelay } from '../pipeline/backoff.js';
 import { sharedSession } from '../pipeline/detect/session.js';
 import { sourceForModel, sourceTiling } from '../pipeline/detect/stream.js';
 import { TextDetector } from '../pipeline/detect/text/index.js';
-import { recordCase, recordDropped, recordEvent, recordFrame, recordFrameAge, setCameraGauges } from '../api/metrics-shared.js';
+import { recordCase, recordDropped, recordEvent, recordFrame, recordFrameAge, setCameraGauges } from '../infra/metrics-shared.js';
 import { getClass } from '../pipeline/rules/catalog.js';
 import { auxiliaryDetectors } from '../pipeline/rules/labels.js';
 import { decideCase, evidenceAfterCreate, needsEpisodeCase, wallAt } from '../pipeline/rules/case-policy.js';
@@ -21,16 +21,16 @@ import { checkInput, type Resolver } from '../pipeline/source/address-policy.js'
 import { isLiveInput, scrubSecrets, secretsSpec } from '../pipeline/source/input-url.js';
 import type { ModelInfo } from '../pipeline/evidence/manifest.js';
 import type { ViolationEvent } from '../pipeline/types.js';
-import type { DeliveryService } from './delivery/delivery.js';
+import type { DeliveryService } from '../infra/delivery/delivery.js';
 import type { EvidenceService, EvidencePurpose } from './evidence.js';
-import type { WorkerSettings } from './settings.js';
-import type { CameraRecord } from './stores/camera-store.js';
-import type { CaseRecord, CaseStore } from './stores/case-store.js';
-import type { HealthState, HealthStore } from './stores/health-store.js';
-import type { NoticeStore } from './stores/notice-store.js';
+import type { WorkerSettings } from '../infra/settings.js';
+import type { CameraRecord } from '../infra/stores/camera-store.js';
+import type { CaseRecord, CaseStore } from '../infra/stores/case-store.js';
+import type { HealthState, HealthStore } from '../infra/stores/health-store.js';
+import type { NoticeStore } from '../infra/stores/notice-store.js';
 import { Verifier } from './verification.js';
 import { DEFAULT_LIVE_OPTIONS, LivePublisher } from './live.js';
-import { LiveStore } from './stores/live-store.js';
+import { LiveStore } from '../infra/stores/live-store.js';
 
 export interface RunnerDeps {
   settings: WorkerSettings;

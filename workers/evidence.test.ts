@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SpoolFullError } from './adapters/spool-store.js';
+import { SpoolFullError } from '../infra/adapters/spool-store.js';
 import { spoolWait } from './evidence.js';
 
 describe('spoolWait (evidence job while the spool is full)', () => {

@@ -13,9 +13,9 @@ import type { ModelInfo } from '../pipeline/evidence/manifest.js';
 import { evidenceKey, type EvidenceStore } from '../pipeline/evidence/store.js';
 import { readRingIndex, type ClipClock } from '../pipeline/source/recorder.js';
 import type { Box, EvidenceRef, NormPoint, ReasonRecord } from '../pipeline/types.js';
-import { SpoolFullError } from './adapters/spool-store.js';
-import type { DeliveryService, EventType } from './delivery/delivery.js';
-import type { CaseRecord, CaseStore } from './stores/case-store.js';
+import { SpoolFullError } from '../infra/adapters/spool-store.js';
+import type { DeliveryService, EventType } from '../infra/delivery/delivery.js';
+import type { CaseRecord, CaseStore } from '../infra/stores/case-store.js';
 
 export const EVIDENCE_QUEUE = 'evidence';
 

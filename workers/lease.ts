@@ -9,7 +9,7 @@
 // A camera is taken over only when its holder is gone: the holder's worker key (refreshed by every
 // renewal round) must have expired too, so a live worker whose renewal came late keeps its cameras.
 import type { Redis } from 'ioredis';
-import { Keys } from './redis.js';
+import { Keys } from '../infra/redis.js';
 
 // Batched renewal: one round trip per lease round for every camera a worker holds, which also
 // announces the worker as alive. KEYS: workers zset, worker key, then lease key and holder key per

@@ -6,8 +6,8 @@ import { performance } from 'node:perf_hooks';
 import { openImage } from '../pipeline/evidence/annotate.js';
 import type { RulesEngine, SubjectDecision } from '../pipeline/rules/engine.js';
 import type { Frame, FrameDetections, Track } from '../pipeline/types.js';
-import type { CameraRecord } from './stores/camera-store.js';
-import type { LiveBox, LiveRecord, LiveStore, LiveSubject } from './stores/live-store.js';
+import type { CameraRecord } from '../infra/stores/camera-store.js';
+import type { LiveBox, LiveRecord, LiveStore, LiveSubject } from '../infra/stores/live-store.js';
 
 export interface LiveOptions {
   /** Seconds between two records of one camera; 0 = off. */

@@ -9,9 +9,9 @@
 import type { Redis } from 'ioredis';
 import type { RulesEngine } from '../pipeline/rules/engine.js';
 import type { Frame } from '../pipeline/types.js';
-import { Keys } from './redis.js';
-import type { WorkerSettings } from './settings.js';
-import { CaseTransitionError, type CaseRecord, type CaseStore } from './stores/case-store.js';
+import { Keys } from '../infra/redis.js';
+import type { WorkerSettings } from '../infra/settings.js';
+import { CaseTransitionError, type CaseRecord, type CaseStore } from '../infra/stores/case-store.js';
 
 export interface VerificationWindow {
   /** Stable id of this verification round (handled timestamp), used in delivery keys. */

@@ -7,23 +7,21 @@ import { redactUrl, scrubSecrets } from '../pipeline/source/input-url.js';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import type { EvidenceStore } from '../pipeline/evidence/store.js';
-import { FsEvidenceStore } from './adapters/fs-store.js';
-import { S3EvidenceStore } from './adapters/s3-store.js';
-import { SpoolingEvidenceStore } from './adapters/spool-store.js';
+import { openEvidenceStore } from '../infra/adapters/open-store.js';
 import { CameraRunner, needsRestart, type Log } from './camera-runner.js';
-import { DeliveryService } from './delivery/delivery.js';
+import { DeliveryService } from '../infra/delivery/delivery.js';
 import { EvidenceService } from './evidence.js';
 import { fairShare, LeaseManager } from './lease.js';
-import { initSharedMetrics, recordLeaseLoss, setWorkerCameras } from '../api/metrics-shared.js';
-import { closeRedis, createRedis } from './redis.js';
-import { settingsFromEnv, type WorkerSettings } from './settings.js';
-import { CameraStore, type CameraRecord } from './stores/camera-store.js';
-import { CaseStore } from './stores/case-store.js';
-import { loadConventions } from './stores/conventions-file.js';
-import { CaseOutbox } from './stores/case-outbox.js';
-import { NoticeStore } from './stores/notice-store.js';
-import { openDatabase, type Database } from './db/db.js';
-import { HealthStore } from './stores/health-store.js';
+import { initSharedMetrics, recordLeaseLoss, setWorkerCameras } from '../infra/metrics-shared.js';
+import { closeRedis, createRedis } from '../infra/redis.js';
+import { settingsFromEnv, type WorkerSettings } from '../infra/settings.js';
+import { CameraStore, type CameraRecord } from '../infra/stores/camera-store.js';
+import { CaseStore } from '../infra/stores/case-store.js';
+import { loadConventions } from '../infra/stores/conventions-file.js';
+import { CaseOutbox } from '../infra/stores/case-outbox.js';
+import { NoticeStore } from '../infra/stores/notice-store.js';
+import { openDatabase, type Database } from '../infra/db/db.js';
+import { HealthStore } from '../infra/stores/health-store.js';
 
 export interface WorkerHandle {
   settings: WorkerSettings;
@@ -48,15 +46,6 @@ export interface StartWorkerOptions extends Partial<WorkerSettings> {
   resolve?: Resolver;
   /** An open database to use (not closed by drain); default: opened from the settings. */
   database?: Database;
-}
-
-/** Evidence store from settings: S3 behind an on-disk spool when configured, else the local filesystem. */
-export async function openEvidenceStore(s: WorkerSettings, log: Log): Promise<EvidenceStore> {
-  if (!s.s3) return new FsEvidenceStore(join(s.dataDir, 'evidence'));
-  const primary = new S3EvidenceStore({ ...s.s3 });
-  // The spool accepts evidence while S3 is down; a failed bucket check at start-up is not fatal.
-  await primary.init().catch((err: Error) => log('S3 not reachable at start-up; evidence will spool', { error: err.message }));
-  return SpoolingEvidenceStore.open(primary, { dir: join(s.dataDir, 'spool'), maxBytes: s.spoolMaxBytes, maxItems: s.spoolMaxItems });
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {

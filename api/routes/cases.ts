@@ -2,10 +2,10 @@
 // (hot spots) and the webhook dead-letter list.
 import { z } from 'zod';
 import { CATALOG, isClassId } from '../../pipeline/rules/catalog.js';
-import { CASE_STATES, type CasePage, type CaseRecord, type CaseState } from '../../workers/stores/case-store.js';
-import { csvHeader, csvRows, geoJsonFeature, type CameraLocation } from '../../workers/stores/case-export.js';
+import { CASE_STATES, type CasePage, type CaseRecord, type CaseState } from '../../infra/stores/case-store.js';
+import { csvHeader, csvRows, geoJsonFeature, type CameraLocation } from '../../infra/stores/case-export.js';
 import type { ApiDeps } from '../deps.js';
-import { DEFAULT_EVIDENCE_URL_TTL_SEC, EvidenceLinks, MAX_EVIDENCE_URL_TTL_SEC } from '../evidence-links.js';
+import { DEFAULT_EVIDENCE_URL_TTL_SEC, EvidenceLinks, MAX_EVIDENCE_URL_TTL_SEC } from '../../infra/evidence-links.js';
 import { ApiError, badRequest, notFound } from '../errors.js';
 import { defineRoute, pageLimit, type Access, type AnyRoute } from '../registry.js';
 import { rejectAndSuppress, SUPPRESS_ROLES } from '../suppress.js';

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { assembleClip } from '../../pipeline/evidence/clip.js';
 import { ringDirOf, ringSegments } from '../../pipeline/source/recorder.js';
-import { LiveStore } from '../../workers/stores/live-store.js';
+import { LiveStore } from '../../infra/stores/live-store.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError, notFound } from '../errors.js';
 import { defineRoute, type Access, type AnyRoute } from '../registry.js';

@@ -1,14 +1,14 @@
 // Replays for testers: submit a clip (upload, allow-listed server path or stream URL) with a camera
-// config and optional ground truth; a BullMQ job in workers/replay/ runs it; poll for progress and
+// config and optional ground truth; a BullMQ job in api/replay/ runs it; poll for progress and
 // the result; fetch the annotated snapshots.
 import { randomBytes } from 'node:crypto';
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { groundTruthSchema } from '../../fixtures/ground-truth.js';
+import { groundTruthSchema } from '../../pipeline/eval/ground-truth.js';
 import { checkUrlPolicy } from './cameras.js';
 import { probeInput } from '../../pipeline/source/probe.js';
-import { replayProgressSchema, snapshotKey, type ReplayJobData, type ReplayResult } from '../../workers/replay/processor.js';
+import { replayProgressSchema, snapshotKey, type ReplayJobData, type ReplayResult } from '../replay/processor.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError, badRequest, notFound, validationError } from '../errors.js';
 import { NotVideoError, probeVideoFile } from '../media.js';

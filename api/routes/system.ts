@@ -1,6 +1,6 @@
 // Liveness, readiness, metrics, the OpenAPI document and API-key management.
 import { z } from 'zod';
-import { HEALTH_STATES } from '../../workers/stores/health-store.js';
+import { HEALTH_STATES } from '../../infra/stores/health-store.js';
 import { ApiKeyStore, ROLES } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError, notFound } from '../errors.js';

@@ -3,11 +3,12 @@ import path from 'node:path';
 import { sharedSession } from '../../pipeline/detect/session.js';
 import { annotateFrame } from '../../pipeline/evidence/annotate.js';
 import { getClass } from '../../pipeline/rules/catalog.js';
-import { ConfigError, loadCameraConfigFile } from '../../pipeline/rules/zones.js';
+import { loadCameraConfigFile } from '../../pipeline/load/camera-config-file.js';
+import { ConfigError } from '../../pipeline/rules/zones.js';
 import { replayClip } from '../../pipeline/replay.js';
 import type { Refusal } from '../../pipeline/rules/engine.js';
 import type { Frame, ViolationEvent } from '../../pipeline/types.js';
-import { CliError } from '../cli.js';
+import { CliError } from '../cli-error.js';
 
 export interface AnalyzeOptions {
   /** Print refusals (rule + numbers) as they change. */

@@ -6,17 +6,17 @@ import path from 'node:path';
 import { sharedSession } from '../../pipeline/detect/session.js';
 import { matchClip, predictedEpisodes, DEFAULT_TOLERANCE_SEC, type ClipMatch, type PredictedEpisode, type TruthEpisode } from '../../pipeline/eval/match.js';
 import { computeMetrics, gateFailures, type ClassMetrics } from '../../pipeline/eval/metrics.js';
-import { prBarsSvg, svgToPng, sweepSvg, timelineSvg, type TimelineRow } from '../../pipeline/eval/plots.js';
+import { prBarsSvg, svgToPng, sweepSvg, timelineSvg, type TimelineRow } from '../../pipeline/report/plots.js';
 import { recordFrame, rerunRules, type RecordedDetections } from '../../pipeline/eval/rerun.js';
 import { detectorLabels } from '../../pipeline/rules/labels.js';
-import { renderMarkdown, summaryText, type ClipSummary, type EvalReport, type SweepReport } from '../../pipeline/eval/report.js';
+import { renderMarkdown, summaryText, type ClipSummary, type EvalReport, type SweepReport } from '../../pipeline/report/report.js';
 import { parseSweepSpec, SweepSpecError, sweepSlug, withOverride, type SweepSpec } from '../../pipeline/eval/sweep.js';
 import { replayClip } from '../../pipeline/replay.js';
 import type { ViolationEvent } from '../../pipeline/types.js';
-import { GroundTruthError, loadGroundTruth, type LoadedGroundTruth } from '../../fixtures/ground-truth.js';
+import { GroundTruthError, loadGroundTruth, type LoadedGroundTruth } from '../../pipeline/load/ground-truth-file.js';
 import { defaultFixturesDir } from '../../fixtures/sources.js';
 import { loadManifest } from '../../models/manifest.js';
-import { CliError } from '../cli.js';
+import { CliError } from '../cli-error.js';
 import { isLiveInput } from '../../pipeline/source/input-url.js';
 
 export interface EvalOptions {

@@ -4,7 +4,7 @@ import { decodeYolox } from './decoders/yolox.js';
 import { decoderFor } from './decoders/index.js';
 import { nms, suppressContainedParts, suppressFamilyDuplicates } from './nms.js';
 import { frameToTensorData } from './preprocess.js';
-import { computeLetterbox } from '../source/letterbox.js';
+import { computeLetterbox } from '../geometry/letterbox.js';
 
 const manifest: ModelManifest = await loadManifest('yolox_nano');
 const ROW = 85;

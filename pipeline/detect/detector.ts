@@ -4,7 +4,7 @@ import { candidateToSource, mergeTiled, type SourceCandidate } from './tiling.js
 import { nms, suppressContainedParts, suppressFamilyDuplicates } from './nms.js';
 import { frameToTensorData } from './preprocess.js';
 import type { ModelSession } from './session.js';
-import { axisScales } from '../source/letterbox.js';
+import { axisScales } from '../geometry/letterbox.js';
 
 export interface DetectorOptions {
   /** Minimum final score (objectness × class) kept. */

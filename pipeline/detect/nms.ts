@@ -1,4 +1,4 @@
-import { iou as boxIou, overlapOfSmaller } from '../rules/geometry.js';
+import { iou as boxIou, overlapOfSmaller } from '../geometry/geometry.js';
 import type { Candidate } from './decoders/types.js';
 
 /**

@@ -2,7 +2,7 @@
 // tallies; the bench (test/bench/recall.bench.ts) and the regression test do the I/O.
 import { z } from 'zod';
 import type { Box, Detection } from '../types.js';
-import { iou } from '../rules/geometry.js';
+import { iou } from '../geometry/geometry.js';
 
 const unitBox = z
   .tuple([z.number().min(0).max(1), z.number().min(0).max(1), z.number().min(0).max(1), z.number().min(0).max(1)])

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { Box, Frame, Letterbox } from '../types.js';
-import { intersectionArea, boxArea } from '../rules/geometry.js';
+import { intersectionArea, boxArea } from '../geometry/geometry.js';
 import { StaticChangeDetector, edgeSimilarity, fitBrightnessTransfer, labelComponents, type StaticBlob } from './static-change.js';
 
 const VTEST = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';

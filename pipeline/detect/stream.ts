@@ -1,7 +1,7 @@
 // Glue for the common case: one source feeding one detector, sized from the model manifest.
 import type { ModelManifest } from '../../models/manifest.js';
 import { FrameSource, type FrameSourceOptions } from '../source/ffmpeg-source.js';
-import type { TilingOptions } from '../source/tiles.js';
+import type { TilingOptions } from '../geometry/tiles.js';
 
 export type SourceForModelOptions = Omit<FrameSourceOptions, 'width' | 'height' | 'padValue' | 'resize' | 'pixelFormat'>;
 

@@ -3,10 +3,10 @@
 // to the model input, show it at 2-3x that size. Pure geometry and merging; ffmpeg cuts the crops.
 import type { Candidate } from './decoders/types.js';
 import { nms } from './nms.js';
-import type { Rect } from '../source/tiles.js';
+import type { Rect } from '../geometry/tiles.js';
 
-export type { Rect } from '../source/tiles.js';
-export { tileRects } from '../source/tiles.js';
+export type { Rect } from '../geometry/tiles.js';
+export { tileRects } from '../geometry/tiles.js';
 
 export interface MergeOptions {
   /** Same-class boxes above this IoU are one object (plain NMS). */

@@ -3,9 +3,9 @@
 import { execFileSync } from 'node:child_process';
 import sharp, { type Sharp } from 'sharp';
 import { CATALOG } from '../rules/catalog.js';
-import { toPixels } from '../rules/geometry.js';
+import { toPixels } from '../geometry/geometry.js';
 import { frameToRawImage } from '../source/frame-image.js';
-import { axisScales } from '../source/letterbox.js';
+import { axisScales } from '../geometry/letterbox.js';
 import type { Box, Frame, NormPoint } from '../types.js';
 
 export interface Overlay {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SegmentRecord } from '../source/recorder.js';
 import type { Box, EvidenceRef, NormPoint, ViolationEvent } from '../types.js';
-import { scaleBoxes, type PixelSize } from './box-space.js';
+import { scaleBoxes, type PixelSize } from '../geometry/box-space.js';
 import { assembleClip, type ClipCoverage } from './clip.js';
 import { buildManifest, type EvidenceManifest, type ManifestSubject, type ModelInfo } from './manifest.js';
 import { extractFrame, renderSnapshot } from './snapshot.js';

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { inputGuardArgs, parseInput } from '../source/input-url.js';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { toPixels } from '../rules/geometry.js';
+import { toPixels } from '../geometry/geometry.js';
 import type { Box, NormPoint } from '../types.js';
 import type { ClipClock, SegmentRecord } from '../source/recorder.js';
 import { annotateImage, openImage, type ImageInput } from './annotate.js';

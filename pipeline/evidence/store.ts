@@ -1,5 +1,5 @@
 // Evidence-store port: what the evidence stage needs from wherever evidence is kept. Adapters live in
-// workers/adapters (S3/MinIO, local filesystem, spooling wrapper); nothing here talks to a network.
+// infra/adapters (S3/MinIO, local filesystem, spooling wrapper); nothing here talks to a network.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
@@ -44,7 +44,7 @@ export interface EvidenceStore {
 /** Metadata key under which every adapter records the content's sha256. */
 export const SHA256_META = 'sha256';
 
-const KEY_PART = /^[A-Za-z0-9_.\-]+$/;
+const KEY_PART = /^[A-Za-z0-9_.-]+$/;
 
 /**
  * Rejects keys that could escape a root directory or confuse an object store: absolute paths,

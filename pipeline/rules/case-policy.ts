@@ -13,7 +13,7 @@
 // Either way the case's history gets a 'merge' entry with mergeDetails(): the merged episode's
 // reason record, the IoU, the window and the gap.
 import type { Box, ReasonRecord, ViolationEvent } from '../types.js';
-import { iou } from './geometry.js';
+import { iou } from '../geometry/geometry.js';
 
 /** Box IoU at or above which two sightings of one class in one zone are the same violation. */
 export const MERGE_IOU = 0.3;

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CATALOG, CLASS_IDS, classStatus, effectiveThresholds, getClass } from './catalog.js';
+import { CATALOG, CLASS_IDS, getClass } from './catalog.js';
+import { classStatus, effectiveThresholds } from './class-status.js';
 import { cameraConfigSchema, ZONE_TYPES, type CameraConfig } from './config-schema.js';
 
 const yolox = JSON.parse(readFileSync(new URL('../../models/yolox_nano.json', import.meta.url), 'utf8')) as { labels: string[] };

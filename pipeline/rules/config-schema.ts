@@ -1,26 +1,14 @@
 // Camera configuration as data: one schema shared by the CLI, the workers and the HTTP API, so
 // an operator's change is validated the same way wherever it enters.
 import { z } from 'zod';
-import { staticChangeSchema } from '../detect/static-change.js';
+import { staticChangeSchema } from './static-change-schema.js';
 import { trackerTuningSchema } from '../track/byte-tracker.js';
-import { polygonProblem } from './geometry.js';
+import { polygonProblem } from '../geometry/geometry.js';
 import { CLASS_IDS } from './catalog.js';
 
-export const ZONE_TYPES = [
-  'no_vending',
-  'no_parking',
-  'bike_fence',
-  'bike_area',
-  'sidewalk',
-  'roadway',
-  'fire_lane',
-  'storefront_apron',
-  'bin_apron',
-  'wall',
-  'crowd_area',
-  'custom',
-] as const;
-export type ZoneType = (typeof ZONE_TYPES)[number];
+import { ZONE_TYPES, type ZoneType } from './zone-types.js';
+
+export { ZONE_TYPES, type ZoneType };
 
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$|^24:00$/, 'time must be HH:MM (00:00–24:00)');
 

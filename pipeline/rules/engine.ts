@@ -11,7 +11,8 @@
 import type { Box, Detection, FrameDetections, Qualification, Track, ViolationEvent } from '../types.js';
 import { DEFAULT_TRACKER_OPTIONS } from '../track/byte-tracker.js';
 import type { TrackingScope } from '../track/tracking-stage.js';
-import { CATALOG, classStatus, effectiveThresholds, FLAT_MAX_ASPECT, getClass, type ClassDef, type ClassStatus, type ClassThresholds } from './catalog.js';
+import { CATALOG, FLAT_MAX_ASPECT, getClass, type ClassDef, type ClassThresholds } from './catalog.js';
+import { classStatus, effectiveThresholds, type ClassStatus } from './class-status.js';
 import type { CameraConfig, Zone } from './config-schema.js';
 import {
   finish,
@@ -25,7 +26,7 @@ import {
   type Phase,
   type SubjectState,
 } from './debounce.js';
-import { iou } from './geometry.js';
+import { iou } from '../geometry/geometry.js';
 import { median } from '../stats.js';
 import { BoxAssociator, boxGap, groupTextLines, isNextTo } from './subjects.js';
 import { DEFAULT_INSIDE_MARGIN, membershipDetail, scheduleActive, zoneContains, zonesContaining } from './zones.js';

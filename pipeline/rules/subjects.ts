@@ -2,7 +2,7 @@
 // without a detector-assigned id. They do not move, so greedy IoU matching against the last box
 // is enough; a subject survives short absences (OCR misses a frame, a pedestrian walks past).
 import type { Box, Detection } from '../types.js';
-import { iou } from './geometry.js';
+import { iou } from '../geometry/geometry.js';
 
 export interface AssociatorOptions {
   /** Minimum IoU between a detection and a subject's last box to be the same subject. */

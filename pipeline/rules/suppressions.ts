@@ -3,7 +3,7 @@
 import type { Box } from '../types.js';
 import type { Suppression } from './config-schema.js';
 import { DEFAULT_SUPPRESSION_PADDING } from './config-schema.js';
-import { boxFootprint, pointInPolygon } from './geometry.js';
+import { boxFootprint, pointInPolygon } from '../geometry/geometry.js';
 
 const round4 = (v: number) => Math.round(v * 10_000) / 10_000;
 const clamp01 = (v: number) => Math.min(1, Math.max(0, v));

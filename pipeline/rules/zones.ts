@@ -1,11 +1,9 @@
-// Zone membership, zone schedules and camera-config loading: the bridge between an operator's
-// drawn polygons / opening hours and the per-frame rule engine.
-import { readFile } from 'node:fs/promises';
-import { extname } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+// Zone membership, zone schedules and camera-config validation: the bridge between an operator's
+// drawn polygons / opening hours and the per-frame rule engine. Reading a config file from disk is
+// pipeline/load/camera-config-file.ts.
 import type { Box } from '../types.js';
 import { cameraConfigSchema, formatIssues, type CameraConfig, type Schedule, type Zone } from './config-schema.js';
-import { boxFootprint, boxOverlapRatio, distanceToInnerEdges, pointInPolygon, toPixels, type Point } from './geometry.js';
+import { boxFootprint, boxOverlapRatio, distanceToInnerEdges, pointInPolygon, toPixels, type Point } from '../geometry/geometry.js';
 
 /**
  * Footprint membership of tracked vehicles and people (the dwell classes): how far inside (× box
@@ -134,32 +132,4 @@ export function parseCameraConfig(input: unknown): CameraConfig {
   const r = cameraConfigSchema.safeParse(input);
   if (!r.success) throw new ConfigError(`invalid camera config: ${formatIssues(r.error)}`);
   return r.data;
-}
-
-/** Reads a .yaml/.yml/.json camera config; errors carry the path. */
-export async function loadCameraConfigFile(path: string): Promise<CameraConfig> {
-  const ext = extname(path).toLowerCase();
-  if (!['.yaml', '.yml', '.json'].includes(ext)) {
-    throw new ConfigError(`${path}: unsupported config file type "${ext || '(none)'}" (use .yaml, .yml or .json)`);
-  }
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError(`${path}: cannot read camera config: ${(err as Error).message}`, { cause: err });
-  }
-  let data: unknown;
-  try {
-    // YAML 1.2 (the package default) so unquoted 18:00 stays a string, not sexagesimal 1080.
-    // JSON goes through the same parser on purpose: unlike JSON.parse it rejects duplicate keys
-    // instead of silently keeping the last one.
-    data = parseYaml(text);
-  } catch (err) {
-    throw new ConfigError(`${path}: invalid ${ext === '.json' ? 'JSON' : 'YAML'} syntax: ${(err as Error).message}`, { cause: err });
-  }
-  try {
-    return parseCameraConfig(data);
-  } catch (err) {
-    throw new ConfigError(`${path}: ${(err as Error).message}`, { cause: err });
-  }
 }

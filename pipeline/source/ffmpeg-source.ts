@@ -8,9 +8,9 @@ import { backoffDelay, type Backoff } from '../backoff.js';
 import type { Frame, Letterbox, PixelFormat } from '../types.js';
 import { FrameQueue, type OverflowPolicy } from './frame-queue.js';
 import { inputGuardArgs, isRtsp, parseInput, scrubSecrets, type InputSpec, type ParseInputOptions } from './input-url.js';
-import { computeLetterbox, letterboxFilter } from './letterbox.js';
+import { computeLetterbox, letterboxFilter } from '../geometry/letterbox.js';
 import { probeInput, type ProbeResult } from './probe.js';
-import { tileRects, type Rect, type TilingOptions } from './tiles.js';
+import { tileRects, type Rect, type TilingOptions } from '../geometry/tiles.js';
 import { assembleRegion, regionFilters, regionGeometry, regionRows, type RegionGeometry, type RegionRequest } from './regions.js';
 import type { AttachedRun, Recorder } from './recorder.js';
 

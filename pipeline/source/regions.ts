@@ -6,7 +6,7 @@
 // than that travels as vertical strips of the model width (the last one padded) and is put back
 // together here. Pure geometry and byte copying; ffmpeg-source.ts runs the filters.
 import type { FrameRegion, PixelFormat } from '../types.js';
-import type { Rect } from './tiles.js';
+import type { Rect } from '../geometry/tiles.js';
 
 /** A region to crop, normalised 0..1 on both axes of the source picture. */
 export interface RegionRequest {

@@ -3,7 +3,7 @@ import { buildFfmpegArgs, chooseDecode } from './ffmpeg-source.js';
 import { keyframeInterval } from './probe.js';
 import { FrameQueue } from './frame-queue.js';
 import { InputError, parseInput, redactUrl, scrubSecrets } from './input-url.js';
-import { axisScales, computeLetterbox, letterboxFilter } from './letterbox.js';
+import { axisScales, computeLetterbox, letterboxFilter } from '../geometry/letterbox.js';
 
 describe('input classification and protocol whitelist', () => {
   it('classifies each allowed scheme with its own whitelist', () => {

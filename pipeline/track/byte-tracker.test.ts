@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Box, Detection, Track } from '../types.js';
-import { iou } from '../rules/geometry.js';
+import { iou } from '../geometry/geometry.js';
 import { ByteTracker, stationaryShift, votedLabel } from './byte-tracker.js';
 
 function det(box: Box, score = 0.9, label = 'person', frameTime = 0): Detection {

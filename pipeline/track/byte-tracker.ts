@@ -4,7 +4,7 @@
 // Pure and deterministic: same detections and times in, same tracks out.
 import { z } from 'zod';
 import type { Box, Detection, Track } from '../types.js';
-import { iou } from '../rules/geometry.js';
+import { iou } from '../geometry/geometry.js';
 import { median } from '../stats.js';
 import { assign } from './assignment.js';
 import { BoxKalman, type KalmanNoise } from './kalman.js';

@@ -3,7 +3,7 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROLES, type Role } from '../../api/auth.js';
-import { MetricsRecorder } from '../../api/metrics-shared.js';
+import { MetricsRecorder } from '../../infra/metrics-shared.js';
 import { openApiPath, type AnyRoute } from '../../api/registry.js';
 import { samplePath, startHarness, type Harness, PREFIX } from './harness.js';
 import { waitFor } from '../support/wait.js';

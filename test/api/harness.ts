@@ -9,15 +9,15 @@ import { ROLES, type Role } from '../../api/auth.js';
 import type { ApiDeps } from '../../api/deps.js';
 import type { RateLimitOptions } from '../../api/rate-limit.js';
 import type { Resolver } from '../../pipeline/source/address-policy.js';
-import { FsEvidenceStore } from '../../workers/adapters/fs-store.js';
-import { DeliveryService } from '../../workers/delivery/delivery.js';
-import { closeRedis, createRedis } from '../../workers/redis.js';
+import { FsEvidenceStore } from '../../infra/adapters/fs-store.js';
+import { DeliveryService } from '../../infra/delivery/delivery.js';
+import { closeRedis, createRedis } from '../../infra/redis.js';
 import { startLocalRedis, type LocalRedis } from '../../workers/redis-server.js';
-import { createReplayQueue } from '../../workers/replay/processor.js';
-import { CameraStore } from '../../workers/stores/camera-store.js';
-import { CaseStore } from '../../workers/stores/case-store.js';
-import { openDatabase, type Database } from '../../workers/db/db.js';
-import { HealthStore } from '../../workers/stores/health-store.js';
+import { createReplayQueue } from '../../api/replay/processor.js';
+import { CameraStore } from '../../infra/stores/camera-store.js';
+import { CaseStore } from '../../infra/stores/case-store.js';
+import { openDatabase, type Database } from '../../infra/db/db.js';
+import { HealthStore } from '../../infra/stores/health-store.js';
 import '../support/media.js'; // sets MODEL_DIR
 
 export const PREFIX = 'cwt';

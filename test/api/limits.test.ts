@@ -74,7 +74,7 @@ describe('page sizes, body sizes, audit log, address policy', () => {
     expect((await request(h.app).get('/v1/audit').set(as('operator'))).status).toBe(403);
     const res = await request(h.app).get('/v1/audit?target=camera:aud-1').set(as('admin'));
     expect(res.status).toBe(200);
-    const items = res.body.items as Array<Record<string, any>>;
+    const items = res.body.items as Array<Record<string, unknown> & { before: { name: string }; after: { name: string } }>;
     expect(items.map((e) => e.action)).toEqual(['deleteCamera', 'updateCamera', 'createCamera']);
     const keys = await h.app.keys.list();
     const op = keys.find((k) => k.role === 'operator')!;

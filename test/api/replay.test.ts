@@ -6,7 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createReplayWorker } from '../../workers/replay/processor.js';
+import { createReplayWorker } from '../../api/replay/processor.js';
 import type { ViolationEvent } from '../../pipeline/types.js';
 import sharp from 'sharp';
 import { dogClip, REPO_ROOT, run, TEST_CACHE } from '../support/media.js';

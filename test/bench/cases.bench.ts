@@ -8,9 +8,9 @@
 // matrix, and checks the rollups against a direct count.
 import { CompiledQuery, sql } from 'kysely';
 import { CATALOG } from '../../pipeline/rules/catalog.js';
-import { openDatabase } from '../../workers/db/db.js';
-import { schemaFingerprint } from '../../workers/db/migrations.js';
-import { CaseStore, type CaseFilters, type CaseRecord, type CaseState } from '../../workers/stores/case-store.js';
+import { openDatabase } from '../../infra/db/db.js';
+import { schemaFingerprint } from '../../infra/db/migrations.js';
+import { CaseStore, type CaseFilters, type CaseRecord, type CaseState } from '../../infra/stores/case-store.js';
 import { startPostgres, type LocalPostgres } from '../support/postgres.js';
 
 function arg(name: string): string | undefined {

@@ -17,10 +17,10 @@ import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { FRAME_AGE_BUCKETS_S } from '../../api/metrics-shared.js';
-import { closeRedis, createRedis } from '../../workers/redis.js';
+import { FRAME_AGE_BUCKETS_S } from '../../infra/metrics-shared.js';
+import { closeRedis, createRedis } from '../../infra/redis.js';
 import { freeTcpPort, startLocalRedis } from '../../workers/redis-server.js';
-import { CameraStore } from '../../workers/stores/camera-store.js';
+import { CameraStore } from '../../infra/stores/camera-store.js';
 import { REPO_ROOT, run, SHARED } from '../support/media.js';
 import { startRtspServer } from '../support/rtsp.js';
 

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { allowedUpdates, CASE_STATES as UI_STATES, CASE_TRANSITIONS as UI_TRANSITIONS, STATUS_UPDATES as UI_UPDATES } from '../../api/console/src/case-states.js';
 import { STATUS_UPDATES } from '../../api/routes/cases.js';
-import { CASE_STATES, CASE_TRANSITIONS } from '../../workers/stores/case-store.js';
+import { CASE_STATES, CASE_TRANSITIONS } from '../../infra/stores/case-store.js';
 
 describe('console case states', () => {
   it('match the case store and the status route', () => {

@@ -6,7 +6,7 @@
 // Screenshots of every page go to .cache/screenshots/<page>.png.
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_CAMERA_ID } from '../../workers/embedded.js';
+import { DEMO_CAMERA_ID } from '../../demo/demo-camera.js';
 import { waitFor } from '../support/wait.js';
 import { shot, signedIn, startConsoleStack, type ConsoleStack } from './stack.js';
 

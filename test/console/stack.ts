@@ -11,10 +11,10 @@ import { pino } from 'pino';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { createApp, uploadDirFor, type ApiApplication } from '../../api/app.js';
 import { DEFAULT_CONSOLE_DIR } from '../../api/console-static.js';
-import { openDatabase, type Database } from '../../workers/db/db.js';
-import { runEmbedded, type EmbeddedHandle } from '../../workers/embedded.js';
-import { closeRedis, createRedis } from '../../workers/redis.js';
-import { createReplayQueue, createReplayWorker } from '../../workers/replay/processor.js';
+import { openDatabase, type Database } from '../../infra/db/db.js';
+import { runEmbedded, type EmbeddedHandle } from '../../bin/embedded.js';
+import { closeRedis, createRedis } from '../../infra/redis.js';
+import { createReplayQueue, createReplayWorker } from '../../api/replay/processor.js';
 import { REPO_ROOT } from '../support/media.js';
 
 export const SCREENSHOTS = path.join(REPO_ROOT, '.cache', 'screenshots');

@@ -8,12 +8,12 @@ import type { Redis } from 'ioredis';
 import sharp from 'sharp';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Recorder } from '../../pipeline/source/recorder.js';
-import { FsEvidenceStore } from '../../workers/adapters/fs-store.js';
-import { DeliveryService } from '../../workers/delivery/delivery.js';
+import { FsEvidenceStore } from '../../infra/adapters/fs-store.js';
+import { DeliveryService } from '../../infra/delivery/delivery.js';
 import { EvidenceService } from '../../workers/evidence.js';
-import { createRedis, closeRedis } from '../../workers/redis.js';
-import { CaseStore } from '../../workers/stores/case-store.js';
-import { openDatabase } from '../../workers/db/db.js';
+import { createRedis, closeRedis } from '../../infra/redis.js';
+import { CaseStore } from '../../infra/stores/case-store.js';
+import { openDatabase } from '../../infra/db/db.js';
 import { redisPerFile } from '../workers/helpers.js';
 import { makeCameraClip } from './media.js';
 

@@ -10,8 +10,8 @@ import { collectEvidence, eventEvidenceRequest } from '../../pipeline/evidence/c
 import { cropRect, extractFrame, renderSnapshot } from '../../pipeline/evidence/snapshot.js';
 import { Recorder, type SegmentRecord } from '../../pipeline/source/recorder.js';
 import type { ViolationEvent } from '../../pipeline/types.js';
-import { FsEvidenceStore } from '../../workers/adapters/fs-store.js';
-import { S3EvidenceStore } from '../../workers/adapters/s3-store.js';
+import { FsEvidenceStore } from '../../infra/adapters/fs-store.js';
+import { S3EvidenceStore } from '../../infra/adapters/s3-store.js';
 import { startS3Server } from '../support/s3-server.js';
 import { makeCameraClip, probeDuration, probeFirstFrame } from './media.js';
 

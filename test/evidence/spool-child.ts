@@ -2,8 +2,8 @@
 // takes put commands as JSON lines on stdin and reports every store event as JSON lines on stdout,
 // so the test can kill -9 it at any point and start it again.
 import { createInterface } from 'node:readline';
-import { S3EvidenceStore } from '../../workers/adapters/s3-store.js';
-import { SpoolingEvidenceStore } from '../../workers/adapters/spool-store.js';
+import { S3EvidenceStore } from '../../infra/adapters/s3-store.js';
+import { SpoolingEvidenceStore } from '../../infra/adapters/spool-store.js';
 
 const say = (o: Record<string, unknown>) => process.stdout.write(JSON.stringify(o) + '\n');
 

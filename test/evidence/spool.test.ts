@@ -7,8 +7,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startS3Server, type S3TestServer } from '../support/s3-server.js';
-import { S3EvidenceStore } from '../../workers/adapters/s3-store.js';
-import { SpoolFullError, SpoolingEvidenceStore } from '../../workers/adapters/spool-store.js';
+import { S3EvidenceStore } from '../../infra/adapters/s3-store.js';
+import { SpoolFullError, SpoolingEvidenceStore } from '../../infra/adapters/spool-store.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');

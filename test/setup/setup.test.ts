@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { aptInstallCommand, missingModels, missingPackages, modelMessage, nodeModulesState, packageNames, parseDpkgQuery, requirements } from '../../scripts/setup.mjs';
-import { REPO_ROOT } from '../../workers/settings.js';
+import { REPO_ROOT } from '../../infra/settings.js';
 
 // What `dpkg-query -W -f='${Package}\t${Status}\n' …` prints: unknown names go to stderr only; a removed
 // but not purged package keeps a "deinstall" line; multi-arch names carry an architecture.

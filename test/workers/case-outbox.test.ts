@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { openDatabase, type Database } from '../../workers/db/db.js';
-import { CaseOutbox } from '../../workers/stores/case-outbox.js';
-import { CaseStore, type CreateCaseInput } from '../../workers/stores/case-store.js';
+import { openDatabase, type Database } from '../../infra/db/db.js';
+import { CaseOutbox } from '../../infra/stores/case-outbox.js';
+import { CaseStore, type CreateCaseInput } from '../../infra/stores/case-store.js';
 import { startPostgres, type LocalPostgres } from '../support/postgres.js';
 import { waitFor } from './helpers.js';
 

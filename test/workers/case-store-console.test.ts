@@ -1,8 +1,8 @@
 // The case-store queries the operator console adds (open cases per camera, rejection statistics),
 // on both backends: Debian's real PostgreSQL server and PGlite.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, type Database } from '../../workers/db/db.js';
-import { CaseStore, type CreateCaseInput } from '../../workers/stores/case-store.js';
+import { openDatabase, type Database } from '../../infra/db/db.js';
+import { CaseStore, type CreateCaseInput } from '../../infra/stores/case-store.js';
 import { startPostgres, type LocalPostgres } from '../support/postgres.js';
 
 let server: LocalPostgres;

@@ -2,12 +2,12 @@
 // against PGlite (in-process), each test on a fresh database.
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, type Database } from '../../workers/db/db.js';
-import { CaseStore, CaseTransitionError, localHour, splitRange, type CaseRecord, type CaseStats, type CreateCaseInput } from '../../workers/stores/case-store.js';
-import { makeConventions } from '../../workers/stores/conventions.js';
+import { openDatabase, type Database } from '../../infra/db/db.js';
+import { CaseStore, CaseTransitionError, localHour, splitRange, type CaseRecord, type CaseStats, type CreateCaseInput } from '../../infra/stores/case-store.js';
+import { makeConventions } from '../../infra/stores/conventions.js';
 import { decideCase } from '../../pipeline/rules/case-policy.js';
 import type { ViolationEvent } from '../../pipeline/types.js';
-import { NoticeStore } from '../../workers/stores/notice-store.js';
+import { NoticeStore } from '../../infra/stores/notice-store.js';
 import { startPostgres, type LocalPostgres } from '../support/postgres.js';
 
 let server: LocalPostgres;

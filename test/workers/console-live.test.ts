@@ -8,11 +8,11 @@ import sharp from 'sharp';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Worker } from 'bullmq';
-import { iou } from '../../pipeline/rules/geometry.js';
+import { iou } from '../../pipeline/geometry/geometry.js';
 import { readRingIndex, ringDirOf } from '../../pipeline/source/recorder.js';
-import { createReplayWorker, type ReplayJobData, type ReplayResult } from '../../workers/replay/processor.js';
+import { createReplayWorker, type ReplayJobData, type ReplayResult } from '../../api/replay/processor.js';
 import { startWorker, type WorkerHandle } from '../../workers/worker.js';
-import type { LiveRecord } from '../../workers/stores/live-store.js';
+import type { LiveRecord } from '../../infra/stores/live-store.js';
 import { BULL_PREFIX, PREFIX, startHarness, type Harness } from '../api/harness.js';
 import { parkedCarClip, parkedCarConfig, startHlsLoop, waitFor } from './helpers.js';
 

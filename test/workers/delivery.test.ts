@@ -5,12 +5,12 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { initSharedMetrics, labelField, SHARED_METRICS } from '../../api/metrics-shared.js';
+import { initSharedMetrics, labelField, SHARED_METRICS } from '../../infra/metrics-shared.js';
 import { backoffDelay } from '../../pipeline/backoff.js';
-import { DeliveryService, deliveryBackoff } from '../../workers/delivery/delivery.js';
+import { DeliveryService, deliveryBackoff } from '../../infra/delivery/delivery.js';
 import { Webhook } from 'standardwebhooks';
-import { IDEMPOTENCY_HEADER, SIGNATURE_HEADER, signatureHeader, signedHeaders, verifySignature } from '../../workers/delivery/webhook.js';
-import { closeRedis, createRedis } from '../../workers/redis.js';
+import { IDEMPOTENCY_HEADER, SIGNATURE_HEADER, signatureHeader, signedHeaders, verifySignature } from '../../infra/delivery/webhook.js';
+import { closeRedis, createRedis } from '../../infra/redis.js';
 import { redisPerFile, waitFor } from './helpers.js';
 
 const SECRET = 'test-secret-1';

@@ -29,7 +29,7 @@ describe('embedded run', () => {
     const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: join(t.dir, 'data'), INFER_THREADS: '1', MODEL_DIR: process.env.MODEL_DIR ?? join(SHARED, 'models'), PORT: '0', HOST: '127.0.0.1' };
     for (const k of ['REDIS_URL', 'S3_ENDPOINT', 'WEBHOOK_URL', 'CITYWATCH_ADMIN_KEY', 'DATABASE_URL']) delete env[k];
     const started = Date.now();
-    child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'workers', 'run.ts')], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bin', 'run.ts')], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));

@@ -8,10 +8,10 @@ import { startLocalRedis, type LocalRedis } from '../../workers/redis-server.js'
 import type { CameraConfigInput } from '../../pipeline/rules/config-schema.js';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll } from 'vitest';
-import { closeRedis, createRedis } from '../../workers/redis.js';
+import { closeRedis, createRedis } from '../../infra/redis.js';
 import { waitFor as waitUntil } from '../support/wait.js';
 
-export { startHlsLoop } from '../../workers/hls-loop.js';
+export { startHlsLoop } from '../../demo/hls-loop.js';
 
 export async function tempDir(tag: string): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), `citywatch-${tag}-`));

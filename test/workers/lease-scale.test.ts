@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LeaseManager } from '../../workers/lease.js';
-import { CameraStore } from '../../workers/stores/camera-store.js';
+import { CameraStore } from '../../infra/stores/camera-store.js';
 import { startWorker, type WorkerHandle } from '../../workers/worker.js';
 import { SHARED } from '../support/media.js';
 import { parkedCarConfig, redisPerFile, tempDir, waitFor } from './helpers.js';

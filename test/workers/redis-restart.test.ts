@@ -5,7 +5,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IDEMPOTENCY_HEADER, SIGNATURE_HEADER, verifySignature } from '../../workers/delivery/webhook.js';
+import { IDEMPOTENCY_HEADER, SIGNATURE_HEADER, verifySignature } from '../../infra/delivery/webhook.js';
 import type { LocalRedis } from '../../workers/redis-server.js';
 import { startWorker, type WorkerHandle } from '../../workers/worker.js';
 import { parkedCarClip, parkedCarConfig, startHlsLoop, tempDir, testRedis, waitFor } from './helpers.js';

@@ -1,9 +1,9 @@
 // Camera and health stores against a real redis-server (cases: case-store.test.ts, on PostgreSQL and PGlite).
 import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { closeRedis, createRedis } from '../../workers/redis.js';
-import { CameraStore, redactUrl, toPublic } from '../../workers/stores/camera-store.js';
-import { HealthStore } from '../../workers/stores/health-store.js';
+import { closeRedis, createRedis } from '../../infra/redis.js';
+import { CameraStore, redactUrl, toPublic } from '../../infra/stores/camera-store.js';
+import { HealthStore } from '../../infra/stores/health-store.js';
 import { parkedCarConfig, redisPerFile } from './helpers.js';
 import { waitFor } from '../support/wait.js';
 

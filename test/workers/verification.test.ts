@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { closeRedis, createRedis } from '../../workers/redis.js';
+import { closeRedis, createRedis } from '../../infra/redis.js';
 import type { LocalRedis } from '../../workers/redis-server.js';
 import { startWorker, type WorkerHandle } from '../../workers/worker.js';
 import { carLeavesClip, parkedCarClip, parkedCarConfig, startHlsLoop, tempDir, testRedis, waitFor } from './helpers.js';

@@ -1,6 +1,6 @@
 // Pixel plumbing for the OCR models: crops, rotation and bilinear resizing of packed RGB/BGR
 // images into float planes. Pure; no codecs involved so it can run on every frame.
-import type { Box, Frame, PixelFormat } from '../../types.js';
+import type { Box } from '../../types.js';
 
 import type { RawImage } from '../../source/frame-image.js';
 

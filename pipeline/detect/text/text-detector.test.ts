@@ -5,7 +5,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Box, Frame } from '../../types.js';
-import { boxArea, intersectionArea } from '../../rules/geometry.js';
+import { boxArea, intersectionArea } from '../../geometry/geometry.js';
 import { TextDetector, textDetectionsFromFrame, type RawImage } from './text-detector.js';
 import { extractPhoneNumbers } from './phones.js';
 import { frameToRawImage } from './image.js';

@@ -10,7 +10,7 @@ import { ctcGreedyDecode, parseCharset } from './ctc.js';
 import { DEFAULT_DB_OPTIONS, dbBoxes } from './db-postprocess.js';
 import { assertRawImage, clipBox, cropRgb, frameToRawImage, resizeToChw, rotateCcw, type RawImage } from './image.js';
 import { extractPhoneNumbers } from './phones.js';
-import { axisScales } from '../../source/letterbox.js';
+import { axisScales } from '../../geometry/letterbox.js';
 
 export type { RawImage } from './image.js';
 
@@ -118,7 +118,7 @@ export class TextDetector {
       try {
         return await ort.InferenceSession.create(p, sessionOpts);
       } catch (err) {
-        throw new Error(`TextDetector: cannot load the ${what} model ${p}: ${(err as Error).message}`);
+        throw new Error(`TextDetector: cannot load the ${what} model ${p}: ${(err as Error).message}`, { cause: err });
       }
     };
     const [det, rec] = [await load(detPath, 'detection'), await load(recPath, 'recognition')];
@@ -126,7 +126,7 @@ export class TextDetector {
     try {
       dict = await readFile(dictPath, 'utf8');
     } catch (err) {
-      throw new Error(`TextDetector: cannot read the character dictionary ${dictPath}: ${(err as Error).message}`);
+      throw new Error(`TextDetector: cannot read the character dictionary ${dictPath}: ${(err as Error).message}`, { cause: err });
     }
     const charset = parseCharset(dict);
     const meta = rec.outputMetadata[0];

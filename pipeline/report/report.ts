@@ -1,5 +1,5 @@
 // Text renderings of an evaluation: the fixed-width summary for a terminal and the Markdown report.
-import type { ClassMetrics, ConfusionTable, EvalMetrics } from './metrics.js';
+import type { ClassMetrics, ConfusionTable, EvalMetrics } from '../eval/metrics.js';
 
 export interface ClipSummary {
   id: string;

@@ -11,7 +11,7 @@ export async function loadConventions(file: string | null | undefined): Promise<
   try {
     raw = parse(await readFile(file, 'utf8'));
   } catch (err) {
-    throw new Error(`city conventions ${file}: ${(err as Error).message}`);
+    throw new Error(`city conventions ${file}: ${(err as Error).message}`, { cause: err });
   }
   const r = conventionsSchema.safeParse(raw ?? {});
   if (!r.success) throw new Error(`city conventions ${file}: ${z.prettifyError(r.error)}`);

@@ -1,4 +1,4 @@
-// `node --import tsx workers/run.ts`: the embedded single-machine mode (what `citywatch run` calls).
+// `node --import tsx bin/run.ts`: the embedded single-machine mode (what `citywatch run` calls).
 import { runEmbedded } from './embedded.js';
 
 try {

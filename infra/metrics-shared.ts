@@ -5,7 +5,7 @@
 // Recording is fire-and-forget: a metrics hiccup must never slow or break analysis, so failures are
 // swallowed (and counted in `failures`).
 import type { Redis } from 'ioredis';
-import { Keys } from '../workers/redis.js';
+import { Keys } from './redis.js';
 
 /** Inference latency histogram buckets, milliseconds (exposed in seconds). */
 export const INFERENCE_BUCKETS_MS = [10, 25, 50, 100, 250, 500, 1000, 2500, 5000] as const;

@@ -6,7 +6,7 @@
 import { backoffDelay, type Backoff } from '../../pipeline/backoff.js';
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { recordDelivery } from '../../api/metrics-shared.js';
+import { recordDelivery } from '../metrics-shared.js';
 import { Keys } from '../redis.js';
 import { postWebhook, WebhookError, type WebhookTarget } from './webhook.js';
 

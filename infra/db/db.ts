@@ -117,7 +117,7 @@ async function lockDir(dataDir: string): Promise<() => Promise<void>> {
       } catch {
         alive = false;
       }
-      if (alive) throw new Error(`PGlite database ${dataDir} is in use by process ${pid}; PGlite serves one process — set DATABASE_URL (PostgreSQL) to run the API and workers as separate processes`);
+      if (alive) throw new Error(`PGlite database ${dataDir} is in use by process ${pid}; PGlite serves one process — set DATABASE_URL (PostgreSQL) to run the API and workers as separate processes`, { cause: err });
       await rm(file, { force: true });
     }
   }

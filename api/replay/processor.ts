@@ -8,7 +8,7 @@ import { parseInput } from '../../pipeline/source/input-url.js';
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { groundTruthSchema, type GroundTruth } from '../../fixtures/ground-truth.js';
+import { groundTruthSchema, type GroundTruth } from '../../pipeline/eval/ground-truth.js';
 import { sharedSession, type ModelSession } from '../../pipeline/detect/session.js';
 import { computeMetrics, type ClassMetrics } from '../../pipeline/eval/metrics.js';
 import { matchClip, predictedEpisodes, type TruthEpisode } from '../../pipeline/eval/match.js';
@@ -17,7 +17,7 @@ import type { EvidenceStore } from '../../pipeline/evidence/store.js';
 import { getClass } from '../../pipeline/rules/catalog.js';
 import { parseCameraConfig } from '../../pipeline/rules/zones.js';
 import { replayClip, type ReplaySummary } from '../../pipeline/replay.js';
-import type { ClassStatus } from '../../pipeline/rules/catalog.js';
+import type { ClassStatus } from '../../pipeline/rules/class-status.js';
 import type { Box, Frame, ViolationEvent } from '../../pipeline/types.js';
 
 export const REPLAY_QUEUE = 'replays';

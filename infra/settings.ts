@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_EVIDENCE_URL_TTL_SEC, MAX_EVIDENCE_URL_TTL_SEC } from '../api/evidence-links.js';
+import { DEFAULT_EVIDENCE_URL_TTL_SEC, MAX_EVIDENCE_URL_TTL_SEC } from './evidence-links.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 

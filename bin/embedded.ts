@@ -4,7 +4,7 @@
 // labelled fixture clip replayed as a live HLS stream) and one worker. Prints the console URL, the
 // admin key, and each case as it appears with the path of its clip.
 import { createWriteStream } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
@@ -12,17 +12,15 @@ import type { CameraConfigInput } from '../pipeline/rules/config-schema.js';
 import { assertPortFree } from '../api/listen.js';
 import { startApi, type ApiHandle } from '../api/server.js';
 import { embeddedAdminKey } from './admin-key-file.js';
-import { openDatabase, type Database } from './db/db.js';
-import { startHlsLoop, type HlsLoop } from './hls-loop.js';
-import { closeRedis, createRedis } from './redis.js';
-import { startLocalRedis, type LocalRedis } from './redis-server.js';
-import { REPO_ROOT, settingsFromEnv } from './settings.js';
-import { CameraStore } from './stores/camera-store.js';
-import type { CaseRecord } from './stores/case-store.js';
-import { startWorker, type StartWorkerOptions, type WorkerHandle } from './worker.js';
-
-export const DEMO_CAMERA_ID = 'demo-kerb';
-export const DEMO_FIXTURE = 'illegal_parking_pos';
+import { openDatabase, type Database } from '../infra/db/db.js';
+import { DEMO_CAMERA_ID, demoCamera } from '../demo/demo-camera.js';
+import { startHlsLoop, type HlsLoop } from '../demo/hls-loop.js';
+import { closeRedis, createRedis } from '../infra/redis.js';
+import { startLocalRedis, type LocalRedis } from '../workers/redis-server.js';
+import { REPO_ROOT, settingsFromEnv } from '../infra/settings.js';
+import { CameraStore } from '../infra/stores/camera-store.js';
+import type { CaseRecord } from '../infra/stores/case-store.js';
+import { startWorker, type StartWorkerOptions, type WorkerHandle } from '../workers/worker.js';
 
 export interface EmbeddedOptions {
   /** State directory (rings, evidence, redis data, logs). Default DATA_DIR or .cache/citywatch. */
@@ -50,16 +48,6 @@ export interface EmbeddedHandle {
   apiUrl: string | null;
   adminKey: string | null;
   stop(): Promise<void>;
-}
-
-/** The demo clip and its camera config, built from real footage by the fixture generator. */
-async function demoCamera(): Promise<{ clip: string; config: CameraConfigInput }> {
-  const { generateFixtures } = await import('../fixtures/generate.js');
-  const [fx] = await generateFixtures({ only: [DEMO_FIXTURE] });
-  if (!fx) throw new Error(`fixture ${DEMO_FIXTURE} could not be generated`);
-  const config = JSON.parse(await readFile(fx.cameraPath, 'utf8')) as CameraConfigInput;
-  config.camera = { ...config.camera, id: DEMO_CAMERA_ID, name: 'Demo kerb lane (fixture replayed as live HLS)' };
-  return { clip: fx.clipPath, config };
 }
 
 export function describeCase(c: CaseRecord, clip: string | null): string {
