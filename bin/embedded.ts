@@ -8,7 +8,6 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import type { CameraConfigInput } from '../pipeline/rules/config-schema.js';
 import { assertPortFree } from '../api/listen.js';
 import { startApi, type ApiHandle } from '../api/server.js';
 import { embeddedAdminKey } from './admin-key-file.js';
