@@ -32,7 +32,14 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Every route of the API, in mount order (also what the OpenAPI document and the auth tests iterate). */
 export function buildRoutes(deps: ApiDeps, keys: ApiKeyStore): AnyRoute[] {
   const routes: AnyRoute[] = [];
-  routes.push(...systemRoutes(deps, keys, () => routes), ...cameraRoutes(deps), ...caseRoutes(deps), ...replayRoutes(deps), ...auditRoutes(deps), ...consoleRoutes(deps, () => routes));
+  routes.push(
+    ...systemRoutes(deps, keys, () => routes),
+    ...cameraRoutes(deps),
+    ...caseRoutes(deps),
+    ...replayRoutes(deps),
+    ...auditRoutes(deps),
+    ...consoleRoutes(deps, () => routes),
+  );
   return routes;
 }
 
@@ -67,7 +74,11 @@ export function createApp(deps: ApiDeps): ApiApplication {
       },
       // Keys and stream URLs must never reach the logs.
       serializers: {
-        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, path: String(req.url).split('?')[0] }),
+        req: (req: { id: unknown; method: string; url: string }) => ({
+          id: req.id,
+          method: req.method,
+          path: String(req.url).split('?')[0],
+        }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
       customProps: (_req, res) => {
@@ -104,7 +115,8 @@ export function createApp(deps: ApiDeps): ApiApplication {
         requestId: typeof req.id === 'string' ? req.id : null,
       });
     },
-    auth: (access: Access): RequestHandler =>
+    auth:
+      (access: Access): RequestHandler =>
       async (req, res, next) => {
         try {
           const k = presentedKey(req.headers);
@@ -117,7 +129,11 @@ export function createApp(deps: ApiDeps): ApiApplication {
             const d = await limiter.consume(subject);
             if (!d.ok) {
               res.setHeader('Retry-After', String(d.retryAfterSec));
-              throw new ApiError(429, 'RATE_LIMITED', `more than ${limiter.options.points} requests in ${limiter.options.durationSec} s for this ${rec ? 'key' : 'client'}; retry after ${d.retryAfterSec} s`);
+              throw new ApiError(
+                429,
+                'RATE_LIMITED',
+                `more than ${limiter.options.points} requests in ${limiter.options.durationSec} s for this ${rec ? 'key' : 'client'}; retry after ${d.retryAfterSec} s`,
+              );
             }
             res.setHeader('RateLimit-Remaining', String(d.remaining));
           }

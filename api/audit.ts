@@ -55,7 +55,11 @@ export class RedisAuditStore implements AuditStore {
   async append(entry: Omit<AuditEntry, 'seq'>): Promise<AuditEntry> {
     const seq = await this.redis.incr(this.seqKey);
     const full: AuditEntry = { seq, ...entry };
-    await this.redis.multi().lpush(this.listKey, JSON.stringify(full)).ltrim(this.listKey, 0, this.maxEntries - 1).exec();
+    await this.redis
+      .multi()
+      .lpush(this.listKey, JSON.stringify(full))
+      .ltrim(this.listKey, 0, this.maxEntries - 1)
+      .exec();
     return full;
   }
 

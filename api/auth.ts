@@ -34,9 +34,15 @@ export class ApiKeyStore {
   constructor(private readonly db: Db) {}
 
   /** Creates a key; the secret is returned here and never again. */
-  async create(name: string, role: Role, secret: string = generateKey(), id: string = `key_${randomUUID().slice(0, 12)}`): Promise<{ key: string; record: ApiKeyRecord }> {
+  async create(
+    name: string,
+    role: Role,
+    secret: string = generateKey(),
+    id: string = `key_${randomUUID().slice(0, 12)}`,
+  ): Promise<{ key: string; record: ApiKeyRecord }> {
     const record: ApiKeyRecord = { id, name, role, createdAt: Date.now(), hint: secret.slice(0, KEY_PREFIX.length + 4) };
-    const res = await sql`insert into api_keys (id, name, role, hash, hint, created_at) values (${id}, ${name}, ${role}, ${hashKey(secret)}, ${record.hint}, ${record.createdAt})
+    const res =
+      await sql`insert into api_keys (id, name, role, hash, hint, created_at) values (${id}, ${name}, ${role}, ${hashKey(secret)}, ${record.hint}, ${record.createdAt})
       on conflict do nothing`.execute(this.db);
     if (!Number(res.numAffectedRows ?? 0)) throw new Error('an identical key already exists');
     return { key: secret, record };
@@ -44,12 +50,18 @@ export class ApiKeyStore {
 
   async lookup(secret: string): Promise<ApiKeyRecord | null> {
     if (!secret) return null;
-    const { rows } = await sql<Row>`select id, name, role, created_at, hint from api_keys where hash = ${hashKey(secret)} and revoked_at is null`.execute(this.db);
+    const { rows } =
+      await sql<Row>`select id, name, role, created_at, hint from api_keys where hash = ${hashKey(secret)} and revoked_at is null`.execute(
+        this.db,
+      );
     return rows[0] ? toRecord(rows[0]) : null;
   }
 
   async list(): Promise<ApiKeyRecord[]> {
-    const { rows } = await sql<Row>`select id, name, role, created_at, hint from api_keys where revoked_at is null order by created_at, id`.execute(this.db);
+    const { rows } =
+      await sql<Row>`select id, name, role, created_at, hint from api_keys where revoked_at is null order by created_at, id`.execute(
+        this.db,
+      );
     return rows.map(toRecord);
   }
 

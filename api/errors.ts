@@ -43,11 +43,14 @@ export function errorBody(req: Request, e: ApiError): ErrorBody {
 export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   const e = err as { type?: string; code?: string; status?: number; name?: string; message?: string; field?: string };
-  if (e?.type === 'entity.parse.failed') return new ApiError(400, 'MALFORMED_JSON', `request body is not valid JSON: ${e.message ?? ''}`.trim());
+  if (e?.type === 'entity.parse.failed')
+    return new ApiError(400, 'MALFORMED_JSON', `request body is not valid JSON: ${e.message ?? ''}`.trim());
   if (e?.type === 'entity.too.large') return new ApiError(413, 'PAYLOAD_TOO_LARGE', 'request body is too large');
-  if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') return new ApiError(415, 'UNSUPPORTED_ENCODING', e.message ?? 'unsupported encoding');
+  if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported')
+    return new ApiError(415, 'UNSUPPORTED_ENCODING', e.message ?? 'unsupported encoding');
   if (e?.name === 'MulterError') {
-    if (e.code === 'LIMIT_FILE_SIZE') return new ApiError(413, 'UPLOAD_TOO_LARGE', `upload exceeds the size limit${e.field ? ` (field ${e.field})` : ''}`, e.field);
+    if (e.code === 'LIMIT_FILE_SIZE')
+      return new ApiError(413, 'UPLOAD_TOO_LARGE', `upload exceeds the size limit${e.field ? ` (field ${e.field})` : ''}`, e.field);
     return new ApiError(400, 'BAD_UPLOAD', `${e.message ?? 'bad multipart upload'}${e.field ? ` (field ${e.field})` : ''}`, e.field);
   }
   if (e?.code === 'CAMERA_NOT_FOUND' || e?.code === 'CASE_NOT_FOUND') return new ApiError(404, 'NOT_FOUND', e.message ?? 'not found');
@@ -55,7 +58,8 @@ export function toApiError(err: unknown): ApiError {
   if (e?.code === 'VERSION_CONFLICT') return new ApiError(412, 'VERSION_CONFLICT', e.message ?? 'version conflict');
   if (e?.code === 'INVALID_TRANSITION') return new ApiError(409, 'INVALID_TRANSITION', e.message ?? 'invalid transition');
   if (e?.name === 'ConfigError') return new ApiError(400, 'VALIDATION_FAILED', e.message ?? 'invalid configuration');
-  if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) return new ApiError(e.status, 'BAD_REQUEST', e.message ?? 'bad request');
+  if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500)
+    return new ApiError(e.status, 'BAD_REQUEST', e.message ?? 'bad request');
   return new ApiError(500, 'INTERNAL', 'internal error');
 }
 

@@ -5,7 +5,8 @@ import { createServer } from 'node:net';
 /** What to tell an operator when the API cannot listen (a busy port is the usual first-run snag). */
 export function listenErrorMessage(err: NodeJS.ErrnoException, host: string, port: number): string {
   const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
-  if (err.code === 'EADDRINUSE') return `port ${port} on ${host} is already in use (another citywatch, or another program): stop it, or set PORT (and HOST) to listen elsewhere, e.g. PORT=8081`;
+  if (err.code === 'EADDRINUSE')
+    return `port ${port} on ${host} is already in use (another citywatch, or another program): stop it, or set PORT (and HOST) to listen elsewhere, e.g. PORT=8081`;
   if (err.code === 'ERR_SOCKET_BAD_PORT') return `PORT must be a whole number from 0 to 65535`;
   if (err.code === 'EACCES') return `not allowed to listen on ${where} (ports below 1024 need privileges): set PORT to 1024 or above`;
   if (err.code === 'EADDRNOTAVAIL') return `cannot listen on ${where}: HOST is not an address of this machine`;

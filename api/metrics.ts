@@ -2,7 +2,14 @@
 // Redis (infra/metrics-shared.ts), BullMQ queue depths and camera states, in Prometheus text format.
 import type { Redis } from 'ioredis';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { FRAME_AGE_BUCKETS_S, INFERENCE_BUCKETS_MS, readGauges, readSharedMetric, SHARED_METRICS, type Labels } from '../infra/metrics-shared.js';
+import {
+  FRAME_AGE_BUCKETS_S,
+  INFERENCE_BUCKETS_MS,
+  readGauges,
+  readSharedMetric,
+  SHARED_METRICS,
+  type Labels,
+} from '../infra/metrics-shared.js';
 
 interface MetricValue {
   labels: Labels;
@@ -55,7 +62,11 @@ export function createMetricsRegistry(src: MetricsSources): Registry {
         help,
         type: 'counter',
         aggregator: 'sum',
-        collectValues: async () => (await readSharedMetric(src.redis, src.prefix, metric)).map((s) => ({ labels: rename ? rename(s.labels) : s.labels, value: s.value })),
+        collectValues: async () =>
+          (await readSharedMetric(src.redis, src.prefix, metric)).map((s) => ({
+            labels: rename ? rename(s.labels) : s.labels,
+            value: s.value,
+          })),
       }) as never,
     );
   counter('citywatch_frames_analysed_total', SHARED_METRICS.frames, 'Frames analysed by the workers, per camera');
@@ -101,11 +112,33 @@ export function createMetricsRegistry(src: MetricsSources): Registry {
         },
       }) as never,
     );
-  histogram('citywatch_inference_latency_seconds', SHARED_METRICS.inference, 'Detector inference latency per analysed frame', INFERENCE_BUCKETS_MS, 1 / 1000);
+  histogram(
+    'citywatch_inference_latency_seconds',
+    SHARED_METRICS.inference,
+    'Detector inference latency per analysed frame',
+    INFERENCE_BUCKETS_MS,
+    1 / 1000,
+  );
   // The Frigate-style name of the same series (detector time per analysed frame, queueing included).
-  histogram('citywatch_inference_seconds', SHARED_METRICS.inference, 'Detection time per analysed frame (waiting for the shared session included)', INFERENCE_BUCKETS_MS, 1 / 1000);
-  histogram('citywatch_frame_age_seconds', SHARED_METRICS.frameAge, 'Age of an analysed frame when its decision is made (capture wall time to rules done)', FRAME_AGE_BUCKETS_S, 1);
-  counter('citywatch_lease_losses_total', SHARED_METRICS.leaseLosses, 'Camera leases a worker lost while analysing the camera, per worker and reason');
+  histogram(
+    'citywatch_inference_seconds',
+    SHARED_METRICS.inference,
+    'Detection time per analysed frame (waiting for the shared session included)',
+    INFERENCE_BUCKETS_MS,
+    1 / 1000,
+  );
+  histogram(
+    'citywatch_frame_age_seconds',
+    SHARED_METRICS.frameAge,
+    'Age of an analysed frame when its decision is made (capture wall time to rules done)',
+    FRAME_AGE_BUCKETS_S,
+    1,
+  );
+  counter(
+    'citywatch_lease_losses_total',
+    SHARED_METRICS.leaseLosses,
+    'Camera leases a worker lost while analysing the camera, per worker and reason',
+  );
 
   const gauge = (name: string, metric: string, help: string) =>
     registry.registerMetric(
@@ -114,12 +147,17 @@ export function createMetricsRegistry(src: MetricsSources): Registry {
         help,
         type: 'gauge',
         aggregator: 'sum',
-        collectValues: async () => ((await readGauges(src.redis, src.prefix)).get(metric) ?? []).map((s) => ({ labels: s.labels, value: s.value })),
+        collectValues: async () =>
+          ((await readGauges(src.redis, src.prefix)).get(metric) ?? []).map((s) => ({ labels: s.labels, value: s.value })),
       }) as never,
     );
   gauge('citywatch_camera_fps', 'camera_fps', 'Frames analysed per second, per camera (over the last heartbeat period)');
   gauge('citywatch_camera_skipped_fps', 'camera_skipped_fps', 'Frames per second dropped because analysis did not keep up, per camera');
-  gauge('citywatch_camera_keyframe_decode', 'camera_keyframe_decode', '1 when the camera is decoded keyframes-only, 0 when every frame is decoded');
+  gauge(
+    'citywatch_camera_keyframe_decode',
+    'camera_keyframe_decode',
+    '1 when the camera is decoded keyframes-only, 0 when every frame is decoded',
+  );
   gauge('citywatch_worker_cameras', 'worker_cameras', 'Cameras each worker analyses');
 
   registry.registerMetric(

@@ -71,8 +71,13 @@ export interface RouteDef<P extends z.ZodType, Q extends z.ZodType, B extends z.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyRoute = RouteDef<any, any, any>;
 
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- z.ZodObject<{}> is zod's type of an object schema with no keys
-export function defineRoute<P extends z.ZodType = z.ZodObject<{}>, Q extends z.ZodType = z.ZodObject<{}>, B extends z.ZodType = z.ZodUnknown>(def: RouteDef<P, Q, B>): AnyRoute {
+/* eslint-disable @typescript-eslint/no-empty-object-type -- z.ZodObject<{}> is zod's type of an object schema with no keys */
+export function defineRoute<
+  P extends z.ZodType = z.ZodObject<{}>,
+  Q extends z.ZodType = z.ZodObject<{}>,
+  B extends z.ZodType = z.ZodUnknown,
+>(def: RouteDef<P, Q, B>): AnyRoute {
+  /* eslint-enable @typescript-eslint/no-empty-object-type */
   return def as AnyRoute;
 }
 
@@ -120,15 +125,35 @@ export function mountRoutes(router: Router, routes: readonly AnyRoute[], hooks: 
           return out.data;
         };
         // An upload route without its file fails on the file, not on whatever form field is missing.
-        if (r.upload && !req.file) throw new ApiError(400, 'VALIDATION_FAILED', `multipart/form-data field "${r.upload.field}" with the file is required`, r.upload.field);
+        if (r.upload && !req.file)
+          throw new ApiError(
+            400,
+            'VALIDATION_FAILED',
+            `multipart/form-data field "${r.upload.field}" with the file is required`,
+            r.upload.field,
+          );
         const params = parse(r.params, req.params, 'params');
         const query = parse(r.query, req.query, 'query');
         const body = parse(r.body, req.body, r.upload ? 'form' : 'body');
         const target = r.audit && hooks.audit ? r.audit.target({ params, body }) : null;
         const before = target !== null ? await r.audit!.snapshot(target) : null;
-        const result = await r.handler({ req, res, params, query, body, key: (res.locals.key as ApiKeyRecord | undefined) ?? null, file: req.file });
+        const result = await r.handler({
+          req,
+          res,
+          params,
+          query,
+          body,
+          key: (res.locals.key as ApiKeyRecord | undefined) ?? null,
+          file: req.file,
+        });
         // Only a change that happened is recorded (a refused request threw above).
-        if (target !== null) await hooks.audit!(req, res, { action: r.id, target, before, after: r.audit!.after ? r.audit!.after(result) : await r.audit!.snapshot(target) });
+        if (target !== null)
+          await hooks.audit!(req, res, {
+            action: r.id,
+            target,
+            before,
+            after: r.audit!.after ? r.audit!.after(result) : await r.audit!.snapshot(target),
+          });
         if (res.headersSent) return;
         const status = successStatus(r);
         if (status === 204 || result === undefined) res.status(status).end();
@@ -179,11 +204,20 @@ export function openApiDocument(routes: readonly AnyRoute[], info: OpenApiInfo):
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routes) {
     const parameters: unknown[] = [];
-    for (const [where, schema] of [['path', r.params], ['query', r.query]] as const) {
+    for (const [where, schema] of [
+      ['path', r.params],
+      ['query', r.query],
+    ] as const) {
       if (!schema) continue;
       const js = jsonSchema(schema);
       for (const [name, prop] of Object.entries(js.properties ?? {})) {
-        parameters.push({ name, in: where, required: where === 'path' || (js.required ?? []).includes(name), schema: prop, ...(prop.description ? { description: prop.description } : {}) });
+        parameters.push({
+          name,
+          in: where,
+          required: where === 'path' || (js.required ?? []).includes(name),
+          schema: prop,
+          ...(prop.description ? { description: prop.description } : {}),
+        });
       }
     }
     const op: Record<string, unknown> = {
@@ -203,7 +237,10 @@ export function openApiDocument(routes: readonly AnyRoute[], info: OpenApiInfo):
           'multipart/form-data': {
             schema: {
               ...fields,
-              properties: { ...(fields.properties ?? {}), [r.upload.field]: { type: 'string', format: 'binary', description: r.upload.description } },
+              properties: {
+                ...(fields.properties ?? {}),
+                [r.upload.field]: { type: 'string', format: 'binary', description: r.upload.description },
+              },
               required: [...((fields.required as string[] | undefined) ?? []), r.upload.field],
             },
           },
@@ -216,7 +253,20 @@ export function openApiDocument(routes: readonly AnyRoute[], info: OpenApiInfo):
     for (const resp of r.responses ?? [{ status: 200, description: 'OK' }]) {
       const ct = resp.contentType ?? 'application/json';
       responses[String(resp.status)] =
-        resp.status === 204 ? { description: resp.description } : { description: resp.description, content: { [ct]: { schema: resp.schema ? jsonSchema(resp.schema) : ct === 'application/json' ? { type: 'object' } : { type: 'string', format: 'binary' } } } };
+        resp.status === 204
+          ? { description: resp.description }
+          : {
+              description: resp.description,
+              content: {
+                [ct]: {
+                  schema: resp.schema
+                    ? jsonSchema(resp.schema)
+                    : ct === 'application/json'
+                      ? { type: 'object' }
+                      : { type: 'string', format: 'binary' },
+                },
+              },
+            };
     }
     const err = (d: string) => ({ description: d, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } });
     if (r.params || r.query || r.body || r.upload) responses['400'] = err('Invalid input; `field` names the offending field');
@@ -238,7 +288,11 @@ export function openApiDocument(routes: readonly AnyRoute[], info: OpenApiInfo):
     security: [{ bearerAuth: [] }],
     components: {
       securitySchemes: {
-        bearerAuth: { type: 'http', scheme: 'bearer', description: 'API key (also accepted as X-API-Key). Roles: admin, operator, platform, tester.' },
+        bearerAuth: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'API key (also accepted as X-API-Key). Roles: admin, operator, platform, tester.',
+        },
       },
       schemas: { Error: errorSchema },
     },
@@ -249,5 +303,6 @@ export function openApiDocument(routes: readonly AnyRoute[], info: OpenApiInfo):
 export function requireRole(access: Access, key: ApiKeyRecord | null): void {
   if (access === 'public') return;
   if (!key) throw new ApiError(401, 'UNAUTHENTICATED', 'missing or unknown API key (send Authorization: Bearer <key>)');
-  if (!access.includes(key.role)) throw new ApiError(403, 'FORBIDDEN', `role "${key.role}" may not call this route (allowed: ${access.join(', ')})`);
+  if (!access.includes(key.role))
+    throw new ApiError(403, 'FORBIDDEN', `role "${key.role}" may not call this route (allowed: ${access.join(', ')})`);
 }

@@ -119,7 +119,9 @@ export async function startApi(opts: StartApiOptions = {}): Promise<ApiHandle> {
     rateLimit: rateLimitFromEnv(env.API_RATE_LIMIT),
   });
   const runWorker = opts.replayWorker ?? !/^(0|false|no)$/i.test(env.REPLAY_WORKER ?? '');
-  const worker = runWorker ? createReplayWorker({ connection: conn(), bullPrefix, evidence, onFinished: (r) => void recordReplay(r) }) : null;
+  const worker = runWorker
+    ? createReplayWorker({ connection: conn(), bullPrefix, evidence, onFinished: (r) => void recordReplay(r) })
+    : null;
 
   const release = async () => {
     await worker?.close();

@@ -18,7 +18,8 @@ export const SUPPRESS_ROLES = ['admin', 'operator'] as const;
 /** The pixel size a case's boxes are in: recorded on the case, else the camera's live frame now. */
 async function boxSpace(deps: ApiDeps, c: CaseRecord): Promise<{ width: number; height: number } | null> {
   const s = c.extras?.boxSpace as { width?: unknown; height?: unknown } | undefined;
-  if (s && typeof s.width === 'number' && typeof s.height === 'number' && s.width > 0 && s.height > 0) return { width: s.width, height: s.height };
+  if (s && typeof s.width === 'number' && typeof s.height === 'number' && s.width > 0 && s.height > 0)
+    return { width: s.width, height: s.height };
   const live = await new LiveStore(deps.redis, deps.prefix).get(c.cameraId);
   return live ? { width: live.sourceWidth, height: live.sourceHeight } : null;
 }
@@ -34,12 +35,24 @@ export async function rejectAndSuppress(
   c: CaseRecord,
   opts: { reason: string; padding?: number; key: ApiKeyRecord | null; req: Request },
 ): Promise<CaseRecord & { suppression: Suppression & { cameraId: string; configVersion: number } }> {
-  if (!c.boxes.length) throw new ApiError(400, 'NO_BOX', `case ${c.id} has no box to suppress (a suppression covers the case's box); reject it without suppress`, 'suppress');
+  if (!c.boxes.length)
+    throw new ApiError(
+      400,
+      'NO_BOX',
+      `case ${c.id} has no box to suppress (a suppression covers the case's box); reject it without suppress`,
+      'suppress',
+    );
   const cam = await deps.cameras.get(c.cameraId);
   if (!cam) throw notFound(`camera ${c.cameraId} of case ${c.id} no longer exists; reject the case without suppress`);
   if (!CASE_TRANSITIONS[c.state].includes('rejected')) throw new CaseTransitionError(c.id, c.state, 'rejected');
   const space = await boxSpace(deps, c);
-  if (!space) throw new ApiError(400, 'BOX_SPACE_UNKNOWN', `the frame size case ${c.id}'s boxes are in was not recorded and camera ${c.cameraId} has no live frame to read it from; retry while the camera is online`, 'suppress');
+  if (!space)
+    throw new ApiError(
+      400,
+      'BOX_SPACE_UNKNOWN',
+      `the frame size case ${c.id}'s boxes are in was not recorded and camera ${c.cameraId} has no live frame to read it from; retry while the camera is online`,
+      'suppress',
+    );
   const polygon = suppressionPolygon(c.boxes, space, opts.padding ?? DEFAULT_SUPPRESSION_PADDING);
   if (!polygon) throw new ApiError(400, 'NO_BOX', `case ${c.id} has no usable box (empty or outside the frame)`, 'suppress');
   const entry: Suppression = {

@@ -48,7 +48,8 @@ async function readKeyFile(file: string): Promise<string | null> {
     throw err;
   }
   const key = text.trim();
-  if (key.length < MIN_KEY_LENGTH) throw new Error(`${file} holds no usable admin key (under ${MIN_KEY_LENGTH} characters); delete it to generate a new one`);
+  if (key.length < MIN_KEY_LENGTH)
+    throw new Error(`${file} holds no usable admin key (under ${MIN_KEY_LENGTH} characters); delete it to generate a new one`);
   // A key file copied in with a loose mode is tightened: it is an admin credential.
   if (((await stat(file)).mode & 0o077) !== 0) await chmod(file, 0o600);
   return key;

@@ -39,7 +39,8 @@ export function buildProgram(): Command {
 
   function tileGrid(v: string): { cols: number; rows: number } {
     const m = /^([1-4])x([1-4])$/.exec(v);
-    if (!m || m[1] === '1' && m[2] === '1') throw new InvalidArgumentError(`--tiles must be COLSxROWS between 1x2 and 4x4, e.g. 2x2 (got "${v}")`);
+    if (!m || (m[1] === '1' && m[2] === '1'))
+      throw new InvalidArgumentError(`--tiles must be COLSxROWS between 1x2 and 4x4, e.g. 2x2 (got "${v}")`);
     return { cols: Number(m[1]), rows: Number(m[2]) };
   }
 
@@ -62,7 +63,7 @@ export function buildProgram(): Command {
     .description('Turn a clip or stream into violation events (JSON Lines) plus a summary listing all classes')
     .argument('<input>', 'file path, rtsp://, rtsps:// or http(s)://….m3u8')
     .requiredOption('--config <file>', 'camera config (YAML or JSON)')
-    .option('--fps <n>', 'analysed frames per second (default: the config\'s analysis.fps)', positiveNumber('--fps'))
+    .option('--fps <n>', "analysed frames per second (default: the config's analysis.fps)", positiveNumber('--fps'))
     .option('--annotate <dir>', 'write a snapshot per confirmed event with zone and boxes drawn')
     .option('--explain', 'also print why subjects were NOT hits (rule and numbers), one line per change', false)
     .option('--threads <n>', 'inference threads', positiveNumber('--threads'))
@@ -75,7 +76,12 @@ export function buildProgram(): Command {
     .option('--clips <ids...>', 'only these clip ids')
     .option('--clip-dir <dir>', 'resolve relative clip paths here (e.g. --dir fixtures/truth --clip-dir .cache/fixtures)')
     .option('--out <dir>', 'report folder', '.cache/eval-report')
-    .option('--sweep <spec>', 'class.param=a..b:step or class.param=v1,v2 (repeatable)', (v: string, p: string[]) => [...p, v], [] as string[])
+    .option(
+      '--sweep <spec>',
+      'class.param=a..b:step or class.param=v1,v2 (repeatable)',
+      (v: string, p: string[]) => [...p, v],
+      [] as string[],
+    )
     .option('--fps <n>', 'analysed fps (default: each config)', positiveNumber('--fps'))
     .option('--threads <n>', 'inference threads', positiveNumber('--threads'))
     .option('--tolerance <sec>', 'default matching tolerance in seconds', nonNegativeNumber('--tolerance'), 2)
@@ -83,7 +89,7 @@ export function buildProgram(): Command {
     .option('--min-recall <r>', 'exit 1 if a class is below (CI)', unitNumber('--min-recall'))
     .option('--json', 'print the JSON report on stdout instead of the table', false)
     .option('--keyframes-only', 'decode keyframes only on every clip (the low-rate path of live cameras)', false)
-    .option('--model <name>', 'detector model for every clip, overriding each config\'s analysis.model (see `citywatch models list`)')
+    .option('--model <name>', "detector model for every clip, overriding each config's analysis.model (see `citywatch models list`)")
     .option('--title <text>', 'heading printed above the table (e.g. the suite name)')
     .action(async (opts) => {
       await (await import('./commands/eval.js')).runEval(opts);

@@ -104,7 +104,10 @@ export async function runEmbedded(opts: EmbeddedOptions = {}): Promise<EmbeddedH
     if (opts.api !== false) {
       const key = await embeddedAdminKey(dataDir, env);
       adminKey = key.key;
-      const logger = pino({ name: 'citywatch-api', level: env.LOG_LEVEL || 'info' }, pino.destination({ dest: path.join(dataDir, 'api.log'), append: true, sync: true }));
+      const logger = pino(
+        { name: 'citywatch-api', level: env.LOG_LEVEL || 'info' },
+        pino.destination({ dest: path.join(dataDir, 'api.log'), append: true, sync: true }),
+      );
       const started = await startApi({ env: { ...env, CITYWATCH_ADMIN_KEY: key.key }, settings: base, database, logger });
       api = started;
       undo.push(() => started.close());
@@ -126,8 +129,16 @@ export async function runEmbedded(opts: EmbeddedOptions = {}): Promise<EmbeddedH
       const loop = await startHlsLoop({ clip: demo.clip, loop: true });
       hls = loop;
       undo.push(() => loop.stop());
-      await new CameraStore(admin, base.prefix).upsert({ id: DEMO_CAMERA_ID, name: String(demo.config.camera.name), url: loop.url, config: demo.config, enabled: true });
-      print(`demo camera ${DEMO_CAMERA_ID}: ${demo.clip} looped as live HLS at ${loop.url} (${((Date.now() - began) / 1000).toFixed(1)} s after start)`);
+      await new CameraStore(admin, base.prefix).upsert({
+        id: DEMO_CAMERA_ID,
+        name: String(demo.config.camera.name),
+        url: loop.url,
+        config: demo.config,
+        enabled: true,
+      });
+      print(
+        `demo camera ${DEMO_CAMERA_ID}: ${demo.clip} looped as live HLS at ${loop.url} (${((Date.now() - began) / 1000).toFixed(1)} s after start)`,
+      );
     }
     const logFile = createWriteStream(path.join(dataDir, 'worker.log'), { flags: 'a' });
     undo.push(() => new Promise<void>((r) => logFile.end(() => r())));
@@ -139,7 +150,9 @@ export async function runEmbedded(opts: EmbeddedOptions = {}): Promise<EmbeddedH
       ...opts.worker,
     });
     undo.push(() => worker.drain());
-    print(`evidence store: ${worker.store.kind === 's3' ? 'S3 (' + (env.S3_ENDPOINT ?? '') + ')' : path.join(dataDir, 'evidence')}; worker log: ${path.join(dataDir, 'worker.log')}`);
+    print(
+      `evidence store: ${worker.store.kind === 's3' ? 'S3 (' + (env.S3_ENDPOINT ?? '') + ')' : path.join(dataDir, 'evidence')}; worker log: ${path.join(dataDir, 'worker.log')}`,
+    );
 
     // Print cases when their evidence is in (creation alone has no clip yet).
     const sub = createRedis(redisUrl);
@@ -171,7 +184,9 @@ export async function runEmbedded(opts: EmbeddedOptions = {}): Promise<EmbeddedH
     undo.push(() => unsubscribe());
 
     const cams = await worker.cameras.list();
-    print(`${cams.filter((c) => c.enabled).length} camera(s) enabled; waiting for cases (Ctrl-C to stop)${api ? `; open ${api.url}/ to see them` : ''}`);
+    print(
+      `${cams.filter((c) => c.enabled).length} camera(s) enabled; waiting for cases (Ctrl-C to stop)${api ? `; open ${api.url}/ to see them` : ''}`,
+    );
 
     let stopped = false;
     const stop = async () => {

@@ -34,10 +34,22 @@ export async function startHlsLoop(o: HlsLoopOptions): Promise<HlsLoop> {
   const args = ['-hide_banner', '-nostdin', '-loglevel', 'error', ...inputGuardArgs(spec), '-re'];
   if (o.loop !== false) args.push('-stream_loop', '-1');
   args.push(
-    '-i', spec.ffmpegInput, '-map', '0:v:0', '-c', 'copy', '-f', 'hls',
-    '-hls_time', String(o.hlsTimeSec ?? 2), '-hls_list_size', String(o.listSize ?? 6),
-    '-hls_flags', 'delete_segments+omit_endlist',
-    '-hls_segment_filename', join(dir, 'seg-%06d.ts'),
+    '-i',
+    spec.ffmpegInput,
+    '-map',
+    '0:v:0',
+    '-c',
+    'copy',
+    '-f',
+    'hls',
+    '-hls_time',
+    String(o.hlsTimeSec ?? 2),
+    '-hls_list_size',
+    String(o.listSize ?? 6),
+    '-hls_flags',
+    'delete_segments+omit_endlist',
+    '-hls_segment_filename',
+    join(dir, 'seg-%06d.ts'),
     join(dir, 'live.m3u8'),
   );
   const child = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -51,8 +63,13 @@ export async function startHlsLoop(o: HlsLoopOptions): Promise<HlsLoop> {
       res.writeHead(404).end();
       return;
     }
-    res.writeHead(200, { 'content-type': name.endsWith('.m3u8') ? 'application/vnd.apple.mpegurl' : 'video/mp2t', 'cache-control': 'no-cache' });
-    createReadStream(file).on('error', () => res.destroy()).pipe(res);
+    res.writeHead(200, {
+      'content-type': name.endsWith('.m3u8') ? 'application/vnd.apple.mpegurl' : 'video/mp2t',
+      'cache-control': 'no-cache',
+    });
+    createReadStream(file)
+      .on('error', () => res.destroy())
+      .pipe(res);
   });
   await new Promise<void>((resolve) => server.listen(o.port ?? 0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;

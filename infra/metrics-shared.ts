@@ -72,7 +72,11 @@ export class MetricsRecorder {
       if (drops > 0) p.hincrby(this.key(SHARED_METRICS.dropped), cam, drops);
       if (Number.isFinite(inferenceMs) && inferenceMs >= 0) {
         // Buckets are stored non-cumulative (index or +Inf); /metrics accumulates them.
-        p.hincrby(this.key(SHARED_METRICS.inference), labelField({ camera: cameraId, le: bucket < 0 ? '+Inf' : String(INFERENCE_BUCKETS_MS[bucket]) }), 1);
+        p.hincrby(
+          this.key(SHARED_METRICS.inference),
+          labelField({ camera: cameraId, le: bucket < 0 ? '+Inf' : String(INFERENCE_BUCKETS_MS[bucket]) }),
+          1,
+        );
         p.hincrbyfloat(this.key(SHARED_METRICS.inference), labelField({ camera: cameraId, stat: 'sum' }), inferenceMs);
         p.hincrby(this.key(SHARED_METRICS.inference), labelField({ camera: cameraId, stat: 'count' }), 1);
       }
@@ -106,7 +110,11 @@ export class MetricsRecorder {
     const age = Math.max(0, ageSec);
     const bucket = FRAME_AGE_BUCKETS_S.findIndex((b) => age <= b);
     return this.exec((p) => {
-      p.hincrby(this.key(SHARED_METRICS.frameAge), labelField({ camera: cameraId, le: bucket < 0 ? '+Inf' : String(FRAME_AGE_BUCKETS_S[bucket]) }), 1);
+      p.hincrby(
+        this.key(SHARED_METRICS.frameAge),
+        labelField({ camera: cameraId, le: bucket < 0 ? '+Inf' : String(FRAME_AGE_BUCKETS_S[bucket]) }),
+        1,
+      );
       p.hincrbyfloat(this.key(SHARED_METRICS.frameAge), labelField({ camera: cameraId, stat: 'sum' }), age);
       p.hincrby(this.key(SHARED_METRICS.frameAge), labelField({ camera: cameraId, stat: 'count' }), 1);
     });
@@ -126,7 +134,9 @@ export class MetricsRecorder {
 
   /** Cameras one worker holds (written every lease round). */
   setWorkerCameras(workerId: string, cameras: number): Promise<void> {
-    return this.exec((p) => p.hset(this.key(SHARED_METRICS.gauges), labelField({ metric: 'worker_cameras', worker: workerId }), `${cameras}|${Date.now()}`));
+    return this.exec((p) =>
+      p.hset(this.key(SHARED_METRICS.gauges), labelField({ metric: 'worker_cameras', worker: workerId }), `${cameras}|${Date.now()}`),
+    );
   }
 
   /** A camera lease this worker lost while analysing (someone else took it, or it expired). */
@@ -162,14 +172,16 @@ export function initSharedMetrics(redis: Redis, prefix?: string): MetricsRecorde
   return shared;
 }
 
-export const recordFrame = (cameraId: string, inferenceMs: number, dropped: number | boolean = 0) => shared?.recordFrame(cameraId, inferenceMs, dropped) ?? Promise.resolve();
+export const recordFrame = (cameraId: string, inferenceMs: number, dropped: number | boolean = 0) =>
+  shared?.recordFrame(cameraId, inferenceMs, dropped) ?? Promise.resolve();
 export const recordDropped = (cameraId: string, count: number) => shared?.recordDropped(cameraId, count) ?? Promise.resolve();
 export const recordEvent = (classId: string, transition?: string) => shared?.recordEvent(classId, transition) ?? Promise.resolve();
 export const recordCase = (classId: string, outcome?: string) => shared?.recordCase(classId, outcome) ?? Promise.resolve();
 export const recordDelivery = (result: string, type?: string) => shared?.recordDelivery(result, type) ?? Promise.resolve();
 export const recordReplay = (result: string) => shared?.recordReplay(result) ?? Promise.resolve();
 export const recordFrameAge = (cameraId: string, ageSec: number) => shared?.recordFrameAge(cameraId, ageSec) ?? Promise.resolve();
-export const setCameraGauges = (cameraId: string, g: { fps: number; skippedFps: number; decode: string | null }) => shared?.setCameraGauges(cameraId, g) ?? Promise.resolve();
+export const setCameraGauges = (cameraId: string, g: { fps: number; skippedFps: number; decode: string | null }) =>
+  shared?.setCameraGauges(cameraId, g) ?? Promise.resolve();
 export const setWorkerCameras = (workerId: string, cameras: number) => shared?.setWorkerCameras(workerId, cameras) ?? Promise.resolve();
 export const recordLeaseLoss = (workerId: string, why: string) => shared?.recordLeaseLoss(workerId, why) ?? Promise.resolve();
 

@@ -96,7 +96,8 @@ function num(env: Env, name: string, def: number, check: (v: number) => boolean 
   const raw = env[name];
   if (raw === undefined || raw === '') return def;
   const v = Number(raw);
-  if (!Number.isFinite(v) || !check(v)) throw new SettingsError(`${name}="${raw}" is not valid (expected a ${def >= 1 ? 'positive ' : ''}number)`);
+  if (!Number.isFinite(v) || !check(v))
+    throw new SettingsError(`${name}="${raw}" is not valid (expected a ${def >= 1 ? 'positive ' : ''}number)`);
   return v;
 }
 
@@ -129,7 +130,8 @@ export function settingsFromEnv(env: Env = process.env): WorkerSettings {
   }
   let s3: S3Settings | null = null;
   if (env.S3_ENDPOINT) {
-    for (const k of ['S3_ACCESS_KEY', 'S3_SECRET_KEY', 'S3_BUCKET']) if (!env[k]) throw new SettingsError(`S3_ENDPOINT is set but ${k} is not`);
+    for (const k of ['S3_ACCESS_KEY', 'S3_SECRET_KEY', 'S3_BUCKET'])
+      if (!env[k]) throw new SettingsError(`S3_ENDPOINT is set but ${k} is not`);
     s3 = {
       endPoint: env.S3_ENDPOINT,
       port: env.S3_PORT ? num(env, 'S3_PORT', 9000, (v) => v > 0 && v < 65536) : undefined,

@@ -22,24 +22,29 @@ export const modelManifestSchema = z
      * third-party export): the weights are then resolved from MODEL_DIR or ../shared/models only.
      */
     url: z.string().url().optional(),
-    input: z.object({
-      name: z.string(),
-      width: z.number().int().positive(),
-      height: z.number().int().positive(),
-      layout: z.enum(['NCHW', 'NHWC']),
-      colorOrder: z.enum(['bgr', 'rgb']),
-      /** pixel' = (pixel * scale - mean) / std, per channel in colorOrder. */
-      scale: z.number().positive(),
-      mean: z.tuple([z.number(), z.number(), z.number()]),
-      std: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]),
-      /**
-       * How a source picture becomes width x height: 'letterbox' keeps the aspect ratio and pads
-       * (see letterbox), 'stretch' resizes each axis independently (models trained that way, e.g.
-       * PicoDet; letterboxing them shifts their scale statistics).
-       */
-      resize: z.enum(['letterbox', 'stretch']).default('letterbox'),
-      letterbox: z.object({ anchor: z.literal('top-left'), padValue: z.number().int().min(0).max(255) }).optional(),
-    }).refine((i) => i.resize !== 'letterbox' || i.letterbox, { message: 'resize "letterbox" needs input.letterbox { anchor, padValue }', path: ['letterbox'] }),
+    input: z
+      .object({
+        name: z.string(),
+        width: z.number().int().positive(),
+        height: z.number().int().positive(),
+        layout: z.enum(['NCHW', 'NHWC']),
+        colorOrder: z.enum(['bgr', 'rgb']),
+        /** pixel' = (pixel * scale - mean) / std, per channel in colorOrder. */
+        scale: z.number().positive(),
+        mean: z.tuple([z.number(), z.number(), z.number()]),
+        std: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]),
+        /**
+         * How a source picture becomes width x height: 'letterbox' keeps the aspect ratio and pads
+         * (see letterbox), 'stretch' resizes each axis independently (models trained that way, e.g.
+         * PicoDet; letterboxing them shifts their scale statistics).
+         */
+        resize: z.enum(['letterbox', 'stretch']).default('letterbox'),
+        letterbox: z.object({ anchor: z.literal('top-left'), padValue: z.number().int().min(0).max(255) }).optional(),
+      })
+      .refine((i) => i.resize !== 'letterbox' || i.letterbox, {
+        message: 'resize "letterbox" needs input.letterbox { anchor, padValue }',
+        path: ['letterbox'],
+      }),
     outputs: z.array(z.string()).min(1),
     decoder: z.object({
       kind: z.enum(DECODER_KINDS),
@@ -71,5 +76,8 @@ export async function loadManifest(name: string, dir = MANIFEST_DIR): Promise<Mo
 
 export async function listManifests(dir = MANIFEST_DIR): Promise<string[]> {
   const files = await readdir(dir);
-  return files.filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).sort();
+  return files
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => f.slice(0, -5))
+    .sort();
 }

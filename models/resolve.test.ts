@@ -27,10 +27,16 @@ describe('model resolver', () => {
   it('a manifest without a download URL resolves from MODEL_DIR only and says so', async () => {
     const pico = await loadManifest('picodet_s_416_coco');
     expect(pico.url).toBeUndefined();
-    expect(await resolveModelFile(pico, { MODEL_DIR: SHARED_MODELS, CITYWATCH_CACHE: '/nonexistent' })).toBe(path.join(SHARED_MODELS, 'picodet_s_416_coco.onnx'));
+    expect(await resolveModelFile(pico, { MODEL_DIR: SHARED_MODELS, CITYWATCH_CACHE: '/nonexistent' })).toBe(
+      path.join(SHARED_MODELS, 'picodet_s_416_coco.onnx'),
+    );
     const empty = await mkdtemp(path.join(os.tmpdir(), 'cw-empty-'));
-    await expect(resolveModelFile(pico, { MODEL_DIR: empty, CITYWATCH_CACHE: empty })).rejects.toThrow(/no official download URL: set MODEL_DIR .*cdab77bd/);
-    await expect(fetchModel(pico, { env: { CITYWATCH_CACHE: empty } })).rejects.toThrow(/no download URL: resolve picodet_s_416_coco\.onnx from MODEL_DIR/);
+    await expect(resolveModelFile(pico, { MODEL_DIR: empty, CITYWATCH_CACHE: empty })).rejects.toThrow(
+      /no official download URL: set MODEL_DIR .*cdab77bd/,
+    );
+    await expect(fetchModel(pico, { env: { CITYWATCH_CACHE: empty } })).rejects.toThrow(
+      /no download URL: resolve picodet_s_416_coco\.onnx from MODEL_DIR/,
+    );
   });
 
   it('rejects an unknown model name with the list of known ones', async () => {

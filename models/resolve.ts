@@ -65,7 +65,9 @@ export async function fetchModel(
   try {
     res = await (opts.fetchImpl ?? fetch)(url, { redirect: 'follow' });
   } catch (err) {
-    throw new ModelResolveError(`could not download ${url}: ${(err as Error).message}. Copy ${manifest.file} into ${dir} or set MODEL_DIR.`);
+    throw new ModelResolveError(
+      `could not download ${url}: ${(err as Error).message}. Copy ${manifest.file} into ${dir} or set MODEL_DIR.`,
+    );
   }
   if (!res.ok) throw new ModelResolveError(`download of ${url} failed: HTTP ${res.status}`);
   const body = Buffer.from(await res.arrayBuffer());

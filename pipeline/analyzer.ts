@@ -85,7 +85,9 @@ export class CameraAnalyzer {
 
   static async create(config: CameraConfig, opts: AnalyzerOptions): Promise<CameraAnalyzer> {
     if (opts.session.manifest.name !== config.analysis.model) {
-      throw new Error(`camera ${config.camera.id} wants model "${config.analysis.model}" but the session is "${opts.session.manifest.name}"`);
+      throw new Error(
+        `camera ${config.camera.id} wants model "${config.analysis.model}" but the session is "${opts.session.manifest.name}"`,
+      );
     }
     let text = opts.textDetector ?? null;
     if (!text && opts.textDetector !== null && auxiliaryDetectors(config).text) {

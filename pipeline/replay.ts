@@ -69,7 +69,11 @@ export function summarise(events: readonly ViolationEvent[], frames: number, sec
 
 export async function replayClip(opts: ReplayOptions): Promise<ReplayResult> {
   const { config, session } = opts;
-  const analyzer = await CameraAnalyzer.create(config, { session, textDetector: opts.textDetector, ...(opts.engine ? { engine: opts.engine } : {}) });
+  const analyzer = await CameraAnalyzer.create(config, {
+    session,
+    textDetector: opts.textDetector,
+    ...(opts.engine ? { engine: opts.engine } : {}),
+  });
   const source = sourceForModel(session.manifest, {
     input: opts.input,
     ...(opts.spec ? { spec: opts.spec } : {}),

@@ -191,7 +191,16 @@ export interface Qualification {
   /** Classes with a shape rule: the shape wanted and the box's height/width. */
   shape?: { wants: 'flat' | 'not_flat'; heightOverWidth: number; flatMaxAspect: number };
   /** Count classes: the count, the limit and where it came from, and how the members were chosen. */
-  count?: { count: number; limit: number; limitSource: 'zone.capacity' | 'minCount'; tracksInZone?: number; stationary?: number; walkingExcluded?: number; clusterGap?: number; suppressed?: number };
+  count?: {
+    count: number;
+    limit: number;
+    limitSource: 'zone.capacity' | 'minCount';
+    tracksInZone?: number;
+    stationary?: number;
+    walkingExcluded?: number;
+    clusterGap?: number;
+    suppressed?: number;
+  };
   /** The rule that refused the subject in the last refused frame of this run (absent while every seen frame qualified). */
   refused?: { rule: string; detail: string; time: number };
 }

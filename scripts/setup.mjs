@@ -25,10 +25,13 @@ const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..
 const DEMO_PACKAGES = [
   { any: ['ffmpeg'], why: 'ingest, the demo camera as live HLS, evidence clips' },
   { any: ['redis-server'], why: 'queues and stores (a local server unless REDIS_URL is set)' },
-  { any: ['opencv-doc'], why: "vtest.avi, the street behind the demo clip" },
-  { any: ['darknet'], why: "dog.jpg, the pickup parked in the demo clip" },
+  { any: ['opencv-doc'], why: 'vtest.avi, the street behind the demo clip' },
+  { any: ['darknet'], why: 'dog.jpg, the pickup parked in the demo clip' },
   { any: ['fontconfig'], why: 'font lookup for snapshot captions' },
-  { any: ['fonts-droid-fallback', 'fonts-noto-cjk', 'fonts-wqy-zenhei', 'fonts-wqy-microhei'], why: 'a CJK font, so Chinese class names on snapshots are text, not boxes' },
+  {
+    any: ['fonts-droid-fallback', 'fonts-noto-cjk', 'fonts-wqy-zenhei', 'fonts-wqy-microhei'],
+    why: 'a CJK font, so Chinese class names on snapshots are text, not boxes',
+  },
 ];
 
 /** @type {Requirement[]} What `npm test` adds (real servers and a real browser, no mocks). */
@@ -161,7 +164,12 @@ class SetupError extends Error {}
  * @param {{ env?: NodeJS.ProcessEnv, quiet?: boolean }} [o]
  */
 function run(cmd, args, o = {}) {
-  const r = spawnSync(cmd, args, { cwd: REPO_ROOT, stdio: o.quiet ? ['ignore', 'ignore', 'pipe'] : 'inherit', env: o.env ?? process.env, encoding: 'utf8' });
+  const r = spawnSync(cmd, args, {
+    cwd: REPO_ROOT,
+    stdio: o.quiet ? ['ignore', 'ignore', 'pipe'] : 'inherit',
+    env: o.env ?? process.env,
+    encoding: 'utf8',
+  });
   return { ok: r.status === 0, error: r.error, stderr: typeof r.stderr === 'string' ? r.stderr : '' };
 }
 
@@ -212,7 +220,9 @@ function ensurePackages(mode, dryRun) {
   if (!asRoot && !sudo) {
     throw new SetupError(
       `missing Debian packages ${pkgs.join(' ')}; not root and sudo needs a password. Install them, then run this again:\n` +
-        `  sudo apt-get update && sudo ${aptInstallCommand(pkgs).filter((a) => a !== '-qq').join(' ')}`,
+        `  sudo apt-get update && sudo ${aptInstallCommand(pkgs)
+          .filter((a) => a !== '-qq')
+          .join(' ')}`,
     );
   }
   const pre = sudo ? ['sudo', '-n'] : [];
@@ -264,7 +274,8 @@ function ensureNodeModules(mode, dryRun) {
 function ensureMaterial(dryRun) {
   if (dryRun) return;
   // The script returns at once when the files are there; it downloads python3-skimage's .deb otherwise.
-  if (!run('bash', [path.join(REPO_ROOT, 'fixtures', 'fetch-material.sh')]).ok) throw new SetupError('fixtures/fetch-material.sh failed (see above)');
+  if (!run('bash', [path.join(REPO_ROOT, 'fixtures', 'fetch-material.sh')]).ok)
+    throw new SetupError('fixtures/fetch-material.sh failed (see above)');
 }
 
 /** @param {Mode} mode @param {boolean} dryRun */
@@ -281,7 +292,9 @@ function ensureModels(mode, dryRun) {
   // The demo's detector has an official URL: fetch it (sha256-checked) rather than stop a first run.
   const fetchable = mode === 'demo' ? missing.filter((m) => m.url) : [];
   if (fetchable.length) {
-    say(`${dryRun ? 'would download' : 'downloading'} model weights ${fetchable.map((m) => m.name).join(' ')} (official URL, sha256-checked) into the model cache`);
+    say(
+      `${dryRun ? 'would download' : 'downloading'} model weights ${fetchable.map((m) => m.name).join(' ')} (official URL, sha256-checked) into the model cache`,
+    );
     if (!dryRun) run(process.execPath, [path.join(REPO_ROOT, 'bin', 'citywatch.mjs'), 'models', 'fetch', ...fetchable.map((m) => m.name)]);
     missing = dryRun ? missing.filter((m) => !m.url) : missingModels(wanted, dirs);
   }

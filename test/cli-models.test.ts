@@ -21,10 +21,21 @@ describe('citywatch models / detect --model', () => {
   });
 
   it('detect --model picodet_s_320_coco --tiles 2x2 finds the dog in a photo; a bad grid is refused', () => {
-    const r = cli('detect', requireFile(DOG_JPG, 'apt-get install darknet'), '--model', 'picodet_s_320_coco', '--tiles', '2x2', '--max-frames', '1');
+    const r = cli(
+      'detect',
+      requireFile(DOG_JPG, 'apt-get install darknet'),
+      '--model',
+      'picodet_s_320_coco',
+      '--tiles',
+      '2x2',
+      '--max-frames',
+      '1',
+    );
     expect(r.status, r.stderr).toBe(0);
     const frame = JSON.parse(r.stdout.trim().split('\n')[0]!);
-    expect(frame.detections.some((d: { label: string; model: string }) => d.label === 'dog' && d.model === 'picodet_s_320_coco')).toBe(true);
+    expect(frame.detections.some((d: { label: string; model: string }) => d.label === 'dog' && d.model === 'picodet_s_320_coco')).toBe(
+      true,
+    );
     const bad = cli('detect', DOG_JPG, '--tiles', '9x9');
     expect(bad.status).not.toBe(0);
     expect(bad.stderr).toMatch(/--tiles must be COLSxROWS/);

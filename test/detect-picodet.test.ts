@@ -35,7 +35,10 @@ describe.each(['picodet_s_416_coco', 'picodet_s_320_coco'])('%s on dog.jpg', (mo
     expect([f.sourceWidth, f.sourceHeight]).toEqual([768, 576]);
     for (const [label, truth] of Object.entries(TRUTH)) {
       const best = Math.max(0, ...f.detections.filter((x) => x.label === label && x.score > 0.4).map((x) => iou(x.box, truth)));
-      expect(best, `${label} from ${model}: ${JSON.stringify(f.detections.map((x) => [x.label, +x.score.toFixed(2), x.box]))}`).toBeGreaterThanOrEqual(0.7);
+      expect(
+        best,
+        `${label} from ${model}: ${JSON.stringify(f.detections.map((x) => [x.label, +x.score.toFixed(2), x.box]))}`,
+      ).toBeGreaterThanOrEqual(0.7);
     }
   });
 });

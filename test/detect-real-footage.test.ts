@@ -84,7 +84,19 @@ describe('vtest.avi street footage', () => {
     // vtest.avi has a keyframe every 25 s; passthrough must keep exactly those, at their real times.
     const keyTimes = (
       await import('./support/media.js').then(({ run }) =>
-        run('ffprobe', ['-v', 'error', '-skip_frame', 'nokey', '-select_streams', 'v:0', '-show_entries', 'frame=pts_time', '-of', 'csv=p=0', VTEST]),
+        run('ffprobe', [
+          '-v',
+          'error',
+          '-skip_frame',
+          'nokey',
+          '-select_streams',
+          'v:0',
+          '-show_entries',
+          'frame=pts_time',
+          '-of',
+          'csv=p=0',
+          VTEST,
+        ]),
       )
     )
       .trim()

@@ -19,14 +19,19 @@ interface AnalyzeOutput {
 
 function analyze(input: string, config: string): Promise<AnalyzeOutput> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'analyze', input, '--config', config, '--threads', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'analyze', input, '--config', config, '--threads', '1'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.on('close', (code) => {
       if (code !== 0) return reject(new Error(`analyze exited ${code}: ${err}`));
-      const lines = out.trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+      const lines = out
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { type: string });
       resolve({
         events: lines.filter((l) => l.type === 'event') as unknown as ViolationEvent[],
         summary: lines.find((l) => l.type === 'summary') as unknown as AnalyzeOutput['summary'],
@@ -41,7 +46,13 @@ function episodes(events: ViolationEvent[]) {
   const ends = new Map(events.filter((e) => e.transition === 'cleared').map((e) => [e.episodeId, e.end]));
   return events
     .filter((e) => e.transition === 'confirmed')
-    .map((e) => ({ classId: e.classId, zoneId: e.reason.zoneId, start: e.start, end: ends.get(e.episodeId) ?? null, confirmedAt: e.streamTime }));
+    .map((e) => ({
+      classId: e.classId,
+      zoneId: e.reason.zoneId,
+      start: e.start,
+      end: ends.get(e.episodeId) ?? null,
+      confirmedAt: e.streamTime,
+    }));
 }
 
 const PAIRS: Array<[positive: string, negative: string]> = [
@@ -96,7 +107,12 @@ describe('analyze on vtest.avi with a crowd zone', () => {
     const inactive = out.summary.classes.filter((c) => !c.active && c.reason.startsWith('needs label'));
     // The three classes without a shipped model, plus illegal_advertising: this camera has no wall
     // zone, so no OCR detector is loaded for it.
-    expect(inactive.map((c) => c.id).sort()).toEqual(['clothes_drying', 'construction_hoarding', 'illegal_advertising', 'muck_truck_uncovered']);
+    expect(inactive.map((c) => c.id).sort()).toEqual([
+      'clothes_drying',
+      'construction_hoarding',
+      'illegal_advertising',
+      'muck_truck_uncovered',
+    ]);
     expect(out.stderr).toMatch(/classes \(\d+\/17 active\)/);
   });
 });

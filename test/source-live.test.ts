@@ -32,7 +32,22 @@ describe('HLS', () => {
   let server: Awaited<ReturnType<typeof serveDir>>;
   beforeAll(async () => {
     hlsDir = await mkdtemp(path.join(os.tmpdir(), 'cw-hls-'));
-    await run('ffmpeg', ['-y', '-loglevel', 'error', '-i', await vtestH264(8), '-c', 'copy', '-f', 'hls', '-hls_time', '2', '-hls_playlist_type', 'vod', path.join(hlsDir, 'index.m3u8')]);
+    await run('ffmpeg', [
+      '-y',
+      '-loglevel',
+      'error',
+      '-i',
+      await vtestH264(8),
+      '-c',
+      'copy',
+      '-f',
+      'hls',
+      '-hls_time',
+      '2',
+      '-hls_playlist_type',
+      'vod',
+      path.join(hlsDir, 'index.m3u8'),
+    ]);
     // A hostile playlist: segments that point at local files.
     await writeFile(
       path.join(hlsDir, 'evil.m3u8'),

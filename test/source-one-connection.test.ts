@@ -40,8 +40,26 @@ interface Cam {
 }
 
 function camera(url: string, dir: string, fps: number): Cam {
-  const rec = new Recorder({ cameraId: dir, input: url, dir: join(tmp, dir), segmentSec: 2, maxBytes: 200e6, maxAgeSec: 3600, attached: true });
-  const src = new FrameSource({ input: url, width: 160, height: 160, fps, decode: 'auto', recorder: rec, stallTimeoutSec: 4, connectTimeoutSec: 8, backoff: { initialMs: 300, maxMs: 1000 } });
+  const rec = new Recorder({
+    cameraId: dir,
+    input: url,
+    dir: join(tmp, dir),
+    segmentSec: 2,
+    maxBytes: 200e6,
+    maxAgeSec: 3600,
+    attached: true,
+  });
+  const src = new FrameSource({
+    input: url,
+    width: 160,
+    height: 160,
+    fps,
+    decode: 'auto',
+    recorder: rec,
+    stallTimeoutSec: 4,
+    connectTimeoutSec: 8,
+    backoff: { initialMs: 300, maxMs: 1000 },
+  });
   const cam: Cam = { src, rec, frames: [], segments: [], decisions: [], errors: [], pump: Promise.resolve() };
   rec.on('segment', (s) => cam.segments.push(s));
   rec.on('error', (e) => cam.errors.push(e));
@@ -84,7 +102,11 @@ it('one RTSP session per camera feeds both the ring and the analysis, in either 
     await waitFor(() => cams.every((c) => c.src.state.state !== 'online'), 20_000, 'sources notice the outage');
     const before = cams.map((c) => ({ frames: c.frames.length, segments: c.segments.length }));
     server = await startRtspServer(clip, port, '/cam', 'h264', 2);
-    await waitFor(() => cams.every((c, i) => c.frames.length >= before[i]!.frames + 3 && c.segments.length >= before[i]!.segments + 2), 60_000, 'frames and segments after the outage');
+    await waitFor(
+      () => cams.every((c, i) => c.frames.length >= before[i]!.frames + 3 && c.segments.length >= before[i]!.segments + 2),
+      60_000,
+      'frames and segments after the outage',
+    );
     expect(server.stats().sessions).toBe(2);
     for (const c of cams) {
       expect(c.decisions.length).toBeGreaterThanOrEqual(2);
@@ -109,7 +131,12 @@ it('one RTSP session per camera feeds both the ring and the analysis, in either 
     const seg = ring.find((r) => r.startWall - 1500 <= last.wallTime && last.wallTime <= r.endWall + 1500);
     expect(seg).toBeDefined();
     const out = join(tmp, `${c.rec.opts.cameraId}.mp4`);
-    const res = await assembleClip({ ringDir: c.rec.opts.dir, ring, request: { start: ring.at(-3)!.startWall, end: ring.at(-1)!.endWall, clock: 'wall', preRollSec: 0, postRollSec: 0 }, outPath: out });
+    const res = await assembleClip({
+      ringDir: c.rec.opts.dir,
+      ring,
+      request: { start: ring.at(-3)!.startWall, end: ring.at(-1)!.endWall, clock: 'wall', preRollSec: 0, postRollSec: 0 },
+      outPath: out,
+    });
     expect(res.path).toBe(out);
     expect(await probeDuration(out)).toBeGreaterThan(3);
   }

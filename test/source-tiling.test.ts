@@ -7,7 +7,11 @@ import { derivedClip } from './support/media.js';
 /** A 1920x1080 PNG in four flat quadrants: red, green / blue, white. */
 function quadrants(): Promise<string> {
   const c = (colour: string) => ['-f', 'lavfi', '-i', `color=${colour}:s=960x540:d=1`];
-  return derivedClip('quadrants-1080p.png', [...c('red'), ...c('0x00ff00'), ...c('blue'), ...c('white')], ['-filter_complex', '[0][1]hstack[t];[2][3]hstack[b];[t][b]vstack', '-frames:v', '1', '-update', '1']);
+  return derivedClip(
+    'quadrants-1080p.png',
+    [...c('red'), ...c('0x00ff00'), ...c('blue'), ...c('white')],
+    ['-filter_complex', '[0][1]hstack[t];[2][3]hstack[b];[t][b]vstack', '-frames:v', '1', '-update', '1'],
+  );
 }
 
 async function firstFrame(src: FrameSource): Promise<Frame> {
@@ -27,7 +31,9 @@ describe('FrameSource tiling', () => {
     expect(tiled.data.length).toBe(320 * 320 * 3);
     expect(Buffer.compare(tiled.data, plain.data)).toBe(0);
     expect(plain.tiles).toBeUndefined();
-    expect(tiled.tiles!.map((t) => [t.x, t.y, t.letterbox.srcWidth, t.letterbox.srcHeight, t.letterbox.scaleX, t.letterbox.scaleY])).toEqual([
+    expect(
+      tiled.tiles!.map((t) => [t.x, t.y, t.letterbox.srcWidth, t.letterbox.srcHeight, t.letterbox.scaleX, t.letterbox.scaleY]),
+    ).toEqual([
       [0, 0, 960, 540, 320 / 960, 320 / 540],
       [960, 0, 960, 540, 320 / 960, 320 / 540],
       [0, 540, 960, 540, 320 / 960, 320 / 540],
@@ -42,8 +48,14 @@ describe('FrameSource tiling', () => {
     tiled.tiles!.forEach((t, i) => {
       expect(t.data.length).toBe(320 * 320 * 3);
       // Corners and centre of each tile hold its quadrant's colour only (within YUV rounding).
-      for (const [x, y] of [[2, 2], [160, 160], [317, 317]] as const) {
-        pixel(t.data, 320, x, y).forEach((v, ch) => expect(Math.abs(v - expected[i]![ch]!), `tile ${i} (${x},${y})`).toBeLessThanOrEqual(6));
+      for (const [x, y] of [
+        [2, 2],
+        [160, 160],
+        [317, 317],
+      ] as const) {
+        pixel(t.data, 320, x, y).forEach((v, ch) =>
+          expect(Math.abs(v - expected[i]![ch]!), `tile ${i} (${x},${y})`).toBeLessThanOrEqual(6),
+        );
       }
     });
   });

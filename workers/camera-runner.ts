@@ -135,7 +135,11 @@ export class CameraRunner {
     const manifest = session.manifest;
     this.models = [{ name: manifest.name, sha256: manifest.sha256 }];
     const aux = auxiliaryDetectors(cfg);
-    const text = aux.text ? await sharedTextDetector().catch((err: Error) => (this.d.log('OCR unavailable; text classes inactive', { camera: this.camera.id, error: err.message }), null)) : null;
+    const text = aux.text
+      ? await sharedTextDetector().catch(
+          (err: Error) => (this.d.log('OCR unavailable; text classes inactive', { camera: this.camera.id, error: err.message }), null),
+        )
+      : null;
     // The same composition as replays and `citywatch analyze`, so a live camera decides like a replay.
     const analyzer = await CameraAnalyzer.create(cfg, { session, textDetector: text, textIntervalSec: settings.textIntervalSec });
     this.analyzer = analyzer;
@@ -230,7 +234,13 @@ export class CameraRunner {
         if (!this.stopping) this.finished = true;
       }
     })();
-    this.d.log('camera started', { camera: this.camera.id, worker: settings.workerId, static: aux.static, text: !!text, model: manifest.name });
+    this.d.log('camera started', {
+      camera: this.camera.id,
+      worker: settings.workerId,
+      static: aux.static,
+      text: !!text,
+      model: manifest.name,
+    });
   }
 
   /**
@@ -306,7 +316,14 @@ export class CameraRunner {
       case 'none':
         return;
       case 'notice': {
-        const notice = await this.d.notices?.open({ episodeKey: key, cameraId: this.camera.id, classId: def.id, zoneId: ev.reason.zoneId, graceSec: d.graceSec, details: { nameZh: def.nameZh, zoneName: zone?.name, boxes: ev.boxes, reason: ev.reason } });
+        const notice = await this.d.notices?.open({
+          episodeKey: key,
+          cameraId: this.camera.id,
+          classId: def.id,
+          zoneId: ev.reason.zoneId,
+          graceSec: d.graceSec,
+          details: { nameZh: def.nameZh, zoneName: zone?.name, boxes: ev.boxes, reason: ev.reason },
+        });
         await this.d.delivery.enqueue({
           type: 'violation.warning',
           idempotencyKey: `violation.warning:${key}`,
@@ -428,7 +445,11 @@ export class CameraRunner {
   }
 
   /** After a verification decision: reopened cases get fresh evidence of the window; verified ones are announced. */
-  private async afterVerification(c: CaseRecord, result: 'verified' | 'reopened', window: { startAt: number; endAt: number; id: string }): Promise<void> {
+  private async afterVerification(
+    c: CaseRecord,
+    result: 'verified' | 'reopened',
+    window: { startAt: number; endAt: number; id: string },
+  ): Promise<void> {
     const s = this.d.settings;
     if (result === 'verified') {
       await this.d.delivery.enqueue({ type: 'case.verified', idempotencyKey: `case.verified:${c.id}:${window.id}`, data: { case: c } });
@@ -460,7 +481,14 @@ export class CameraRunner {
   }
 
   private onSourceState(s: SourceState): void {
-    const map: Record<SourceState['state'], HealthState> = { connecting: 'connecting', online: 'online', stalled: 'stalled', offline: 'offline', ended: 'offline', failed: 'offline' };
+    const map: Record<SourceState['state'], HealthState> = {
+      connecting: 'connecting',
+      online: 'online',
+      stalled: 'stalled',
+      offline: 'offline',
+      ended: 'offline',
+      failed: 'offline',
+    };
     const state = map[s.state];
     if (s.state === 'online') this.onlineSince ??= s.since;
     else this.onlineSince = null;
@@ -496,7 +524,13 @@ export class CameraRunner {
       this.fpsWindow = { at: now, frames: this.frames };
     }
     const d = this.source?.decode ?? null;
-    const analysis = { decode: d?.mode ?? null, decodeReason: d?.reason ?? null, keyframeInterval: d?.keyframeInterval ?? null, effectiveFps: d?.effectiveFps ?? null, analysedFps: this.analysedFps };
+    const analysis = {
+      decode: d?.mode ?? null,
+      decodeReason: d?.reason ?? null,
+      keyframeInterval: d?.keyframeInterval ?? null,
+      effectiveFps: d?.effectiveFps ?? null,
+      analysedFps: this.analysedFps,
+    };
     void setCameraGauges(this.camera.id, { fps: this.analysedFps ?? 0, skippedFps: this.skippedFps(), decode: d?.mode ?? null });
     // A consumer stuck on one frame (slow OCR, a starved core) still has its drops counted now.
     void recordDropped(this.camera.id, this.takeDropped());
@@ -560,8 +594,24 @@ export class CameraRunner {
     r.restart();
   }
 
-  get status(): { cameraId: string; frames: number; lastFrameAt: number | null; health: HealthState | null; finished: boolean; decode: DecodeDecision | null; analysedFps: number | null } {
-    return { cameraId: this.camera.id, frames: this.frames, lastFrameAt: this.lastFrameAt, health: this.lastHealth, finished: this.finished, decode: this.source?.decode ?? null, analysedFps: this.analysedFps };
+  get status(): {
+    cameraId: string;
+    frames: number;
+    lastFrameAt: number | null;
+    health: HealthState | null;
+    finished: boolean;
+    decode: DecodeDecision | null;
+    analysedFps: number | null;
+  } {
+    return {
+      cameraId: this.camera.id,
+      frames: this.frames,
+      lastFrameAt: this.lastFrameAt,
+      health: this.lastHealth,
+      finished: this.finished,
+      decode: this.source?.decode ?? null,
+      analysedFps: this.analysedFps,
+    };
   }
 }
 
@@ -569,4 +619,3 @@ export class CameraRunner {
 export function recorderStalled(now: number, ref: number, segmentSec: number): boolean {
   return now - ref > 2 * segmentSec * 1000 + 30_000;
 }
-

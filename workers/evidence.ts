@@ -71,7 +71,11 @@ export function casePayload(c: CaseRecord, apiBaseUrl: string | null | undefined
   return { ...c, evidenceApiUrl: `${apiBaseUrl ?? ''}/v1/cases/${c.id}/evidence` };
 }
 
-const DELIVERY_FOR: Record<EvidencePurpose, EventType> = { case: 'case.created', reappearance: 'case.evidence_added', reopen: 'case.reopened' };
+const DELIVERY_FOR: Record<EvidencePurpose, EventType> = {
+  case: 'case.created',
+  reappearance: 'case.evidence_added',
+  reopen: 'case.reopened',
+};
 
 export function deliveryKey(purpose: EvidencePurpose, caseId: string, eventId: string): string {
   return purpose === 'case' ? `case.created:${caseId}` : `${DELIVERY_FOR[purpose]}:${caseId}:${eventId}`;
@@ -143,12 +147,19 @@ export class EvidenceService {
     // episode resumed on another worker after a kill -9 numbers its events again) would cut a
     // different clip under the same keys while the case keeps the first checksums (the chaos suite
     // found this). The stored files stay; this job reuses their references.
-    const folder = evidenceKey({ cameraId: d.cameraId, eventId: d.eventId, wallTime: d.wallTime, name: 'x', timeZone: d.timezone }).slice(0, -1);
+    const folder = evidenceKey({ cameraId: d.cameraId, eventId: d.eventId, wallTime: d.wallTime, name: 'x', timeZone: d.timezone }).slice(
+      0,
+      -1,
+    );
     const stored = (await this.o.cases.get(d.caseId))?.evidence.filter((e) => e.key.startsWith(folder)) ?? [];
     try {
       if (stored.length > 0) {
         refs = stored;
-        this.o.log?.('evidence for this event already stored; not overwritten', { caseId: d.caseId, eventId: d.eventId, files: stored.map((r) => r.key) });
+        this.o.log?.('evidence for this event already stored; not overwritten', {
+          caseId: d.caseId,
+          eventId: d.eventId,
+          files: stored.map((r) => r.key),
+        });
       } else refs = await this.assemble(d);
       if (!refs.some((r) => r.file.kind === 'clip')) status = 'missing';
     } catch (err) {

@@ -89,7 +89,16 @@ export class LeaseManager {
   }
 
   async acquire(cameraId: string): Promise<boolean> {
-    const r = (await this.redis.eval(ACQUIRE_LUA, 2, this.leaseKey(cameraId), this.holderKey(cameraId), this.workerId, String(this.ttlMs), String(3 * this.ttlMs), this.workerKey(''))) as number;
+    const r = (await this.redis.eval(
+      ACQUIRE_LUA,
+      2,
+      this.leaseKey(cameraId),
+      this.holderKey(cameraId),
+      this.workerId,
+      String(this.ttlMs),
+      String(3 * this.ttlMs),
+      this.workerKey(''),
+    )) as number;
     return r === 1;
   }
 
@@ -105,7 +114,16 @@ export class LeaseManager {
     const now = Date.now();
     const keys = [this.workers, this.workerKey(this.workerId)];
     for (const id of cameraIds) keys.push(this.leaseKey(id), this.holderKey(id));
-    const res = (await this.redis.eval(RENEW_ALL_LUA, keys.length, ...keys, this.workerId, String(this.ttlMs), String(now), JSON.stringify({ ...info, at: now }), String(3 * this.ttlMs))) as number[];
+    const res = (await this.redis.eval(
+      RENEW_ALL_LUA,
+      keys.length,
+      ...keys,
+      this.workerId,
+      String(this.ttlMs),
+      String(now),
+      JSON.stringify({ ...info, at: now }),
+      String(3 * this.ttlMs),
+    )) as number[];
     const out = new Map<string, RenewOutcome>();
     cameraIds.forEach((id, i) => out.set(id, res[i] === 1 ? 'renewed' : res[i] === 2 ? 'recovered' : 'lost'));
     return out;

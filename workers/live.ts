@@ -28,7 +28,15 @@ const box = (b: { x1: number; y1: number; x2: number; y2: number }): LiveBox => 
 /** A judged (subject, class, zone) as the console shows it. */
 export function liveSubject(d: SubjectDecision): LiveSubject {
   const status: LiveSubject['status'] = !d.hit ? 'refused' : d.phase === 'confirmed' || d.phase === 'active' ? 'confirmed' : 'candidate';
-  const out: LiveSubject = { trackId: d.trackId, subject: d.subject, label: d.label, classId: d.classId, zoneId: d.zoneId, status, phase: d.phase };
+  const out: LiveSubject = {
+    trackId: d.trackId,
+    subject: d.subject,
+    label: d.label,
+    classId: d.classId,
+    zoneId: d.zoneId,
+    status,
+    phase: d.phase,
+  };
   if (d.memberIds?.length) out.memberIds = [...d.memberIds];
   if (!d.hit && d.rule) {
     out.rule = d.rule;
@@ -38,7 +46,12 @@ export function liveSubject(d: SubjectDecision): LiveSubject {
 }
 
 /** The live record of one analysed frame (without its picture). Pure. */
-export function buildLiveRecord(camera: Pick<CameraRecord, 'id' | 'version' | 'config'>, det: FrameDetections, tracks: readonly Track[], decisions: readonly SubjectDecision[]): Omit<LiveRecord, 'frame'> {
+export function buildLiveRecord(
+  camera: Pick<CameraRecord, 'id' | 'version' | 'config'>,
+  det: FrameDetections,
+  tracks: readonly Track[],
+  decisions: readonly SubjectDecision[],
+): Omit<LiveRecord, 'frame'> {
   const t = det.streamTime;
   return {
     cameraId: camera.id,
@@ -61,7 +74,12 @@ export function buildLiveRecord(camera: Pick<CameraRecord, 'id' | 'version' | 'c
         ...(tr.stationary && typeof tr.stationarySince === 'number' ? { stationarySec: r3(t - tr.stationarySince) } : {}),
       })),
     subjects: decisions.map(liveSubject),
-    zones: camera.config.zones.map((z) => ({ id: z.id, ...(z.name !== undefined ? { name: z.name } : {}), type: z.type, polygon: z.polygon })),
+    zones: camera.config.zones.map((z) => ({
+      id: z.id,
+      ...(z.name !== undefined ? { name: z.name } : {}),
+      type: z.type,
+      polygon: z.polygon,
+    })),
   };
 }
 
@@ -69,7 +87,13 @@ export function buildLiveRecord(camera: Pick<CameraRecord, 'id' | 'version' | 'c
  * The picture the detector saw: the model input without its letterbox padding (a copy: the source
  * may reuse its buffer), with the source's aspect ratio for the encoder (stretched model inputs).
  */
-export function analysedPicture(frame: Frame): { raw: Buffer; width: number; height: number; pixelFormat: Frame['pixelFormat']; aspect: number } {
+export function analysedPicture(frame: Frame): {
+  raw: Buffer;
+  width: number;
+  height: number;
+  pixelFormat: Frame['pixelFormat'];
+  aspect: number;
+} {
   const { scaledWidth, scaledHeight, dstWidth, srcWidth, srcHeight } = frame.letterbox;
   const rowBytes = scaledWidth * 3;
   const raw = Buffer.allocUnsafe(rowBytes * scaledHeight);
@@ -81,7 +105,11 @@ export function analysedPicture(frame: Frame): { raw: Buffer; width: number; hei
  * JPEG of a raw picture at the source's aspect ratio (a stretched model input is unstretched),
  * downscaled to `maxWidth` when wider. encodeMs is the wall time of the conversion and encode.
  */
-export async function encodeLiveJpeg(pic: ReturnType<typeof analysedPicture>, maxWidth: number, quality: number): Promise<{ jpeg: Buffer; width: number; height: number; encodeMs: number }> {
+export async function encodeLiveJpeg(
+  pic: ReturnType<typeof analysedPicture>,
+  maxWidth: number,
+  quality: number,
+): Promise<{ jpeg: Buffer; width: number; height: number; encodeMs: number }> {
   const t0 = performance.now();
   const opened = await openImage(pic);
   let image = opened.image;

@@ -58,7 +58,22 @@ export async function startLocalRedis(opts: { dir: string; port?: number; bin?: 
   const launch = async () => {
     const c = spawn(
       opts.bin ?? 'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--appendonly', 'yes', '--appendfsync', 'everysec', '--dir', opts.dir, '--save', '', '--protected-mode', 'yes'],
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--appendonly',
+        'yes',
+        '--appendfsync',
+        'everysec',
+        '--dir',
+        opts.dir,
+        '--save',
+        '',
+        '--protected-mode',
+        'yes',
+      ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     c.stderr?.resume();

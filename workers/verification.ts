@@ -86,7 +86,9 @@ export class Verifier {
       if (now < w.endAt) {
         const present = engine
           .openEpisodes()
-          .some((e) => e.classId === w.classId && e.zoneId === w.zoneId && e.lastSeen !== null && frame.streamTime - e.lastSeen <= tolerance);
+          .some(
+            (e) => e.classId === w.classId && e.zoneId === w.zoneId && e.lastSeen !== null && frame.streamTime - e.lastSeen <= tolerance,
+          );
         const key = this.counterKey(w);
         this.writes = this.writes.then(() =>
           this.o.redis
@@ -123,7 +125,15 @@ export class Verifier {
         expectFrom: 'handled',
         actor: `camera:${this.o.cameraId}`,
         reason: `verification: violation present in ${present}/${total} frames (${pct}%) between ${new Date(w.startAt).toISOString()} and ${new Date(w.endAt).toISOString()}; threshold ${this.o.settings.verifyPresenceRatio * 100}%`,
-        verification: { startAt: w.startAt, endAt: w.endAt, presenceRatio: this.o.settings.verifyPresenceRatio, present, total, result, decidedAt: Date.now() },
+        verification: {
+          startAt: w.startAt,
+          endAt: w.endAt,
+          presenceRatio: this.o.settings.verifyPresenceRatio,
+          present,
+          total,
+          result,
+          decidedAt: Date.now(),
+        },
       });
       this.windows.delete(w.caseId);
       this.o.log(`case ${result}`, { caseId: w.caseId, present, total });

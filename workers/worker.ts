@@ -52,7 +52,10 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let t: NodeJS.Timeout | undefined;
   // The rejection waits one I/O turn: after the event loop was held up, a reply that arrived in time
   // is read before the expired timer may call it late.
-  return Promise.race([p, new Promise<never>((_, rej) => (t = setTimeout(() => setImmediate(() => rej(new Error(`${what} timed out after ${ms} ms`))), ms)))]).finally(() => clearTimeout(t));
+  return Promise.race([
+    p,
+    new Promise<never>((_, rej) => (t = setTimeout(() => setImmediate(() => rej(new Error(`${what} timed out after ${ms} ms`))), ms))),
+  ]).finally(() => clearTimeout(t));
 }
 
 /** A stable pseudo-random rank of a camera for a worker (FNV-1a of both ids). */
@@ -108,7 +111,9 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
   const sub = conn();
   const bullPrefix = `${settings.prefix}-bull`;
   // One outbox per worker id: a stable WORKER_ID lets a restarted worker flush what it journaled.
-  const outbox = await CaseOutbox.open(settings.caseOutboxDir ?? join(settings.dataDir, 'outbox', settings.workerId.replace(/[^A-Za-z0-9_.-]/g, '_')));
+  const outbox = await CaseOutbox.open(
+    settings.caseOutboxDir ?? join(settings.dataDir, 'outbox', settings.workerId.replace(/[^A-Za-z0-9_.-]/g, '_')),
+  );
   const cases = new CaseStore(database.db, { redis, prefix: settings.prefix, conventions, outbox, log });
   const cameras = new CameraStore(redis, settings.prefix);
   const health = new HealthStore(redis, settings.prefix);
@@ -117,7 +122,9 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
     prefix: settings.prefix,
     bullPrefix,
     connection: conn(),
-    webhook: settings.webhookUrl ? { url: settings.webhookUrl, secret: settings.webhookSecret!, timeoutMs: settings.webhookTimeoutMs } : null,
+    webhook: settings.webhookUrl
+      ? { url: settings.webhookUrl, secret: settings.webhookSecret!, timeoutMs: settings.webhookTimeoutMs }
+      : null,
     backoff: { maxAttempts: settings.deliveryMaxAttempts, baseMs: settings.deliveryBackoffMs, maxMs: settings.deliveryBackoffMaxMs },
   });
   const evidence = new EvidenceService({
@@ -151,7 +158,10 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
 
   // The worker's ring disk budget is split over the cameras it holds (never above RING_MAX_MB each).
   const applyRingBudget = () => {
-    const per = Math.max(8 * 1024 * 1024, Math.min(settings.ringMaxBytes, Math.floor(settings.ringBudgetBytes / Math.max(1, runners.size))));
+    const per = Math.max(
+      8 * 1024 * 1024,
+      Math.min(settings.ringMaxBytes, Math.floor(settings.ringBudgetBytes / Math.max(1, runners.size))),
+    );
     if (per === ringShare) return;
     ringShare = per;
     for (const r of runners.values()) r.runner.setRingMaxBytes(per);
@@ -197,7 +207,11 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
     const ids = [...runners.keys()];
     let res: Map<string, string> | null = null;
     try {
-      res = await withTimeout(lease.renewAll(ids, { cameras: ids.length, pid: process.pid }), Math.min(2000, settings.leaseTtlMs / 3), 'lease renew');
+      res = await withTimeout(
+        lease.renewAll(ids, { cameras: ids.length, pid: process.pid }),
+        Math.min(2000, settings.leaseTtlMs / 3),
+        'lease renew',
+      );
     } catch {
       res = null;
     }
@@ -251,7 +265,9 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
     const share = fairShare(enabled.length, await lease.liveWorkers(), settings.maxCamerasPerWorker);
     // Free cameras in an order that differs per worker, so workers joining together do not all
     // contend for the same ids first.
-    const free = enabled.filter((c) => !runners.has(c.id)).sort((x, y) => spread(x.id, settings.workerId) - spread(y.id, settings.workerId));
+    const free = enabled
+      .filter((c) => !runners.has(c.id))
+      .sort((x, y) => spread(x.id, settings.workerId) - spread(y.id, settings.workerId));
     for (const cam of free) {
       if (stopping || runners.size >= share || starting.size >= settings.startConcurrency) break;
       const wait = lastStartAt + settings.startStaggerMs - Date.now();
@@ -300,7 +316,13 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
     ticking = renewing.then(tick).catch((err: Error) => log('lease loop error', { error: err.message }));
     void ticking.finally(schedule);
   }
-  log('worker started', { redis: redactUrl(settings.redisUrl), database: `${database.kind} ${redactUrl(database.where)}`, dataDir: settings.dataDir, analyse, store: store.kind });
+  log('worker started', {
+    redis: redactUrl(settings.redisUrl),
+    database: `${database.kind} ${redactUrl(database.where)}`,
+    dataDir: settings.dataDir,
+    analyse,
+    store: store.kind,
+  });
 
   return {
     settings,
@@ -325,7 +347,8 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
       await evidence.close();
       await delivery.close();
       await cases.close();
-      if ('close' in store && typeof (store as { close?: unknown }).close === 'function') await (store as unknown as { close(): Promise<void> }).close();
+      if ('close' in store && typeof (store as { close?: unknown }).close === 'function')
+        await (store as unknown as { close(): Promise<void> }).close();
       await Promise.all(conns.map(closeRedis));
       if (!givenDb) await database.close().catch(() => undefined);
       log('worker drained');

@@ -45,7 +45,13 @@ export interface ReplayJobData {
 }
 
 /** Progress of a running replay as stored on its job (percent: 0..100 when the duration is known). */
-export const replayProgressSchema = z.object({ seconds: z.number(), duration: z.number().nullable(), percent: z.number().nullable(), frames: z.number(), events: z.number() });
+export const replayProgressSchema = z.object({
+  seconds: z.number(),
+  duration: z.number().nullable(),
+  percent: z.number().nullable(),
+  frames: z.number(),
+  events: z.number(),
+});
 export type ReplayProgress = z.infer<typeof replayProgressSchema>;
 
 /** A case the clip would have opened: one per confirmed episode. */
@@ -84,7 +90,11 @@ export function snapshotKey(replayId: string, eventId: string): string {
 }
 
 /** The analysed frame (letterbox padding cropped) with the event's zone and boxes drawn. */
-function annotateEventFrame(frame: Frame, event: ViolationEvent, polygon: readonly (readonly [number, number])[] | undefined): Promise<Buffer> {
+function annotateEventFrame(
+  frame: Frame,
+  event: ViolationEvent,
+  polygon: readonly (readonly [number, number])[] | undefined,
+): Promise<Buffer> {
   const def = getClass(event.classId);
   return annotateFrame(frame, {
     zones: polygon ? [{ polygon, label: event.reason.zoneId ?? undefined }] : [],
@@ -113,7 +123,8 @@ export function evaluate(events: readonly ViolationEvent[], clipEnd: number, gt:
   return {
     classes: m.classes,
     total: m.total,
-    method: 'pipeline/eval matchClip: one-to-one, same class and zone, intervals overlapping within the truth file tolerances; precision counts duplicate cases against the system',
+    method:
+      'pipeline/eval matchClip: one-to-one, same class and zone, intervals overlapping within the truth file tolerances; precision counts duplicate cases against the system',
   };
 }
 
@@ -124,7 +135,12 @@ export interface ReplayRunDeps {
 }
 
 /** Runs one replay to completion (no BullMQ here: the worker below wraps it). */
-export async function runReplay(data: ReplayJobData, deps: ReplayRunDeps, onProgress?: (p: ReplayProgress) => void, signal?: AbortSignal): Promise<ReplayResult> {
+export async function runReplay(
+  data: ReplayJobData,
+  deps: ReplayRunDeps,
+  onProgress?: (p: ReplayProgress) => void,
+  signal?: AbortSignal,
+): Promise<ReplayResult> {
   const config = parseCameraConfig(data.config);
   const gt = data.groundTruth === undefined || data.groundTruth === null ? null : groundTruthSchema.parse(data.groundTruth);
   const session = await (deps.session ?? ((m) => sharedSession(m)))(config.analysis.model);
@@ -134,7 +150,9 @@ export async function runReplay(data: ReplayJobData, deps: ReplayRunDeps, onProg
   let lastReport = 0;
   const result = await replayClip({
     input: data.input,
-    ...(data.inputKind === 'url' ? { spec: { ...parseInput(data.input, { allowFiles: false, hostHeader: data.hostHeader }), display: data.inputDisplay } } : {}),
+    ...(data.inputKind === 'url'
+      ? { spec: { ...parseInput(data.input, { allowFiles: false, hostHeader: data.hostHeader }), display: data.inputDisplay } }
+      : {}),
     config,
     session,
     fps: data.fps,
@@ -147,7 +165,11 @@ export async function runReplay(data: ReplayJobData, deps: ReplayRunDeps, onProg
       for (const e of r.events.filter((x) => x.transition === 'confirmed')) {
         const zone = config.zones.find((z) => z.id === e.reason.zoneId);
         const jpeg = await annotateEventFrame(frame, e, zone?.polygon);
-        const ref = await deps.evidence.put(snapshotKey(data.replayId, e.id), jpeg, { contentType: 'image/jpeg', kind: 'snapshot', metadata: { replay: data.replayId, event: e.id } });
+        const ref = await deps.evidence.put(snapshotKey(data.replayId, e.id), jpeg, {
+          contentType: 'image/jpeg',
+          kind: 'snapshot',
+          metadata: { replay: data.replayId, event: e.id },
+        });
         snapshots.set(e.episodeId, { key: ref.key, store: ref.store, bytes: ref.file.bytes, sha256: ref.file.sha256 });
       }
     },
@@ -155,7 +177,13 @@ export async function runReplay(data: ReplayJobData, deps: ReplayRunDeps, onProg
       const now = Date.now();
       if (now - lastReport < 500) return;
       lastReport = now;
-      onProgress?.({ seconds, duration, percent: duration ? Math.min(100, Math.round((seconds / duration) * 1000) / 10) : null, frames, events });
+      onProgress?.({
+        seconds,
+        duration,
+        percent: duration ? Math.min(100, Math.round((seconds / duration) * 1000) / 10) : null,
+        frames,
+        events,
+      });
     },
   });
   const clipEnd = result.summary.seconds;
@@ -219,7 +247,10 @@ export function createReplayQueue(connection: Redis, bullPrefix?: string): Queue
     connection,
     prefix: bullPrefix,
     // A failed replay is reported, not retried: the same clip and config fail the same way.
-    defaultJobOptions: { attempts: 1, removeOnComplete: { age: 7 * 24 * 3600, count: 1000 }, removeOnFail: { age: 7 * 24 * 3600, count: 1000 } },
+    defaultJobOptions: {
+      attempts: 1,
+      removeOnComplete: { age: 7 * 24 * 3600, count: 1000 },
+      removeOnFail: { age: 7 * 24 * 3600, count: 1000 },
+    },
   });
 }
-

@@ -55,7 +55,11 @@ const secretParamsSchema = z.array(z.string().regex(/^[A-Za-z0-9_.~-]{1,64}$/, '
  */
 export async function checkUrlPolicy(deps: ApiDeps, url: string, purpose: AddressPurpose, field: string, secretParams: string[] = []) {
   try {
-    return await checkInput(url, { purpose, allowCidrs: purpose === 'replay' ? deps.replayAllowCidrs : undefined, resolve: deps.resolve }, { allowFiles: false, secretParams });
+    return await checkInput(
+      url,
+      { purpose, allowCidrs: purpose === 'replay' ? deps.replayAllowCidrs : undefined, resolve: deps.resolve },
+      { allowFiles: false, secretParams },
+    );
   } catch (err) {
     if (err instanceof AddressPolicyError) {
       if (purpose === 'camera' && err.rule === 'unresolvable') return null;
@@ -65,7 +69,9 @@ export async function checkUrlPolicy(deps: ApiDeps, url: string, purpose: Addres
   }
 }
 
-const configInput = z.record(z.string(), z.unknown()).describe('Camera config (pipeline/rules/config-schema.ts); camera.id is taken from the camera');
+const configInput = z
+  .record(z.string(), z.unknown())
+  .describe('Camera config (pipeline/rules/config-schema.ts); camera.id is taken from the camera');
 
 const cameraCreate = z
   .object({
@@ -81,14 +87,26 @@ const cameraCreate = z
   .strict();
 
 const cameraPatch = z
-  .object({ name: z.string().min(1).max(200).optional(), url: cameraUrlSchema.optional(), detectUrl: cameraUrlSchema.nullable().optional(), secretParams: secretParamsSchema.optional(), enabled: z.boolean().optional() })
+  .object({
+    name: z.string().min(1).max(200).optional(),
+    url: cameraUrlSchema.optional(),
+    detectUrl: cameraUrlSchema.nullable().optional(),
+    secretParams: secretParamsSchema.optional(),
+    enabled: z.boolean().optional(),
+  })
   .strict()
   .refine((p) => Object.keys(p).length > 0, { message: 'nothing to update (name, url, detectUrl, secretParams, enabled)' });
 
 /** Validates a full config with the workers' schema; issues are reported under `prefix`. */
 export function validateConfig(id: string, raw: Record<string, unknown>, prefix: (string | number)[]): CameraConfig {
   const cam = (raw.camera ?? {}) as Record<string, unknown>;
-  if (cam.id !== undefined && cam.id !== id) throw new ApiError(400, 'VALIDATION_FAILED', `config.camera.id "${String(cam.id)}" does not match camera id "${id}"`, 'config.camera.id');
+  if (cam.id !== undefined && cam.id !== id)
+    throw new ApiError(
+      400,
+      'VALIDATION_FAILED',
+      `config.camera.id "${String(cam.id)}" does not match camera id "${id}"`,
+      'config.camera.id',
+    );
   const r = cameraConfigSchema.safeParse({ ...raw, camera: { ...cam, id } });
   if (!r.success) {
     for (const i of r.error.issues) (i as { path: PropertyKey[] }).path = [...prefix, ...i.path];
@@ -112,7 +130,9 @@ function ocrAvailable(): boolean {
 
 /** Labels a camera's detectors can produce, as the analyzer computes them (it creates OCR when the OCR models are installed). */
 async function availableLabels(config: Pick<CameraConfig, 'analysis' | 'zones'>): Promise<Set<string>> {
-  const labels = await loadManifest(config.analysis.model).then((m) => m.labels).catch(() => [] as string[]);
+  const labels = await loadManifest(config.analysis.model)
+    .then((m) => m.labels)
+    .catch(() => [] as string[]);
   return detectorLabels(labels, config, { ocr: ocrAvailable() });
 }
 
@@ -142,7 +162,11 @@ async function view(deps: ApiDeps, cam: CameraRecord, open?: (id: string) => num
   // Health reasons are scrubbed by the worker; scrub again with this camera's secrets in case an
   // older worker (or a future code path) wrote one in clear.
   const live = h ? { ...h, reason: h.reason ? scrubSecrets(h.reason, secretsSpec(cam.url, cam.secretParams)) : h.reason } : null;
-  return { ...toPublic(cam), live: live ?? { state: 'unknown', reason: 'no worker has reported this camera yet' }, openCases: open(cam.id) };
+  return {
+    ...toPublic(cam),
+    live: live ?? { state: 'unknown', reason: 'no worker has reported this camera yet' },
+    openCases: open(cam.id),
+  };
 }
 
 /**
@@ -153,7 +177,13 @@ function ifMatch(req: Request): { ifVersion?: number } {
   const raw = req.get('if-match');
   if (raw === undefined || raw.trim() === '*') return {};
   const m = /^\s*(?:W\/)?"?(\d{1,15})"?\s*$/.exec(raw);
-  if (!m) throw new ApiError(400, 'BAD_IF_MATCH', `If-Match must be a camera version such as "7", got ${JSON.stringify(raw.slice(0, 40))}`, 'If-Match');
+  if (!m)
+    throw new ApiError(
+      400,
+      'BAD_IF_MATCH',
+      `If-Match must be a camera version such as "7", got ${JSON.stringify(raw.slice(0, 40))}`,
+      'If-Match',
+    );
   return { ifVersion: Number(m[1]) };
 }
 
@@ -167,7 +197,16 @@ async function mustGet(deps: ApiDeps, id: string): Promise<CameraRecord> {
 async function preview(deps: ApiDeps, cam: CameraRecord, timeoutMs: number): Promise<{ jpeg: Buffer; labels: string[] }> {
   const checked = await checkUrlPolicy(deps, cam.url, 'camera', 'url', cam.secretParams);
   const session = await (deps.session ?? ((m: string) => sharedSession(m)))(cam.config.analysis.model);
-  const source = sourceForModel(session.manifest, { input: cam.url, ...(checked ? { spec: checked.spec } : {}), secretParams: cam.secretParams, allowFiles: false, fps: 1, overflow: 'drop-oldest', maxReconnects: 0, connectTimeoutSec: Math.ceil(timeoutMs / 1000) });
+  const source = sourceForModel(session.manifest, {
+    input: cam.url,
+    ...(checked ? { spec: checked.spec } : {}),
+    secretParams: cam.secretParams,
+    allowFiles: false,
+    fps: 1,
+    overflow: 'drop-oldest',
+    maxReconnects: 0,
+    connectTimeoutSec: Math.ceil(timeoutMs / 1000),
+  });
   const timer = setTimeout(() => void source.stop(), timeoutMs);
   let frame;
   let failure: string | null = null;
@@ -186,7 +225,12 @@ async function preview(deps: ApiDeps, cam: CameraRecord, timeoutMs: number): Pro
     clearTimeout(timer);
     await source.stop();
   }
-  if (!frame) throw new ApiError(502, 'STREAM_UNAVAILABLE', `no frame from ${toPublic(cam).url}: ${scrubSecrets(failure ?? 'timed out', secretsSpec(cam.url, cam.secretParams))}`);
+  if (!frame)
+    throw new ApiError(
+      502,
+      'STREAM_UNAVAILABLE',
+      `no frame from ${toPublic(cam).url}: ${scrubSecrets(failure ?? 'timed out', secretsSpec(cam.url, cam.secretParams))}`,
+    );
   const detector = new ObjectDetector(session, {
     scoreThreshold: Math.max(cam.config.analysis.scoreThreshold, 0.25),
     nmsIou: cam.config.analysis.nmsIou,
@@ -225,7 +269,10 @@ function cameraRouteList(deps: ApiDeps): AnyRoute[] {
       summary: 'All cameras with live state (stream credentials redacted)',
       handler: async () => {
         const cams = await deps.cameras.list();
-        const open = await openCases(deps, cams.map((c) => c.id));
+        const open = await openCases(
+          deps,
+          cams.map((c) => c.id),
+        );
         return { items: await Promise.all(cams.map((c) => view(deps, c, open))) };
       },
     }),
@@ -242,7 +289,15 @@ function cameraRouteList(deps: ApiDeps): AnyRoute[] {
         const config = validateConfig(body.id, body.config ?? {}, ['config']);
         await checkUrlPolicy(deps, body.url, 'camera', 'url', body.secretParams);
         if (body.detectUrl) await checkUrlPolicy(deps, body.detectUrl, 'camera', 'detectUrl', body.secretParams);
-        const rec = await deps.cameras.create({ id: body.id, name: body.name, url: body.url, detectUrl: body.detectUrl ?? null, secretParams: body.secretParams, enabled: body.enabled, config });
+        const rec = await deps.cameras.create({
+          id: body.id,
+          name: body.name,
+          url: body.url,
+          detectUrl: body.detectUrl ?? null,
+          secretParams: body.secretParams,
+          enabled: body.enabled,
+          config,
+        });
         return view(deps, rec);
       },
     }),
@@ -323,7 +378,11 @@ function cameraRouteList(deps: ApiDeps): AnyRoute[] {
       params: cameraParams,
       body: z.object({ zones: z.array(zoneSchema) }).strict(),
       handler: async ({ req, params, body }) => {
-        const rec = await deps.cameras.update(params.id, (cam) => ({ config: validateConfig(params.id, { ...cam.config, zones: body.zones }, []) }), ifMatch(req));
+        const rec = await deps.cameras.update(
+          params.id,
+          (cam) => ({ config: validateConfig(params.id, { ...cam.config, zones: body.zones }, []) }),
+          ifMatch(req),
+        );
         return { version: rec.version, zones: rec.config.zones };
       },
     }),
@@ -352,10 +411,16 @@ function cameraRouteList(deps: ApiDeps): AnyRoute[] {
       handler: async ({ req, params, body }) => {
         const rec = await deps.cameras.update(
           params.id,
-          (cam) => ({ config: validateConfig(params.id, { ...cam.config, classes: { ...cam.config.classes, [params.classId]: body } }, []) }),
+          (cam) => ({
+            config: validateConfig(params.id, { ...cam.config, classes: { ...cam.config.classes, [params.classId]: body } }, []),
+          }),
           ifMatch(req),
         );
-        return { version: rec.version, override: rec.config.classes[params.classId], status: (await cameraClassStatus(rec.config)).find((c) => c.id === params.classId) };
+        return {
+          version: rec.version,
+          override: rec.config.classes[params.classId],
+          status: (await cameraClassStatus(rec.config)).find((c) => c.id === params.classId),
+        };
       },
     }),
     defineRoute({
@@ -396,7 +461,11 @@ function cameraRouteList(deps: ApiDeps): AnyRoute[] {
         const cam = await mustGet(deps, params.id);
         const { jpeg, labels } = await preview(deps, cam, query.timeoutSec * 1000);
         // The labels drawn, also as a header, so a script can check a preview without decoding it.
-        res.status(200).type('image/jpeg').set({ 'Cache-Control': 'no-store', 'X-Detections': labels.join(',') }).send(jpeg);
+        res
+          .status(200)
+          .type('image/jpeg')
+          .set({ 'Cache-Control': 'no-store', 'X-Detections': labels.join(',') })
+          .send(jpeg);
         return undefined;
       },
     }),
@@ -411,7 +480,10 @@ function cameraRouteList(deps: ApiDeps): AnyRoute[] {
         const cams = await deps.cameras.list();
         const perCam = await Promise.all(cams.map(async (c) => ({ id: c.id, status: await cameraClassStatus(c.config) })));
         // Every zone type a class can use, so "globally available" only depends on the models.
-        const defaultLabels = await availableLabels({ analysis: cameraConfigSchema.parse({ camera: { id: 'x' } }).analysis, zones: [...TEXT_ZONE_TYPES].map((type) => ({ type }) as never) });
+        const defaultLabels = await availableLabels({
+          analysis: cameraConfigSchema.parse({ camera: { id: 'x' } }).analysis,
+          zones: [...TEXT_ZONE_TYPES].map((type) => ({ type }) as never),
+        });
         const global = classStatus(defaultLabels, { classes: {}, zones: [] });
         return {
           classes: CATALOG.map((def) => {
@@ -459,7 +531,17 @@ function cameraRouteList(deps: ApiDeps): AnyRoute[] {
               } catch (err) {
                 resolved = { ok: false, error: (err as Error).message };
               }
-              return { name: m.name, file: m.file, sha256: m.sha256, license: m.license, url: m.url ?? null, input: { width: m.input.width, height: m.input.height, resize: m.input.resize }, decoder: m.decoder.kind, labels: m.labels, weights: resolved };
+              return {
+                name: m.name,
+                file: m.file,
+                sha256: m.sha256,
+                license: m.license,
+                url: m.url ?? null,
+                input: { width: m.input.width, height: m.input.height, resize: m.input.resize },
+                decoder: m.decoder.kind,
+                labels: m.labels,
+                weights: resolved,
+              };
             }),
           ),
         };

@@ -33,7 +33,10 @@ const classIdParam = z.string().refine(isClassId, { message: `unknown violation 
 const stateList = z
   .string()
   .transform((s, ctx) => {
-    const parts = s.split(',').map((x) => x.trim()).filter(Boolean);
+    const parts = s
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean);
     const bad = parts.filter((p) => !(CASE_STATES as readonly string[]).includes(p));
     if (bad.length || parts.length === 0) {
       ctx.addIssue({ code: 'custom', message: `unknown case state(s) ${bad.join(', ') || '(empty)'} (known: ${CASE_STATES.join(', ')})` });
@@ -48,14 +51,31 @@ const filterFields = {
   cameraId: z.string().max(64).optional(),
   zoneId: z.string().max(64).optional(),
   state: stateList.optional(),
-  categoryCode: z.string().regex(/^[0-9A-Za-z]{2,12}$/, 'a category code is 2-12 letters/digits').optional().describe('city category code (大类/小类), e.g. 0501'),
-  q: z.string().trim().min(1).max(100).optional().describe('text: part of the case id, class names, camera or zone names/ids, category code'),
+  categoryCode: z
+    .string()
+    .regex(/^[0-9A-Za-z]{2,12}$/, 'a category code is 2-12 letters/digits')
+    .optional()
+    .describe('city category code (大类/小类), e.g. 0501'),
+  q: z
+    .string()
+    .trim()
+    .min(1)
+    .max(100)
+    .optional()
+    .describe('text: part of the case id, class names, camera or zone names/ids, category code'),
   from: instant.optional(),
   to: instant.optional(),
 };
 /** The case filters of a parsed list or export query (one mapping for both routes). */
 const filtersOf = (q: { [K in keyof typeof filterFields]?: z.infer<(typeof filterFields)[K]> }) => ({
-  classId: q.classId, cameraId: q.cameraId, zoneId: q.zoneId, state: q.state, categoryCode: q.categoryCode, q: q.q, from: q.from, to: q.to,
+  classId: q.classId,
+  cameraId: q.cameraId,
+  zoneId: q.zoneId,
+  state: q.state,
+  categoryCode: q.categoryCode,
+  q: q.q,
+  from: q.from,
+  to: q.to,
 });
 const rangeOk = (q: { from?: number; to?: number }) => q.from === undefined || q.to === undefined || q.from <= q.to;
 
@@ -78,7 +98,12 @@ const exportQuery = z
   .refine(rangeOk, { path: ['to'], message: 'to must not be before from' });
 
 const hotSpotQuery = z
-  .object({ from: instant.optional(), to: instant.optional(), classId: classIdParam.optional(), top: z.coerce.number().int().min(1).max(100).default(10) })
+  .object({
+    from: instant.optional(),
+    to: instant.optional(),
+    classId: classIdParam.optional(),
+    top: z.coerce.number().int().min(1).max(100).default(10),
+  })
   .strict()
   .refine(rangeOk, { path: ['to'], message: 'to must not be before from' });
 
@@ -105,13 +130,27 @@ const statusBody = z
   .object({
     state: z.enum(STATUS_UPDATES),
     reason: z.string().trim().min(1).max(1000).optional(),
-    suppress: z.boolean().optional().describe('with rejected: add a suppression of the case class over its box to the camera config (admin/operator)'),
-    suppressPadding: z.number().min(0).max(1).optional().describe('padding of the suppression per side, as a fraction of the box size (default 0.1)'),
+    suppress: z
+      .boolean()
+      .optional()
+      .describe('with rejected: add a suppression of the case class over its box to the camera config (admin/operator)'),
+    suppressPadding: z
+      .number()
+      .min(0)
+      .max(1)
+      .optional()
+      .describe('padding of the suppression per side, as a fraction of the box size (default 0.1)'),
   })
   .strict()
-  .refine((b) => b.state !== 'rejected' || b.reason !== undefined, { path: ['reason'], message: 'a rejection needs a reason (why it is not a violation)' })
+  .refine((b) => b.state !== 'rejected' || b.reason !== undefined, {
+    path: ['reason'],
+    message: 'a rejection needs a reason (why it is not a violation)',
+  })
   .refine((b) => !b.suppress || b.state === 'rejected', { path: ['suppress'], message: 'suppress goes with state "rejected" only' })
-  .refine((b) => b.suppressPadding === undefined || b.suppress === true, { path: ['suppressPadding'], message: 'suppressPadding goes with suppress: true' });
+  .refine((b) => b.suppressPadding === undefined || b.suppress === true, {
+    path: ['suppressPadding'],
+    message: 'suppressPadding goes with suppress: true',
+  });
 
 const rangeQuery = z
   .object({ from: instant.optional(), to: instant.optional(), top: z.coerce.number().int().min(1).max(100).default(10) })
@@ -130,7 +169,15 @@ async function mustGetCase(deps: ApiDeps, id: string): Promise<CaseRecord> {
 }
 
 const evidenceQuery = z
-  .object({ expiresIn: z.coerce.number().int().min(1).max(MAX_EVIDENCE_URL_TTL_SEC).optional().describe('URL lifetime in seconds (default: the deployment default, 900)') })
+  .object({
+    expiresIn: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_EVIDENCE_URL_TTL_SEC)
+      .optional()
+      .describe('URL lifetime in seconds (default: the deployment default, 900)'),
+  })
   .strict();
 
 const fileQuery = z
@@ -151,12 +198,10 @@ export function caseRoutes(deps: ApiDeps): AnyRoute[] {
       query: listQuery,
       handler: async ({ query }) => {
         try {
-          return await deps.cases.list(
-            filtersOf(query),
-            { limit: query.limit, cursor: query.cursor ?? null },
-          );
+          return await deps.cases.list(filtersOf(query), { limit: query.limit, cursor: query.cursor ?? null });
         } catch (err) {
-          if (/invalid cursor/.test((err as Error).message)) throw badRequest('invalid cursor (pass nextCursor from the previous page unchanged)', 'cursor');
+          if (/invalid cursor/.test((err as Error).message))
+            throw badRequest('invalid cursor (pass nextCursor from the previous page unchanged)', 'cursor');
           throw err;
         }
       },
@@ -170,7 +215,11 @@ export function caseRoutes(deps: ApiDeps): AnyRoute[] {
       summary: "Cases as CSV or GeoJSON (the same filters as the list), with each camera's configured location",
       query: exportQuery,
       responses: [
-        { status: 200, description: 'text/csv (UTF-8 with BOM) or application/geo+json; newest first, at most `limit` cases', contentType: 'text/csv' },
+        {
+          status: 200,
+          description: 'text/csv (UTF-8 with BOM) or application/geo+json; newest first, at most `limit` cases',
+          contentType: 'text/csv',
+        },
         { status: 400, description: 'invalid filter' },
       ],
       handler: async ({ query, res }) => {
@@ -257,7 +306,8 @@ export function caseRoutes(deps: ApiDeps): AnyRoute[] {
         const items = await Promise.all(
           c.evidence.map(async (e) => {
             if (e.store !== deps.evidence.kind) return { ...e, url: null };
-            if (e.store === 'fs') return { ...e, url: (await deps.evidence.exists(e.key)) ? `${base}/v1/evidence/file?${links.mint(e.key, ttl).query}` : null };
+            if (e.store === 'fs')
+              return { ...e, url: (await deps.evidence.exists(e.key)) ? `${base}/v1/evidence/file?${links.mint(e.key, ttl).query}` : null };
             return { ...e, url: await deps.evidence.presign(e.key, ttl).catch(() => null) };
           }),
         );
@@ -279,11 +329,20 @@ export function caseRoutes(deps: ApiDeps): AnyRoute[] {
       ],
       handler: async ({ query, res }) => {
         const v = links.check(query.key, query.exp, query.sig);
-        if (v !== 'ok') throw new ApiError(403, v === 'expired' ? 'LINK_EXPIRED' : 'BAD_SIGNATURE', v === 'expired' ? 'this evidence link has expired; get a new one from GET /v1/cases/:id/evidence' : 'invalid evidence link');
+        if (v !== 'ok')
+          throw new ApiError(
+            403,
+            v === 'expired' ? 'LINK_EXPIRED' : 'BAD_SIGNATURE',
+            v === 'expired' ? 'this evidence link has expired; get a new one from GET /v1/cases/:id/evidence' : 'invalid evidence link',
+          );
         const info = await deps.evidence.stat(query.key);
         if (!info) throw notFound('no such evidence file');
         const stream = await deps.evidence.getStream(query.key);
-        res.status(200).set({ 'Content-Type': info.contentType ?? 'application/octet-stream', 'Content-Length': String(info.bytes), 'Cache-Control': 'private, no-store' });
+        res.status(200).set({
+          'Content-Type': info.contentType ?? 'application/octet-stream',
+          'Content-Length': String(info.bytes),
+          'Cache-Control': 'private, no-store',
+        });
         await new Promise<void>((resolve, reject) => {
           stream.on('error', reject);
           res.on('finish', resolve);
@@ -299,7 +358,8 @@ export function caseRoutes(deps: ApiDeps): AnyRoute[] {
       path: '/v1/cases/:id/status',
       access: STATUS,
       tag: 'cases',
-      summary: 'Platform status update: dispatched / handled / closed / rejected (rejected needs a reason; suppress: true also stops the camera raising that class over the case box)',
+      summary:
+        'Platform status update: dispatched / handled / closed / rejected (rejected needs a reason; suppress: true also stops the camera raising that class over the case box)',
       params: caseParams,
       body: statusBody,
       handler: async ({ params, body, key, req }) => {
@@ -307,7 +367,12 @@ export function caseRoutes(deps: ApiDeps): AnyRoute[] {
         if (body.suppress) {
           // A suppression changes the camera config: the config editors' roles, not the platform's.
           if (!key || !(SUPPRESS_ROLES as readonly string[]).includes(key.role)) {
-            throw new ApiError(403, 'FORBIDDEN', `role "${key?.role ?? 'none'}" may not suppress: it changes the camera config (allowed: ${SUPPRESS_ROLES.join(', ')}); reject without suppress`, 'suppress');
+            throw new ApiError(
+              403,
+              'FORBIDDEN',
+              `role "${key?.role ?? 'none'}" may not suppress: it changes the camera config (allowed: ${SUPPRESS_ROLES.join(', ')}); reject without suppress`,
+              'suppress',
+            );
           }
           return rejectAndSuppress(deps, c, { reason: body.reason!, padding: body.suppressPadding, key, req });
         }
@@ -356,7 +421,8 @@ export function caseRoutes(deps: ApiDeps): AnyRoute[] {
         const d = requireDeliveries(deps);
         const rec = await d.get(params.key);
         if (!rec) throw notFound(`no delivery with key ${params.key}`);
-        if (rec.status !== 'dead') throw new ApiError(409, 'NOT_DEAD_LETTER', `delivery ${params.key} is ${rec.status}; only dead letters can be redelivered`);
+        if (rec.status !== 'dead')
+          throw new ApiError(409, 'NOT_DEAD_LETTER', `delivery ${params.key} is ${rec.status}; only dead letters can be redelivered`);
         return d.redeliver(params.key);
       },
     }),

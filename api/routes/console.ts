@@ -49,7 +49,9 @@ export const TRY_MINUTES = { min: 1, max: 10, default: 2 } as const;
 
 const tryBody = z
   .object({
-    config: z.record(z.string(), z.unknown()).describe('the full camera config as edited, unsaved (same schema as PUT /v1/cameras/:id/config)'),
+    config: z
+      .record(z.string(), z.unknown())
+      .describe('the full camera config as edited, unsaved (same schema as PUT /v1/cameras/:id/config)'),
     minutes: z
       .number()
       .min(TRY_MINUTES.min, { message: `minutes must be ${TRY_MINUTES.min}..${TRY_MINUTES.max}` })
@@ -76,7 +78,8 @@ async function whyNoLive(deps: ApiDeps, cam: { id: string; enabled: boolean }, t
 
 export function consoleRoutes(deps: ApiDeps, allRoutes: () => readonly AnyRoute[]): AnyRoute[] {
   const live = new LiveStore(deps.redis, deps.prefix);
-  const noLive = async (cam: { id: string; enabled: boolean }) => new ApiError(404, 'NO_LIVE_FRAME', await whyNoLive(deps, cam, 'recently (records expire after LIVE_TTL_SEC, default 30 s)'));
+  const noLive = async (cam: { id: string; enabled: boolean }) =>
+    new ApiError(404, 'NO_LIVE_FRAME', await whyNoLive(deps, cam, 'recently (records expire after LIVE_TTL_SEC, default 30 s)'));
   return [
     defineRoute({
       id: 'me',
@@ -103,7 +106,8 @@ export function consoleRoutes(deps: ApiDeps, allRoutes: () => readonly AnyRoute[
       path: '/v1/cameras/:id/live',
       access: READ,
       tag: 'cameras',
-      summary: "The camera's latest analysed frame as the worker saw it: detections, tracks, zones and why each subject is or is not a candidate",
+      summary:
+        "The camera's latest analysed frame as the worker saw it: detections, tracks, zones and why each subject is or is not a candidate",
       params: cameraParams,
       responses: [
         { status: 200, description: 'Live record (boxes in source pixels)' },
@@ -139,7 +143,12 @@ export function consoleRoutes(deps: ApiDeps, allRoutes: () => readonly AnyRoute[
         res
           .status(200)
           .type('image/jpeg')
-          .set({ 'Cache-Control': 'no-store', 'X-Frame-Index': String(rec.frameIndex), 'X-Wall-Time': String(rec.wallTime), 'X-Config-Version': String(rec.configVersion) })
+          .set({
+            'Cache-Control': 'no-store',
+            'X-Frame-Index': String(rec.frameIndex),
+            'X-Wall-Time': String(rec.wallTime),
+            'X-Config-Version': String(rec.configVersion),
+          })
           .send(jpeg);
         return undefined;
       },
@@ -150,7 +159,8 @@ export function consoleRoutes(deps: ApiDeps, allRoutes: () => readonly AnyRoute[
       path: '/v1/cameras/:id/try',
       access: EDIT,
       tag: 'cameras',
-      summary: "Try an unsaved config: replay the last minutes of the camera's recording ring with the saved and with the edited config (two replay jobs)",
+      summary:
+        "Try an unsaved config: replay the last minutes of the camera's recording ring with the saved and with the edited config (two replay jobs)",
       description:
         "Needs the recording ring, which lives in the workers' DATA_DIR: works when the API shares it (embedded mode, the docker-compose data volume); otherwise 409 RING_UNAVAILABLE. Poll GET /v1/replays/:id for `saved` and `edited`.",
       params: cameraParams,
@@ -164,7 +174,11 @@ export function consoleRoutes(deps: ApiDeps, allRoutes: () => readonly AnyRoute[
         // The same schema and field mapping as PUT /v1/cameras/:id/config, under `config.`.
         const edited = validateConfig(cam.id, body.config, ['config']);
         const unavailable = (why: string) =>
-          new ApiError(409, 'RING_UNAVAILABLE', `${why}; try-before-save replays the recording ring in the workers' DATA_DIR, which this API process must share (embedded mode, or the docker-compose data volume)`);
+          new ApiError(
+            409,
+            'RING_UNAVAILABLE',
+            `${why}; try-before-save replays the recording ring in the workers' DATA_DIR, which this API process must share (embedded mode, or the docker-compose data volume)`,
+          );
         if (!deps.dataDir) throw unavailable('this API process has no DATA_DIR of the workers');
         let ringDir: string;
         try {
@@ -175,21 +189,40 @@ export function consoleRoutes(deps: ApiDeps, allRoutes: () => readonly AnyRoute[
         const to = Date.now();
         const from = to - body.minutes * 60_000;
         const ring = await ringSegments(ringDir, { from, to, clock: 'wall' });
-        if (ring.length === 0) throw unavailable(`no recorded segments of camera ${cam.id} from the last ${body.minutes} min under ${path.join('DATA_DIR', 'rings', cam.id)}`);
+        if (ring.length === 0)
+          throw unavailable(
+            `no recorded segments of camera ${cam.id} from the last ${body.minutes} min under ${path.join('DATA_DIR', 'rings', cam.id)}`,
+          );
         const tryId = `try_${randomBytes(8).toString('hex')}`;
         await mkdir(deps.uploadDir, { recursive: true });
         const savedClip = path.join(deps.uploadDir, `${tryId}-saved.mp4`);
         const editedClip = path.join(deps.uploadDir, `${tryId}-edited.mp4`);
-        const clip = await assembleClip({ ringDir, ring, request: { start: from, end: to, clock: 'wall', preRollSec: 0, postRollSec: 0 }, outPath: savedClip });
-        if (!clip.path || !clip.coverage.actual) throw unavailable(`the segments of camera ${cam.id} were pruned before they could be read`);
+        const clip = await assembleClip({
+          ringDir,
+          ring,
+          request: { start: from, end: to, clock: 'wall', preRollSec: 0, postRollSec: 0 },
+          outPath: savedClip,
+        });
+        if (!clip.path || !clip.coverage.actual)
+          throw unavailable(`the segments of camera ${cam.id} were pruned before they could be read`);
         try {
           // Each replay job deletes its clip when done: two names for one file.
           await link(savedClip, editedClip).catch(() => copyFile(savedClip, editedClip));
           const [a, b] = clip.coverage.actual;
           const display = (which: string) => `ring of ${cam.id}, ${new Date(a).toISOString()}–${new Date(b).toISOString()} (${which})`;
           const common = { inputKind: 'upload' as const, submittedBy: key?.id };
-          const saved = await submitReplay(deps, { ...common, input: savedClip, inputDisplay: display(`saved config v${cam.version}`), config: cam.config });
-          const editedJob = await submitReplay(deps, { ...common, input: editedClip, inputDisplay: display('edited config'), config: edited });
+          const saved = await submitReplay(deps, {
+            ...common,
+            input: savedClip,
+            inputDisplay: display(`saved config v${cam.version}`),
+            config: cam.config,
+          });
+          const editedJob = await submitReplay(deps, {
+            ...common,
+            input: editedClip,
+            inputDisplay: display('edited config'),
+            config: edited,
+          });
           return {
             tryId,
             saved: saved.id,

@@ -31,7 +31,10 @@ const replayJson = z
     ...options,
   })
   .strict()
-  .refine((b) => (b.url === undefined) !== (b.path === undefined), { path: ['url'], message: 'give exactly one of url or path (or upload a file to /v1/replays/upload)' });
+  .refine((b) => (b.url === undefined) !== (b.path === undefined), {
+    path: ['url'],
+    message: 'give exactly one of url or path (or upload a file to /v1/replays/upload)',
+  });
 
 const jsonField = (what: string) =>
   z.string().transform((s, ctx) => {
@@ -97,7 +100,10 @@ function resultView(id: string, r: ReplayResult | undefined) {
   if (!r) return null;
   return {
     ...r,
-    cases: r.cases.map((c) => ({ ...c, snapshot: c.snapshot ? { ...c.snapshot, url: `/v1/replays/${id}/evidence/${path.posix.basename(c.snapshot.key)}` } : null })),
+    cases: r.cases.map((c) => ({
+      ...c,
+      snapshot: c.snapshot ? { ...c.snapshot, url: `/v1/replays/${id}/evidence/${path.posix.basename(c.snapshot.key)}` } : null,
+    })),
   };
 }
 
@@ -154,7 +160,17 @@ export function replayRoutes(deps: ApiDeps): AnyRoute[] {
           display = path.basename(input);
           kind = 'path';
         }
-        return submit({ input, inputKind: kind, ...(hostHeader ? { hostHeader } : {}), inputDisplay: display, config, groundTruth, fps: body.fps, maxSeconds: body.maxSeconds, submittedBy: key?.id });
+        return submit({
+          input,
+          inputKind: kind,
+          ...(hostHeader ? { hostHeader } : {}),
+          inputDisplay: display,
+          config,
+          groundTruth,
+          fps: body.fps,
+          maxSeconds: body.maxSeconds,
+          submittedBy: key?.id,
+        });
       },
     }),
     defineRoute({
@@ -181,7 +197,15 @@ export function replayRoutes(deps: ApiDeps): AnyRoute[] {
           if (err instanceof NotVideoError) throw new ApiError(422, 'NOT_A_VIDEO', err.message, 'clip');
           throw err;
         }
-        const out = await submit({ input: file.path, inputKind: 'upload', inputDisplay: path.basename(file.originalname || 'upload'), config, groundTruth, fps: body.fps, submittedBy: key?.id });
+        const out = await submit({
+          input: file.path,
+          inputKind: 'upload',
+          inputDisplay: path.basename(file.originalname || 'upload'),
+          config,
+          groundTruth,
+          fps: body.fps,
+          submittedBy: key?.id,
+        });
         // From here the worker owns (and deletes) the file.
         res.locals.keepUpload = true;
         return out;
@@ -223,12 +247,18 @@ export function replayRoutes(deps: ApiDeps): AnyRoute[] {
       access: REPLAY,
       tag: 'replays',
       summary: 'An annotated snapshot of a replay (JPEG)',
-      params: z.object({ id: replayParams.shape.id, name: z.string().regex(/^[A-Za-z0-9_.-]{1,200}\.jpg$/, 'snapshot name <event id>.jpg') }),
+      params: z.object({
+        id: replayParams.shape.id,
+        name: z.string().regex(/^[A-Za-z0-9_.-]{1,200}\.jpg$/, 'snapshot name <event id>.jpg'),
+      }),
       responses: [{ status: 200, description: 'JPEG', contentType: 'image/jpeg' }],
       handler: async ({ params, res }) => {
         const key = snapshotKey(params.id, params.name.slice(0, -4));
         if (!(await deps.evidence.exists(key))) throw notFound(`no snapshot ${params.name} in replay ${params.id}`);
-        res.status(200).type('image/jpeg').send(await deps.evidence.get(key));
+        res
+          .status(200)
+          .type('image/jpeg')
+          .send(await deps.evidence.get(key));
         return undefined;
       },
     }),

@@ -9,7 +9,10 @@ import { defineRoute, openApiDocument, type AnyRoute } from '../registry.js';
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let t: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<never>((_, rej) => (t = setTimeout(() => rej(new Error(`${what} did not answer within ${ms} ms`)), ms)))]).finally(() => clearTimeout(t));
+  return Promise.race([
+    p,
+    new Promise<never>((_, rej) => (t = setTimeout(() => rej(new Error(`${what} did not answer within ${ms} ms`)), ms))),
+  ]).finally(() => clearTimeout(t));
 }
 
 export function systemRoutes(deps: ApiDeps, keys: ApiKeyStore, allRoutes: () => readonly AnyRoute[]): AnyRoute[] {
@@ -77,7 +80,10 @@ export function systemRoutes(deps: ApiDeps, keys: ApiKeyStore, allRoutes: () => 
       summary: 'Prometheus metrics: frames, inference latency, drops, events, cases, deliveries, queues, camera states',
       responses: [{ status: 200, description: 'Prometheus text format', contentType: 'text/plain' }],
       handler: async ({ res }) => {
-        res.status(200).type(registry.contentType).send(await registry.metrics());
+        res
+          .status(200)
+          .type(registry.contentType)
+          .send(await registry.metrics());
         return undefined;
       },
     }),
@@ -88,7 +94,12 @@ export function systemRoutes(deps: ApiDeps, keys: ApiKeyStore, allRoutes: () => 
       access: 'public',
       tag: 'system',
       summary: 'This OpenAPI 3 document (public: it describes the interface and holds no data)',
-      handler: async () => (doc ??= openApiDocument(allRoutes(), { title: 'citywatch API', version: deps.version ?? '0.1.0', description: 'Cameras, zones, classes, cases, replays and statistics for city-management video analytics.' })),
+      handler: async () =>
+        (doc ??= openApiDocument(allRoutes(), {
+          title: 'citywatch API',
+          version: deps.version ?? '0.1.0',
+          description: 'Cameras, zones, classes, cases, replays and statistics for city-management video analytics.',
+        })),
     }),
     defineRoute({
       id: 'listKeys',
@@ -128,7 +139,10 @@ export function systemRoutes(deps: ApiDeps, keys: ApiKeyStore, allRoutes: () => 
       access: ['admin'],
       tag: 'keys',
       summary: 'Revoke an API key',
-      audit: { target: ({ params }) => `key:${params.id}`, snapshot: async (t) => (await keys.list()).find((k) => `key:${k.id}` === t) ?? null },
+      audit: {
+        target: ({ params }) => `key:${params.id}`,
+        snapshot: async (t) => (await keys.list()).find((k) => `key:${k.id}` === t) ?? null,
+      },
       params: z.object({ id: z.string().regex(/^key_[A-Za-z0-9-]{1,40}$|^bootstrap[A-Za-z0-9-]*$/, 'key id') }),
       responses: [{ status: 204, description: 'Revoked' }],
       handler: async ({ params, key }) => {

@@ -70,8 +70,16 @@ export async function runAnalyze(input: string, opts: AnalyzeOptions): Promise<v
       }
     },
   });
-  process.stdout.write(`${JSON.stringify({ type: 'summary', camera: config.camera.id, ...result.summary, classes: result.classStatus.map(({ id, nameZh, nameEn, active, reason }) => ({ id, nameZh, nameEn, active, reason })) })}\n`);
-  const lines = result.classStatus.map((c) => `  ${c.active ? 'active  ' : 'inactive'} ${c.id.padEnd(22)} ${c.nameZh}${c.active ? '' : ` — ${c.reason}`}`);
-  process.stderr.write(`classes (${result.classStatus.filter((c) => c.active).length}/${result.classStatus.length} active):\n${lines.join('\n')}\n`);
-  process.stderr.write(`frames=${result.summary.frames} seconds=${result.summary.seconds.toFixed(1)} episodes=${result.summary.episodes} confirmed=${JSON.stringify(result.summary.confirmedByClass)}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ type: 'summary', camera: config.camera.id, ...result.summary, classes: result.classStatus.map(({ id, nameZh, nameEn, active, reason }) => ({ id, nameZh, nameEn, active, reason })) })}\n`,
+  );
+  const lines = result.classStatus.map(
+    (c) => `  ${c.active ? 'active  ' : 'inactive'} ${c.id.padEnd(22)} ${c.nameZh}${c.active ? '' : ` — ${c.reason}`}`,
+  );
+  process.stderr.write(
+    `classes (${result.classStatus.filter((c) => c.active).length}/${result.classStatus.length} active):\n${lines.join('\n')}\n`,
+  );
+  process.stderr.write(
+    `frames=${result.summary.frames} seconds=${result.summary.seconds.toFixed(1)} episodes=${result.summary.episodes} confirmed=${JSON.stringify(result.summary.confirmedByClass)}\n`,
+  );
 }

@@ -32,7 +32,10 @@ export async function runDetect(input: string, opts: DetectOptions): Promise<voi
     if (opts.annotate) {
       const file = path.join(opts.annotate, `frame-${String(frame.index).padStart(6, '0')}.jpg`);
       const boxes = result.detections.map((d) => ({ box: d.box, label: `${d.label} ${d.score.toFixed(2)}` }));
-      await writeFile(file, await annotateFrame(frame, { boxes, caption: `t=${result.streamTime.toFixed(2)}s frame ${result.frameIndex}` }));
+      await writeFile(
+        file,
+        await annotateFrame(frame, { boxes, caption: `t=${result.streamTime.toFixed(2)}s frame ${result.frameIndex}` }),
+      );
     }
     if (opts.maxFrames && ++n >= opts.maxFrames) break;
   }

@@ -4,7 +4,14 @@
 import { access, mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { sharedSession } from '../../pipeline/detect/session.js';
-import { matchClip, predictedEpisodes, DEFAULT_TOLERANCE_SEC, type ClipMatch, type PredictedEpisode, type TruthEpisode } from '../../pipeline/eval/match.js';
+import {
+  matchClip,
+  predictedEpisodes,
+  DEFAULT_TOLERANCE_SEC,
+  type ClipMatch,
+  type PredictedEpisode,
+  type TruthEpisode,
+} from '../../pipeline/eval/match.js';
 import { computeMetrics, gateFailures, type ClassMetrics } from '../../pipeline/eval/metrics.js';
 import { prBarsSvg, svgToPng, sweepSvg, timelineSvg, type TimelineRow } from '../../pipeline/report/plots.js';
 import { recordFrame, rerunRules, type RecordedDetections } from '../../pipeline/eval/rerun.js';
@@ -56,7 +63,11 @@ export interface EvalResult {
 
 const TRUTH_SUFFIX = '.truth.json';
 
-const exists = (p: string) => access(p).then(() => true, () => false);
+const exists = (p: string) =>
+  access(p).then(
+    () => true,
+    () => false,
+  );
 
 /** Progress on stderr: one redrawn bar on a terminal, a line every 25 % otherwise. */
 class Progress {
@@ -88,12 +99,17 @@ async function findTruthFiles(dir: string): Promise<string[]> {
   const names = await readdir(dir).catch((err: Error) => {
     throw new CliError(`cannot read evaluation folder ${dir}: ${err.message}`, 2);
   });
-  return names.filter((n) => n.endsWith(TRUTH_SUFFIX)).sort().map((n) => path.join(dir, n));
+  return names
+    .filter((n) => n.endsWith(TRUTH_SUFFIX))
+    .sort()
+    .map((n) => path.join(dir, n));
 }
 
 /** Fixture clips to (re)build in the default folder: the asked ones that are missing, or all when the folder has none. */
 async function ensureFixtures(dir: string, clips: string[] | undefined, progress: Progress): Promise<void> {
-  const present = new Set((await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith(TRUTH_SUFFIX)).map((n) => n.slice(0, -TRUTH_SUFFIX.length)));
+  const present = new Set(
+    (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith(TRUTH_SUFFIX)).map((n) => n.slice(0, -TRUTH_SUFFIX.length)),
+  );
   let only: string[] | undefined;
   if (clips?.length) {
     only = [];
@@ -122,7 +138,12 @@ function truthEpisodes(gt: LoadedGroundTruth): TruthEpisode[] {
   });
 }
 
-function matchEvents(events: readonly ViolationEvent[], gt: LoadedGroundTruth, clipEnd: number, tol: number): { preds: PredictedEpisode[]; match: ClipMatch } {
+function matchEvents(
+  events: readonly ViolationEvent[],
+  gt: LoadedGroundTruth,
+  clipEnd: number,
+  tol: number,
+): { preds: PredictedEpisode[]; match: ClipMatch } {
   const preds = predictedEpisodes(events, clipEnd);
   return { preds, match: matchClip(preds, truthEpisodes(gt), gt.negatives, { toleranceSec: tol }) };
 }
@@ -137,7 +158,9 @@ function timelineRows(gt: LoadedGroundTruth, preds: readonly PredictedEpisode[],
   return classes.map((classId) => ({
     classId,
     truths: gt.episodes.filter((e) => e.classId === classId).map((e) => ({ start: e.start, end: e.end, label: e.zoneId })),
-    predictions: preds.filter((p) => p.classId === classId).map((p) => ({ start: p.start, end: p.end, confirmedAt: p.confirmedAt, kind: kind.get(p.episodeId) ?? 'fp' })),
+    predictions: preds
+      .filter((p) => p.classId === classId)
+      .map((p) => ({ start: p.start, end: p.end, confirmedAt: p.confirmedAt, kind: kind.get(p.episodeId) ?? 'fp' })),
   }));
 }
 
@@ -169,9 +192,10 @@ export async function runEval(opts: EvalOptions = {}): Promise<EvalResult> {
     throw err;
   }
   // An unknown --model is bad input: refuse it before any replay, naming the known models.
-  if (opts.model !== undefined) await loadManifest(opts.model).catch((err: Error) => {
-    throw new CliError(`--model: ${err.message}`, 2);
-  });
+  if (opts.model !== undefined)
+    await loadManifest(opts.model).catch((err: Error) => {
+      throw new CliError(`--model: ${err.message}`, 2);
+    });
   const dir = path.resolve(opts.dir ?? defaultFixturesDir());
   const outDir = path.resolve(opts.out ?? path.join(process.cwd(), '.cache', 'eval-report'));
   const progress0 = new Progress(stderr, 1);
@@ -182,7 +206,11 @@ export async function runEval(opts: EvalOptions = {}): Promise<EvalResult> {
   if (opts.clips?.length) {
     const byId = new Map(files.map((f) => [path.basename(f, TRUTH_SUFFIX), f]));
     const unknown = opts.clips.filter((id) => !byId.has(id));
-    if (unknown.length) throw new CliError(`no ${TRUTH_SUFFIX} for clip(s) ${unknown.join(', ')} in ${dir} (has: ${[...byId.keys()].join(', ') || 'none'})`, 2);
+    if (unknown.length)
+      throw new CliError(
+        `no ${TRUTH_SUFFIX} for clip(s) ${unknown.join(', ')} in ${dir} (has: ${[...byId.keys()].join(', ') || 'none'})`,
+        2,
+      );
     files = opts.clips.map((id) => byId.get(id)!);
   }
   if (!files.length) throw new CliError(`no *${TRUTH_SUFFIX} files in ${dir}`, 2);
@@ -288,7 +316,9 @@ export async function runEval(opts: EvalOptions = {}): Promise<EvalResult> {
       timeline: timelineName,
       ...(rerunMismatch ? { rerunMismatch } : {}),
     });
-    progress.line(`clip ${i + 1}/${truths.length} ${id}: TP ${match.matches.length} FP ${match.falsePositives.length} FN ${match.falseNegatives.length} dup ${match.duplicates.length} (${replaySec.toFixed(1)} s)`);
+    progress.line(
+      `clip ${i + 1}/${truths.length} ${id}: TP ${match.matches.length} FP ${match.falsePositives.length} FN ${match.falseNegatives.length} dup ${match.duplicates.length} (${replaySec.toFixed(1)} s)`,
+    );
   }
 
   const metrics = computeMetrics(matches);
@@ -296,11 +326,45 @@ export async function runEval(opts: EvalOptions = {}): Promise<EvalResult> {
 
   const sweepReports: SweepReport[] = [];
   for (const [si, s] of sweeps.entries()) {
-    const empty = (classId: string): ClassMetrics => ({ classId, truths: 0, predictions: 0, tp: 0, fp: 0, fn: 0, duplicates: 0, precision: null, recall: null, f1: null, meanTtdSec: null, medianTtdSec: null, late: 0, clips: 0 });
-    const rows = s.values.map((value, vi) => ({ value, metrics: computeMetrics(sweepMatches[si]![vi]!).classes.find((c) => c.classId === s.classId) ?? empty(s.classId) }));
+    const empty = (classId: string): ClassMetrics => ({
+      classId,
+      truths: 0,
+      predictions: 0,
+      tp: 0,
+      fp: 0,
+      fn: 0,
+      duplicates: 0,
+      precision: null,
+      recall: null,
+      f1: null,
+      meanTtdSec: null,
+      medianTtdSec: null,
+      late: 0,
+      clips: 0,
+    });
+    const rows = s.values.map((value, vi) => ({
+      value,
+      metrics: computeMetrics(sweepMatches[si]![vi]!).classes.find((c) => c.classId === s.classId) ?? empty(s.classId),
+    }));
     const plot = `sweep-${sweepSlug(s)}.png`;
-    await write(plot, await svgToPng(sweepSvg(`${s.classId}: P / R / F1 vs ${s.param}`, s.param, rows.map((r) => ({ value: r.value, precision: r.metrics.precision, recall: r.metrics.recall, f1: r.metrics.f1 })))));
-    sweepReports.push({ spec: s.text, classId: s.classId, param: s.param, configured: [...configured[si]!].sort((a, b) => a - b), rows, plot });
+    await write(
+      plot,
+      await svgToPng(
+        sweepSvg(
+          `${s.classId}: P / R / F1 vs ${s.param}`,
+          s.param,
+          rows.map((r) => ({ value: r.value, precision: r.metrics.precision, recall: r.metrics.recall, f1: r.metrics.f1 })),
+        ),
+      ),
+    );
+    sweepReports.push({
+      spec: s.text,
+      classId: s.classId,
+      param: s.param,
+      configured: [...configured[si]!].sort((a, b) => a - b),
+      rows,
+      plot,
+    });
   }
 
   const report: EvalReport = {
@@ -324,7 +388,9 @@ export async function runEval(opts: EvalOptions = {}): Promise<EvalResult> {
     stdout.write(`${summaryText(metrics)}\n`);
     for (const s of sweepReports) {
       stdout.write(`\nsweep ${s.classId}.${s.param}:\n`);
-      stdout.write(`${s.rows.map((r) => `  ${String(r.value).padStart(8)}  P ${r.metrics.precision?.toFixed(2) ?? '—'}  R ${r.metrics.recall?.toFixed(2) ?? '—'}  F1 ${r.metrics.f1?.toFixed(2) ?? '—'}  TP ${r.metrics.tp} FP ${r.metrics.fp} FN ${r.metrics.fn} dup ${r.metrics.duplicates}`).join('\n')}\n`);
+      stdout.write(
+        `${s.rows.map((r) => `  ${String(r.value).padStart(8)}  P ${r.metrics.precision?.toFixed(2) ?? '—'}  R ${r.metrics.recall?.toFixed(2) ?? '—'}  F1 ${r.metrics.f1?.toFixed(2) ?? '—'}  TP ${r.metrics.tp} FP ${r.metrics.fp} FN ${r.metrics.fn} dup ${r.metrics.duplicates}`).join('\n')}\n`,
+      );
     }
     stdout.write(`\nreport: ${path.join(outDir, 'report.md')} (${report.runtimeSec.toFixed(1)} s)\n`);
   }

@@ -9,7 +9,9 @@ export async function listModels(): Promise<void> {
       (e: Error) => `missing (${e.message})`,
     );
     const origin = m.url ? 'fetchable' : 'no URL (MODEL_DIR only)';
-    process.stdout.write(`${name}\t${m.decoder.kind}\t${m.input.width}x${m.input.height} ${m.input.resize}\t${m.labels.length} labels\t${origin}\t${where}\n`);
+    process.stdout.write(
+      `${name}\t${m.decoder.kind}\t${m.input.width}x${m.input.height} ${m.input.resize}\t${m.labels.length} labels\t${origin}\t${where}\n`,
+    );
   }
 }
 

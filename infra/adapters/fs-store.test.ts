@@ -24,7 +24,12 @@ describe('FsEvidenceStore', () => {
     expect(ref.file.sha256).toBe(createHash('sha256').update(bytes).digest('hex'));
     expect((await readFile(join(root, 'cam-01', '2024-05-01', 'ev-1', 'first_seen.jpg'))).equals(bytes)).toBe(true);
     expect(await readdir(join(root, 'cam-01', '2024-05-01', 'ev-1'))).toEqual(['first_seen.jpg']);
-    expect(await store.stat(key)).toMatchObject({ bytes: bytes.length, sha256: ref.file.sha256, contentType: 'image/jpeg', metadata: { camera: 'cam-01' } });
+    expect(await store.stat(key)).toMatchObject({
+      bytes: bytes.length,
+      sha256: ref.file.sha256,
+      contentType: 'image/jpeg',
+      metadata: { camera: 'cam-01' },
+    });
     // Overwrite is atomic and the listing never shows sidecars or temp files.
     await store.put(key, Buffer.from('replaced'), { contentType: 'image/jpeg' });
     expect((await store.get(key)).toString()).toBe('replaced');

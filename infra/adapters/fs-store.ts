@@ -82,10 +82,19 @@ export class FsEvidenceStore implements EvidenceStore {
     await atomicWrite(target, body);
     const written = await digest(target);
     if (written.sha256 !== d.sha256) throw new Error(`fs store: checksum mismatch after writing ${key}`);
-    const sidecar: Sidecar = { contentType: opts.contentType, bytes: d.bytes, sha256: d.sha256, metadata: { ...opts.metadata, [SHA256_META]: d.sha256 } };
+    const sidecar: Sidecar = {
+      contentType: opts.contentType,
+      bytes: d.bytes,
+      sha256: d.sha256,
+      metadata: { ...opts.metadata, [SHA256_META]: d.sha256 },
+    };
     await atomicWrite(this.metaPath(key), Buffer.from(JSON.stringify(sidecar)));
     const name = baseName(key);
-    return { store: 'fs', key, file: { name, kind: opts.kind ?? inferKind(name, opts.contentType), contentType: opts.contentType, bytes: d.bytes, sha256: d.sha256 } };
+    return {
+      store: 'fs',
+      key,
+      file: { name, kind: opts.kind ?? inferKind(name, opts.contentType), contentType: opts.contentType, bytes: d.bytes, sha256: d.sha256 },
+    };
   }
 
   async get(key: string): Promise<Buffer> {

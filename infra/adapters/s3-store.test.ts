@@ -46,12 +46,21 @@ describe('S3EvidenceStore against s3rver', () => {
     expect(key).toBe('cam-01/2024-05-02/ev-1/first_seen.jpg'); // 20:00 UTC is the next day in Asia/Shanghai
     const ref = await store.put(key, DOG, { contentType: 'image/jpeg', metadata: { camera: 'cam-01', event: 'ev-1' } });
     const local = await readFile(DOG);
-    expect(ref).toEqual({ store: 's3', key, file: { name: 'first_seen.jpg', kind: 'snapshot', contentType: 'image/jpeg', bytes: local.length, sha256: sha(local) } });
+    expect(ref).toEqual({
+      store: 's3',
+      key,
+      file: { name: 'first_seen.jpg', kind: 'snapshot', contentType: 'image/jpeg', bytes: local.length, sha256: sha(local) },
+    });
     expect(store.lastVerifiedBy).toBe('etag');
     const back = await store.get(key);
     expect(sha(back)).toBe(sha(local));
     const st = await store.stat(key);
-    expect(st).toMatchObject({ bytes: local.length, sha256: sha(local), contentType: 'image/jpeg', metadata: { camera: 'cam-01', event: 'ev-1' } });
+    expect(st).toMatchObject({
+      bytes: local.length,
+      sha256: sha(local),
+      contentType: 'image/jpeg',
+      metadata: { camera: 'cam-01', event: 'ev-1' },
+    });
     expect(await store.exists(key)).toBe(true);
     expect(await store.exists('cam-01/2024-05-02/ev-1/missing.jpg')).toBe(false);
     expect(await store.stat('cam-01/2024-05-02/ev-1/missing.jpg')).toBeNull();
@@ -81,7 +90,9 @@ describe('S3EvidenceStore against s3rver', () => {
 
   it('fails fast with a clear error when the server is down', async () => {
     const dead = new S3EvidenceStore({ ...serverOpts(server), port: 1, bucket: 'evidence', opTimeoutMs: 5000 });
-    await expect(dead.put('cam-01/2024-05-02/ev-9/a.jpg', Buffer.from('x'), { contentType: 'image/jpeg' })).rejects.toThrow(/ECONNREFUSED|connect/);
+    await expect(dead.put('cam-01/2024-05-02/ev-9/a.jpg', Buffer.from('x'), { contentType: 'image/jpeg' })).rejects.toThrow(
+      /ECONNREFUSED|connect/,
+    );
   });
 });
 

@@ -74,7 +74,10 @@ export class S3EvidenceStore implements EvidenceStore {
   private timed<T>(what: string, p: Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`s3 ${what} timed out after ${this.timeoutMs} ms (${this.opts.endPoint}:${this.opts.port ?? ''})`)), this.timeoutMs);
+      timer = setTimeout(
+        () => reject(new Error(`s3 ${what} timed out after ${this.timeoutMs} ms (${this.opts.endPoint}:${this.opts.port ?? ''})`)),
+        this.timeoutMs,
+      );
     });
     return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
   }
@@ -134,12 +137,18 @@ export class S3EvidenceStore implements EvidenceStore {
     } else {
       const remote = await this.remoteSha256(key);
       if (remote.sha256 !== d.sha256 || remote.bytes !== d.bytes) {
-        throw new Error(`s3 put ${key}: checksum mismatch after upload (local sha256 ${d.sha256}, ${d.bytes} B; remote ${remote.sha256}, ${remote.bytes} B)`);
+        throw new Error(
+          `s3 put ${key}: checksum mismatch after upload (local sha256 ${d.sha256}, ${d.bytes} B; remote ${remote.sha256}, ${remote.bytes} B)`,
+        );
       }
       this.lastVerifiedBy = 'download';
     }
     const name = baseName(key);
-    return { store: 's3', key, file: { name, kind: opts.kind ?? inferKind(name, opts.contentType), contentType: opts.contentType, bytes: d.bytes, sha256: d.sha256 } };
+    return {
+      store: 's3',
+      key,
+      file: { name, kind: opts.kind ?? inferKind(name, opts.contentType), contentType: opts.contentType, bytes: d.bytes, sha256: d.sha256 },
+    };
   }
 
   private async remoteSha256(key: string): Promise<{ sha256: string; bytes: number }> {

@@ -144,7 +144,10 @@ export class SpoolingEvidenceStore extends EventEmitter implements EvidenceStore
 
   /** Rewrites the journal with only pending items (atomic), so it does not grow forever. */
   private async compact(): Promise<void> {
-    await rewriteSynced(this.journalPath(), [JSON.stringify({ op: 'seq', next: this.nextSeq }), ...this.pending.map((r) => JSON.stringify(r))]);
+    await rewriteSynced(this.journalPath(), [
+      JSON.stringify({ op: 'seq', next: this.nextSeq }),
+      ...this.pending.map((r) => JSON.stringify(r)),
+    ]);
   }
 
   private async append(rec: JournalRecord): Promise<void> {
@@ -202,12 +205,28 @@ export class SpoolingEvidenceStore extends EventEmitter implements EvidenceStore
     const target = join(this.opts.dir, file);
     await atomicWrite(target, body);
     const kind = opts.kind ?? inferKind(baseName(key), opts.contentType);
-    const rec: AddRecord = { op: 'add', seq, key, file, contentType: opts.contentType, metadata: opts.metadata ?? {}, kind, bytes: d.bytes, sha256: d.sha256, at: Date.now() };
+    const rec: AddRecord = {
+      op: 'add',
+      seq,
+      key,
+      file,
+      contentType: opts.contentType,
+      metadata: opts.metadata ?? {},
+      kind,
+      bytes: d.bytes,
+      sha256: d.sha256,
+      at: Date.now(),
+    };
     await this.append(rec);
     this.pending.push(rec);
     this.emit('spooled', { key, seq, depth: this.depth() });
     this.kick();
-    return { store: this.kind, key, file: { name: baseName(key), kind, contentType: opts.contentType, bytes: d.bytes, sha256: d.sha256 }, spooled: true };
+    return {
+      store: this.kind,
+      key,
+      file: { name: baseName(key), kind, contentType: opts.contentType, bytes: d.bytes, sha256: d.sha256 },
+      spooled: true,
+    };
   }
 
   /** Starts the drainer if it is not running. */

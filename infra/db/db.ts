@@ -50,7 +50,11 @@ export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Data
       connectionTimeoutMillis: 5000,
       types: {
         getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-          oid === INT8 ? (v: string) => Number(v) : oid === DATE ? (v: string) => v : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+          oid === INT8
+            ? (v: string) => Number(v)
+            : oid === DATE
+              ? (v: string) => v
+              : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
       },
     });
     // An idle client that loses its server emits 'error' on the pool; without a listener that crashes the process.
@@ -69,7 +73,12 @@ export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Data
     // A new PGlite database starts from a migrated template (WASM initdb costs 10-30 s on a busy
     // 2-core machine; loading the template about 2 s). The template is built once per schema.
     const template = isNew && opts.migrate !== false ? await pgliteTemplate() : undefined;
-    const lite = await PGlite.create({ dataDir: opts.dataDir, loadDataDir: template, extensions: { pg_trgm }, parsers: { [DATE]: (v: string) => v } });
+    const lite = await PGlite.create({
+      dataDir: opts.dataDir,
+      loadDataDir: template,
+      extensions: { pg_trgm },
+      parsers: { [DATE]: (v: string) => v },
+    });
     const db: Db = new Kysely({ dialect: new PGliteDialect(lite) });
     out = {
       db,
@@ -117,7 +126,11 @@ async function lockDir(dataDir: string): Promise<() => Promise<void>> {
       } catch {
         alive = false;
       }
-      if (alive) throw new Error(`PGlite database ${dataDir} is in use by process ${pid}; PGlite serves one process — set DATABASE_URL (PostgreSQL) to run the API and workers as separate processes`, { cause: err });
+      if (alive)
+        throw new Error(
+          `PGlite database ${dataDir} is in use by process ${pid}; PGlite serves one process — set DATABASE_URL (PostgreSQL) to run the API and workers as separate processes`,
+          { cause: err },
+        );
       await rm(file, { force: true });
     }
   }
@@ -131,7 +144,9 @@ async function pgliteTemplate(): Promise<Blob> {
   templateBuild ??= (async () => {
     const { PGlite } = await import('@electric-sql/pglite');
     const { pg_trgm } = await import('@electric-sql/pglite/contrib/pg_trgm');
-    const pkg = JSON.parse(await readFile(path.join(REPO_ROOT, 'node_modules', '@electric-sql', 'pglite', 'package.json'), 'utf8')) as { version: string };
+    const pkg = JSON.parse(await readFile(path.join(REPO_ROOT, 'node_modules', '@electric-sql', 'pglite', 'package.json'), 'utf8')) as {
+      version: string;
+    };
     const h = createHash('sha256').update(pkg.version);
     h.update(Object.keys(MIGRATIONS).join(',')).update(schemaFingerprint());
     const dir = process.env.PGLITE_TEMPLATE_DIR ?? path.join(REPO_ROOT, '.cache', 'pglite');
@@ -157,8 +172,14 @@ async function pgliteTemplate(): Promise<Blob> {
 export function isConnectionError(err: unknown): boolean {
   const e = err as { code?: string; message?: string } | null;
   if (!e) return false;
-  if (e.code && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH|57P01|57P02|57P03|08000|08001|08003|08004|08006)$/.test(e.code)) return true;
-  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|terminating connection|the database system is (starting|shutting) up|ECONNREFUSED/i.test(e.message ?? '');
+  if (
+    e.code &&
+    /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH|57P01|57P02|57P03|08000|08001|08003|08004|08006)$/.test(e.code)
+  )
+    return true;
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|terminating connection|the database system is (starting|shutting) up|ECONNREFUSED/i.test(
+    e.message ?? '',
+  );
 }
 
 export async function ping(db: Db): Promise<void> {

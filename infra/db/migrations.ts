@@ -13,7 +13,11 @@ function raw(statements: string): Migration {
   texts.push(statements);
   return {
     async up(db: Kysely<unknown>) {
-      for (const s of statements.split(/;\s*\n/).map((x) => x.trim()).filter(Boolean)) await sql.raw(s).execute(db);
+      for (const s of statements
+        .split(/;\s*\n/)
+        .map((x) => x.trim())
+        .filter(Boolean))
+        await sql.raw(s).execute(db);
     },
   };
 }
@@ -207,7 +211,12 @@ class InlineProvider implements MigrationProvider {
 }
 
 export async function migrateToLatest(db: Kysely<unknown>): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: new InlineProvider(), migrationTableName: 'cw_migrations', migrationLockTableName: 'cw_migrations_lock' });
+  const migrator = new Migrator({
+    db,
+    provider: new InlineProvider(),
+    migrationTableName: 'cw_migrations',
+    migrationLockTableName: 'cw_migrations_lock',
+  });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error');

@@ -15,13 +15,7 @@ export const DELIVERY_QUEUE = 'delivery';
 export type DeliveryStatus = 'pending' | 'delivered' | 'dead' | 'skipped';
 
 export type EventType =
-  | 'case.created'
-  | 'case.evidence_added'
-  | 'case.verified'
-  | 'case.reopened'
-  | 'violation.warning'
-  | 'notice.resolved'
-  | 'camera.health';
+  'case.created' | 'case.evidence_added' | 'case.verified' | 'case.reopened' | 'violation.warning' | 'notice.resolved' | 'camera.health';
 
 export interface OutboundEvent {
   type: EventType;
@@ -56,7 +50,6 @@ export function deliveryBackoff(b: Pick<BackoffSettings, 'baseMs' | 'maxMs'>): B
   return { initialMs: b.baseMs, maxMs: b.maxMs, jitter: 0.5 };
 }
 
-
 /** BullMQ job ids may not contain ':'. */
 function jobIdFor(key: string, redelivery: number): string {
   const safe = key.replace(/[^A-Za-z0-9_.-]/g, '_');
@@ -74,7 +67,13 @@ export class DeliveryService {
 
   constructor(
     private readonly redis: Redis,
-    private readonly opts: { prefix?: string; bullPrefix: string; connection: Redis; webhook: WebhookTarget | null; backoff?: Partial<BackoffSettings> },
+    private readonly opts: {
+      prefix?: string;
+      bullPrefix: string;
+      connection: Redis;
+      webhook: WebhookTarget | null;
+      backoff?: Partial<BackoffSettings>;
+    },
   ) {
     this.keys = new Keys(opts.prefix);
     this.queue = new Queue<JobData>(DELIVERY_QUEUE, { connection: opts.connection, prefix: opts.bullPrefix });
@@ -103,7 +102,13 @@ export class DeliveryService {
     if (created) {
       await this.redis
         .multi()
-        .hset(this.recKey(ev.idempotencyKey), { type: ev.type, status: 'pending', attempts: '0', createdAt: String(now), redeliveries: '0' })
+        .hset(this.recKey(ev.idempotencyKey), {
+          type: ev.type,
+          status: 'pending',
+          attempts: '0',
+          createdAt: String(now),
+          redeliveries: '0',
+        })
         .zadd(this.index, now, ev.idempotencyKey)
         .exec();
     }
@@ -194,13 +199,20 @@ export class DeliveryService {
     }
     try {
       const status = await postWebhook(target, rec.type, key, rec.body);
-      await this.redis.multi().hincrby(this.recKey(key), 'attempts', 1).hset(this.recKey(key), { status: 'delivered', deliveredAt: String(Date.now()), lastStatus: String(status), lastError: '' }).exec();
+      await this.redis
+        .multi()
+        .hincrby(this.recKey(key), 'attempts', 1)
+        .hset(this.recKey(key), { status: 'delivered', deliveredAt: String(Date.now()), lastStatus: String(status), lastError: '' })
+        .exec();
       void recordDelivery('success', rec.type);
     } catch (err) {
       const e = err as WebhookError;
       const last = e.permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       void recordDelivery(e.permanent ? 'failed' : last ? 'dead_letter' : 'retry', rec.type);
-      const m = this.redis.multi().hincrby(this.recKey(key), 'attempts', 1).hset(this.recKey(key), { lastError: e.message, lastStatus: e.status === null || e.status === undefined ? '' : String(e.status) });
+      const m = this.redis
+        .multi()
+        .hincrby(this.recKey(key), 'attempts', 1)
+        .hset(this.recKey(key), { lastError: e.message, lastStatus: e.status === null || e.status === undefined ? '' : String(e.status) });
       if (last) m.hset(this.recKey(key), { status: 'dead' }).lrem(this.deadList, 0, key).lpush(this.deadList, key);
       await m.exec();
       if (e.permanent) throw new UnrecoverableError(e.message);

@@ -51,7 +51,12 @@ export function signatureHeader(secret: string, body: string, nowMs = Date.now()
  * Platform-side check (exported so integrators and tests verify the same way): the header parses,
  * the timestamp is within `toleranceSec` and one of the v1 signatures matches.
  */
-export function verifySignature(secret: string, header: string | undefined, body: string, opts: { toleranceSec?: number; nowMs?: number } = {}): { ok: boolean; reason?: string } {
+export function verifySignature(
+  secret: string,
+  header: string | undefined,
+  body: string,
+  opts: { toleranceSec?: number; nowMs?: number } = {},
+): { ok: boolean; reason?: string } {
   if (!header) return { ok: false, reason: 'missing signature header' };
   const parts = header.split(',').map((p) => p.trim().split('=') as [string, string]);
   const t = Number(parts.find(([k]) => k === 't')?.[1]);

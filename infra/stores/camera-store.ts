@@ -77,7 +77,11 @@ export { redactUrl };
 
 /** A camera as it may be shown to users and the platform: credentials redacted. */
 export function toPublic(cam: CameraRecord): PublicCamera {
-  return { ...cam, url: redactUrl(cam.url, cam.secretParams ?? []), ...(cam.detectUrl ? { detectUrl: redactUrl(cam.detectUrl, cam.secretParams ?? []) } : {}) };
+  return {
+    ...cam,
+    url: redactUrl(cam.url, cam.secretParams ?? []),
+    ...(cam.detectUrl ? { detectUrl: redactUrl(cam.detectUrl, cam.secretParams ?? []) } : {}),
+  };
 }
 
 function validateUrl(url: string): void {
@@ -147,7 +151,14 @@ export class CameraStore {
         if (!(err instanceof CameraExistsError)) throw err;
       }
     }
-    return this.update(input.id, { name: input.name, url: input.url, detectUrl: input.detectUrl ?? null, secretParams: input.secretParams, config: input.config, enabled: input.enabled });
+    return this.update(input.id, {
+      name: input.name,
+      url: input.url,
+      detectUrl: input.detectUrl ?? null,
+      secretParams: input.secretParams,
+      config: input.config,
+      enabled: input.enabled,
+    });
   }
 
   async get(id: string): Promise<CameraRecord | null> {
@@ -187,12 +198,18 @@ export class CameraStore {
    * of one part (a zone list, one class override) never overwrites a concurrent edit of another.
    * `ifVersion` refuses the write unless the record is still at that version (HTTP If-Match).
    */
-  async update(id: string, change: CameraPatch | ((cur: CameraRecord) => CameraPatch), opts: { ifVersion?: number } = {}): Promise<CameraRecord> {
+  async update(
+    id: string,
+    change: CameraPatch | ((cur: CameraRecord) => CameraPatch),
+    opts: { ifVersion?: number } = {},
+  ): Promise<CameraRecord> {
     for (let i = 0; i < 20; i++) {
       const cur = await this.get(id);
       if (!cur) throw new CameraNotFoundError(`camera ${id} not found`);
       if (opts.ifVersion !== undefined && cur.version !== opts.ifVersion) {
-        throw new CameraVersionConflictError(`camera ${id} is at version ${cur.version}, not ${opts.ifVersion}: re-read it and apply the change again`);
+        throw new CameraVersionConflictError(
+          `camera ${id} is at version ${cur.version}, not ${opts.ifVersion}: re-read it and apply the change again`,
+        );
       }
       const patch = typeof change === 'function' ? change(cur) : change;
       if (patch.url !== undefined) validateUrl(patch.url);
@@ -209,7 +226,16 @@ export class CameraStore {
         updatedAt: Date.now(),
         version: cur.version + 1,
       };
-      const ok = (await this.redis.eval(CAS_LUA, 1, this.key(id), String(cur.version), String(next.version), JSON.stringify(next), this.channel, id)) as number;
+      const ok = (await this.redis.eval(
+        CAS_LUA,
+        1,
+        this.key(id),
+        String(cur.version),
+        String(next.version),
+        JSON.stringify(next),
+        this.channel,
+        id,
+      )) as number;
       if (ok === 1) return next;
       if (ok === -1) throw new CameraNotFoundError(`camera ${id} not found`);
     }

@@ -10,8 +10,27 @@ export interface CameraLocation {
 }
 
 const COLUMNS = [
-  'id', 'createdAt', 'state', 'classId', 'nameZh', 'nameEn', 'categoryCode', 'urgency', 'dueAt', 'cameraId', 'cameraName', 'zoneId', 'zoneName',
-  'lat', 'lon', 'address', 'firstSeenAt', 'lastSeenAt', 'reappearances', 'evidenceStatus', 'responsibleParty',
+  'id',
+  'createdAt',
+  'state',
+  'classId',
+  'nameZh',
+  'nameEn',
+  'categoryCode',
+  'urgency',
+  'dueAt',
+  'cameraId',
+  'cameraName',
+  'zoneId',
+  'zoneName',
+  'lat',
+  'lon',
+  'address',
+  'firstSeenAt',
+  'lastSeenAt',
+  'reappearances',
+  'evidenceStatus',
+  'responsibleParty',
 ] as const;
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -27,10 +46,27 @@ function cell(v: unknown): string {
 
 function row(c: CaseRecord, loc: CameraLocation | undefined): Record<(typeof COLUMNS)[number], unknown> {
   return {
-    id: c.id, createdAt: iso(c.createdAt), state: c.state, classId: c.classId, nameZh: c.nameZh, nameEn: c.nameEn, categoryCode: c.categoryCode ?? null,
-    urgency: c.urgency, dueAt: iso(c.dueAt), cameraId: c.cameraId, cameraName: c.cameraName ?? null, zoneId: c.zoneId, zoneName: c.zoneName ?? null,
-    lat: loc?.lat ?? null, lon: loc?.lon ?? null, address: loc?.address ?? null, firstSeenAt: iso(c.firstSeenAt), lastSeenAt: iso(c.lastSeenAt),
-    reappearances: c.reappearances, evidenceStatus: c.evidenceStatus, responsibleParty: c.responsibleParty,
+    id: c.id,
+    createdAt: iso(c.createdAt),
+    state: c.state,
+    classId: c.classId,
+    nameZh: c.nameZh,
+    nameEn: c.nameEn,
+    categoryCode: c.categoryCode ?? null,
+    urgency: c.urgency,
+    dueAt: iso(c.dueAt),
+    cameraId: c.cameraId,
+    cameraName: c.cameraName ?? null,
+    zoneId: c.zoneId,
+    zoneName: c.zoneName ?? null,
+    lat: loc?.lat ?? null,
+    lon: loc?.lon ?? null,
+    address: loc?.address ?? null,
+    firstSeenAt: iso(c.firstSeenAt),
+    lastSeenAt: iso(c.lastSeenAt),
+    reappearances: c.reappearances,
+    evidenceStatus: c.evidenceStatus,
+    responsibleParty: c.responsibleParty,
   };
 }
 
@@ -39,10 +75,12 @@ export function csvHeader(): string {
 }
 
 export function csvRows(cases: readonly CaseRecord[], locations: ReadonlyMap<string, CameraLocation | undefined>): string {
-  return cases.map((c) => {
-    const r = row(c, locations.get(c.cameraId));
-    return COLUMNS.map((k) => cell(r[k])).join(',') + '\r\n';
-  }).join('');
+  return cases
+    .map((c) => {
+      const r = row(c, locations.get(c.cameraId));
+      return COLUMNS.map((k) => cell(r[k])).join(',') + '\r\n';
+    })
+    .join('');
 }
 
 export function geoJsonFeature(c: CaseRecord, loc: CameraLocation | undefined): object {

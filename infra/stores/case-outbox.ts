@@ -98,6 +98,9 @@ export class CaseOutbox {
   }
 
   private async compact(): Promise<void> {
-    await rewriteSynced(this.file, [JSON.stringify({ op: 'seq', next: this.nextSeq }), ...this.pending.map((e) => JSON.stringify({ op: 'add', ...e }))]);
+    await rewriteSynced(this.file, [
+      JSON.stringify({ op: 'seq', next: this.nextSeq }),
+      ...this.pending.map((e) => JSON.stringify({ op: 'add', ...e })),
+    ]);
   }
 }

@@ -220,7 +220,6 @@ export function localHour(epochMs: number, timeZone: string): number {
   return localTime(epochMs, timeZone).hour;
 }
 
-
 /** Local calendar day (YYYY-MM-DD) of an instant in a time zone. */
 export function localDay(epochMs: number, timeZone: string): string {
   return localTime(epochMs, timeZone).day;
@@ -288,7 +287,17 @@ const RECORD_SQL = (where: RawBuilder<unknown>) => sql`
 
 function toRecord(r: Row): CaseRecord {
   const doc = r.doc as Partial<CaseRecord>;
-  const history = (r.history_rows as Array<{ at: number; kind: string; from: CaseState | null; to: CaseState; reason: string | null; actor: string | null; details: MergeDetails | null }>).map((h) => {
+  const history = (
+    r.history_rows as Array<{
+      at: number;
+      kind: string;
+      from: CaseState | null;
+      to: CaseState;
+      reason: string | null;
+      actor: string | null;
+      details: MergeDetails | null;
+    }>
+  ).map((h) => {
     const e: CaseHistoryEntry = { at: Number(h.at), from: h.from, to: h.to, kind: h.kind as CaseHistoryEntry['kind'] };
     if (h.reason !== null) e.reason = h.reason;
     if (h.actor !== null) e.actor = h.actor;
@@ -320,12 +329,44 @@ function toRecord(r: Row): CaseRecord {
 
 /** The part of a record kept as the jsonb document (everything not a column or a child row). */
 function docOf(c: CaseRecord): Record<string, unknown> {
-  const { id: _i, idempotencyKey: _k, episodeKeys: _e, cameraId: _c, classId: _cl, zoneId: _z, state: _s, categoryCode: _cc, createdAt: _ca, updatedAt: _u, firstSeenAt: _f, lastSeenAt: _l, dueAt: _d, evidenceStatus: _es, reappearances: _r, evidence: _ev, history: _h, ...doc } = c;
+  const {
+    id: _i,
+    idempotencyKey: _k,
+    episodeKeys: _e,
+    cameraId: _c,
+    classId: _cl,
+    zoneId: _z,
+    state: _s,
+    categoryCode: _cc,
+    createdAt: _ca,
+    updatedAt: _u,
+    firstSeenAt: _f,
+    lastSeenAt: _l,
+    dueAt: _d,
+    evidenceStatus: _es,
+    reappearances: _r,
+    evidence: _ev,
+    history: _h,
+    ...doc
+  } = c;
   return doc;
 }
 
 function searchText(c: CaseRecord): string {
-  return [c.id, c.classId, c.nameZh, c.nameEn, c.cameraId, c.cameraName, c.zoneId, c.zoneName, c.categoryCode, c.category?.majorZh, c.category?.minorZh, c.responsibleParty]
+  return [
+    c.id,
+    c.classId,
+    c.nameZh,
+    c.nameEn,
+    c.cameraId,
+    c.cameraName,
+    c.zoneId,
+    c.zoneName,
+    c.categoryCode,
+    c.category?.majorZh,
+    c.category?.minorZh,
+    c.responsibleParty,
+  ]
     .filter((x): x is string => typeof x === 'string' && x !== '')
     .join(' ')
     .toLowerCase();
@@ -533,7 +574,9 @@ export class CaseStore {
       try {
         const res = await this.db.transaction().execute(async (trx) => {
           await sql`select pg_advisory_xact_lock(hashtext(${lockKey}))`.execute(trx);
-          const ex = await sql<{ case_id: string }>`select case_id from case_episodes where episode_key = ${input.idempotencyKey}`.execute(trx);
+          const ex = await sql<{ case_id: string }>`select case_id from case_episodes where episode_key = ${input.idempotencyKey}`.execute(
+            trx,
+          );
           if (ex.rows[0]) return { outcome: 'existing' as const, id: ex.rows[0].case_id };
           const target = await this.mergeTarget(trx, input, rec.classId);
           if (target) {
@@ -548,11 +591,17 @@ export class CaseStore {
               lastSeenAt: input.lastSeenAt,
               reason: input.reason,
             });
-            await sql`insert into case_episodes (episode_key, case_id, at) values (${input.idempotencyKey}, ${target.id}, ${now})`.execute(trx);
+            await sql`insert into case_episodes (episode_key, case_id, at) values (${input.idempotencyKey}, ${target.id}, ${now})`.execute(
+              trx,
+            );
             await sql`update cases set last_seen_at = greatest(last_seen_at, ${input.lastSeenAt}), reappearances = reappearances + 1,
-                doc = jsonb_set(doc, '{boxes}', ${jsonb(input.boxes)}), updated_at = ${now}, rev = rev + 1 where id = ${target.id}`.execute(trx);
+                doc = jsonb_set(doc, '{boxes}', ${jsonb(input.boxes)}), updated_at = ${now}, rev = rev + 1 where id = ${target.id}`.execute(
+              trx,
+            );
             await sql`insert into case_history (case_id, at, kind, from_state, to_state, reason, actor, details)
-                values (${target.id}, ${now}, 'merge', ${target.state}, ${target.state}, ${mergeNote(details)}, 'system', ${jsonb(details)})`.execute(trx);
+                values (${target.id}, ${now}, 'merge', ${target.state}, ${target.state}, ${mergeNote(details)}, 'system', ${jsonb(details)})`.execute(
+              trx,
+            );
             return { outcome: 'merged' as const, id: target.id };
           }
           await this.insertNew(trx, rec);
@@ -560,7 +609,8 @@ export class CaseStore {
         });
         const stored = await this.get(res.id);
         if (!stored) throw new Error(`case ${res.id} vanished while being created`);
-        if (res.outcome !== 'existing') await this.publish({ type: res.outcome, caseId: stored.id, cameraId: stored.cameraId, state: stored.state });
+        if (res.outcome !== 'existing')
+          await this.publish({ type: res.outcome, caseId: stored.id, cameraId: stored.cameraId, state: stored.state });
         return { case: stored, outcome: res.outcome };
       } catch (err) {
         // A unique violation means another writer got there first between our check and insert
@@ -583,9 +633,13 @@ export class CaseStore {
       values (${rec.id}, ${rec.idempotencyKey}, ${rec.cameraId}, ${rec.classId}, ${rec.zoneId}, ${rec.state}, ${rec.categoryCode ?? null}, ${rec.createdAt}, ${rec.updatedAt},
         ${rec.firstSeenAt}, ${rec.lastSeenAt}, ${rec.dueAt}, ${localHour(rec.firstSeenAt, rec.timezone)}, ${localDay(rec.firstSeenAt, rec.timezone)}, ${rec.evidenceStatus},
         ${rec.reappearances}, 1, ${searchText(rec)}, ${jsonb(docOf(rec))})`.execute(trx);
-    await sql`insert into case_episodes (episode_key, case_id, at) values (${rec.idempotencyKey}, ${rec.id}, ${rec.createdAt})`.execute(trx);
+    await sql`insert into case_episodes (episode_key, case_id, at) values (${rec.idempotencyKey}, ${rec.id}, ${rec.createdAt})`.execute(
+      trx,
+    );
     const h = rec.history[0]!;
-    await sql`insert into case_history (case_id, at, kind, from_state, to_state, reason, actor) values (${rec.id}, ${h.at}, 'created', null, ${h.to}, ${h.reason ?? null}, ${h.actor ?? null})`.execute(trx);
+    await sql`insert into case_history (case_id, at, kind, from_state, to_state, reason, actor) values (${rec.id}, ${h.at}, 'created', null, ${h.to}, ${h.reason ?? null}, ${h.actor ?? null})`.execute(
+      trx,
+    );
   }
 
   /**
@@ -599,7 +653,9 @@ export class CaseStore {
       let todo = recs;
       if (!opts.skipExistingCheck) {
         const { rows } = await sql<{ episode_key: string }>`select episode_key from case_episodes
-          where episode_key in (select value from json_array_elements_text(${JSON.stringify(recs.map((r) => r.idempotencyKey))}::json))`.execute(trx);
+          where episode_key in (select value from json_array_elements_text(${JSON.stringify(recs.map((r) => r.idempotencyKey))}::json))`.execute(
+          trx,
+        );
         const known = new Set(rows.map((r) => r.episode_key));
         todo = recs.filter((r) => !known.has(r.idempotencyKey));
       }
@@ -607,10 +663,24 @@ export class CaseStore {
       // Each table gets one statement whose single parameter is a JSON array of rows
       // (json_to_recordset): no bind-parameter limit, one parse, the same SQL on PostgreSQL and PGlite.
       const caseRows = todo.map((r) => ({
-        id: r.id, idempotency_key: r.idempotencyKey, camera_id: r.cameraId, class_id: r.classId, zone_id: r.zoneId, state: r.state, category_code: r.categoryCode ?? null,
-        created_at: r.createdAt, updated_at: r.updatedAt, first_seen_at: r.firstSeenAt, last_seen_at: r.lastSeenAt, due_at: r.dueAt,
-        local_hour: localHour(r.firstSeenAt, r.timezone), local_day: localDay(r.firstSeenAt, r.timezone), evidence_status: r.evidenceStatus,
-        reappearances: r.reappearances, search: searchText(r), doc: docOf(r),
+        id: r.id,
+        idempotency_key: r.idempotencyKey,
+        camera_id: r.cameraId,
+        class_id: r.classId,
+        zone_id: r.zoneId,
+        state: r.state,
+        category_code: r.categoryCode ?? null,
+        created_at: r.createdAt,
+        updated_at: r.updatedAt,
+        first_seen_at: r.firstSeenAt,
+        last_seen_at: r.lastSeenAt,
+        due_at: r.dueAt,
+        local_hour: localHour(r.firstSeenAt, r.timezone),
+        local_day: localDay(r.firstSeenAt, r.timezone),
+        evidence_status: r.evidenceStatus,
+        reappearances: r.reappearances,
+        search: searchText(r),
+        doc: docOf(r),
       }));
       await sql`insert into cases (id, idempotency_key, camera_id, class_id, zone_id, state, category_code, created_at, updated_at, first_seen_at, last_seen_at,
           due_at, local_hour, local_day, evidence_status, reappearances, rev, search, doc)
@@ -620,22 +690,43 @@ export class CaseStore {
           category_code text, created_at bigint, updated_at bigint, first_seen_at bigint, last_seen_at bigint, due_at bigint, local_hour smallint, local_day date,
           evidence_status text, reappearances integer, search text, doc jsonb)`.execute(trx);
       await sql`insert into case_episodes (episode_key, case_id, at)
-        select k, c, a from json_to_recordset(${JSON.stringify(todo.map((r) => ({ k: r.idempotencyKey, c: r.id, a: r.createdAt })))}::json) as x(k text, c text, a bigint)`.execute(trx);
-      const hist = todo.flatMap((r) => r.history.map((h) => ({ c: r.id, at: h.at, k: h.kind ?? (h.from === null ? 'created' : 'transition'), f: h.from, t: h.to, r: h.reason ?? null, a: h.actor ?? null, d: h.merge ?? null })));
+        select k, c, a from json_to_recordset(${JSON.stringify(todo.map((r) => ({ k: r.idempotencyKey, c: r.id, a: r.createdAt })))}::json) as x(k text, c text, a bigint)`.execute(
+        trx,
+      );
+      const hist = todo.flatMap((r) =>
+        r.history.map((h) => ({
+          c: r.id,
+          at: h.at,
+          k: h.kind ?? (h.from === null ? 'created' : 'transition'),
+          f: h.from,
+          t: h.to,
+          r: h.reason ?? null,
+          a: h.actor ?? null,
+          d: h.merge ?? null,
+        })),
+      );
       if (hist.length) {
         await sql`insert into case_history (case_id, at, kind, from_state, to_state, reason, actor, details)
-          select c, at, k, f, t, r, a, d from json_to_recordset(${JSON.stringify(hist)}::json) as x(c text, at bigint, k text, f text, t text, r text, a text, d jsonb)`.execute(trx);
+          select c, at, k, f, t, r, a, d from json_to_recordset(${JSON.stringify(hist)}::json) as x(c text, at bigint, k text, f text, t text, r text, a text, d jsonb)`.execute(
+          trx,
+        );
       }
       const ev = todo.flatMap((r) => r.evidence.map((e) => ({ c: r.id, k: e.key, a: r.updatedAt, e })));
       if (ev.length) {
         await sql`insert into case_evidence (case_id, key, added_at, ref)
-          select c, k, a, e from json_to_recordset(${JSON.stringify(ev)}::json) as x(c text, k text, a bigint, e jsonb) on conflict do nothing`.execute(trx);
+          select c, k, a, e from json_to_recordset(${JSON.stringify(ev)}::json) as x(c text, k text, a bigint, e jsonb) on conflict do nothing`.execute(
+          trx,
+        );
       }
       return todo.map((r) => r.id);
     });
   }
 
-  private async mergeTarget(trx: Exec, input: CreateCaseInput, classId: string): Promise<{ id: string; state: CaseState; lastSeenAt: number; iou: number } | null> {
+  private async mergeTarget(
+    trx: Exec,
+    input: CreateCaseInput,
+    classId: string,
+  ): Promise<{ id: string; state: CaseState; lastSeenAt: number; iou: number } | null> {
     if (!(input.mergeWindowMs > 0)) return null;
     // A sighting joins a case last seen at most mergeWindowMs before the sighting's first (or last) frame.
     const since = Math.min(input.firstSeenAt, input.lastSeenAt) - input.mergeWindowMs;
@@ -673,17 +764,23 @@ export class CaseStore {
         where id = ${id}`.execute(trx);
       for (const h of n.history.slice(cur.history.length)) {
         await sql`insert into case_history (case_id, at, kind, from_state, to_state, reason, actor, details)
-          values (${id}, ${h.at}, ${h.kind ?? 'transition'}, ${h.from}, ${h.to}, ${h.reason ?? null}, ${h.actor ?? null}, ${h.merge ? jsonb(h.merge) : null})`.execute(trx);
+          values (${id}, ${h.at}, ${h.kind ?? 'transition'}, ${h.from}, ${h.to}, ${h.reason ?? null}, ${h.actor ?? null}, ${h.merge ? jsonb(h.merge) : null})`.execute(
+          trx,
+        );
       }
       const have = new Set(cur.evidence.map((e) => e.key));
       for (const e of n.evidence) {
         if (have.has(e.key)) continue;
         have.add(e.key);
-        await sql`insert into case_evidence (case_id, key, added_at, ref) values (${id}, ${e.key}, ${n.updatedAt}, ${jsonb(e)}) on conflict do nothing`.execute(trx);
+        await sql`insert into case_evidence (case_id, key, added_at, ref) values (${id}, ${e.key}, ${n.updatedAt}, ${jsonb(e)}) on conflict do nothing`.execute(
+          trx,
+        );
       }
       if (n.verification && JSON.stringify(n.verification) !== JSON.stringify(cur.verification)) {
         await sql`insert into case_verifications (case_id, at, result, presence_ratio, doc)
-          values (${id}, ${n.updatedAt}, ${n.verification.result ?? null}, ${n.verification.presenceRatio}, ${jsonb(n.verification)})`.execute(trx);
+          values (${id}, ${n.updatedAt}, ${n.verification.result ?? null}, ${n.verification.presenceRatio}, ${jsonb(n.verification)})`.execute(
+          trx,
+        );
       }
       return n;
     });
@@ -700,12 +797,19 @@ export class CaseStore {
       lastSeenAt: Math.max(c.lastSeenAt, details.lastSeenAt),
       reappearances: c.reappearances + 1,
       boxes,
-      history: [...c.history, { at: Date.now(), from: c.state, to: c.state, kind: 'merge', reason: mergeNote(details), actor: 'system', merge: details }],
+      history: [
+        ...c.history,
+        { at: Date.now(), from: c.state, to: c.state, kind: 'merge', reason: mergeNote(details), actor: 'system', merge: details },
+      ],
     }));
   }
 
   /** Moves a case to another state, refusing transitions the life cycle does not allow. */
-  async transition(id: string, to: CaseState, opts: { reason?: string; actor?: string; expectFrom?: CaseState; verification?: CaseVerification } = {}): Promise<CaseRecord> {
+  async transition(
+    id: string,
+    to: CaseState,
+    opts: { reason?: string; actor?: string; expectFrom?: CaseState; verification?: CaseVerification } = {},
+  ): Promise<CaseRecord> {
     if (!isCaseState(to)) throw new CaseTransitionError(id, 'new', to);
     let from: CaseState = 'new';
     const rec = await this.update(id, (c) => {
@@ -772,7 +876,9 @@ export class CaseStore {
 
   /** Case ids of a camera currently in a state (used by verification). */
   async idsInState(state: CaseState, cameraId: string): Promise<string[]> {
-    const { rows } = await sql<{ id: string }>`select id from cases where camera_id = ${cameraId} and state = ${state} order by id`.execute(this.db);
+    const { rows } = await sql<{ id: string }>`select id from cases where camera_id = ${cameraId} and state = ${state} order by id`.execute(
+      this.db,
+    );
     return rows.map((r) => r.id);
   }
 
@@ -819,7 +925,17 @@ export class CaseStore {
    * from the rollups (whole 32-day blocks and days) plus the cases of the partial days at the edges.
    */
   async stats(range: { from?: number; to?: number } = {}): Promise<CaseStats> {
-    const out: CaseStats = { from: range.from ?? null, to: range.to ?? null, total: 0, byClass: {}, byCamera: {}, byZone: {}, byState: {}, byCategory: {}, byHour: new Array(24).fill(0) };
+    const out: CaseStats = {
+      from: range.from ?? null,
+      to: range.to ?? null,
+      total: 0,
+      byClass: {},
+      byCamera: {},
+      byZone: {},
+      byState: {},
+      byCategory: {},
+      byHour: new Array(24).fill(0),
+    };
     const split = splitRange(range.from, range.to);
     const { rows } = await sql<{ g: string; k1: string | null; k2: string | null; n: number }>`
       with p as (${rollupParts(split)})
@@ -852,7 +968,14 @@ export class CaseStore {
     const split = splitRange(q.from, q.to);
     const cls = q.classId ? sql`class_id = ${q.classId}` : null;
     // The peak hour reads case_hour_counts (led by camera and zone) for the top-N zones only.
-    const { rows } = await sql<{ camera_id: string; zone_id: string; class_id: string | null; local_hour: number | null; n: number; total: number }>`
+    const { rows } = await sql<{
+      camera_id: string;
+      zone_id: string;
+      class_id: string | null;
+      local_hour: number | null;
+      n: number;
+      total: number;
+    }>`
       with p as (${rollupParts(split, cls)}),
       spots as (
         select camera_id, zone_id, sum(n)::int as total from p group by camera_id, zone_id having sum(n) > 0
@@ -863,12 +986,25 @@ export class CaseStore {
         from spots s join (select camera_id, zone_id, class_id, sum(n)::int as n from p join spots using (camera_id, zone_id) group by camera_id, zone_id, class_id having sum(n) <> 0) x using (camera_id, zone_id)
       union all
       select s.camera_id, s.zone_id, s.total, null, y.local_hour, y.n
-        from spots s join (select camera_id, zone_id, local_hour, sum(n)::int as n from h group by camera_id, zone_id, local_hour) y using (camera_id, zone_id)`.execute(this.db);
+        from spots s join (select camera_id, zone_id, local_hour, sum(n)::int as n from h group by camera_id, zone_id, local_hour) y using (camera_id, zone_id)`.execute(
+      this.db,
+    );
     const byKey = new Map<string, HotSpot & { hours: number[] }>();
     for (const r of rows) {
       const k = `${r.camera_id}\u0000${r.zone_id}`;
       let h = byKey.get(k);
-      if (!h) byKey.set(k, (h = { cameraId: r.camera_id, zoneId: r.zone_id === '' ? null : r.zone_id, count: Number(r.total), byClass: {}, peakHour: 0, hours: new Array(24).fill(0) }));
+      if (!h)
+        byKey.set(
+          k,
+          (h = {
+            cameraId: r.camera_id,
+            zoneId: r.zone_id === '' ? null : r.zone_id,
+            count: Number(r.total),
+            byClass: {},
+            peakHour: 0,
+            hours: new Array(24).fill(0),
+          }),
+        );
       if (r.class_id !== null) h.byClass[r.class_id] = Number(r.n);
       else if (r.local_hour !== null) h.hours[Number(r.local_hour)] = Number(r.n);
     }
@@ -902,7 +1038,8 @@ export class CaseStore {
         zoneId: r.zone_id === '' ? null : r.zone_id,
         thisWeek: Number(r.this_week),
         lastWeek: Number(r.last_week),
-        change: Number(r.last_week) > 0 ? Math.round(((Number(r.this_week) - Number(r.last_week)) / Number(r.last_week)) * 1000) / 1000 : null,
+        change:
+          Number(r.last_week) > 0 ? Math.round(((Number(r.this_week) - Number(r.last_week)) / Number(r.last_week)) * 1000) / 1000 : null,
       })),
     };
   }
@@ -915,7 +1052,14 @@ export class CaseStore {
       from cases ${this.where({ from: q.from, to: q.to, classId: q.classId, cameraId: q.cameraId })}
       group by class_id, camera_id, zone_id, local_day, local_hour
       order by local_day, local_hour, class_id, camera_id, zone_id limit ${limit}`.execute(this.db);
-    return rows.map((r) => ({ classId: r.class_id, cameraId: r.camera_id, zoneId: r.zone_id, day: r.day, hour: Number(r.local_hour), count: Number(r.n) }));
+    return rows.map((r) => ({
+      classId: r.class_id,
+      cameraId: r.camera_id,
+      zoneId: r.zone_id,
+      day: r.day,
+      hour: Number(r.local_hour),
+      count: Number(r.n),
+    }));
   }
 
   /** Cases in a non-terminal state (OPEN_STATES) per camera, in one grouped query; cameras without any are absent. */
@@ -934,7 +1078,14 @@ export class CaseStore {
    */
   async rejectionStats(q: { from?: number; to?: number; cameraId?: string; limit?: number } = {}): Promise<RejectionRow[]> {
     const limit = Math.min(Math.max(q.limit ?? 1000, 1), 10_000);
-    const { rows } = await sql<{ camera_id: string; class_id: string; zone_id: string | null; cases: number; rejected: number; reasons: { reason: string; count: number }[] | string }>`
+    const { rows } = await sql<{
+      camera_id: string;
+      class_id: string;
+      zone_id: string | null;
+      cases: number;
+      rejected: number;
+      reasons: { reason: string; count: number }[] | string;
+    }>`
       with scope as (
         select id, camera_id, class_id, zone_id, state from cases ${this.where({ from: q.from, to: q.to, cameraId: q.cameraId })}
       ), totals as (
@@ -1044,17 +1195,38 @@ function andAll(conds: Array<RawBuilder<unknown> | null | undefined>): RawBuilde
  */
 function rollupParts(split: RangeSplit, cond: RawBuilder<unknown> | null = null): RawBuilder<unknown> {
   const parts: RawBuilder<unknown>[] = [
-    ...split.buckets.map(([g, lo, hi]) => sql`select camera_id, zone_id, class_id, state, category_code, n from case_counts where ${andAll([sql`grain = ${g} and bucket >= ${lo} and bucket < ${hi}`, cond])}`),
-    ...split.direct.map(([lo, hi]) => sql`select camera_id, coalesce(zone_id, '') as zone_id, class_id, state, coalesce(category_code, '') as category_code, 1 as n from cases where ${andAll([sql`created_at >= ${lo} and created_at < ${hi}`, cond])}`),
+    ...split.buckets.map(
+      ([g, lo, hi]) =>
+        sql`select camera_id, zone_id, class_id, state, category_code, n from case_counts where ${andAll([sql`grain = ${g} and bucket >= ${lo} and bucket < ${hi}`, cond])}`,
+    ),
+    ...split.direct.map(
+      ([lo, hi]) =>
+        sql`select camera_id, coalesce(zone_id, '') as zone_id, class_id, state, coalesce(category_code, '') as category_code, 1 as n from cases where ${andAll([sql`created_at >= ${lo} and created_at < ${hi}`, cond])}`,
+    ),
   ];
-  return parts.length ? sql.join(parts, sql` union all `) : sql`select ''::text as camera_id, ''::text as zone_id, ''::text as class_id, ''::text as state, ''::text as category_code, 0 as n where false`;
+  return parts.length
+    ? sql.join(parts, sql` union all `)
+    : sql`select ''::text as camera_id, ''::text as zone_id, ''::text as class_id, ''::text as state, ''::text as category_code, 0 as n where false`;
 }
 
 /** Like rollupParts for an hour rollup table: `cols` from it, `caseCols` from cases. */
-function hourParts(split: RangeSplit, table: 'case_hour_counts' | 'case_hour_totals', cols: RawBuilder<unknown>, caseCols: RawBuilder<unknown>, cond: RawBuilder<unknown> | null = null, caseCond: RawBuilder<unknown> | null = cond, cls: RawBuilder<unknown> | null = null): RawBuilder<unknown> {
+function hourParts(
+  split: RangeSplit,
+  table: 'case_hour_counts' | 'case_hour_totals',
+  cols: RawBuilder<unknown>,
+  caseCols: RawBuilder<unknown>,
+  cond: RawBuilder<unknown> | null = null,
+  caseCond: RawBuilder<unknown> | null = cond,
+  cls: RawBuilder<unknown> | null = null,
+): RawBuilder<unknown> {
   const parts: RawBuilder<unknown>[] = [
-    ...split.buckets.map(([g, lo, hi]) => sql`select ${cols} from ${sql.table(table)} where ${andAll([sql`grain = ${g} and bucket >= ${lo} and bucket < ${hi}`, cond, cls])}`),
-    ...split.direct.map(([lo, hi]) => sql`select ${caseCols} from cases where ${andAll([sql`created_at >= ${lo} and created_at < ${hi}`, caseCond, cls])}`),
+    ...split.buckets.map(
+      ([g, lo, hi]) =>
+        sql`select ${cols} from ${sql.table(table)} where ${andAll([sql`grain = ${g} and bucket >= ${lo} and bucket < ${hi}`, cond, cls])}`,
+    ),
+    ...split.direct.map(
+      ([lo, hi]) => sql`select ${caseCols} from cases where ${andAll([sql`created_at >= ${lo} and created_at < ${hi}`, caseCond, cls])}`,
+    ),
   ];
   return parts.length ? sql.join(parts, sql` union all `) : sql`select ${cols} from ${sql.table(table)} where false`;
 }

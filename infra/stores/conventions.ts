@@ -39,14 +39,21 @@ export type WorkingCalendar = z.infer<typeof calendarSchema>;
 export const conventionsSchema = z
   .object({
     city: z.string().min(1).default('default'),
-    calendar: calendarSchema.default({ workingWeekdays: [1, 2, 3, 4, 5], dayStart: '08:30', dayEnd: '17:30', holidays: [], extraWorkingDays: [] }),
+    calendar: calendarSchema.default({
+      workingWeekdays: [1, 2, 3, 4, 5],
+      dayStart: '08:30',
+      dayEnd: '17:30',
+      holidays: [],
+      extraWorkingDays: [],
+    }),
     categories: z.record(z.string(), categorySchema).default({}),
     timeLimits: z.record(z.string(), timeLimitSchema).default({}),
   })
   .strict()
   .superRefine((c, ctx) => {
     for (const k of [...Object.keys(c.categories), ...Object.keys(c.timeLimits)]) {
-      if (!isClassId(k)) ctx.addIssue({ code: 'custom', message: `unknown violation class "${k}" (known: ${CATALOG.map((x) => x.id).join(', ')})` });
+      if (!isClassId(k))
+        ctx.addIssue({ code: 'custom', message: `unknown violation class "${k}" (known: ${CATALOG.map((x) => x.id).join(', ')})` });
     }
   });
 export type ConventionsConfig = z.input<typeof conventionsSchema>;
@@ -94,7 +101,17 @@ const formatters = new Map<string, Intl.DateTimeFormat>();
 function formatter(timeZone: string): Intl.DateTimeFormat {
   let f = formatters.get(timeZone);
   if (!f) {
-    f = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23', weekday: 'short' });
+    f = new Intl.DateTimeFormat('en-CA', {
+      timeZone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+      hourCycle: 'h23',
+      weekday: 'short',
+    });
     formatters.set(timeZone, f);
   }
   return f;

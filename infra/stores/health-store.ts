@@ -64,19 +64,48 @@ export class HealthStore {
   }
 
   /** Records a state; returns true when it differs from the stored one (i.e. an event to send). */
-  async setState(cameraId: string, state: HealthState, opts: { reason?: string | null; since?: number; workerId?: string | null } = {}): Promise<boolean> {
+  async setState(
+    cameraId: string,
+    state: HealthState,
+    opts: { reason?: string | null; since?: number; workerId?: string | null } = {},
+  ): Promise<boolean> {
     const now = Date.now();
-    const r = (await this.redis.eval(SET_STATE_LUA, 1, this.key(cameraId), state, opts.reason ?? '', String(opts.since ?? now), opts.workerId ?? '', String(now))) as number;
+    const r = (await this.redis.eval(
+      SET_STATE_LUA,
+      1,
+      this.key(cameraId),
+      state,
+      opts.reason ?? '',
+      String(opts.since ?? now),
+      opts.workerId ?? '',
+      String(now),
+    )) as number;
     return r === 1;
   }
 
   /** Liveness details; cheap, called every few seconds by the worker holding the camera. */
-  async heartbeat(cameraId: string, d: { workerId: string; lastFrameAt: number | null; frames: number; lastSegmentAt: number | null; recorderRestarts: number; analysis?: AnalysisHealth }): Promise<void> {
+  async heartbeat(
+    cameraId: string,
+    d: {
+      workerId: string;
+      lastFrameAt: number | null;
+      frames: number;
+      lastSegmentAt: number | null;
+      recorderRestarts: number;
+      analysis?: AnalysisHealth;
+    },
+  ): Promise<void> {
     const a = d.analysis;
     const opt = (v: string | number | null | undefined) => (v === null || v === undefined ? '' : String(v));
     await this.redis.hset(this.key(cameraId), {
       ...(a
-        ? { decode: opt(a.decode), decodeReason: opt(a.decodeReason), keyframeInterval: opt(a.keyframeInterval), effectiveFps: opt(a.effectiveFps), analysedFps: opt(a.analysedFps) }
+        ? {
+            decode: opt(a.decode),
+            decodeReason: opt(a.decodeReason),
+            keyframeInterval: opt(a.keyframeInterval),
+            effectiveFps: opt(a.effectiveFps),
+            analysedFps: opt(a.analysedFps),
+          }
         : {}),
       workerId: d.workerId,
       lastFrameAt: d.lastFrameAt === null ? '' : String(d.lastFrameAt),

@@ -32,7 +32,15 @@ export interface LiveRecord {
   sourceWidth: number;
   sourceHeight: number;
   detections: { label: string; score: number; box: LiveBox }[];
-  tracks: { id: number; label: string; score: number; box: LiveBox; state: 'tentative' | 'confirmed' | 'lost'; ageSec: number; stationarySec?: number }[];
+  tracks: {
+    id: number;
+    label: string;
+    score: number;
+    box: LiveBox;
+    state: 'tentative' | 'confirmed' | 'lost';
+    ageSec: number;
+    stationarySec?: number;
+  }[];
   subjects: LiveSubject[];
   zones: Pick<Zone, 'id' | 'name' | 'type' | 'polygon'>[];
   /** The JPEG stored beside the record (null when none: encoding failed). */

@@ -39,10 +39,31 @@ export function noticeIdFor(episodeKey: string): string {
   return `ntc_${createHash('sha1').update(episodeKey).digest('hex').slice(0, 20)}`;
 }
 
-type Row = { id: string; episode_key: string; camera_id: string; class_id: string; zone_id: string | null; state: NoticeState; created_at: number; grace_until: number; resolved_at: number | null; case_id: string | null; doc: Record<string, unknown> };
+type Row = {
+  id: string;
+  episode_key: string;
+  camera_id: string;
+  class_id: string;
+  zone_id: string | null;
+  state: NoticeState;
+  created_at: number;
+  grace_until: number;
+  resolved_at: number | null;
+  case_id: string | null;
+  doc: Record<string, unknown>;
+};
 const toRecord = (r: Row): NoticeRecord => ({
-  id: r.id, episodeKey: r.episode_key, cameraId: r.camera_id, classId: r.class_id, zoneId: r.zone_id, state: r.state, createdAt: Number(r.created_at),
-  graceUntil: Number(r.grace_until), resolvedAt: r.resolved_at === null ? null : Number(r.resolved_at), caseId: r.case_id, details: r.doc,
+  id: r.id,
+  episodeKey: r.episode_key,
+  cameraId: r.camera_id,
+  classId: r.class_id,
+  zoneId: r.zone_id,
+  state: r.state,
+  createdAt: Number(r.created_at),
+  graceUntil: Number(r.grace_until),
+  resolvedAt: r.resolved_at === null ? null : Number(r.resolved_at),
+  caseId: r.case_id,
+  details: r.doc,
 });
 
 export class NoticeStore {
@@ -65,13 +86,19 @@ export class NoticeStore {
 
   /** The subject left within the grace period: resolved, no case. Only an open notice changes. */
   async resolve(episodeKey: string, now = Date.now()): Promise<NoticeRecord | null> {
-    const { rows } = await sql<Row>`update notices set state = 'resolved', resolved_at = ${now} where episode_key = ${episodeKey} and state = 'open' returning *`.execute(this.db);
+    const { rows } =
+      await sql<Row>`update notices set state = 'resolved', resolved_at = ${now} where episode_key = ${episodeKey} and state = 'open' returning *`.execute(
+        this.db,
+      );
     return rows[0] ? toRecord(rows[0]) : null;
   }
 
   /** The violation was confirmed: the notice names its case. Only an open notice changes. */
   async escalate(episodeKey: string, caseId: string, now = Date.now()): Promise<NoticeRecord | null> {
-    const { rows } = await sql<Row>`update notices set state = 'escalated', resolved_at = ${now}, case_id = ${caseId} where episode_key = ${episodeKey} and state = 'open' returning *`.execute(this.db);
+    const { rows } =
+      await sql<Row>`update notices set state = 'escalated', resolved_at = ${now}, case_id = ${caseId} where episode_key = ${episodeKey} and state = 'open' returning *`.execute(
+        this.db,
+      );
     return rows[0] ? toRecord(rows[0]) : null;
   }
 
@@ -79,7 +106,10 @@ export class NoticeStore {
     const conds = [sql`true`];
     if (q.state) conds.push(sql`state = ${q.state}`);
     if (q.cameraId) conds.push(sql`camera_id = ${q.cameraId}`);
-    const { rows } = await sql<Row>`select * from notices where ${sql.join(conds, sql` and `)} order by created_at desc, id desc limit ${Math.min(Math.max(q.limit ?? 50, 1), 500)}`.execute(this.db);
+    const { rows } =
+      await sql<Row>`select * from notices where ${sql.join(conds, sql` and `)} order by created_at desc, id desc limit ${Math.min(Math.max(q.limit ?? 50, 1), 500)}`.execute(
+        this.db,
+      );
     return rows.map(toRecord);
   }
 }

@@ -42,7 +42,9 @@ describe('YOLOX decoder', () => {
   });
 
   it('rejects an output of the wrong shape', () => {
-    expect(() => decodeYolox({ output: { data: new Float32Array(10), dims: [1, 2, 5] } }, { manifest, scoreThreshold: 0.1 })).toThrow(/rows of 85/);
+    expect(() => decodeYolox({ output: { data: new Float32Array(10), dims: [1, 2, 5] } }, { manifest, scoreThreshold: 0.1 })).toThrow(
+      /rows of 85/,
+    );
   });
 
   it('is found through the decoder registry; unknown kinds are named', () => {
@@ -137,10 +139,19 @@ describe('preprocess', () => {
     const t = frameToTensorData({ data, pixelFormat: 'rgb24', letterbox: lb, index: 0, streamTime: 0, wallTime: 0 }, pico);
     const n = 320 * 320;
     // Byte values are integers: 182 → (182 - 123.675) / 58.395, 116 → (116 - 116.28) / 57.12, 0 → -103.53 / 57.375.
-    expect([t[0], t[n], t[2 * n]].map((v) => +v!.toFixed(4))).toEqual([+((182 - 123.675) / 58.395).toFixed(4), +((116 - 116.28) / 57.12).toFixed(4), +(-103.53 / 57.375).toFixed(4)]);
+    expect([t[0], t[n], t[2 * n]].map((v) => +v!.toFixed(4))).toEqual([
+      +((182 - 123.675) / 58.395).toFixed(4),
+      +((116 - 116.28) / 57.12).toFixed(4),
+      +(-103.53 / 57.375).toFixed(4),
+    ]);
   });
   it('refuses frames of the wrong size', () => {
     const lb = computeLetterbox(640, 480, 320, 320);
-    expect(() => frameToTensorData({ data: Buffer.alloc(320 * 320 * 3), pixelFormat: 'bgr24', letterbox: lb, index: 0, streamTime: 0, wallTime: 0 }, manifest)).toThrow(/expects 416x416/);
+    expect(() =>
+      frameToTensorData(
+        { data: Buffer.alloc(320 * 320 * 3), pixelFormat: 'bgr24', letterbox: lb, index: 0, streamTime: 0, wallTime: 0 },
+        manifest,
+      ),
+    ).toThrow(/expects 416x416/);
   });
 });

@@ -83,7 +83,10 @@ export class ObjectDetector {
     const kept = this.suppress(nms(this.decodeFiltered(outputs), this.nmsIou, this.maxDetections));
     const { sx, sy } = axisScales(lb);
     const whole = { x: 0, y: 0, width: lb.srcWidth, height: lb.srcHeight };
-    return this.toDetections(frame, kept.map((c) => candidateToSource(c, sx, sy, whole, lb.srcWidth, lb.srcHeight, 0)));
+    return this.toDetections(
+      frame,
+      kept.map((c) => candidateToSource(c, sx, sy, whole, lb.srcWidth, lb.srcHeight, 0)),
+    );
   }
 
   /** The full frame (unless switched off) and every tile through the model, merged in source px. */
@@ -94,13 +97,24 @@ export class ObjectDetector {
     const add = (outputs: Parameters<DecoderFn>[0], lb: Letterbox, x: number, y: number) => {
       const { sx, sy } = axisScales(lb);
       const rect = { x, y, width: lb.srcWidth, height: lb.srcHeight };
-      for (const c of this.decodeFiltered(outputs)) cands.push(candidateToSource(c, sx, sy, rect, srcWidth, srcHeight, CUT_MARGIN_PX / Math.min(sx, sy)));
+      for (const c of this.decodeFiltered(outputs))
+        cands.push(candidateToSource(c, sx, sy, rect, srcWidth, srcHeight, CUT_MARGIN_PX / Math.min(sx, sy)));
     };
     if (t.includeFullFrame !== false) add(await this.session.run(frameToTensorData(frame, this.session.manifest)), frame.letterbox, 0, 0);
     for (const tile of frame.tiles!) {
-      add(await this.session.run(frameToTensorData({ ...frame, data: tile.data, letterbox: tile.letterbox, tiles: undefined }, this.session.manifest)), tile.letterbox, tile.x, tile.y);
+      add(
+        await this.session.run(
+          frameToTensorData({ ...frame, data: tile.data, letterbox: tile.letterbox, tiles: undefined }, this.session.manifest),
+        ),
+        tile.letterbox,
+        tile.x,
+        tile.y,
+      );
     }
-    return this.toDetections(frame, this.suppress(mergeTiled(cands, { iou: t.mergeIou ?? 0.5, ios: t.mergeIos ?? 0.6 }, this.maxDetections)));
+    return this.toDetections(
+      frame,
+      this.suppress(mergeTiled(cands, { iou: t.mergeIou ?? 0.5, ios: t.mergeIos ?? 0.6 }, this.maxDetections)),
+    );
   }
 
   private decodeFiltered(outputs: Parameters<DecoderFn>[0]): Candidate[] {
@@ -110,7 +124,12 @@ export class ObjectDetector {
 
   /** Family duplicates and contained parts, on score-sorted boxes (any one coordinate space). */
   private suppress(sorted: Candidate[]): Candidate[] {
-    return suppressContainedParts(suppressFamilyDuplicates(sorted, this.familyIou, this.familyOf), this.partRatio, this.partClassIds, this.partMaxAreaRatio);
+    return suppressContainedParts(
+      suppressFamilyDuplicates(sorted, this.familyIou, this.familyOf),
+      this.partRatio,
+      this.partClassIds,
+      this.partMaxAreaRatio,
+    );
   }
 
   /** Boxes already in source px → the frame's detections. */

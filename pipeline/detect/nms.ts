@@ -33,7 +33,12 @@ export function nms(candidates: readonly Candidate[], iouThreshold: number, maxD
  * `maxAreaRatio` is how large a part may be relative to its whole.
  * Input sorted by score (as nms() returns it); output keeps that order.
  */
-export function suppressContainedParts(sorted: readonly Candidate[], ratio: number, classIds: ReadonlySet<number>, maxAreaRatio = 0.75): Candidate[] {
+export function suppressContainedParts(
+  sorted: readonly Candidate[],
+  ratio: number,
+  classIds: ReadonlySet<number>,
+  maxAreaRatio = 0.75,
+): Candidate[] {
   if (classIds.size === 0) return [...sorted];
   // A part is clearly smaller than its whole; two near-coincident boxes of equal size are two
   // objects (bikes packed side by side in a rack), and counting rules need both.
@@ -55,7 +60,6 @@ export function suppressContainedParts(sorted: readonly Candidate[], ratio: numb
 function area(c: Candidate): number {
   return (c.x2 - c.x1) * (c.y2 - c.y1);
 }
-
 
 /**
  * Drops a lower-scored box that overlaps a box of a *different* label of the same family (IoU above

@@ -4,7 +4,14 @@ import { describe, expect, it } from 'vitest';
 import type { Detection } from '../types.js';
 import { addScores, labelledClipSchema, scoreFrame, sizeBucket, type LabelledFrame } from './recall.js';
 
-const det = (label: string, score: number, x1: number, y1: number, x2: number, y2: number): Detection => ({ label, classId: 0, score, box: { x1, y1, x2, y2 }, frameTime: 0, model: 'test' });
+const det = (label: string, score: number, x1: number, y1: number, x2: number, y2: number): Detection => ({
+  label,
+  classId: 0,
+  score,
+  box: { x1, y1, x2, y2 },
+  frameTime: 0,
+  model: 'test',
+});
 
 // 1000 x 500 frame: a car 100 px tall (large), a person 50 px (medium), a motorbike 20 px (small).
 const frame: LabelledFrame = {

@@ -77,7 +77,12 @@ export function scoreFrame(frame: LabelledFrame, detections: readonly Detection[
   const truth = frame.boxes
     .map((t) => ({ label: t.label, group: MATCH_GROUPS[t.label] ?? t.label, box: toPx(t.box, w, h), matched: false }))
     .filter((t) => !inIgnore(t.box));
-  const score: FrameScore = { found: { small: 0, medium: 0, large: 0 }, total: { small: 0, medium: 0, large: 0 }, falsePositives: 0, missed: [] };
+  const score: FrameScore = {
+    found: { small: 0, medium: 0, large: 0 },
+    total: { small: 0, medium: 0, large: 0 },
+    falsePositives: 0,
+    missed: [],
+  };
   for (const t of truth) score.total[sizeBucket(t.box.y2 - t.box.y1)]++;
   const dets = detections.filter((d) => MATCH_GROUPS[d.label]).sort((a, b) => b.score - a.score);
   for (const d of dets) {
@@ -105,7 +110,12 @@ export function scoreFrame(frame: LabelledFrame, detections: readonly Detection[
 
 /** Sums frame scores. */
 export function addScores(scores: readonly FrameScore[]): FrameScore {
-  const sum: FrameScore = { found: { small: 0, medium: 0, large: 0 }, total: { small: 0, medium: 0, large: 0 }, falsePositives: 0, missed: [] };
+  const sum: FrameScore = {
+    found: { small: 0, medium: 0, large: 0 },
+    total: { small: 0, medium: 0, large: 0 },
+    falsePositives: 0,
+    missed: [],
+  };
   for (const s of scores) {
     for (const k of ['small', 'medium', 'large'] as const) {
       sum.found[k] += s.found[k];

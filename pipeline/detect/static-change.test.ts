@@ -13,7 +13,15 @@ const DOG = '/usr/share/darknet/data/dog.jpg';
 const FPS = 2;
 const SIZE = 416;
 // vtest.avi is 768x576; ffmpeg's decrease+pad gives a 416x312 image anchored top-left.
-const LB: Letterbox = { scale: SIZE / 768, srcWidth: 768, srcHeight: 576, scaledWidth: 416, scaledHeight: 312, dstWidth: SIZE, dstHeight: SIZE };
+const LB: Letterbox = {
+  scale: SIZE / 768,
+  srcWidth: 768,
+  srcHeight: 576,
+  scaledWidth: 416,
+  scaledHeight: 312,
+  dstWidth: SIZE,
+  dstHeight: SIZE,
+};
 const LETTERBOX_VF = `fps=${FPS},scale=${SIZE}:${SIZE}:force_original_aspect_ratio=decrease,pad=${SIZE}:${SIZE}:0:0:color=0x727272`;
 
 /** Runs ffmpeg and slices its raw bgr24 output into frames. */
@@ -45,7 +53,7 @@ describe('fitBrightnessTransfer', () => {
     const bg = new Float32Array(n);
     const grey = new Float32Array(n);
     for (let i = 0; i < n; i++) {
-      bg[i] = (i * 7) % 200 + 20;
+      bg[i] = ((i * 7) % 200) + 20;
       grey[i] = 1.2 * bg[i]! + 5;
     }
     // 20 % of pixels replaced by a bright foreground object.
@@ -75,7 +83,15 @@ describe('edgeSimilarity', () => {
   });
   it('is low for a moved or different view and only compares the pixels in use', () => {
     expect(edgeSimilarity(lines(3), lines(0), W, H, null)).toBeLessThan(0.2);
-    expect(edgeSimilarity(img((_, y) => (y % 8 === 0 ? 150 : 50)), lines(0), W, H, null)).toBeLessThan(0.2);
+    expect(
+      edgeSimilarity(
+        img((_, y) => (y % 8 === 0 ? 150 : 50)),
+        lines(0),
+        W,
+        H,
+        null,
+      ),
+    ).toBeLessThan(0.2);
     // Right half replaced by horizontal lines; only the left half (x < 7: its gradients never see
     // column 8) is compared.
     const halfChanged = img((x, y) => (x < 8 ? (x % 8 === 0 ? 150 : 50) : y % 8 === 0 ? 150 : 50));
@@ -180,7 +196,8 @@ describe('StaticChangeDetector on real footage', () => {
       const t = i / FPS;
       const gain = 1 + (0.3 * t) / 60;
       const data = Buffer.alloc(still!.data.length);
-      for (let j = 0; j < data.length; j++) data[j] = Math.max(0, Math.min(255, Math.round(still!.data[j]! * gain + table[(j + i * 7919) & 0xffff]!)));
+      for (let j = 0; j < data.length; j++)
+        data[j] = Math.max(0, Math.min(255, Math.round(still!.data[j]! * gain + table[(j + i * 7919) & 0xffff]!)));
       reported += det.update({ ...still!, data, index: i, streamTime: t }).length;
     }
     expect(reported).toBe(0);
@@ -252,7 +269,15 @@ describe('StaticChangeDetector on real footage', () => {
     // Real traffic footage decoded from a non-keyframe ("-ss 0" on this B-frame AVI): the first
     // 12 s are grey smear, then the first keyframe brings the real view. The smear's background
     // must not turn the real road into abandoned objects.
-    const lb: Letterbox = { scale: SIZE / 320, srcWidth: 320, srcHeight: 240, scaledWidth: 416, scaledHeight: 312, dstWidth: SIZE, dstHeight: SIZE };
+    const lb: Letterbox = {
+      scale: SIZE / 320,
+      srcWidth: 320,
+      srcHeight: 240,
+      scaledWidth: 416,
+      scaledHeight: 312,
+      dstWidth: SIZE,
+      dstHeight: SIZE,
+    };
     const frames = await readFrames(['-ss', '0', '-t', '30', '-i', HIGHWAY], LETTERBOX_VF, false, lb);
     const run = (opts: ConstructorParameters<typeof StaticChangeDetector>[0]) => {
       const det = new StaticChangeDetector(opts);
@@ -273,7 +298,8 @@ describe('StaticChangeDetector on real footage', () => {
     const frames = await readFrames(['-t', '24', '-i', VTEST, '-i', DOG], pasteFilter(LETTERBOX_VF), true);
     const det = new StaticChangeDetector({ minAgeSec: 10 });
     let reported = 0;
-    for (const f of frames) reported += det.update(f, [{ x1: 500, y1: 300, x2: 680, y2: 500 }]).filter((b) => coverOf(PASTED, b.box) > 0.3).length;
+    for (const f of frames)
+      reported += det.update(f, [{ x1: 500, y1: 300, x2: 680, y2: 500 }]).filter((b) => coverOf(PASTED, b.box) > 0.3).length;
     expect(reported).toBe(0);
   });
 });
@@ -285,9 +311,19 @@ describe('StaticChangeDetector on the fly-tipping clip (a bag revealed by a lorr
   // boxes are yolox_nano's, measured at 2 fps (pipeline/rules/testdata/flytipping_actors.json).
   const FOOTAGE = process.env.FOOTAGE_DIR ?? fileURLToPath(new URL('../../../shared/footage', import.meta.url));
   const BAG: Box = { x1: 218, y1: 216, x2: 390, y2: 360 };
-  const actors = JSON.parse(readFileSync(new URL('../rules/testdata/flytipping_actors.json', import.meta.url), 'utf8')) as { frames: [number, [string, number, number, number, number, number][]][] };
+  const actors = JSON.parse(readFileSync(new URL('../rules/testdata/flytipping_actors.json', import.meta.url), 'utf8')) as {
+    frames: [number, [string, number, number, number, number, number][]][];
+  };
   const boxesAt = new Map(actors.frames.map(([t, ds]) => [t, ds.map(([, , x1, y1, x2, y2]) => ({ x1, y1, x2, y2 }))]));
-  const lb: Letterbox = { scale: SIZE / 640, srcWidth: 640, srcHeight: 360, scaledWidth: 416, scaledHeight: 234, dstWidth: SIZE, dstHeight: SIZE };
+  const lb: Letterbox = {
+    scale: SIZE / 640,
+    srcWidth: 640,
+    srcHeight: 360,
+    scaledWidth: 416,
+    scaledHeight: 234,
+    dstWidth: SIZE,
+    dstHeight: SIZE,
+  };
 
   it('does not take the lorry driving off for a new view, and reports the bag it left (not the kerb line it uncovered)', async () => {
     const frames = await readFrames(['-i', path.join(FOOTAGE, 'flytipping_truck_dumps_bulk_bag.mp4')], LETTERBOX_VF, false, lb);

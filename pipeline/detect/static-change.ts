@@ -12,7 +12,6 @@ import { staticChangeSchema } from '../rules/static-change-schema.js';
 import type { Box, Detection, Frame } from '../types.js';
 import { iou, overlapOfSmaller, pointInPolygon, type Point } from '../geometry/geometry.js';
 
-
 export type StaticChangeOptions = z.infer<typeof staticChangeSchema> & {
   /** Optional polygons in source px; only pixels inside one of them are analysed. */
   mask?: Point[][];
@@ -89,11 +88,7 @@ const TILES = 4;
  * a minority of changed pixels — objects, people — cannot pull it), then a weighted line is fitted
  * through the group medians. Handles both gain (exposure, daylight) and offset changes.
  */
-export function fitBrightnessTransfer(
-  bg: ArrayLike<number>,
-  grey: ArrayLike<number>,
-  valid: Uint8Array | null,
-): BrightnessTransfer {
+export function fitBrightnessTransfer(bg: ArrayLike<number>, grey: ArrayLike<number>, valid: Uint8Array | null): BrightnessTransfer {
   const hist = new Uint32Array(BINS * 256);
   const counts = new Uint32Array(BINS);
   const sums = new Float64Array(BINS);
@@ -126,7 +121,9 @@ export function fitBrightnessTransfer(
     ws.push(n);
   }
   if (xs.length === 0) return { gain: 1, offset: 0 };
-  let sw = 0, sx = 0, sy = 0;
+  let sw = 0,
+    sx = 0,
+    sy = 0;
   for (let k = 0; k < xs.length; k++) {
     sw += ws[k]!;
     sx += ws[k]! * xs[k]!;
@@ -134,7 +131,8 @@ export function fitBrightnessTransfer(
   }
   const mx = sx / sw;
   const my = sy / sw;
-  let sxx = 0, sxy = 0;
+  let sxx = 0,
+    sxy = 0;
   for (let k = 0; k < xs.length; k++) {
     sxx += ws[k]! * (xs[k]! - mx) ** 2;
     sxy += ws[k]! * (xs[k]! - mx) * (ys[k]! - my);
@@ -190,8 +188,14 @@ function morph(src: Uint8Array, dst: Uint8Array, width: number, height: number, 
         for (let dx = -1; dx <= 1; dx++) {
           const xx = Math.min(width - 1, Math.max(0, x + dx));
           const v = src[yy * width + xx]!;
-          if (grow && v) { hit = 1; break; }
-          if (!grow && !v) { hit = 0; break; }
+          if (grow && v) {
+            hit = 1;
+            break;
+          }
+          if (!grow && !v) {
+            hit = 0;
+            break;
+          }
         }
       }
       dst[y * width + x] = hit;
@@ -201,8 +205,10 @@ function morph(src: Uint8Array, dst: Uint8Array, width: number, height: number, 
 
 /** Central-difference gradient magnitude (L1) at (x, y), clamped at the borders. */
 function gradient(img: Float32Array, w: number, h: number, x: number, y: number): number {
-  const xl = Math.max(0, x - 1), xr = Math.min(w - 1, x + 1);
-  const yu = Math.max(0, y - 1), yd = Math.min(h - 1, y + 1);
+  const xl = Math.max(0, x - 1),
+    xr = Math.min(w - 1, x + 1);
+  const yu = Math.max(0, y - 1),
+    yd = Math.min(h - 1, y + 1);
   return Math.abs(img[y * w + xr]! - img[y * w + xl]!) + Math.abs(img[yd * w + x]! - img[yu * w + x]!);
 }
 
@@ -230,7 +236,12 @@ export function edgeSimilarityIn(
   minEdge: number,
   minPixels: number,
 ): number {
-  let n = 0, sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
+  let n = 0,
+    sa = 0,
+    sb = 0,
+    saa = 0,
+    sbb = 0,
+    sab = 0;
   for (let y = r.y0; y < r.y1; y++) {
     for (let x = r.x0; x < r.x1; x++) {
       if (use && !use[y * w + x]) continue;
@@ -302,14 +313,32 @@ export class StaticChangeDetector {
       const v = o[k] as number;
       if (!Number.isFinite(v) || v <= 0) throw new Error(`StaticChangeDetector: option ${k} must be a positive number, got ${v}`);
     }
-    for (const k of ['longTermRate', 'shortTermRate', 'minAreaFrac', 'maxAreaFrac', 'sceneChangeFrac', 'sceneCutSimilarity', 'sceneCutDrop', 'matchOverlap'] as const) {
+    for (const k of [
+      'longTermRate',
+      'shortTermRate',
+      'minAreaFrac',
+      'maxAreaFrac',
+      'sceneChangeFrac',
+      'sceneCutSimilarity',
+      'sceneCutDrop',
+      'matchOverlap',
+    ] as const) {
       const v = o[k];
       if (!Number.isFinite(v) || v < 0 || v > 1) throw new Error(`StaticChangeDetector: option ${k} must be within 0..1, got ${v}`);
     }
     if (o.longTermRate >= o.shortTermRate) {
       throw new Error(`StaticChangeDetector: longTermRate (${o.longTermRate}) must be below shortTermRate (${o.shortTermRate})`);
     }
-    for (const k of ['minAgeSec', 'minStaticSec', 'absorbAfterSec', 'warmupSec', 'maxMissSec', 'sceneCutSec', 'sceneCutMinEdge', 'occluderMemorySec'] as const) {
+    for (const k of [
+      'minAgeSec',
+      'minStaticSec',
+      'absorbAfterSec',
+      'warmupSec',
+      'maxMissSec',
+      'sceneCutSec',
+      'sceneCutMinEdge',
+      'occluderMemorySec',
+    ] as const) {
       const v = o[k];
       if (!Number.isFinite(v) || v < 0) throw new Error(`StaticChangeDetector: option ${k} must be a non-negative number, got ${v}`);
     }
@@ -340,7 +369,9 @@ export class StaticChangeDetector {
     const lb = frame.letterbox;
     const expected = lb.dstWidth * lb.dstHeight * 3;
     if (frame.data.length < expected) {
-      throw new Error(`StaticChangeDetector: frame ${frame.index} has ${frame.data.length} bytes, expected ${expected} for ${lb.dstWidth}x${lb.dstHeight}x3`);
+      throw new Error(
+        `StaticChangeDetector: frame ${frame.index} has ${frame.data.length} bytes, expected ${expected} for ${lb.dstWidth}x${lb.dstHeight}x3`,
+      );
     }
     if (!(lb.scaledWidth > 0 && lb.scaledHeight > 0 && lb.scaledWidth <= lb.dstWidth && lb.scaledHeight <= lb.dstHeight)) {
       throw new Error(`StaticChangeDetector: frame ${frame.index} has an invalid letterbox ${JSON.stringify(lb)}`);
@@ -549,7 +580,9 @@ export class StaticChangeDetector {
     const { data, pixelFormat } = frame;
     const stride = frame.letterbox.dstWidth * 3;
     // BT.601 luma weights; channel order decides which byte is red.
-    const wr = 77, wg = 150, wb = 29;
+    const wr = 77,
+      wg = 150,
+      wb = 29;
     const w0 = pixelFormat === 'rgb24' ? wr : wb;
     const w2 = pixelFormat === 'rgb24' ? wb : wr;
     for (let ay = 0; ay < this.ah; ay++) {
@@ -670,7 +703,14 @@ export class StaticChangeDetector {
     morph(this.cand, this.tmp, aw, ah, false);
     const core = new Uint32Array(count);
     for (let i = 0; i < labels.length; i++) if (this.tmp[i] && labels[i]) core[labels[i]! - 1]!++;
-    const boxes = Array.from({ length: count }, () => ({ x1: Infinity, y1: Infinity, x2: -Infinity, y2: -Infinity, area: 0, onsets: [] as number[] }));
+    const boxes = Array.from({ length: count }, () => ({
+      x1: Infinity,
+      y1: Infinity,
+      x2: -Infinity,
+      y2: -Infinity,
+      area: 0,
+      onsets: [] as number[],
+    }));
     for (let i = 0; i < labels.length; i++) {
       const l = labels[i]!;
       if (!l) continue;
@@ -701,7 +741,13 @@ export class StaticChangeDetector {
     for (let k = 0; k < count; k++) {
       const c = boxes[k]!;
       const frac = c.area / total;
-      if (frac < this.options.minAreaFrac || frac > this.options.maxAreaFrac || c.onsets.length === 0 || (this.options.requireCore && core[k] === 0)) continue;
+      if (
+        frac < this.options.minAreaFrac ||
+        frac > this.options.maxAreaFrac ||
+        c.onsets.length === 0 ||
+        (this.options.requireCore && core[k] === 0)
+      )
+        continue;
       if (edgeNow[k]! < this.options.ghostEdgeRatio * edgeBg[k]!) {
         this.absorb(labels, k + 1);
         continue;
@@ -766,7 +812,16 @@ export class StaticChangeDetector {
     for (const tr of this.tracks) tr.updates++;
     comps.forEach((c, ci) => {
       if (usedC.has(ci)) return;
-      this.tracks.push({ id: this.nextId++, box: c.box, area: c.area, firstSeen: Math.min(c.onset, t), lastSeen: t, createdAt: t, hits: 1, updates: 1 });
+      this.tracks.push({
+        id: this.nextId++,
+        box: c.box,
+        area: c.area,
+        firstSeen: Math.min(c.onset, t),
+        lastSeen: t,
+        createdAt: t,
+        hits: 1,
+        updates: 1,
+      });
     });
     this.tracks = this.tracks.filter((tr) => t - tr.lastSeen <= this.options.maxMissSec);
   }

@@ -41,7 +41,15 @@ describe('candidateToSource', () => {
 });
 
 describe('mergeTiled', () => {
-  const c = (classId: number, score: number, x1: number, y1: number, x2: number, y2: number, cut = false): SourceCandidate => ({ classId, score, x1, y1, x2, y2, cut });
+  const c = (classId: number, score: number, x1: number, y1: number, x2: number, y2: number, cut = false): SourceCandidate => ({
+    classId,
+    score,
+    x1,
+    y1,
+    x2,
+    y2,
+    cut,
+  });
   it('drops same-class duplicates above the IoU and keeps other classes', () => {
     const out = mergeTiled([c(0, 0.8, 0, 0, 10, 10), c(0, 0.9, 1, 0, 11, 10), c(1, 0.7, 1, 0, 11, 10)], { iou: 0.5, ios: 0.6 });
     expect(out).toEqual([
@@ -54,13 +62,17 @@ describe('mergeTiled', () => {
     const piece = c(2, 0.9, 250, 90, 310, 200, true); // higher score; 50x100 of its 60x110 inside (0.76)
     expect(mergeTiled([whole, piece], { iou: 0.5, ios: 0.6 })).toEqual([{ classId: 2, score: 0.9, x1: 100, y1: 100, x2: 300, y2: 200 }]);
     // Lower-scored piece: simply dropped.
-    expect(mergeTiled([{ ...whole, score: 0.95 }, piece], { iou: 0.5, ios: 0.6 })).toEqual([{ classId: 2, score: 0.95, x1: 100, y1: 100, x2: 300, y2: 200 }]);
+    expect(mergeTiled([{ ...whole, score: 0.95 }, piece], { iou: 0.5, ios: 0.6 })).toEqual([
+      { classId: 2, score: 0.95, x1: 100, y1: 100, x2: 300, y2: 200 },
+    ]);
   });
   it('folds both pieces of an object split between two tiles into the whole box, whatever scored best', () => {
     const left = c(2, 0.93, 717, 480, 1067, 729, true);
     const right = c(2, 0.88, 852, 480, 1185, 730, true);
     const whole = c(2, 0.8, 724, 467, 1181, 735);
-    expect(mergeTiled([left, right, whole], { iou: 0.5, ios: 0.6 })).toEqual([{ classId: 2, score: 0.93, x1: 724, y1: 467, x2: 1181, y2: 735 }]);
+    expect(mergeTiled([left, right, whole], { iou: 0.5, ios: 0.6 })).toEqual([
+      { classId: 2, score: 0.93, x1: 724, y1: 467, x2: 1181, y2: 735 },
+    ]);
   });
   it('does not fold a cut person into a larger box that only contains it (a group, not its whole)', () => {
     const out = mergeTiled([c(0, 0.9, 100, 100, 300, 400), c(0, 0.8, 150, 200, 190, 300, true)], { iou: 0.5, ios: 0.6 });
@@ -74,7 +86,10 @@ describe('mergeTiled', () => {
     ]);
   });
   it('keeps two small whole objects side by side and an uncut box inside a larger one', () => {
-    const out = mergeTiled([c(0, 0.9, 0, 0, 10, 30), c(0, 0.8, 8, 0, 18, 30), c(2, 0.9, 0, 0, 100, 100), c(2, 0.6, 10, 10, 30, 30)], { iou: 0.5, ios: 0.6 });
+    const out = mergeTiled([c(0, 0.9, 0, 0, 10, 30), c(0, 0.8, 8, 0, 18, 30), c(2, 0.9, 0, 0, 100, 100), c(2, 0.6, 10, 10, 30, 30)], {
+      iou: 0.5,
+      ios: 0.6,
+    });
     expect(out).toHaveLength(4);
   });
 });

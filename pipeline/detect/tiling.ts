@@ -21,7 +21,15 @@ export interface SourceCandidate extends Candidate {
 }
 
 /** Model-input candidate → source pixels, clamped to the tile, with the cut flag for inner borders. */
-export function candidateToSource(c: Candidate, sx: number, sy: number, rect: Rect, srcWidth: number, srcHeight: number, margin: number): SourceCandidate {
+export function candidateToSource(
+  c: Candidate,
+  sx: number,
+  sy: number,
+  rect: Rect,
+  srcWidth: number,
+  srcHeight: number,
+  margin: number,
+): SourceCandidate {
   const x1 = rect.x + Math.max(0, c.x1 / sx);
   const y1 = rect.y + Math.max(0, c.y1 / sy);
   const x2 = Math.min(rect.x + rect.width, rect.x + c.x2 / sx);

@@ -2,10 +2,31 @@ import { describe, expect, it } from 'vitest';
 import type { ViolationEvent } from '../types.js';
 import { matchClip, overlapSec, predictedEpisodes, withinTolerance, type PredictedEpisode, type TruthEpisode } from './match.js';
 
-const pred = (episodeId: string, classId: string, zoneId: string | null, start: number, end: number, confirmedAt = start + 5): PredictedEpisode => ({ episodeId, classId, zoneId, start, end, confirmedAt });
-const truth = (classId: string, zoneId: string | null, start: number, end: number, extra: Partial<TruthEpisode> = {}): TruthEpisode => ({ classId, zoneId, start, end, ...extra });
+const pred = (
+  episodeId: string,
+  classId: string,
+  zoneId: string | null,
+  start: number,
+  end: number,
+  confirmedAt = start + 5,
+): PredictedEpisode => ({ episodeId, classId, zoneId, start, end, confirmedAt });
+const truth = (classId: string, zoneId: string | null, start: number, end: number, extra: Partial<TruthEpisode> = {}): TruthEpisode => ({
+  classId,
+  zoneId,
+  start,
+  end,
+  ...extra,
+});
 
-function ev(episodeId: string, transition: ViolationEvent['transition'], streamTime: number, start: number, end: number | null, classId = 'illegal_parking', zoneId = 'kerb'): ViolationEvent {
+function ev(
+  episodeId: string,
+  transition: ViolationEvent['transition'],
+  streamTime: number,
+  start: number,
+  end: number | null,
+  classId = 'illegal_parking',
+  zoneId = 'kerb',
+): ViolationEvent {
   return {
     id: `${episodeId}.${transition}.${streamTime}`,
     episodeId,
@@ -17,7 +38,21 @@ function ev(episodeId: string, transition: ViolationEvent['transition'], streamT
     start,
     end,
     boxes: [],
-    reason: { classId, zoneId, zoneType: 'no_parking', subject: 't1', trackIds: [1], dwellSec: 0, hits: 0, window: 0, medianScore: 0, thresholds: {}, firstSeen: start, lastSeen: start, frameTimes: [] },
+    reason: {
+      classId,
+      zoneId,
+      zoneType: 'no_parking',
+      subject: 't1',
+      trackIds: [1],
+      dwellSec: 0,
+      hits: 0,
+      window: 0,
+      medianScore: 0,
+      thresholds: {},
+      firstSeen: start,
+      lastSeen: start,
+      frameTimes: [],
+    },
   };
 }
 
@@ -68,7 +103,11 @@ describe('withinTolerance / overlapSec', () => {
 describe('matchClip', () => {
   it('one prediction per truth; further overlapping predictions are duplicates, not false positives', () => {
     const truths = [truth('illegal_parking', 'kerb', 10, 40)];
-    const preds = [pred('p1', 'illegal_parking', 'kerb', 11, 25, 19), pred('p2', 'illegal_parking', 'kerb', 26, 40, 34), pred('p3', 'illegal_parking', 'kerb', 60, 70)];
+    const preds = [
+      pred('p1', 'illegal_parking', 'kerb', 11, 25, 19),
+      pred('p2', 'illegal_parking', 'kerb', 26, 40, 34),
+      pred('p3', 'illegal_parking', 'kerb', 60, 70),
+    ];
     const m = matchClip(preds, truths);
     expect(m.matches.map((x) => [x.prediction.episodeId, x.truthIndex, x.overlapSec, x.timeToDetectSec])).toEqual([['p1', 0, 14, 9]]);
     expect(m.duplicates.map((d) => [d.prediction.episodeId, d.truthIndex])).toEqual([['p2', 0]]);
@@ -87,7 +126,10 @@ describe('matchClip', () => {
     const truths = [truth('c', 'z', 0, 20), truth('c', 'z', 25, 30)];
     const preds = [pred('wide', 'c', 'z', 0, 30, 5), pred('narrow', 'c', 'z', 2, 18, 7)];
     const m = matchClip(preds, truths);
-    expect(m.matches.map((x) => [x.prediction.episodeId, x.truthIndex]).sort()).toEqual([['narrow', 0], ['wide', 1]]);
+    expect(m.matches.map((x) => [x.prediction.episodeId, x.truthIndex]).sort()).toEqual([
+      ['narrow', 0],
+      ['wide', 1],
+    ]);
     expect(m.duplicates).toEqual([]);
     expect(m.falseNegatives).toEqual([]);
   });

@@ -97,7 +97,14 @@ export function predictedEpisodes(events: readonly ViolationEvent[], clipEnd: nu
     const last = sorted[sorted.length - 1]!;
     const start = Math.min(...sorted.map((e) => e.start));
     const end = last.transition === 'cleared' && last.end !== null ? last.end : clipEnd;
-    out.push({ episodeId, classId: confirmed.classId, zoneId: confirmed.reason.zoneId, start, end: Math.max(start, end), confirmedAt: confirmed.streamTime });
+    out.push({
+      episodeId,
+      classId: confirmed.classId,
+      zoneId: confirmed.reason.zoneId,
+      start,
+      end: Math.max(start, end),
+      confirmedAt: confirmed.streamTime,
+    });
   }
   return out.sort((a, b) => a.confirmedAt - b.confirmedAt || a.episodeId.localeCompare(b.episodeId));
 }
@@ -146,7 +153,9 @@ export function matchClip(
 
   const cand: number[][] = preds.map((p) => truths.flatMap((t, j) => (compatible(p, t, tol) ? [j] : [])));
   const pairs: { i: number; j: number; ov: number; ds: number }[] = [];
-  preds.forEach((p, i) => cand[i]!.forEach((j) => pairs.push({ i, j, ov: overlapSec(p, truths[j]!), ds: Math.abs(p.start - truths[j]!.start) })));
+  preds.forEach((p, i) =>
+    cand[i]!.forEach((j) => pairs.push({ i, j, ov: overlapSec(p, truths[j]!), ds: Math.abs(p.start - truths[j]!.start) })),
+  );
   pairs.sort((a, b) => b.ov - a.ov || a.ds - b.ds || preds[a.i]!.confirmedAt - preds[b.i]!.confirmedAt || a.i - b.i || a.j - b.j);
 
   const predOf = new Array<number>(truths.length).fill(-1);
@@ -180,7 +189,14 @@ export function matchClip(
     if (j >= 0) {
       const t = truths[j]!;
       const ttd = p.confirmedAt - t.start;
-      matches.push({ prediction: p, truth: t, truthIndex: j, overlapSec: overlapSec(p, t), timeToDetectSec: ttd, late: t.lateStartSec !== undefined && ttd > t.lateStartSec });
+      matches.push({
+        prediction: p,
+        truth: t,
+        truthIndex: j,
+        overlapSec: overlapSec(p, t),
+        timeToDetectSec: ttd,
+        late: t.lateStartSec !== undefined && ttd > t.lateStartSec,
+      });
     } else if (cand[i]!.length > 0) {
       // Every compatible truth is taken (else the augmenting pass would have matched it):
       // attribute the duplicate to the one it overlaps most.
@@ -206,7 +222,16 @@ export function matchClip(
     return { classId: t.classId, other: best?.classId ?? 'none' };
   });
 
-  return { scoredClasses: [...scored].sort(), matches, duplicates, falsePositives, falseNegatives, ignored, predictionConfusion, truthConfusion };
+  return {
+    scoredClasses: [...scored].sort(),
+    matches,
+    duplicates,
+    falsePositives,
+    falseNegatives,
+    ignored,
+    predictionConfusion,
+    truthConfusion,
+  };
 }
 
 function mostOverlapping(p: PredictedEpisode, truths: readonly TruthEpisode[], tol: number): TruthEpisode | null {

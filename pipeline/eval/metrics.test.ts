@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { matchClip, type PredictedEpisode, type TruthEpisode } from './match.js';
 import { computeMetrics, f1Of, gateFailures } from './metrics.js';
 
-const pred = (episodeId: string, classId: string, start: number, end: number, confirmedAt: number): PredictedEpisode => ({ episodeId, classId, zoneId: 'z', start, end, confirmedAt });
+const pred = (episodeId: string, classId: string, start: number, end: number, confirmedAt: number): PredictedEpisode => ({
+  episodeId,
+  classId,
+  zoneId: 'z',
+  start,
+  end,
+  confirmedAt,
+});
 const truth = (classId: string, start: number, end: number): TruthEpisode => ({ classId, zoneId: 'z', start, end });
 
 describe('computeMetrics', () => {
@@ -43,7 +50,10 @@ describe('computeMetrics', () => {
 
   it('builds both confusion tables (the missed vending episode in clip A was covered in time by a parking case)', () => {
     expect(m.confusion.predicted).toEqual({ illegal_parking: { illegal_parking: 3, none: 1 }, street_vending: { street_vending: 1 } });
-    expect(m.confusion.truth).toEqual({ illegal_parking: { illegal_parking: 2 }, street_vending: { illegal_parking: 1, street_vending: 1 } });
+    expect(m.confusion.truth).toEqual({
+      illegal_parking: { illegal_parking: 2 },
+      street_vending: { illegal_parking: 1, street_vending: 1 },
+    });
   });
 
   it('undefined ratios are null, not 0 or NaN', () => {

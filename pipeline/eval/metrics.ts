@@ -146,8 +146,10 @@ export interface ScoreGate {
 export function gateFailures(classes: readonly ClassMetrics[], gate: ScoreGate): string[] {
   const out: string[] = [];
   for (const c of classes) {
-    if (gate.minPrecision !== undefined && c.precision !== null && c.precision < gate.minPrecision) out.push(`${c.classId}: precision ${c.precision.toFixed(3)} < ${gate.minPrecision}`);
-    if (gate.minRecall !== undefined && c.recall !== null && c.recall < gate.minRecall) out.push(`${c.classId}: recall ${c.recall.toFixed(3)} < ${gate.minRecall}`);
+    if (gate.minPrecision !== undefined && c.precision !== null && c.precision < gate.minPrecision)
+      out.push(`${c.classId}: precision ${c.precision.toFixed(3)} < ${gate.minPrecision}`);
+    if (gate.minRecall !== undefined && c.recall !== null && c.recall < gate.minRecall)
+      out.push(`${c.classId}: recall ${c.recall.toFixed(3)} < ${gate.minRecall}`);
   }
   return out;
 }

@@ -4,7 +4,12 @@ import { parseSweepSpec, rangeValues, SweepSpecError, withOverride } from './swe
 
 describe('parseSweepSpec', () => {
   it('parses a range with step, inclusive of the end when it lands on it', () => {
-    expect(parseSweepSpec('illegal_parking.minDwellSec=4..20:4')).toEqual({ text: 'illegal_parking.minDwellSec=4..20:4', classId: 'illegal_parking', param: 'minDwellSec', values: [4, 8, 12, 16, 20] });
+    expect(parseSweepSpec('illegal_parking.minDwellSec=4..20:4')).toEqual({
+      text: 'illegal_parking.minDwellSec=4..20:4',
+      classId: 'illegal_parking',
+      param: 'minDwellSec',
+      values: [4, 8, 12, 16, 20],
+    });
     expect(parseSweepSpec('illegal_parking.minDwellSec=4..18:4').values).toEqual([4, 8, 12, 16]);
     expect(parseSweepSpec('crowd_gathering.minCount=3..5').values).toEqual([3, 4, 5]);
   });

@@ -55,10 +55,12 @@ export function rangeValues(a: number, b: number, step: number): number[] {
 
 export function parseSweepSpec(text: string): SweepSpec {
   const m = /^\s*([a-z_]+)\.([A-Za-z]+)\s*=\s*(.+?)\s*$/.exec(text);
-  if (!m) throw new SweepSpecError(text, 'expected class.param=a..b:step (e.g. illegal_parking.minDwellSec=4..20:4) or class.param=v1,v2,…');
+  if (!m)
+    throw new SweepSpecError(text, 'expected class.param=a..b:step (e.g. illegal_parking.minDwellSec=4..20:4) or class.param=v1,v2,…');
   const [, classId, param, rhs] = m as unknown as [string, string, string, string];
   if (!isClassId(classId)) throw new SweepSpecError(text, `unknown class "${classId}" (known: ${CLASS_IDS.join(', ')})`);
-  if (!(SWEEP_PARAMS as readonly string[]).includes(param)) throw new SweepSpecError(text, `"${param}" cannot be swept (one of: ${SWEEP_PARAMS.join(', ')})`);
+  if (!(SWEEP_PARAMS as readonly string[]).includes(param))
+    throw new SweepSpecError(text, `"${param}" cannot be swept (one of: ${SWEEP_PARAMS.join(', ')})`);
   let values: number[];
   const range = /^(.+?)\.\.(.+?)(?::(.+))?$/.exec(rhs);
   if (range) {

@@ -14,9 +14,7 @@ export interface Overlay {
   caption?: string;
 }
 
-export type ImageInput =
-  | Buffer /* encoded jpeg/png */
-  | { raw: Buffer; width: number; height: number; pixelFormat: 'rgb24' | 'bgr24' };
+export type ImageInput = Buffer /* encoded jpeg/png */ | { raw: Buffer; width: number; height: number; pixelFormat: 'rgb24' | 'bgr24' };
 
 export interface AnnotateOptions {
   /** JPEG quality 1..100 (default 88). */
@@ -44,7 +42,10 @@ export function parseFcListFamilies(output: string): string[] {
   for (const line of output.split('\n')) {
     // One line per font file: "Noto Sans CJK SC,Noto Sans CJK SC Regular"; localised names come
     // first for some fonts ("文泉驿正黑,WenQuanYi Zen Hei"): keep the plain ASCII name when there is one.
-    const names = line.split(',').map((n) => n.trim()).filter(Boolean);
+    const names = line
+      .split(',')
+      .map((n) => n.trim())
+      .filter(Boolean);
     const name = names.find((n) => /^[\x20-\x7e]+$/.test(n)) ?? names[0];
     if (name && !out.includes(name)) out.push(name);
   }
@@ -55,7 +56,18 @@ let installedCjk: string[] | null = null;
 export function installedCjkFamilies(): string[] {
   if (installedCjk) return installedCjk;
   try {
-    installedCjk = parseFcListFamilies(execFileSync('fc-list', [`:charset=${classNameCharset().map((c) => c.codePointAt(0)!.toString(16)).join(' ')}`, 'family'], { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] }));
+    installedCjk = parseFcListFamilies(
+      execFileSync(
+        'fc-list',
+        [
+          `:charset=${classNameCharset()
+            .map((c) => c.codePointAt(0)!.toString(16))
+            .join(' ')}`,
+          'family',
+        ],
+        { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] },
+      ),
+    );
   } catch {
     installedCjk = [];
   }
@@ -118,7 +130,9 @@ export function overlaySvg(width: number, height: number, overlay: Overlay): str
     if (poly.points.length < 2) continue;
     const color = safeColor(poly.color, DEFAULT_POLYGON_COLOR);
     const pts = poly.points.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(' ');
-    parts.push(`<polygon points="${pts}" fill="${color}" fill-opacity="0.18" stroke="${color}" stroke-width="${stroke}" stroke-dasharray="${stroke * 4},${stroke * 2}"/>`);
+    parts.push(
+      `<polygon points="${pts}" fill="${color}" fill-opacity="0.18" stroke="${color}" stroke-width="${stroke}" stroke-dasharray="${stroke * 4},${stroke * 2}"/>`,
+    );
     if (poly.label) {
       const [x0, y0] = poly.points.reduce((a, p) => (p[1] < a[1] ? p : a));
       // Zone colours are light (yellow by default): dark text stays readable on them.
@@ -132,7 +146,9 @@ export function overlaySvg(width: number, height: number, overlay: Overlay): str
     const x2 = clamp(b.box.x2, 0, width);
     const y2 = clamp(b.box.y2, 0, height);
     if (x2 <= x1 || y2 <= y1) continue;
-    parts.push(`<rect x="${x1.toFixed(1)}" y="${y1.toFixed(1)}" width="${(x2 - x1).toFixed(1)}" height="${(y2 - y1).toFixed(1)}" fill="none" stroke="${color}" stroke-width="${stroke}"/>`);
+    parts.push(
+      `<rect x="${x1.toFixed(1)}" y="${y1.toFixed(1)}" width="${(x2 - x1).toFixed(1)}" height="${(y2 - y1).toFixed(1)}" fill="none" stroke="${color}" stroke-width="${stroke}"/>`,
+    );
     if (b.label) {
       const lh = fontSize + 2 * Math.round(fontSize * 0.25);
       // Above the box when there is room, otherwise inside its top edge.
@@ -211,8 +227,14 @@ export async function annotateFrame(
   return annotateImage(
     { raw: picture.data, width: picture.width, height: picture.height, pixelFormat: picture.pixelFormat },
     {
-      polygons: (overlay.zones ?? []).map((z) => ({ points: toPixels(z.polygon, picture.width, picture.height) as [number, number][], label: z.label })),
-      boxes: (overlay.boxes ?? []).map(({ box: b, label }) => ({ box: { x1: b.x1 * sx, y1: b.y1 * sy, x2: b.x2 * sx, y2: b.y2 * sy }, label })),
+      polygons: (overlay.zones ?? []).map((z) => ({
+        points: toPixels(z.polygon, picture.width, picture.height) as [number, number][],
+        label: z.label,
+      })),
+      boxes: (overlay.boxes ?? []).map(({ box: b, label }) => ({
+        box: { x1: b.x1 * sx, y1: b.y1 * sy, x2: b.x2 * sx, y2: b.y2 * sy },
+        label,
+      })),
       caption: overlay.caption,
     },
   );

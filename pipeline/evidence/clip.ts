@@ -57,7 +57,10 @@ export function planClip(ring: readonly SegmentRecord[], req: ClipWindowRequest)
       return e > from && s < to;
     });
   if (chosen.length === 0) {
-    return { segments: [], coverage: { clock: req.clock, requested: [from, to], actual: null, missingBefore: (to - from) / unit, missingAfter: 0, gapSec: 0 } };
+    return {
+      segments: [],
+      coverage: { clock: req.clock, requested: [from, to], actual: null, missingBefore: (to - from) / unit, missingAfter: 0, gapSec: 0 },
+    };
   }
   const first = span(chosen[0]!, req.clock);
   const last = span(chosen[chosen.length - 1]!, req.clock);
@@ -160,7 +163,33 @@ export async function assembleClip(opts: {
     // Our own list of our own ring files, but still through the boundary: file protocol only.
     const listSpec = parseInput(list);
     await runFfmpeg(
-      ['-hide_banner', '-nostdin', '-loglevel', 'error', ...inputGuardArgs(listSpec), '-f', 'concat', '-safe', '0', '-i', listSpec.ffmpegInput, '-map', '0:v:0', '-map', '0:a?', '-c', 'copy', ...tag, ...trim, '-movflags', '+faststart', '-f', 'mp4', '-y', tmpOut],
+      [
+        '-hide_banner',
+        '-nostdin',
+        '-loglevel',
+        'error',
+        ...inputGuardArgs(listSpec),
+        '-f',
+        'concat',
+        '-safe',
+        '0',
+        '-i',
+        listSpec.ffmpegInput,
+        '-map',
+        '0:v:0',
+        '-map',
+        '0:a?',
+        '-c',
+        'copy',
+        ...tag,
+        ...trim,
+        '-movflags',
+        '+faststart',
+        '-f',
+        'mp4',
+        '-y',
+        tmpOut,
+      ],
       opts.ffmpegPath,
     );
     await rename(tmpOut, opts.outPath);

@@ -86,7 +86,12 @@ export function eventEvidenceRequest(
     ...(event.extras ? { extras: event.extras } : {}),
     moments: [
       { name: 'first_seen', time: on(event.start), stage: '首次发现 first seen', wall: wallOf(event.start) },
-      { name: event.transition, time: on(event.streamTime), stage: event.transition === 'confirmed' ? '确认 confirmed' : event.transition, wall: event.wallTime },
+      {
+        name: event.transition,
+        time: on(event.streamTime),
+        stage: event.transition === 'confirmed' ? '确认 confirmed' : event.transition,
+        wall: event.wallTime,
+      },
     ],
     boxes: event.boxes,
     ...rest,
@@ -96,7 +101,8 @@ export function eventEvidenceRequest(
 export async function collectEvidence(req: EvidenceRequest, opts: CollectOptions): Promise<CollectedEvidence> {
   const work = await mkdtemp(join(opts.workDir ?? tmpdir(), 'cw-evidence-'));
   try {
-    const key = (name: string) => evidenceKey({ cameraId: req.cameraId, eventId: req.eventId, wallTime: req.wallTime, name, timeZone: req.timeZone });
+    const key = (name: string) =>
+      evidenceKey({ cameraId: req.cameraId, eventId: req.eventId, wallTime: req.wallTime, name, timeZone: req.timeZone });
     // S3 user metadata: ASCII values only (ids are).
     const meta: Record<string, string> = { 'camera-id': req.cameraId, 'event-id': req.eventId };
     if (req.caseId) meta['case-id'] = req.caseId;
@@ -129,7 +135,9 @@ export async function collectEvidence(req: EvidenceRequest, opts: CollectOptions
         wallTime: m.wall,
         timeZone: req.timeZone,
       });
-      refs.push(await opts.store.put(key(`${m.name}.jpg`), shot.annotated, { contentType: 'image/jpeg', kind: 'snapshot', metadata: meta }));
+      refs.push(
+        await opts.store.put(key(`${m.name}.jpg`), shot.annotated, { contentType: 'image/jpeg', kind: 'snapshot', metadata: meta }),
+      );
       // The boxes belong to the event moment (the last); an earlier moment's crop only if that is all there is.
       crop = shot.crop ?? crop;
     }
@@ -143,7 +151,11 @@ export async function collectEvidence(req: EvidenceRequest, opts: CollectOptions
       missingSnapshots,
     });
     const body = Buffer.from(JSON.stringify(manifest, null, 2));
-    const manifestRef = await opts.store.put(key('manifest.json'), body, { contentType: 'application/json', kind: 'manifest', metadata: meta });
+    const manifestRef = await opts.store.put(key('manifest.json'), body, {
+      contentType: 'application/json',
+      kind: 'manifest',
+      metadata: meta,
+    });
     refs.push(manifestRef);
     return { refs, manifest, manifestRef, coverage: clip.coverage, missingSnapshots };
   } finally {

@@ -25,7 +25,12 @@ export interface ExtractedFrame {
  * segment bounds come from arrival times, so neighbours may leave seams of a few tens of ms: a time
  * within `toleranceSec` of a segment (and in no segment) takes that segment's nearest frame.
  */
-export function locateInRing(ring: readonly SegmentRecord[], time: number, clock: ClipClock, toleranceSec = 0.5): { segment: SegmentRecord; offsetSec: number } | null {
+export function locateInRing(
+  ring: readonly SegmentRecord[],
+  time: number,
+  clock: ClipClock,
+  toleranceSec = 0.5,
+): { segment: SegmentRecord; offsetSec: number } | null {
   const unit = clock === 'stream' ? 1 : 1000;
   let best: { segment: SegmentRecord; offsetSec: number; distance: number } | null = null;
   for (const r of ring) {
@@ -43,9 +48,30 @@ function decodePng(path: string, offsetSec: number, ffmpegPath = 'ffmpeg'): Prom
   return new Promise((resolve, reject) => {
     // -ss after -i: decode from the segment's leading keyframe to the exact frame (segments are short).
     const spec = parseInput(path);
-    const p = spawn(ffmpegPath, ['-hide_banner', '-nostdin', '-loglevel', 'error', ...inputGuardArgs(spec), '-i', spec.ffmpegInput, '-ss', offsetSec.toFixed(3), '-frames:v', '1', '-f', 'image2pipe', '-c:v', 'png', 'pipe:1'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const p = spawn(
+      ffmpegPath,
+      [
+        '-hide_banner',
+        '-nostdin',
+        '-loglevel',
+        'error',
+        ...inputGuardArgs(spec),
+        '-i',
+        spec.ffmpegInput,
+        '-ss',
+        offsetSec.toFixed(3),
+        '-frames:v',
+        '1',
+        '-f',
+        'image2pipe',
+        '-c:v',
+        'png',
+        'pipe:1',
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     const chunks: Buffer[] = [];
     let err = '';
     p.stdout!.on('data', (d: Buffer) => chunks.push(d));
@@ -54,13 +80,24 @@ function decodePng(path: string, offsetSec: number, ffmpegPath = 'ffmpeg'): Prom
     p.on('close', (code) => {
       const png = Buffer.concat(chunks);
       if (code === 0 && png.length > 0) resolve(png);
-      else reject(new Error(`frame extraction from ${path} at ${offsetSec.toFixed(3)} s failed (exit ${code}): ${err.trim() || 'no frame decoded'}`));
+      else
+        reject(
+          new Error(
+            `frame extraction from ${path} at ${offsetSec.toFixed(3)} s failed (exit ${code}): ${err.trim() || 'no frame decoded'}`,
+          ),
+        );
     });
   });
 }
 
 /** Decodes the frame at `time` from the ring; null when the ring does not (or no longer) hold it. */
-export async function extractFrame(opts: { ringDir: string; ring: readonly SegmentRecord[]; time: number; clock: ClipClock; ffmpegPath?: string }): Promise<ExtractedFrame | null> {
+export async function extractFrame(opts: {
+  ringDir: string;
+  ring: readonly SegmentRecord[];
+  time: number;
+  clock: ClipClock;
+  ffmpegPath?: string;
+}): Promise<ExtractedFrame | null> {
   const at = locateInRing(opts.ring, opts.time, opts.clock);
   if (!at) return null;
   let png: Buffer;
@@ -95,7 +132,16 @@ export interface SnapshotSpec {
 }
 
 export function formatWallTime(epochMs: number, timeZone: string): string {
-  const parts = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }).formatToParts(new Date(epochMs));
+  const parts = new Intl.DateTimeFormat('en-CA', {
+    timeZone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hourCycle: 'h23',
+  }).formatToParts(new Date(epochMs));
   const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '??';
   return `${get('year')}-${get('month')}-${get('day')} ${get('hour')}:${get('minute')}:${get('second')}`;
 }
@@ -113,11 +159,18 @@ function cropBounds(box: Box, width: number, height: number, margin: number): { 
 
 function cropProblem(box: Box, width: number, height: number, margin: number): string | null {
   const b = cropBounds(box, width, height, margin);
-  return b.right - b.left < 1 || b.bottom - b.top < 1 ? `crop box (${box.x1},${box.y1})-(${box.x2},${box.y2}) lies outside the ${width}x${height} image` : null;
+  return b.right - b.left < 1 || b.bottom - b.top < 1
+    ? `crop box (${box.x1},${box.y1})-(${box.x2},${box.y2}) lies outside the ${width}x${height} image`
+    : null;
 }
 
 /** Pure: the crop rectangle for a box with margin, clamped to the image (integer pixels). */
-export function cropRect(box: Box, width: number, height: number, margin: number): { left: number; top: number; width: number; height: number } {
+export function cropRect(
+  box: Box,
+  width: number,
+  height: number,
+  margin: number,
+): { left: number; top: number; width: number; height: number } {
   const problem = cropProblem(box, width, height, margin);
   if (problem) throw new Error(problem);
   const b = cropBounds(box, width, height, margin);
@@ -125,14 +178,20 @@ export function cropRect(box: Box, width: number, height: number, margin: number
 }
 
 /** Annotated JPEG of the whole frame and a clean JPEG crop of the first subject box. */
-export async function renderSnapshot(frame: ImageInput, spec: SnapshotSpec): Promise<{ annotated: Buffer; crop: Buffer | null; width: number; height: number }> {
+export async function renderSnapshot(
+  frame: ImageInput,
+  spec: SnapshotSpec,
+): Promise<{ annotated: Buffer; crop: Buffer | null; width: number; height: number }> {
   const { width, height } = await openImage(frame);
   const tz = spec.timeZone ?? 'Asia/Shanghai';
   const annotated = await annotateImage(
     frame,
     {
       boxes: spec.boxes.map((box, i) => ({ box, label: spec.boxLabels?.[i] ?? spec.classLabel })),
-      polygons: (spec.zones ?? []).map((z) => ({ points: toPixels(z.polygon, width, height).map(([x, y]) => [x, y] as [number, number]), label: z.label })),
+      polygons: (spec.zones ?? []).map((z) => ({
+        points: toPixels(z.polygon, width, height).map(([x, y]) => [x, y] as [number, number]),
+        label: z.label,
+      })),
       caption: `${spec.classLabel} · ${spec.stage}\n${spec.cameraId}  ${formatWallTime(spec.wallTime, tz)} (${tz})`,
     },
     { quality: spec.quality },
@@ -143,7 +202,10 @@ export async function renderSnapshot(frame: ImageInput, spec: SnapshotSpec): Pro
   if (subject && cropProblem(subject, width, height, spec.cropMargin ?? 0.15) === null) {
     const rect = cropRect(subject, width, height, spec.cropMargin ?? 0.15);
     const { image } = await openImage(frame);
-    crop = await image.extract(rect).jpeg({ quality: spec.quality ?? 90 }).toBuffer();
+    crop = await image
+      .extract(rect)
+      .jpeg({ quality: spec.quality ?? 90 })
+      .toBuffer();
   }
   return { annotated, crop, width, height };
 }

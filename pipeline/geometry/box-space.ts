@@ -10,7 +10,8 @@ export interface PixelSize {
 
 /** Boxes in `from` pixels → `to` pixels (identity when the sizes match or `from` is unknown). */
 export function scaleBoxes(boxes: readonly Box[], from: PixelSize | null | undefined, to: PixelSize): Box[] {
-  if (!from || !(from.width > 0 && from.height > 0) || (from.width === to.width && from.height === to.height)) return boxes.map((b) => ({ ...b }));
+  if (!from || !(from.width > 0 && from.height > 0) || (from.width === to.width && from.height === to.height))
+    return boxes.map((b) => ({ ...b }));
   const sx = to.width / from.width;
   const sy = to.height / from.height;
   return boxes.map((b) => ({ x1: b.x1 * sx, y1: b.y1 * sy, x2: b.x2 * sx, y2: b.y2 * sy }));

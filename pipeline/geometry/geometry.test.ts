@@ -60,7 +60,15 @@ describe('pointInPolygon', () => {
 
   it('counts edge points as inside for pixel-scaled polygons too', () => {
     // Regression: an absolute 1e-12 tolerance missed 128 of these 297 points after scaling.
-    const poly = toPixels([[0.1, 0.1], [0.7, 0.3], [0.5, 0.9]], 768, 432);
+    const poly = toPixels(
+      [
+        [0.1, 0.1],
+        [0.7, 0.3],
+        [0.5, 0.9],
+      ],
+      768,
+      432,
+    );
     let misses = 0;
     for (let e = 0; e < 3; e++) {
       const a = poly[e]!;
@@ -102,17 +110,59 @@ describe('boxOverlapRatio', () => {
 
 describe('polygonProblem', () => {
   it('accepts valid convex and concave polygons', () => {
-    expect(polygonProblem([[0, 0], [1, 0], [0, 1]])).toBeNull();
+    expect(
+      polygonProblem([
+        [0, 0],
+        [1, 0],
+        [0, 1],
+      ]),
+    ).toBeNull();
     expect(polygonProblem(U.map(([x, y]) => [x / 3, y / 3] as NormPoint))).toBeNull();
   });
 
   it('names what is wrong', () => {
-    expect(polygonProblem([[0, 0], [1, 1]])).toBe('a polygon needs at least 3 points, got 2');
-    expect(polygonProblem([[0, 0], [1.2, 0.5], [0, 1]])).toBe('point 1 (1.2, 0.5) is outside the normalised range 0..1');
-    expect(polygonProblem([[0, 0], [0.5, -0.1], [0, 1]])).toBe('point 1 (0.5, -0.1) is outside the normalised range 0..1');
-    expect(polygonProblem([[0, 0], [NaN, 0.5], [0, 1]])).toBe('point 1 (NaN, 0.5) is outside the normalised range 0..1');
-    expect(polygonProblem([[0, 0], [1, 1], [1, 0], [0, 1]])).toBe('the polygon is self-intersecting (edge 0 crosses edge 2)');
-    expect(polygonProblem([[0, 0], [0.5, 0.5], [1, 1]])).toBe('the polygon has no area');
+    expect(
+      polygonProblem([
+        [0, 0],
+        [1, 1],
+      ]),
+    ).toBe('a polygon needs at least 3 points, got 2');
+    expect(
+      polygonProblem([
+        [0, 0],
+        [1.2, 0.5],
+        [0, 1],
+      ]),
+    ).toBe('point 1 (1.2, 0.5) is outside the normalised range 0..1');
+    expect(
+      polygonProblem([
+        [0, 0],
+        [0.5, -0.1],
+        [0, 1],
+      ]),
+    ).toBe('point 1 (0.5, -0.1) is outside the normalised range 0..1');
+    expect(
+      polygonProblem([
+        [0, 0],
+        [NaN, 0.5],
+        [0, 1],
+      ]),
+    ).toBe('point 1 (NaN, 0.5) is outside the normalised range 0..1');
+    expect(
+      polygonProblem([
+        [0, 0],
+        [1, 1],
+        [1, 0],
+        [0, 1],
+      ]),
+    ).toBe('the polygon is self-intersecting (edge 0 crosses edge 2)');
+    expect(
+      polygonProblem([
+        [0, 0],
+        [0.5, 0.5],
+        [1, 1],
+      ]),
+    ).toBe('the polygon has no area');
   });
 });
 

@@ -168,7 +168,10 @@ export function pointSegmentDistance(p: Point, a: Point, b: Point): number {
  */
 export function distanceToInnerEdges(p: Point, poly: readonly Point[], width: number, height: number): number {
   const onBorder = (a: Point, b: Point) =>
-    (a[0] <= 0.5 && b[0] <= 0.5) || (a[0] >= width - 0.5 && b[0] >= width - 0.5) || (a[1] <= 0.5 && b[1] <= 0.5) || (a[1] >= height - 0.5 && b[1] >= height - 0.5);
+    (a[0] <= 0.5 && b[0] <= 0.5) ||
+    (a[0] >= width - 0.5 && b[0] >= width - 0.5) ||
+    (a[1] <= 0.5 && b[1] <= 0.5) ||
+    (a[1] >= height - 0.5 && b[1] >= height - 0.5);
   let best = Infinity;
   for (let i = 0, j = poly.length - 1; i < poly.length; j = i++) {
     if (onBorder(poly[j]!, poly[i]!)) continue;

@@ -5,12 +5,29 @@ import type { Letterbox } from '../types.js';
  * produces: 'letterbox' keeps the aspect ratio, anchored top-left, padded right/bottom;
  * 'stretch' fills dst with independent x and y scales.
  */
-export function computeLetterbox(srcWidth: number, srcHeight: number, dstWidth: number, dstHeight: number, mode: 'letterbox' | 'stretch' = 'letterbox'): Letterbox {
+export function computeLetterbox(
+  srcWidth: number,
+  srcHeight: number,
+  dstWidth: number,
+  dstHeight: number,
+  mode: 'letterbox' | 'stretch' = 'letterbox',
+): Letterbox {
   if (!(srcWidth > 0 && srcHeight > 0)) throw new Error(`invalid source size ${srcWidth}x${srcHeight}`);
   if (mode === 'stretch') {
     const scaleX = dstWidth / srcWidth;
     const scaleY = dstHeight / srcHeight;
-    return { scale: Math.min(scaleX, scaleY), scaleX, scaleY, mode, srcWidth, srcHeight, scaledWidth: dstWidth, scaledHeight: dstHeight, dstWidth, dstHeight };
+    return {
+      scale: Math.min(scaleX, scaleY),
+      scaleX,
+      scaleY,
+      mode,
+      srcWidth,
+      srcHeight,
+      scaledWidth: dstWidth,
+      scaledHeight: dstHeight,
+      dstWidth,
+      dstHeight,
+    };
   }
   const scale = Math.min(dstWidth / srcWidth, dstHeight / srcHeight);
   return {

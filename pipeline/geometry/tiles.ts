@@ -33,4 +33,3 @@ export function tileRects(srcWidth: number, srcHeight: number, opts: TilingOptio
   const ys = axis(srcHeight, opts.rows);
   return ys.flatMap(([y, height]) => xs.map(([x, width]) => ({ x, y, width, height })));
 }
-

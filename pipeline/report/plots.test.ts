@@ -17,14 +17,30 @@ describe('svg builders', () => {
     expect(svg).toContain('0.50');
   });
   it('draw one confirm marker per prediction', () => {
-    const svg = timelineSvg('clip', 40, [{ classId: 'c', truths: [{ start: 8, end: 32 }], predictions: [{ start: 8, end: 32, confirmedAt: 18, kind: 'tp' }, { start: 35, end: 40, confirmedAt: 38, kind: 'fp' }] }]);
+    const svg = timelineSvg('clip', 40, [
+      {
+        classId: 'c',
+        truths: [{ start: 8, end: 32 }],
+        predictions: [
+          { start: 8, end: 32, confirmedAt: 18, kind: 'tp' },
+          { start: 35, end: 40, confirmedAt: 38, kind: 'fp' },
+        ],
+      },
+    ]);
     expect(svg.match(/<path /g)).toHaveLength(2);
   });
 });
 
 describe('stackIntervals', () => {
   it('puts overlapping intervals in separate sub-lanes and reuses freed ones', () => {
-    expect(stackIntervals([{ start: 12, end: 30 }, { start: 27, end: 30 }, { start: 28, end: 30 }, { start: 30, end: 35 }])).toEqual([0, 1, 2, 0]);
+    expect(
+      stackIntervals([
+        { start: 12, end: 30 },
+        { start: 27, end: 30 },
+        { start: 28, end: 30 },
+        { start: 30, end: 35 },
+      ]),
+    ).toEqual([0, 1, 2, 0]);
     expect(stackIntervals([])).toEqual([]);
   });
 });

@@ -52,7 +52,19 @@ export const fmtRatio = (v: number | null): string => (v === null ? '—' : v.to
 export const fmtSec = (v: number | null): string => (v === null ? '—' : `${v.toFixed(1)}s`);
 
 const HEAD = ['class', 'P', 'R', 'F1', 'TP', 'FP', 'FN', 'dup', 'TTD mean', 'TTD median', 'clips'];
-const cells = (m: ClassMetrics): string[] => [m.classId, fmtRatio(m.precision), fmtRatio(m.recall), fmtRatio(m.f1), String(m.tp), String(m.fp), String(m.fn), String(m.duplicates), fmtSec(m.meanTtdSec), fmtSec(m.medianTtdSec), String(m.clips)];
+const cells = (m: ClassMetrics): string[] => [
+  m.classId,
+  fmtRatio(m.precision),
+  fmtRatio(m.recall),
+  fmtRatio(m.f1),
+  String(m.tp),
+  String(m.fp),
+  String(m.fn),
+  String(m.duplicates),
+  fmtSec(m.meanTtdSec),
+  fmtSec(m.medianTtdSec),
+  String(m.clips),
+];
 
 /** Column-aligned plain-text table (stdout). */
 export function textTable(head: readonly string[], rows: readonly (readonly string[])[]): string {
@@ -62,7 +74,11 @@ export function textTable(head: readonly string[], rows: readonly (readonly stri
 }
 
 export function mdTable(head: readonly string[], rows: readonly (readonly string[])[]): string {
-  return [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+  return [
+    `| ${head.join(' | ')} |`,
+    `|${head.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
 }
 
 export function summaryText(m: EvalMetrics): string {
@@ -71,9 +87,14 @@ export function summaryText(m: EvalMetrics): string {
 
 function confusionMd(table: Record<string, Record<string, number>>, rowTitle: string): string {
   const rows = Object.keys(table).sort();
-  const cols = [...new Set(rows.flatMap((r) => Object.keys(table[r]!)))].sort((a, b) => (a === 'none' ? 1 : b === 'none' ? -1 : a.localeCompare(b)));
+  const cols = [...new Set(rows.flatMap((r) => Object.keys(table[r]!)))].sort((a, b) =>
+    a === 'none' ? 1 : b === 'none' ? -1 : a.localeCompare(b),
+  );
   if (!rows.length) return '_nothing to show_';
-  return mdTable([rowTitle, ...cols], rows.map((r) => [r, ...cols.map((c) => String(table[r]![c] ?? 0))]));
+  return mdTable(
+    [rowTitle, ...cols],
+    rows.map((r) => [r, ...cols.map((c) => String(table[r]![c] ?? 0))]),
+  );
 }
 
 export function confusionSection(c: ConfusionTable): string {
@@ -101,20 +122,73 @@ export function renderMarkdown(r: EvalReport): string {
       'TTD = confirm time − labelled start. Classes a clip names neither in `episodes` nor `negatives` are not scored on it.',
     '',
   );
-  out.push('## Per class', '', mdTable(HEAD, [...r.metrics.classes.map(cells), cells(r.metrics.total).map((c, i) => (i === 0 ? '**total**' : c))]), '');
+  out.push(
+    '## Per class',
+    '',
+    mdTable(HEAD, [...r.metrics.classes.map(cells), cells(r.metrics.total).map((c, i) => (i === 0 ? '**total**' : c))]),
+    '',
+  );
   if (r.metrics.ignored) out.push(`${r.metrics.ignored} confirmed prediction(s) of classes not scored on their clip were ignored.`, '');
   out.push('![precision and recall per class](pr.png)', '');
   out.push('## Confusion', '', confusionSection(r.metrics.confusion), '');
-  out.push('## Clips', '', mdTable(['clip', 'model', 'scored', 'TP', 'FP', 'FN', 'dup', 'frames', 'replay'], r.clips.map((c) => [c.id, c.model, c.scoredClasses.join(', ') || '—', String(c.tp), String(c.fp), String(c.fn), String(c.duplicates), String(c.frames), `${c.replaySec.toFixed(1)}s`])), '');
+  out.push(
+    '## Clips',
+    '',
+    mdTable(
+      ['clip', 'model', 'scored', 'TP', 'FP', 'FN', 'dup', 'frames', 'replay'],
+      r.clips.map((c) => [
+        c.id,
+        c.model,
+        c.scoredClasses.join(', ') || '—',
+        String(c.tp),
+        String(c.fp),
+        String(c.fn),
+        String(c.duplicates),
+        String(c.frames),
+        `${c.replaySec.toFixed(1)}s`,
+      ]),
+    ),
+    '',
+  );
   for (const c of r.clips) {
-    if (c.rerunMismatch) out.push(`> **warning** (${c.id}): re-running the rules over recorded detections did not reproduce the replay (${c.rerunMismatch}); sweep numbers for this clip are suspect.`, '');
+    if (c.rerunMismatch)
+      out.push(
+        `> **warning** (${c.id}): re-running the rules over recorded detections did not reproduce the replay (${c.rerunMismatch}); sweep numbers for this clip are suspect.`,
+        '',
+      );
     if (c.timeline) out.push(`### ${c.id}`, '', `![timeline ${c.id}](${c.timeline})`, '');
   }
   if (r.sweeps.length) {
-    out.push('## Threshold sweeps', '', 'One threshold varied at a time over detections recorded once per clip; everything else as configured.', '');
+    out.push(
+      '## Threshold sweeps',
+      '',
+      'One threshold varied at a time over detections recorded once per clip; everything else as configured.',
+      '',
+    );
     for (const s of r.sweeps) {
-      out.push(`### ${s.classId}.${s.param}`, '', `Configured on the clips: ${s.configured.length ? s.configured.join(', ') : 'catalog default'}.`, '');
-      out.push(mdTable([s.param, 'P', 'R', 'F1', 'TP', 'FP', 'FN', 'dup', 'TTD mean'], s.rows.map(({ value, metrics: m }) => [String(value), fmtRatio(m.precision), fmtRatio(m.recall), fmtRatio(m.f1), String(m.tp), String(m.fp), String(m.fn), String(m.duplicates), fmtSec(m.meanTtdSec)])), '');
+      out.push(
+        `### ${s.classId}.${s.param}`,
+        '',
+        `Configured on the clips: ${s.configured.length ? s.configured.join(', ') : 'catalog default'}.`,
+        '',
+      );
+      out.push(
+        mdTable(
+          [s.param, 'P', 'R', 'F1', 'TP', 'FP', 'FN', 'dup', 'TTD mean'],
+          s.rows.map(({ value, metrics: m }) => [
+            String(value),
+            fmtRatio(m.precision),
+            fmtRatio(m.recall),
+            fmtRatio(m.f1),
+            String(m.tp),
+            String(m.fp),
+            String(m.fn),
+            String(m.duplicates),
+            fmtSec(m.meanTtdSec),
+          ]),
+        ),
+        '',
+      );
       if (s.plot) out.push(`![sweep ${s.classId}.${s.param}](${s.plot})`, '');
     }
   }

@@ -112,7 +112,9 @@ export function mergeDetails(a: {
 /** The history line of a merge (the details carry the numbers). */
 export function mergeNote(d: MergeDetails): string {
   const within = `within ${Math.round(d.windowMs / 1000)} s`;
-  return d.rule === 'resumed' ? `episode resumed after clearing (IoU ${d.iou.toFixed(2)}, ${within})` : `reappearance merged (IoU ${d.iou.toFixed(2)} ≥ ${d.minIou}, ${within})`;
+  return d.rule === 'resumed'
+    ? `episode resumed after clearing (IoU ${d.iou.toFixed(2)}, ${within})`
+    : `reappearance merged (IoU ${d.iou.toFixed(2)} ≥ ${d.minIou}, ${within})`;
 }
 
 /**
@@ -129,7 +131,13 @@ export function decideCase(ev: ViolationEvent, episodeCase: EpisodeCase | null, 
       // A warning that resumed within the merge window re-opens nothing: the notice is per episode.
       return { action: 'notice', graceSec: t.graceSec ?? 0 };
     case 'confirmed':
-      return { action: 'create', firstSeenAt: wallAt(ev, ev.start), lastSeenAt: ev.wallTime, mergeWindowMs: (t.mergeWindowSec ?? 0) * 1000, mergeIou: MERGE_IOU };
+      return {
+        action: 'create',
+        firstSeenAt: wallAt(ev, ev.start),
+        lastSeenAt: ev.wallTime,
+        mergeWindowMs: (t.mergeWindowSec ?? 0) * 1000,
+        mergeIou: MERGE_IOU,
+      };
     case 'active': {
       if (ev.reason.resumed !== true) return { action: 'none', why: 'still present after confirmation' };
       if (!episodeCase) return { action: 'none', why: 'resumed, but no case holds this episode' };

@@ -10,7 +10,17 @@ const SHIPPED = new Set([...yolox.labels, 'static_object', 'text']);
 const config = (extra: Partial<CameraConfig['classes']> = {}): CameraConfig =>
   cameraConfigSchema.parse({
     camera: { id: 'cam1' },
-    zones: [{ id: 'np', type: 'no_parking', polygon: [[0, 0], [1, 0], [1, 1]] }],
+    zones: [
+      {
+        id: 'np',
+        type: 'no_parking',
+        polygon: [
+          [0, 0],
+          [1, 0],
+          [1, 1],
+        ],
+      },
+    ],
     classes: extra,
   });
 
@@ -26,7 +36,11 @@ describe('catalog', () => {
       expect(c.defaults.minHits).toBeLessThanOrEqual(c.defaults.window);
       expect(c.dueHours).toBe(c.urgency === 'urgent' ? 4 : 24);
     }
-    expect(CATALOG.filter((c) => c.urgency === 'urgent').map((c) => c.id).sort()).toEqual(['crowd_gathering', 'fire_lane_blocked']);
+    expect(
+      CATALOG.filter((c) => c.urgency === 'urgent')
+        .map((c) => c.id)
+        .sort(),
+    ).toEqual(['crowd_gathering', 'fire_lane_blocked']);
   });
 
   it('activates the 14 classes the shipped models can serve and names the missing label of the rest', () => {

@@ -55,10 +55,7 @@ export interface ClassStatus {
  * Which classes can run on a camera: a class is active when it is not disabled in the camera
  * config and every label group it requires has a label some configured model produces.
  */
-export function classStatus(
-  availableLabels: ReadonlySet<string>,
-  config: Pick<CameraConfig, 'classes' | 'zones'>,
-): ClassStatus[] {
+export function classStatus(availableLabels: ReadonlySet<string>, config: Pick<CameraConfig, 'classes' | 'zones'>): ClassStatus[] {
   return CATALOG.map((def) => {
     const override = config.classes[def.id];
     const zoneIds = config.zones.filter((z) => def.zoneTypes.includes(z.type)).map((z) => z.id);

@@ -43,7 +43,12 @@ export const scheduleSchema = z.object({
         .superRefine((w, ctx) => {
           // start > end means the window crosses midnight; start = end has no sensible reading.
           if (w.start === '24:00') ctx.addIssue({ code: 'custom', path: ['start'], message: 'a window cannot start at 24:00 (use 00:00)' });
-          else if (w.start === w.end) ctx.addIssue({ code: 'custom', path: ['end'], message: `window is empty (start = end = ${w.start}); use 00:00–24:00 for all day` });
+          else if (w.start === w.end)
+            ctx.addIssue({
+              code: 'custom',
+              path: ['end'],
+              message: `window is empty (start = end = ${w.start}); use 00:00–24:00 for all day`,
+            });
         }),
     )
     .min(1),
@@ -205,10 +210,7 @@ export const analysisSchema = z
       })
       .optional(),
     /** Tracker tuning (see pipeline/track/byte-tracker.ts for defaults and meaning). */
-    tracker: trackerTuningSchema
-      .partial()
-      .strict()
-      .optional(),
+    tracker: trackerTuningSchema.partial().strict().optional(),
   })
   .strict();
 
@@ -274,14 +276,24 @@ export const cameraConfigSchema = z
     });
     const sups = new Set<string>();
     cfg.suppressions?.forEach((sup, i) => {
-      if (sups.has(sup.id)) ctx.addIssue({ code: 'custom', path: ['suppressions', i, 'id'], message: `duplicate suppression id "${sup.id}"` });
+      if (sups.has(sup.id))
+        ctx.addIssue({ code: 'custom', path: ['suppressions', i, 'id'], message: `duplicate suppression id "${sup.id}"` });
       sups.add(sup.id);
-      if (!CLASS_IDS.includes(sup.classId)) ctx.addIssue({ code: 'custom', path: ['suppressions', i, 'classId'], message: `unknown violation class "${sup.classId}" (known: ${CLASS_IDS.join(', ')})` });
+      if (!CLASS_IDS.includes(sup.classId))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['suppressions', i, 'classId'],
+          message: `unknown violation class "${sup.classId}" (known: ${CLASS_IDS.join(', ')})`,
+        });
     });
     // A misspelt class id would otherwise be ignored and the operator's override silently lost.
     for (const id of Object.keys(cfg.classes)) {
       if (!CLASS_IDS.includes(id)) {
-        ctx.addIssue({ code: 'custom', path: ['classes', id], message: `unknown violation class "${id}" (known: ${CLASS_IDS.join(', ')})` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['classes', id],
+          message: `unknown violation class "${id}" (known: ${CLASS_IDS.join(', ')})`,
+        });
       }
     }
   });

@@ -28,7 +28,14 @@ const P: DebounceParams = {
 };
 
 const box = { x1: 10, y1: 10, x2: 50, y2: 40 };
-const hit = (t: number, score = 0.8): Observation => ({ time: t, wallTime: 1_700_000_000_000 + t * 1000, hit: score >= P.minScore, score, boxes: [box], trackIds: [7] });
+const hit = (t: number, score = 0.8): Observation => ({
+  time: t,
+  wallTime: 1_700_000_000_000 + t * 1000,
+  hit: score >= P.minScore,
+  score,
+  boxes: [box],
+  trackIds: [7],
+});
 const miss = (t: number): Observation => ({ time: t, wallTime: 1_700_000_000_000 + t * 1000, hit: false });
 
 /** Runs observations through one machine; returns all events and the final state. */
@@ -136,14 +143,25 @@ describe('debounce step', () => {
     // Back at 30: 14 s after clearing (> merge 10, ≤ cooldown 20) → quiet until 36 (> 20 s).
     const back = range(30, 50).map((t) => hit(t));
     const { events } = run([...first, ...back]);
-    expect(summary(events)).toEqual(['candidate@0', 'confirmed@10', 'active@11', 'cleared@16', 'candidate@37', 'confirmed@47', 'active@48']);
+    expect(summary(events)).toEqual([
+      'candidate@0',
+      'confirmed@10',
+      'active@11',
+      'cleared@16',
+      'candidate@37',
+      'confirmed@47',
+      'active@48',
+    ]);
     expect(events[4]!.episodeId).toBe(episodeIdFor(KEY, 37));
     expect(events[4]!.episodeId).not.toBe(events[0]!.episodeId);
   });
 
   it('emits a warning before escalating to confirmed after warnAfterSec + graceSec', () => {
     const p = { ...P, minDwellSec: 100, warnAfterSec: 5, graceSec: 4 };
-    const { events } = run(range(0, 10).map((t) => hit(t)), p);
+    const { events } = run(
+      range(0, 10).map((t) => hit(t)),
+      p,
+    );
     expect(summary(events)).toEqual(['candidate@0', 'warning@5', 'confirmed@9', 'active@10']);
     expect(events[1]!.level).toBe('warning');
     expect(events[2]!.reason.note).toBe('dwell 9 s, 6/6 hits, median 0.8; dwell ≥ 9 s');
@@ -161,7 +179,11 @@ describe('debounce step', () => {
     const obs = [...range(0, 10).map((t) => hit(t)), ...range(11, 30).map((t) => hit(t, 0.45))];
     const mid = run(obs);
     expect(summary(mid.events)).toEqual(['candidate@0', 'confirmed@10', 'active@11']);
-    const after = run(range(31, 40).map((t) => hit(t, 0.32)), P, mid.state);
+    const after = run(
+      range(31, 40).map((t) => hit(t, 0.32)),
+      P,
+      mid.state,
+    );
     // Window of 6 scores: at t=33 it holds [0.45,0.45,0.45,0.32,0.32,0.32] → median 0.385 < 0.4.
     expect(summary(after.events)).toEqual(['cleared@33']);
     expect(after.events[0]!.reason.note).toBe('median score 0.385 < exitMedianScore 0.4');

@@ -106,7 +106,9 @@ export function keyString(k: DebounceKey): string {
 
 /** Deterministic episode id from the key and the episode's first hit. */
 export function episodeIdFor(k: DebounceKey, start: number): string {
-  const h = createHash('sha1').update(`${keyString(k)}@${start.toFixed(3)}`).digest('hex');
+  const h = createHash('sha1')
+    .update(`${keyString(k)}@${start.toFixed(3)}`)
+    .digest('hex');
   return `ep_${h.slice(0, 16)}`;
 }
 
@@ -316,7 +318,13 @@ export function step(prev: SubjectState, obs: Observation, p: DebounceParams): {
 }
 
 /** Closes the open run. Candidates lapse; warned or confirmed episodes clear (end = last hit) and enter the quiet period. */
-function close(s: SubjectState, obs: Pick<Observation, 'time' | 'wallTime'>, p: DebounceParams, why: string, events: DebounceEvent[]): void {
+function close(
+  s: SubjectState,
+  obs: Pick<Observation, 'time' | 'wallTime'>,
+  p: DebounceParams,
+  why: string,
+  events: DebounceEvent[],
+): void {
   if (s.resumed) {
     // A resumed episode that never re-qualified: it stays cleared, its quiet period unchanged.
     s.phase = 'cleared';

@@ -16,8 +16,18 @@ const FPS = 2;
 // Saturday 2024-06-01 10:00 in Asia/Shanghai.
 const WALL0 = Date.parse('2024-06-01T10:00:00+08:00');
 
-const LEFT = [[0, 0], [0.5, 0], [0.5, 1], [0, 1]] as [number, number][];
-const RIGHT = [[0.5, 0], [1, 0], [1, 1], [0.5, 1]] as [number, number][];
+const LEFT = [
+  [0, 0],
+  [0.5, 0],
+  [0.5, 1],
+  [0, 1],
+] as [number, number][];
+const RIGHT = [
+  [0.5, 0],
+  [1, 0],
+  [1, 1],
+  [0.5, 1],
+] as [number, number][];
 
 function cfg(input: Partial<CameraConfigInput> = {}): CameraConfig {
   return cameraConfigSchema.parse({ camera: { id: 'cam1' }, ...input });
@@ -85,7 +95,16 @@ describe('RulesEngine', () => {
     expect(c.start).toBe(0);
     expect(c.wallTime).toBe(WALL0 + 20_000);
     expect(c.boxes).toEqual([CAR]);
-    expect(c.reason).toMatchObject({ zoneId: 'np', zoneType: 'no_parking', subject: 't1', trackIds: [1], dwellSec: 20, hits: 10, window: 10, medianScore: 0.8 });
+    expect(c.reason).toMatchObject({
+      zoneId: 'np',
+      zoneType: 'no_parking',
+      subject: 't1',
+      trackIds: [1],
+      dwellSec: 20,
+      hits: 10,
+      window: 10,
+      medianScore: 0.8,
+    });
     expect(c.reason.thresholds.minDwellSec).toBe(20);
     expect(events[1]!.episodeId).toBe(c.episodeId);
     const end = engine.flush(40.5);
@@ -128,19 +147,33 @@ describe('RulesEngine', () => {
       zones: [{ id: 'plaza', type: 'crowd_area', polygon: RIGHT }],
       classes: { crowd_gathering: { minDwellSec: 10, minHits: 6, window: 10 } },
     });
-    const nine = run(rig(config, { availableLabels: LABELS }), 30, () => Array.from({ length: 9 }, (_, k) => det('person', person(k), 0.7)));
+    const nine = run(rig(config, { availableLabels: LABELS }), 30, () =>
+      Array.from({ length: 9 }, (_, k) => det('person', person(k), 0.7)),
+    );
     expect(summary(nine)).toEqual(['crowd_gathering:confirmed@10', 'crowd_gathering:active@10.5']);
-    expect(nine[0]!.reason.qualification!.count).toEqual({ count: 9, limit: 8, limitSource: 'minCount', tracksInZone: 9, stationary: 9, walkingExcluded: 0, clusterGap: 1 });
+    expect(nine[0]!.reason.qualification!.count).toEqual({
+      count: 9,
+      limit: 8,
+      limitSource: 'minCount',
+      tracksInZone: 9,
+      stationary: 9,
+      walkingExcluded: 0,
+      clusterGap: 1,
+    });
     expect(nine[0]!.extras).toBeUndefined();
     expect(nine[0]!.boxes).toHaveLength(9);
     expect(nine[0]!.reason.subject).toBe('zone');
     expect(nine[0]!.reason.trackIds).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
 
-    const seven = run(rig(config, { availableLabels: LABELS }), 30, () => Array.from({ length: 7 }, (_, k) => det('person', person(k), 0.7)));
+    const seven = run(rig(config, { availableLabels: LABELS }), 30, () =>
+      Array.from({ length: 7 }, (_, k) => det('person', person(k), 0.7)),
+    );
     expect(seven).toEqual([]);
     // A zone capacity overrides minCount: 9 persons in a plaza that holds 10 is fine.
     const roomy = cfg({ ...config, zones: [{ id: 'plaza', type: 'crowd_area', polygon: RIGHT, capacity: 10 }] });
-    expect(run(rig(roomy, { availableLabels: LABELS }), 30, () => Array.from({ length: 9 }, (_, k) => det('person', person(k), 0.7)))).toEqual([]);
+    expect(
+      run(rig(roomy, { availableLabels: LABELS }), 30, () => Array.from({ length: 9 }, (_, k) => det('person', person(k), 0.7))),
+    ).toEqual([]);
   });
 
   it('hot reload applies a new threshold to open tracks and episodes', () => {
@@ -160,7 +193,9 @@ describe('RulesEngine', () => {
     // Removing the zone clears the open episode; the event comes with the next frame.
     engine.setConfig(cfg({ zones: [], classes: {} }));
     const gone = engine.process(frame(61, [det('car', CAR)]));
-    expect(gone.map((e) => [e.transition, e.episodeId, e.reason.note])).toEqual([['cleared', after[0]!.episodeId, 'zone np removed by a config change']]);
+    expect(gone.map((e) => [e.transition, e.episodeId, e.reason.note])).toEqual([
+      ['cleared', after[0]!.episodeId, 'zone np removed by a config change'],
+    ]);
     expect(() => engine.setConfig(cfg({ camera: { id: 'other' } }))).toThrow(/camera id cannot change/);
   });
 
@@ -176,7 +211,10 @@ describe('RulesEngine', () => {
       ],
       classes: { street_vending: { minDwellSec: 10, minHits: 6, window: 10 } },
     });
-    const scene = () => [det('person', { x1: 100, y1: 150, x2: 140, y2: 260 }, 0.85), det('umbrella', { x1: 80, y1: 100, x2: 170, y2: 150 }, 0.7)];
+    const scene = () => [
+      det('person', { x1: 100, y1: 150, x2: 140, y2: 260 }, 0.85),
+      det('umbrella', { x1: 80, y1: 100, x2: 170, y2: 150 }, 0.7),
+    ];
     const inWindow = run(rig(config, { availableLabels: LABELS, emitCandidates: true }), 40, scene);
     expect(inWindow).toEqual([]);
     const afternoon = Date.parse('2024-06-01T14:00:00+08:00');
@@ -192,7 +230,8 @@ describe('RulesEngine', () => {
     });
     const refusals: Refusal[] = [];
     const engine = rig(config, { availableLabels: LABELS, onRefusal: (r) => refusals.push(r) });
-    const person = (i: number): Box => (i < 40 ? { x1: 100, y1: 150, x2: 140, y2: 260 } : { x1: 100 + (i - 40) * 12, y1: 150, x2: 140 + (i - 40) * 12, y2: 260 });
+    const person = (i: number): Box =>
+      i < 40 ? { x1: 100, y1: 150, x2: 140, y2: 260 } : { x1: 100 + (i - 40) * 12, y1: 150, x2: 140 + (i - 40) * 12, y2: 260 };
     // Stands with an umbrella for 20 s, then walks off to the right (not stationary any more).
     const events = run(engine, 60, (i) => [det('person', person(i), 0.85), det('umbrella', { x1: 80, y1: 100, x2: 170, y2: 150 }, 0.7)]);
     const confirmed = events.find((e) => e.transition === 'confirmed')!;
@@ -209,10 +248,19 @@ describe('RulesEngine', () => {
     expect(confirmed.extras).toBeUndefined();
     const cleared = events.find((e) => e.transition === 'cleared')!;
     expect(cleared.episodeId).toBe(confirmed.episodeId);
-    expect(cleared.reason.qualification!.refused).toEqual({ rule: 'not_stationary', detail: 'the tracker does not see it standing still', time: expect.any(Number) });
+    expect(cleared.reason.qualification!.refused).toEqual({
+      rule: 'not_stationary',
+      detail: 'the tracker does not see it standing still',
+      time: expect.any(Number),
+    });
     // The refusal trace carries the same record, as far as the checks went.
     const walking = refusals.find((r) => r.rule === 'not_stationary')!;
-    expect(walking).toMatchObject({ classId: 'street_vending', zoneId: 'nv', subject: 't1', qualification: { label: 'person', refused: { rule: 'not_stationary' } } });
+    expect(walking).toMatchObject({
+      classId: 'street_vending',
+      zoneId: 'nv',
+      subject: 't1',
+      qualification: { label: 'person', refused: { rule: 'not_stationary' } },
+    });
     expect(walking.qualification.companions).toBeUndefined();
   });
 
@@ -242,7 +290,16 @@ describe('RulesEngine', () => {
   it('bike_out_of_fence fires only for a bike outside every bike_fence', () => {
     const config = cfg({
       zones: [
-        { id: 'walk', type: 'sidewalk', polygon: [[0, 0], [1, 0], [1, 1], [0, 1]] },
+        {
+          id: 'walk',
+          type: 'sidewalk',
+          polygon: [
+            [0, 0],
+            [1, 0],
+            [1, 1],
+            [0, 1],
+          ],
+        },
         { id: 'fence', type: 'bike_fence', polygon: LEFT },
       ],
       classes: { bike_out_of_fence: { minDwellSec: 10 } },

@@ -213,7 +213,9 @@ export class RulesEngine {
    */
   setConfig(config: CameraConfig): void {
     if (config.camera.id !== this.config.camera.id) {
-      throw new Error(`setConfig: camera id cannot change on a running engine ("${this.config.camera.id}" → "${config.camera.id}"); create a new engine`);
+      throw new Error(
+        `setConfig: camera id cannot change on a running engine ("${this.config.camera.id}" → "${config.camera.id}"); create a new engine`,
+      );
     }
     this.config = config;
     this.refreshActive();
@@ -255,7 +257,15 @@ export class RulesEngine {
     for (const m of this.machines.values()) {
       const s = m.state;
       if (s.phase === 'idle' || s.phase === 'cleared' || s.episodeId === null) continue;
-      out.push({ episodeId: s.episodeId, classId: m.classId, zoneId: m.zoneId, subject: s.key.subject, phase: s.phase, start: s.episodeStart!, lastSeen: s.lastHit });
+      out.push({
+        episodeId: s.episodeId,
+        classId: m.classId,
+        zoneId: m.zoneId,
+        subject: s.key.subject,
+        phase: s.phase,
+        start: s.episodeStart!,
+        lastSeen: s.lastHit,
+      });
     }
     return out;
   }
@@ -334,12 +344,18 @@ export class RulesEngine {
         for (const s of def.groupsPeople ? this.groupPeople(def, zone, inZone) : inZone) {
           const companions = this.companionsOf(def, s, subjects);
           const q: { facts: Qualification; refused: { rule: string; detail: string } | null } =
-            s.score < p.minScore ? { facts: { label: s.label }, refused: { rule: 'min_score', detail: `score ${s.score.toFixed(3)} < minScore ${p.minScore}` } } : this.qualify(def, s, companions, p);
+            s.score < p.minScore
+              ? {
+                  facts: { label: s.label },
+                  refused: { rule: 'min_score', detail: `score ${s.score.toFixed(3)} < minScore ${p.minScore}` },
+                }
+              : this.qualify(def, s, companions, p);
           const facts = q.facts;
           let refused = q.refused;
           if (!refused && def.yieldsTo?.length) {
             facts.yieldsTo = this.yieldChecks(def, s, subjects);
-            if (facts.yieldsTo.some((y) => y.hit)) refused = { rule: 'yields', detail: `a hit for ${def.yieldsTo.join('/')}, which takes precedence` };
+            if (facts.yieldsTo.some((y) => y.hit))
+              refused = { rule: 'yields', detail: `a hit for ${def.yieldsTo.join('/')}, which takes precedence` };
           }
           const hit = refused === null;
           let since = s.since;
@@ -347,13 +363,23 @@ export class RulesEngine {
           if (attendedAt !== undefined) facts.attendedUntil = attendedAt;
           if (attendedAt !== undefined && (since === undefined || since < attendedAt)) since = attendedAt;
           // Only a hit's facts reach the record (a refusal adds just its rule), or the refusal trace.
-          if (def.primitive === 'object_dwell' && (hit || this.opts.onRefusal)) facts.membership = membershipDetail(zone, s.box, w, h, s.key.startsWith('t') ? DEFAULT_INSIDE_MARGIN : 0);
+          if (def.primitive === 'object_dwell' && (hit || this.opts.onRefusal))
+            facts.membership = membershipDetail(zone, s.box, w, h, s.key.startsWith('t') ? DEFAULT_INSIDE_MARGIN : 0);
           if (refused) {
             facts.refused = { ...refused, time: t };
             this.opts.onRefusal?.({ time: t, classId: def.id, zoneId: zone.id, subject: s.key, ...refused, qualification: facts });
           }
           // The live view's per-subject line (workers/live.ts): hit and phase, or the refusing rule.
-          const decision: SubjectDecision = { subject: s.key, trackId: s.key.startsWith('t') ? s.id : null, label: s.label, classId: def.id, zoneId: zone.id, hit, phase: null, ...(refused ?? {}) };
+          const decision: SubjectDecision = {
+            subject: s.key,
+            trackId: s.key.startsWith('t') ? s.id : null,
+            label: s.label,
+            classId: def.id,
+            zoneId: zone.id,
+            hit,
+            phase: null,
+            ...(refused ?? {}),
+          };
           if (s.memberIds && s.memberIds.length > 1) decision.memberIds = [...s.memberIds];
           this.decisions.push(decision);
           let mkey = this.machineFor(def, zone, s, hit, observed);
@@ -409,7 +435,11 @@ export class RulesEngine {
   }
 
   private refreshActive(): void {
-    const on = new Set(this.classStatus().filter((s) => s.active).map((s) => s.id));
+    const on = new Set(
+      this.classStatus()
+        .filter((s) => s.active)
+        .map((s) => s.id),
+    );
     this.active = CATALOG.filter((d) => on.has(d.id)).map((def) => ({ def, t: effectiveThresholds(def, this.config.classes[def.id]) }));
     const tracked = new Set<string>();
     for (const { def } of this.active) for (const l of [...def.subjectLabels, ...(def.companionLabels ?? [])]) tracked.add(l);
@@ -435,17 +465,32 @@ export class RulesEngine {
       throw new RangeError(`frame ${f.frameIndex}: source size must be positive, got ${f.sourceWidth}x${f.sourceHeight}`);
     }
     if (this.last && f.streamTime < this.last.streamTime) {
-      throw new RangeError(`frame ${f.frameIndex}: streamTime ${f.streamTime} s is before the previous frame (${this.last.streamTime} s); call flush() before a new stream`);
+      throw new RangeError(
+        `frame ${f.frameIndex}: streamTime ${f.streamTime} s is before the previous frame (${this.last.streamTime} s); call flush() before a new stream`,
+      );
     }
   }
 
   /** Tracks matched in this frame plus this frame's static blobs and text regions. */
-  private subjects(dets: readonly Detection[], t: number, zoneIdsOf: (b: Box) => string[], plainZoneIdsOf: (b: Box) => string[]): Subject[] {
+  private subjects(
+    dets: readonly Detection[],
+    t: number,
+    zoneIdsOf: (b: Box) => string[],
+    plainZoneIdsOf: (b: Box) => string[],
+  ): Subject[] {
     const out: Subject[] = [];
     for (const tr of this.lastTracks) {
       // Only confirmed tracks updated in this very frame: a lost track's box is a guess.
       if (tr.state !== 'confirmed' || tr.lastSeen !== t) continue;
-      const s: Subject = { key: `t${tr.id}`, id: tr.id, label: tr.label, box: tr.box, score: tr.score, stationary: tr.stationary, zones: new Set(zoneIdsOf(tr.box)) };
+      const s: Subject = {
+        key: `t${tr.id}`,
+        id: tr.id,
+        label: tr.label,
+        box: tr.box,
+        score: tr.score,
+        stationary: tr.stationary,
+        zones: new Set(zoneIdsOf(tr.box)),
+      };
       if (tr.stationary && typeof tr.stationarySince === 'number') s.since = tr.stationarySince;
       out.push(s);
     }
@@ -455,12 +500,21 @@ export class RulesEngine {
     // The static-change detector already keeps blob identity; reuse it rather than re-guess.
     for (const d of withBlob) out.push(this.staticSubject('s', d.attributes!.blobId as number, d, plainZoneIdsOf));
     for (const { id, det } of this.staticIds.assign(withoutBlob, t)) out.push(this.staticSubject('a', id, det, plainZoneIdsOf));
-    for (const { id, det } of this.textIds.assign(groupTextLines(dets.filter((d) => d.label === TEXT_LABEL)), t)) out.push(this.staticSubject('x', id, det, plainZoneIdsOf));
+    for (const { id, det } of this.textIds.assign(groupTextLines(dets.filter((d) => d.label === TEXT_LABEL)), t))
+      out.push(this.staticSubject('x', id, det, plainZoneIdsOf));
     return out;
   }
 
   private staticSubject(prefix: string, id: number, d: Detection, zoneIdsOf: (b: Box) => string[]): Subject {
-    const s: Subject = { key: `${prefix}${id}`, id, label: d.label, box: d.box, score: d.score, stationary: true, zones: new Set(zoneIdsOf(d.box)) };
+    const s: Subject = {
+      key: `${prefix}${id}`,
+      id,
+      label: d.label,
+      box: d.box,
+      score: d.score,
+      stationary: true,
+      zones: new Set(zoneIdsOf(d.box)),
+    };
     if (d.attributes) s.attributes = d.attributes;
     if (typeof d.attributes?.firstSeen === 'number') s.since = d.attributes.firstSeen;
     return s;
@@ -478,7 +532,12 @@ export class RulesEngine {
    * the refusing rule otherwise (`refused`, null = qualifies). The one place these checks live, so
    * the decision and its record cannot disagree.
    */
-  private qualify(def: ClassDef, s: Subject, companions: readonly Subject[], p: ClassThresholds): { facts: Qualification; refused: { rule: string; detail: string } | null } {
+  private qualify(
+    def: ClassDef,
+    s: Subject,
+    companions: readonly Subject[],
+    p: ClassThresholds,
+  ): { facts: Qualification; refused: { rule: string; detail: string } | null } {
     const facts: Qualification = { label: s.label };
     const refuse = (rule: string, detail: string) => ({ facts, refused: { rule, detail } });
     // The operator's own word (a rejected case made into a suppression) comes before every heuristic.
@@ -494,7 +553,10 @@ export class RulesEngine {
       const owner = this.standingPersonBy(s.box);
       if (owner) {
         this.attended.set(s.key, this.now);
-        return refuse('attended', `person track ${owner.id} standing ${Math.round(boxGap(owner.box, s.box))} px from it (≤ 0.5 × its height ${Math.round(owner.box.y2 - owner.box.y1)} px)`);
+        return refuse(
+          'attended',
+          `person track ${owner.id} standing ${Math.round(boxGap(owner.box, s.box))} px from it (≤ 0.5 × its height ${Math.round(owner.box.y2 - owner.box.y1)} px)`,
+        );
       }
     }
     if (p.allowBorderCut === false && s.label === 'person') {
@@ -514,7 +576,8 @@ export class RulesEngine {
       const aspect = bw > 0 ? (s.box.y2 - s.box.y1) / bw : Infinity;
       const flat = aspect <= FLAT_MAX_ASPECT;
       facts.shape = { wants: def.shape, heightOverWidth: Math.round(aspect * 1000) / 1000, flatMaxAspect: FLAT_MAX_ASPECT };
-      if ((def.shape === 'flat') !== flat) return refuse('shape', `height/width ${aspect.toFixed(2)} ${flat ? '≤' : '>'} ${FLAT_MAX_ASPECT} (class wants ${def.shape})`);
+      if ((def.shape === 'flat') !== flat)
+        return refuse('shape', `height/width ${aspect.toFixed(2)} ${flat ? '≤' : '>'} ${FLAT_MAX_ASPECT} (class wants ${def.shape})`);
     }
     return { facts, refused: null };
   }
@@ -535,7 +598,9 @@ export class RulesEngine {
     const n = people.length;
     const parent = Array.from({ length: n }, (_, i) => i);
     const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i]!)));
-    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) if (isNextTo(people[i]!.box, people[j]!.box) || isNextTo(people[j]!.box, people[i]!.box)) parent[find(i)] = find(j);
+    for (let i = 0; i < n; i++)
+      for (let j = i + 1; j < n; j++)
+        if (isNextTo(people[i]!.box, people[j]!.box) || isNextTo(people[j]!.box, people[i]!.box)) parent[find(i)] = find(j);
     const groups = new Map<number, Subject[]>();
     people.forEach((s, i) => groups.set(find(i), [...(groups.get(find(i)) ?? []), s]));
     const grouped = new Set<Subject>();
@@ -551,7 +616,12 @@ export class RulesEngine {
       const sinces = g.map((s) => s.since).filter((x): x is number => x !== undefined);
       const group: Subject = {
         ...lead,
-        box: { x1: Math.min(...g.map((s) => s.box.x1)), y1: Math.min(...g.map((s) => s.box.y1)), x2: Math.max(...g.map((s) => s.box.x2)), y2: Math.max(...g.map((s) => s.box.y2)) },
+        box: {
+          x1: Math.min(...g.map((s) => s.box.x1)),
+          y1: Math.min(...g.map((s) => s.box.y1)),
+          x2: Math.max(...g.map((s) => s.box.x2)),
+          y2: Math.max(...g.map((s) => s.box.y2)),
+        },
         score: Math.max(...g.map((s) => s.score)),
         members: g.map((s) => s.box),
         memberIds: g.map((s) => s.id),
@@ -573,7 +643,8 @@ export class RulesEngine {
       const other = this.active.find((a) => a.def.id === id);
       if (!other || !other.def.subjectLabels.includes(s.label)) continue;
       const inItsZone = this.config.zones.some((z) => other.def.zoneTypes.includes(z.type) && s.zones.has(z.id));
-      const hit = inItsZone && this.qualify(other.def, s, this.companionsOf(other.def, s, all), this.thresholdsOf(other.def)).refused === null;
+      const hit =
+        inItsZone && this.qualify(other.def, s, this.companionsOf(other.def, s, all), this.thresholdsOf(other.def)).refused === null;
       out.push({ classId: id, hit });
       if (hit) break;
     }
@@ -653,14 +724,27 @@ export class RulesEngine {
     if (def.countsStationaryCluster) {
       // Distinct confirmed tracks seen now, standing still, in the zone; then the largest cluster
       // of them. Raw detections would count a street of people walking past as a crowd.
-      const inZone = this.lastTracks.filter((tr) => def.subjectLabels.includes(tr.label) && tr.state === 'confirmed' && tr.lastSeen === t && tr.score >= p.minScore && zoneContains(zone, tr.box, w, h));
+      const inZone = this.lastTracks.filter(
+        (tr) =>
+          def.subjectLabels.includes(tr.label) &&
+          tr.state === 'confirmed' &&
+          tr.lastSeen === t &&
+          tr.score >= p.minScore &&
+          zoneContains(zone, tr.box, w, h),
+      );
       const still = inZone.filter((tr) => tr.stationary);
-      const cluster = largestCluster(still.map((tr) => tr.box), p.clusterGap ?? 1);
+      const cluster = largestCluster(
+        still.map((tr) => tr.box),
+        p.clusterGap ?? 1,
+      );
       members = cluster.map((i) => ({ box: still[i]!.box, score: still[i]!.score, trackId: still[i]!.id }));
       // The gathering has stood since its limit-th member stood still (each back-dated by the
       // tracker's stationary window), as a parked car's dwell starts when it stopped.
       const limitNow = zone.capacity !== undefined ? zone.capacity + 1 : (p.minCount ?? 1);
-      const sinces = cluster.map((i) => still[i]!.stationarySince).filter((x): x is number => typeof x === 'number').sort((a, b) => a - b);
+      const sinces = cluster
+        .map((i) => still[i]!.stationarySince)
+        .filter((x): x is number => typeof x === 'number')
+        .sort((a, b) => a - b);
       if (sinces.length >= limitNow) since = sinces[limitNow - 1];
       extras.tracksInZone = inZone.length;
       extras.stationary = still.length;
@@ -669,7 +753,9 @@ export class RulesEngine {
     } else {
       // Raw detections: a pile of bikes is rarely tracked one by one, and counting needs only presence.
       const boxKey = (b: Box) => `${b.x1},${b.y1},${b.x2},${b.y2}`;
-      const trackOf = new Map(this.lastTracks.filter((tr) => tr.lastSeen === t && tr.state !== 'lost').map((tr) => [boxKey(tr.box), tr.id]));
+      const trackOf = new Map(
+        this.lastTracks.filter((tr) => tr.lastSeen === t && tr.state !== 'lost').map((tr) => [boxKey(tr.box), tr.id]),
+      );
       members = dets
         .filter((d) => def.subjectLabels.includes(d.label) && d.score >= p.minScore && zoneContains(zone, d.box, w, h))
         .map((d) => {
@@ -688,16 +774,36 @@ export class RulesEngine {
     const count = members.length;
     const limit = zone.capacity !== undefined ? zone.capacity + 1 : (p.minCount ?? 1);
     const hit = count >= limit;
-    const facts: Qualification = { label: def.subjectLabels.join('/'), count: { count, limit, limitSource: zone.capacity !== undefined ? 'zone.capacity' : 'minCount', ...extras } };
+    const facts: Qualification = {
+      label: def.subjectLabels.join('/'),
+      count: { count, limit, limitSource: zone.capacity !== undefined ? 'zone.capacity' : 'minCount', ...extras },
+    };
     if (since !== undefined) facts.stationarySince = since;
     let refusal: { rule: string; detail: string } | null = null;
     if (!hit && def.countsStationaryCluster && count > 0) {
-      refusal = { rule: 'cluster', detail: `largest standing cluster ${count} < ${limit} (${extras.stationary} standing, ${extras.walkingExcluded} walking excluded)` };
+      refusal = {
+        rule: 'cluster',
+        detail: `largest standing cluster ${count} < ${limit} (${extras.stationary} standing, ${extras.walkingExcluded} walking excluded)`,
+      };
       facts.refused = { ...refusal, time: t };
       this.opts.onRefusal?.({ time: t, classId: def.id, zoneId: zone.id, subject: 'zone', ...refusal, qualification: facts });
-    } else if (!hit && count > 0) refusal = { rule: 'count', detail: `${count} in the zone < ${limit} (${zone.capacity !== undefined ? 'zone.capacity + 1' : 'minCount'})` };
+    } else if (!hit && count > 0)
+      refusal = {
+        rule: 'count',
+        detail: `${count} in the zone < ${limit} (${zone.capacity !== undefined ? 'zone.capacity + 1' : 'minCount'})`,
+      };
     const memberIds = members.map((m) => m.trackId).filter((id): id is number => id !== undefined);
-    const decision: SubjectDecision = { subject: 'zone', trackId: null, memberIds, label: def.subjectLabels.join('/'), classId: def.id, zoneId: zone.id, hit, phase: null, ...(refusal ?? {}) };
+    const decision: SubjectDecision = {
+      subject: 'zone',
+      trackId: null,
+      memberIds,
+      label: def.subjectLabels.join('/'),
+      classId: def.id,
+      zoneId: zone.id,
+      hit,
+      phase: null,
+      ...(refusal ?? {}),
+    };
     if (count > 0 || hit) this.decisions.push(decision);
     const key: DebounceKey = { cameraId: this.config.camera.id, classId: def.id, zoneId: zone.id, zoneType: zone.type, subject: 'zone' };
     const mkey = keyString(key);
@@ -707,7 +813,17 @@ export class RulesEngine {
     }
     const trackIds = members.map((m) => m.trackId).filter((id): id is number => id !== undefined);
     const score = median(members.map((d) => d.score)) ?? undefined;
-    feed(mkey, obs(hit, score, members.map((d) => d.box), trackIds, since), facts);
+    feed(
+      mkey,
+      obs(
+        hit,
+        score,
+        members.map((d) => d.box),
+        trackIds,
+        since,
+      ),
+      facts,
+    );
     observed.add(mkey);
     decision.phase = this.machines.get(mkey)?.state.phase ?? null;
   }

@@ -21,7 +21,8 @@ interface Measured {
   frames: [number, [string, number, number, number, number, number][]][];
 }
 
-const measured = (name: string): Measured => JSON.parse(readFileSync(new URL(`./testdata/${name}.json`, import.meta.url), 'utf8')) as Measured;
+const measured = (name: string): Measured =>
+  JSON.parse(readFileSync(new URL(`./testdata/${name}.json`, import.meta.url), 'utf8')) as Measured;
 const realConfig = (id: string, dir = ''): CameraConfig =>
   cameraConfigSchema.parse(JSON.parse(readFileSync(new URL(`../../fixtures/real/${dir}${id}.camera.json`, import.meta.url), 'utf8')));
 
@@ -37,7 +38,14 @@ function frames(m: Measured, every = 0): FrameDetections[] {
       wallTime: WALL0 + t * 1000,
       sourceWidth: m.width,
       sourceHeight: m.height,
-      detections: dets.map(([label, score, x1, y1, x2, y2]): Detection => ({ label, classId: yolox.labels.indexOf(label), score, box: { x1, y1, x2, y2 }, frameTime: t, model: 'yolox_nano' })),
+      detections: dets.map(([label, score, x1, y1, x2, y2]): Detection => ({
+        label,
+        classId: yolox.labels.indexOf(label),
+        score,
+        box: { x1, y1, x2, y2 },
+        frameTime: t,
+        model: 'yolox_nano',
+      })),
     });
   });
   return out;
@@ -67,7 +75,9 @@ describe('rules on measured real sequences', () => {
     expect(confirmed(events, 'crowd_gathering')).toEqual([]);
     expect(confirmed(events, 'street_vending')).toEqual([]);
     // The walkers are refused as not stationary, with the rule named.
-    expect(refusals.filter((r) => r.classId === 'street_vending').every((r) => r.rule === 'not_stationary' || r.rule === 'min_score')).toBe(true);
+    expect(refusals.filter((r) => r.classId === 'street_vending').every((r) => r.rule === 'not_stationary' || r.rule === 'min_score')).toBe(
+      true,
+    );
     expect(refusals.some((r) => r.classId === 'street_vending' && r.rule === 'not_stationary')).toBe(true);
   });
 
@@ -97,7 +107,9 @@ describe('rules on measured real sequences', () => {
       ['t3', 51, 63], // P3 52–67 s
       ['t6', 93, 105], // P5 94–117 s
     ]);
-    const cleared = events.filter((e) => e.classId === 'street_vending' && e.transition === 'cleared' && sv.some((c) => c.episodeId === e.episodeId));
+    const cleared = events.filter(
+      (e) => e.classId === 'street_vending' && e.transition === 'cleared' && sv.some((c) => c.episodeId === e.episodeId),
+    );
     expect(cleared.map((e) => e.end)).toEqual([43.5, 68.5, 118]);
     // P4 (8 s) and P6 (9 s) stand shorter than the 12 s dwell.
     expect(sv).toHaveLength(3);
@@ -120,7 +132,10 @@ describe('rules on measured real sequences', () => {
   it('two men at 0.25 fps with a missed detection: the track survives the 8 s gap (lost tracks kept ≥ 2.5 frame intervals)', () => {
     const m = measured('two_men_persons');
     // Every 4 s, and man 1 (x1 150–280) missed by the detector at 16 s.
-    const thinned: Measured = { ...m, frames: m.frames.filter(([t]) => t % 4 === 0).map(([t, ds]) => [t, t === 16 ? ds.filter((d) => d[2] >= 280 || d[2] < 150) : ds]) };
+    const thinned: Measured = {
+      ...m,
+      frames: m.frames.filter(([t]) => t % 4 === 0).map(([t, ds]) => [t, t === 16 ? ds.filter((d) => d[2] >= 280 || d[2] < 150) : ds]),
+    };
     const fs = frames(thinned);
     expect(fs.map((f) => f.streamTime)).toEqual([0, 4, 8, 12, 16, 20]);
     const events = replay(realConfig('two_men'), fs);
@@ -138,16 +153,42 @@ describe('rules on measured real sequences', () => {
     expect(borderCut({ x1: 1, y1: 62, x2: 49, y2: 262 }, 596, 336)).toBe('left'); // two_men, reflection at the edge
     // The measured two_men sequence moved to the right border: refused with the rule and numbers.
     const m = measured('two_men_persons');
-    const shifted: Measured = { ...m, frames: m.frames.map(([t, ds]) => [t, ds.map(([l, s, x1, y1, x2, y2]) => (x1 >= 280 ? [l, s, x1 + (596 - x2), y1, 596, y2] : [l, s, x1, y1, x2, y2]))]) };
+    const shifted: Measured = {
+      ...m,
+      frames: m.frames.map(([t, ds]) => [
+        t,
+        ds.map(([l, s, x1, y1, x2, y2]) => (x1 >= 280 ? [l, s, x1 + (596 - x2), y1, 596, y2] : [l, s, x1, y1, x2, y2])),
+      ]),
+    };
     const refusals: Refusal[] = [];
     const base = realConfig('two_men');
-    const config = cameraConfigSchema.parse({ ...base, zones: base.zones.map((z) => (z.id === 'pavement' ? { ...z, polygon: [[0.3, 0.5], [1, 0.5], [1, 1], [0.3, 1]] } : z)) });
+    const config = cameraConfigSchema.parse({
+      ...base,
+      zones: base.zones.map((z) =>
+        z.id === 'pavement'
+          ? {
+              ...z,
+              polygon: [
+                [0.3, 0.5],
+                [1, 0.5],
+                [1, 1],
+                [0.3, 1],
+              ],
+            }
+          : z,
+      ),
+    });
     const events = replay(config, frames(shifted), (r) => refusals.push(r));
     const sv = confirmed(events, 'street_vending');
     expect(sv).toHaveLength(1);
     expect(sv[0]!.reason.trackIds).toEqual([1]);
-    expect(refusals.some((r) => r.rule === 'border_cut' && r.detail === 'box touches the right frame border (allowBorderCut false)')).toBe(true);
-    const allowed = cameraConfigSchema.parse({ ...config, classes: { ...config.classes, street_vending: { ...config.classes.street_vending, allowBorderCut: true } } });
+    expect(refusals.some((r) => r.rule === 'border_cut' && r.detail === 'box touches the right frame border (allowBorderCut false)')).toBe(
+      true,
+    );
+    const allowed = cameraConfigSchema.parse({
+      ...config,
+      classes: { ...config.classes, street_vending: { ...config.classes.street_vending, allowBorderCut: true } },
+    });
     // Allowed: the man at the border is a subject too (too far from the other to be one group).
     expect(confirmed(replay(allowed, frames(shifted)), 'street_vending').map((e) => e.reason.trackIds)).toEqual([[1], [2]]);
   });
@@ -162,10 +203,34 @@ describe('rules on measured real sequences', () => {
     const bag = { x1: 540, y1: 330, x2: 600, y2: 380 };
     for (const f of fs) {
       if (f.streamTime < 95) continue;
-      f.detections.push({ label: 'static_object', classId: 0, score: 0.8, box: bag, frameTime: f.streamTime, model: 'static-change', attributes: { blobId: 1, firstSeen: 95, ageSec: f.streamTime - 95 } });
+      f.detections.push({
+        label: 'static_object',
+        classId: 0,
+        score: 0.8,
+        box: bag,
+        frameTime: f.streamTime,
+        model: 'static-change',
+        attributes: { blobId: 1, firstSeen: 95, ageSec: f.streamTime - 95 },
+      });
     }
     const base = realConfig('indoor_stand');
-    const config = cameraConfigSchema.parse({ ...base, zones: [...base.zones, { id: 'floor', type: 'sidewalk', polygon: [[0, 0.6], [1, 0.6], [1, 1], [0, 1]] }], classes: { ...base.classes, exposed_garbage: { minDwellSec: 8 } } }); // the suite's static dwell
+    const config = cameraConfigSchema.parse({
+      ...base,
+      zones: [
+        ...base.zones,
+        {
+          id: 'floor',
+          type: 'sidewalk',
+          polygon: [
+            [0, 0.6],
+            [1, 0.6],
+            [1, 1],
+            [0, 1],
+          ],
+        },
+      ],
+      classes: { ...base.classes, exposed_garbage: { minDwellSec: 8 } },
+    }); // the suite's static dwell
     const refusals: Refusal[] = [];
     const events = replay(config, fs, (r) => refusals.push(r));
     const eg = confirmed(events, 'exposed_garbage');
@@ -185,7 +250,11 @@ describe('rules on measured real sequences', () => {
     const config = realConfig('residential_queue');
     const lane = config.zones[0]!;
     // The car parked at the left kerb near the junction, as measured in every frame it was found.
-    const kerbCar = m.frames.flatMap(([, ds]) => ds.filter(([l, sc, x1, , , y2]) => l === 'car' && sc >= 0.35 && x1 >= 195 && x1 <= 215 && y2 >= 125 && y2 <= 145)).map(([, , x1, y1, x2, y2]) => ({ x1, y1, x2, y2 }));
+    const kerbCar = m.frames
+      .flatMap(([, ds]) =>
+        ds.filter(([l, sc, x1, , , y2]) => l === 'car' && sc >= 0.35 && x1 >= 195 && x1 <= 215 && y2 >= 125 && y2 <= 145),
+      )
+      .map(([, , x1, y1, x2, y2]) => ({ x1, y1, x2, y2 }));
     expect(kerbCar.length).toBeGreaterThanOrEqual(5);
     const plain = kerbCar.map((b) => zoneContains(lane, b, m.width, m.height));
     const margined = kerbCar.map((b) => zoneContains(lane, b, m.width, m.height, DEFAULT_INSIDE_MARGIN));

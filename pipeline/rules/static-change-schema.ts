@@ -35,7 +35,10 @@ export const staticChangeSchema = z.object({
    * After this many seconds a still-present object is absorbed into the long-term background: the
    * scene has changed for good and reporting it forever helps nobody. Default 1800.
    */
-  absorbAfterSec: z.number().min(0).max(7 * 86_400),
+  absorbAfterSec: z
+    .number()
+    .min(0)
+    .max(7 * 86_400),
   /** Start-up period (s) in which the long-term model is a running mean of all frames. Default 4. */
   warmupSec: z.number().min(0).max(3600),
   /** If more than this fraction of pixels differs from the long-term model, the camera moved: relearn. Default 0.6. */

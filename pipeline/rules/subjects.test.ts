@@ -43,7 +43,11 @@ describe('proximity', () => {
 });
 
 describe('groupTextLines', () => {
-  const line = (box: Box, text: string, phones: string[], score: number): Detection => ({ ...d('text', box), score, attributes: { text, phones } });
+  const line = (box: Box, text: string, phones: string[], score: number): Detection => ({
+    ...d('text', box),
+    score,
+    attributes: { text, phones },
+  });
   it('merges the lines of one poster, keeps a distant one apart', () => {
     const out = groupTextLines([
       line({ x1: 10, y1: 40, x2: 110, y2: 60 }, '13800138000', ['13800138000'], 0.6),

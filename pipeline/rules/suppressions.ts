@@ -13,7 +13,11 @@ const clamp01 = (v: number) => Math.min(1, Math.max(0, v));
  * padded on each side by `padding` × the union's width/height, clamped to the frame.
  * Null when there is no usable box.
  */
-export function suppressionPolygon(boxes: readonly Box[], size: { width: number; height: number }, padding = DEFAULT_SUPPRESSION_PADDING): [number, number][] | null {
+export function suppressionPolygon(
+  boxes: readonly Box[],
+  size: { width: number; height: number },
+  padding = DEFAULT_SUPPRESSION_PADDING,
+): [number, number][] | null {
   if (!(size.width > 0 && size.height > 0)) throw new RangeError(`frame size must be positive, got ${size.width}x${size.height}`);
   if (!(padding >= 0)) throw new RangeError(`padding must be ≥ 0, got ${padding}`);
   const ok = boxes.filter((b) => [b.x1, b.y1, b.x2, b.y2].every(Number.isFinite) && b.x2 > b.x1 && b.y2 > b.y1);
@@ -38,7 +42,13 @@ export function suppressionPolygon(boxes: readonly Box[], size: { width: number;
 }
 
 /** The suppression of `classId` whose polygon holds the box's footprint (frame `w` × `h` px), or null. */
-export function suppressionFor(list: readonly Suppression[] | undefined, classId: string, box: Box, w: number, h: number): Suppression | null {
+export function suppressionFor(
+  list: readonly Suppression[] | undefined,
+  classId: string,
+  box: Box,
+  w: number,
+  h: number,
+): Suppression | null {
   if (!list?.length || !(w > 0 && h > 0)) return null;
   const [fx, fy] = boxFootprint(box);
   const p = [fx / w, fy / h] as const;

@@ -36,7 +36,11 @@ describe('zone membership', () => {
   it('footprint: bottom-centre inside; overlap: area fraction >= minRatio', () => {
     // Feet inside (60,50); 600 of 800 px² inside = 0.75.
     const b1 = box(50, 10, 70, 50);
-    expect([zoneContains(foot, b1, 200, 100), zoneContains(half, b1, 200, 100), zoneContains(most, b1, 200, 100)]).toEqual([true, true, false]);
+    expect([zoneContains(foot, b1, 200, 100), zoneContains(half, b1, 200, 100), zoneContains(most, b1, 200, 100)]).toEqual([
+      true,
+      true,
+      false,
+    ]);
     // A person standing below the zone, body overlapping it: feet (60,80) outside, 600/1000 = 0.6.
     const b2 = box(50, 30, 70, 80);
     expect([zoneContains(foot, b2, 200, 100), zoneContains(half, b2, 200, 100)]).toEqual([false, true]);
@@ -67,14 +71,38 @@ describe('zone membership', () => {
     const loose = zone({ id: 'loose', polygon: square, membership: { mode: 'footprint', insideMargin: 0 } });
     expect([zoneContains(strict, b3, 200, 100), zoneContains(loose, b3, 200, 100, 0.1)]).toEqual([false, true]);
     // Edges along the frame border set no margin: feet at the bottom of the frame stay in.
-    const lower = zone({ id: 'lower', polygon: [[0, 0.5], [1, 0.5], [1, 1], [0, 1]] });
+    const lower = zone({
+      id: 'lower',
+      polygon: [
+        [0, 0.5],
+        [1, 0.5],
+        [1, 1],
+        [0, 1],
+      ],
+    });
     expect(zonesContaining([lower], box(90, 60, 110, 100), 200, 100, 0.1).map((z) => z.id)).toEqual(['lower']);
     expect(membershipDetail(strict, b3, 200, 100)).toEqual({ mode: 'footprint', insideMargin: 0.1, marginPx: 4, depthPx: 0 });
   });
 
   it('lists the zones containing a box', () => {
-    const left = zone({ id: 'left', polygon: [[0, 0], [0.5, 0], [0.5, 1], [0, 1]] });
-    const right = zone({ id: 'right', polygon: [[0.5, 0], [1, 0], [1, 1], [0.5, 1]] });
+    const left = zone({
+      id: 'left',
+      polygon: [
+        [0, 0],
+        [0.5, 0],
+        [0.5, 1],
+        [0, 1],
+      ],
+    });
+    const right = zone({
+      id: 'right',
+      polygon: [
+        [0.5, 0],
+        [1, 0],
+        [1, 1],
+        [0.5, 1],
+      ],
+    });
     const ids = (b: ReturnType<typeof box>) => zonesContaining([left, right, foot, half], b, 200, 100).map((z) => z.id);
     expect(ids(box(50, 10, 70, 50))).toEqual(['left', 'foot', 'half']);
     expect(ids(box(150, 10, 170, 50))).toEqual(['right']);
@@ -181,8 +209,14 @@ describe('parseCameraConfig', () => {
   it('validates detector tuning under analysis, naming the field', () => {
     const base = cfg([{ id: 'z1', type: 'no_parking', polygon: tri }]) as Record<string, unknown>;
     const withAnalysis = (analysis: unknown) => ({ ...base, analysis });
-    expect(parseCameraConfig(base).analysis.containedParts).toEqual({ ratio: 0.85, maxAreaRatio: 0.75, labels: ['bicycle', 'motorcycle', 'car', 'bus', 'truck'] });
-    expect(parseCameraConfig(withAnalysis({ staticChange: { sceneCutSimilarity: 0.4 } })).analysis.staticChange).toEqual({ sceneCutSimilarity: 0.4 });
+    expect(parseCameraConfig(base).analysis.containedParts).toEqual({
+      ratio: 0.85,
+      maxAreaRatio: 0.75,
+      labels: ['bicycle', 'motorcycle', 'car', 'bus', 'truck'],
+    });
+    expect(parseCameraConfig(withAnalysis({ staticChange: { sceneCutSimilarity: 0.4 } })).analysis.staticChange).toEqual({
+      sceneCutSimilarity: 0.4,
+    });
     expect(err(withAnalysis({ staticChange: { longTermRate: 0.5, shortTermRate: 0.1 } }))).toBe(
       'invalid camera config: analysis.staticChange: longTermRate must be below shortTermRate',
     );
@@ -191,13 +225,51 @@ describe('parseCameraConfig', () => {
   });
 
   it('rejects invalid polygons naming the field', () => {
-    expect(err(cfg([{ id: 'z1', type: 'no_parking', polygon: [[0, 0], [1, 0]] }]))).toBe(
-      'invalid camera config: zones.0.polygon: a polygon needs at least 3 points, got 2',
-    );
-    expect(err(cfg([{ id: 'z1', type: 'no_parking', polygon: [[0, 0], [1, 1], [1, 0], [0, 1]] }]))).toBe(
-      'invalid camera config: zones.0.polygon: the polygon is self-intersecting (edge 0 crosses edge 2)',
-    );
-    expect(err(cfg([{ id: 'z1', type: 'no_parking', polygon: [[0, 0], [1.2, 0.5], [0, 1]] }]))).toMatch(
+    expect(
+      err(
+        cfg([
+          {
+            id: 'z1',
+            type: 'no_parking',
+            polygon: [
+              [0, 0],
+              [1, 0],
+            ],
+          },
+        ]),
+      ),
+    ).toBe('invalid camera config: zones.0.polygon: a polygon needs at least 3 points, got 2');
+    expect(
+      err(
+        cfg([
+          {
+            id: 'z1',
+            type: 'no_parking',
+            polygon: [
+              [0, 0],
+              [1, 1],
+              [1, 0],
+              [0, 1],
+            ],
+          },
+        ]),
+      ),
+    ).toBe('invalid camera config: zones.0.polygon: the polygon is self-intersecting (edge 0 crosses edge 2)');
+    expect(
+      err(
+        cfg([
+          {
+            id: 'z1',
+            type: 'no_parking',
+            polygon: [
+              [0, 0],
+              [1.2, 0.5],
+              [0, 1],
+            ],
+          },
+        ]),
+      ),
+    ).toMatch(
       /^invalid camera config: zones\.0\.polygon\.1\.0: .*<=1.*zones\.0\.polygon: point 1 \(1\.2, 0\.5\) is outside the normalised range 0\.\.1$/,
     );
   });
@@ -220,10 +292,12 @@ describe('parseCameraConfig', () => {
 
   it('rejects duplicate zone ids', () => {
     expect(
-      err(cfg([
-        { id: 'z1', type: 'no_parking', polygon: tri },
-        { id: 'z1', type: 'no_vending', polygon: tri },
-      ])),
+      err(
+        cfg([
+          { id: 'z1', type: 'no_parking', polygon: tri },
+          { id: 'z1', type: 'no_vending', polygon: tri },
+        ]),
+      ),
     ).toBe('invalid camera config: zones.1.id: duplicate zone id "z1"');
   });
 });

@@ -66,7 +66,13 @@ export function zoneContains(zone: Zone, box: Box, frameWidth: number, frameHeig
  * How a box sits in a zone, for the reason record: footprint depth inside the polygon (px, to the
  * nearest edge not on the frame border; negative outside) and the margin required.
  */
-export function membershipDetail(zone: Zone, box: Box, frameWidth: number, frameHeight: number, defaultMargin = 0): Record<string, number | string> {
+export function membershipDetail(
+  zone: Zone,
+  box: Box,
+  frameWidth: number,
+  frameHeight: number,
+  defaultMargin = 0,
+): Record<string, number | string> {
   const m = zone.membership;
   if (m.mode !== 'footprint') return { mode: m.mode, minRatio: m.minRatio };
   const { poly } = pixelZone(zone, frameWidth, frameHeight);
@@ -74,7 +80,12 @@ export function membershipDetail(zone: Zone, box: Box, frameWidth: number, frame
   const d = distanceToInnerEdges(fp, poly, frameWidth, frameHeight);
   const depth = pointInPolygon(fp, poly) ? d : -d;
   const insideMargin = m.insideMargin ?? defaultMargin;
-  return { mode: 'footprint', insideMargin, marginPx: Math.round(insideMargin * (box.y2 - box.y1) * 10) / 10, depthPx: Number.isFinite(depth) ? Math.round(depth * 10) / 10 : 'no inner edge' };
+  return {
+    mode: 'footprint',
+    insideMargin,
+    marginPx: Math.round(insideMargin * (box.y2 - box.y1) * 10) / 10,
+    depthPx: Number.isFinite(depth) ? Math.round(depth * 10) / 10 : 'no inner edge',
+  };
 }
 
 export function zonesContaining(zones: readonly Zone[], box: Box, frameWidth: number, frameHeight: number, defaultMargin = 0): Zone[] {

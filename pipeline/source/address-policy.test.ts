@@ -110,7 +110,9 @@ describe('checkInput: resolve, refuse before connecting, pin', () => {
 describe('one redaction', () => {
   it('removes userinfo and secret-looking or marked query values', () => {
     expect(redactUrl('rtsp://admin:p%40ss@h/s?channel=1&authtoken=XYZ123')).toBe('rtsp://***:***@h/s?channel=1&authtoken=***');
-    expect(redactUrl('https://cdn/x/live.m3u8?X-Amz-Signature=abc&X-Amz-Credential=AKIA%2F1&expires=9')).toBe('https://cdn/x/live.m3u8?X-Amz-Signature=***&X-Amz-Credential=***&expires=9');
+    expect(redactUrl('https://cdn/x/live.m3u8?X-Amz-Signature=abc&X-Amz-Credential=AKIA%2F1&expires=9')).toBe(
+      'https://cdn/x/live.m3u8?X-Amz-Signature=***&X-Amz-Credential=***&expires=9',
+    );
     expect(redactUrl('http://h/a.m3u8?cam=3&code=s3cr3t', ['code'])).toBe('http://h/a.m3u8?cam=3&code=***');
     expect(redactUrl('/var/clips/a.mp4')).toBe('/var/clips/a.mp4');
   });
@@ -125,7 +127,9 @@ describe('one redaction', () => {
     const out = scrubSecrets(noisy, spec);
     for (const s of ['p%40ss', 'p@ss', 'SeCrEt99', 'ZZTOP1', 'admin']) expect(out).not.toContain(s);
     // Without a spec: URLs with secrets are still redacted, plain text is left alone.
-    expect(scrubSecrets('GET https://h/x.m3u8?access_token=T0K3N failed; see http://h/ok.m3u8')).toBe('GET https://h/x.m3u8?access_token=*** failed; see http://h/ok.m3u8');
+    expect(scrubSecrets('GET https://h/x.m3u8?access_token=T0K3N failed; see http://h/ok.m3u8')).toBe(
+      'GET https://h/x.m3u8?access_token=*** failed; see http://h/ok.m3u8',
+    );
     expect(secretsOf('http://h/a.m3u8?token=ab')).toEqual([]); // too short to scrub safely
   });
 });

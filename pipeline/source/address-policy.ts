@@ -32,7 +32,7 @@ export class AddressPolicyError extends InputError {
 
 export type Resolver = (host: string) => Promise<Array<{ address: string; family: number }>>;
 
-export const systemResolver: Resolver = (host) => 
+export const systemResolver: Resolver = (host) =>
   // IPv4 first: servers that listen on 127.0.0.1 only are common.
   lookup(host, { all: true, verbatim: false });
 
@@ -44,8 +44,17 @@ export interface AddressPolicyOptions {
   resolve?: Resolver;
 }
 
-const METADATA_NAMES = new Set(['metadata.google.internal', 'metadata.goog', 'metadata', 'instance-data', 'instance-data.ec2.internal', 'metadata.azure.internal']);
-const METADATA_ADDRESSES = ['169.254.169.254', '169.254.170.2', '169.254.169.123', 'fd00:ec2::254', '100.100.100.200', '192.0.0.192'].map((a) => ipaddr.parse(a).toNormalizedString());
+const METADATA_NAMES = new Set([
+  'metadata.google.internal',
+  'metadata.goog',
+  'metadata',
+  'instance-data',
+  'instance-data.ec2.internal',
+  'metadata.azure.internal',
+]);
+const METADATA_ADDRESSES = ['169.254.169.254', '169.254.170.2', '169.254.169.123', 'fd00:ec2::254', '100.100.100.200', '192.0.0.192'].map(
+  (a) => ipaddr.parse(a).toNormalizedString(),
+);
 
 /** Parses a comma/space separated CIDR list; throws on a malformed entry (a typo must not open everything). */
 export function parseCidrs(text: string | undefined): string[] {
@@ -131,7 +140,7 @@ export async function checkInput(raw: string, policy: AddressPolicyOptions, pars
     if (rule) refuse(rule, `${host} → ${a}`);
   }
   const address = normalise(addresses[0]!).toString();
-  if (ipaddr.isValid(host) || spec.kind === 'hls' && /^https:/i.test(raw)) return { spec, address };
+  if (ipaddr.isValid(host) || (spec.kind === 'hls' && /^https:/i.test(raw))) return { spec, address };
   const u = new URL(raw);
   u.hostname = address.includes(':') ? `[${address}]` : address;
   const pinned = parseInput(u.toString(), { ...parse, hostHeader: u.port ? `${host}:${u.port}` : host });

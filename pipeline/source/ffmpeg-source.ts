@@ -44,7 +44,12 @@ export function chooseDecode(requested: DecodeMode, fps: number, live: boolean, 
   if (kfRate === null) return { mode: 'full', reason: 'keyframe rate unknown', keyframeInterval, effectiveFps: fps };
   // 5 % slack: a nominal 2 s GOP measures 1.96–2.04 s from packet times.
   if (fps <= kfRate * 1.05) {
-    return { mode: 'keyframes', reason: `analysed ${fps} fps <= keyframe rate ${round3(kfRate)}/s`, keyframeInterval, effectiveFps: Math.min(fps, kfRate) };
+    return {
+      mode: 'keyframes',
+      reason: `analysed ${fps} fps <= keyframe rate ${round3(kfRate)}/s`,
+      keyframeInterval,
+      effectiveFps: Math.min(fps, kfRate),
+    };
   }
   return { mode: 'full', reason: `analysed ${fps} fps > keyframe rate ${round3(kfRate)}/s`, keyframeInterval, effectiveFps: fps };
 }
@@ -61,7 +66,6 @@ export interface SourceState {
   /** For offline: ms until the next attempt. */
   retryInMs?: number;
 }
-
 
 export interface FrameSourceOptions extends ParseInputOptions {
   input: string;
@@ -143,15 +147,27 @@ export interface TileGeometry {
 }
 
 /** Tiles for a source of this size, each crop fitted to the model input the way the full frame is. */
-export function tileGeometry(srcWidth: number, srcHeight: number, dstWidth: number, dstHeight: number, mode: 'letterbox' | 'stretch', tiling: TilingOptions): TileGeometry[] {
-  return tileRects(srcWidth, srcHeight, tiling).map((rect) => ({ rect, letterbox: computeLetterbox(rect.width, rect.height, dstWidth, dstHeight, mode) }));
+export function tileGeometry(
+  srcWidth: number,
+  srcHeight: number,
+  dstWidth: number,
+  dstHeight: number,
+  mode: 'letterbox' | 'stretch',
+  tiling: TilingOptions,
+): TileGeometry[] {
+  return tileRects(srcWidth, srcHeight, tiling).map((rect) => ({
+    rect,
+    letterbox: computeLetterbox(rect.width, rect.height, dstWidth, dstHeight, mode),
+  }));
 }
 
 /** The ffmpeg argument list for one session (pure; exported for tests and for reading). */
 export function buildFfmpegArgs(
   spec: InputSpec,
   lb: Letterbox,
-  o: Required<Pick<FrameSourceOptions, 'fps' | 'keyframesOnly' | 'padValue' | 'pixelFormat' | 'rtspTransport' | 'realtime' | 'stallTimeoutSec'>>,
+  o: Required<
+    Pick<FrameSourceOptions, 'fps' | 'keyframesOnly' | 'padValue' | 'pixelFormat' | 'rtspTransport' | 'realtime' | 'stallTimeoutSec'>
+  >,
   /** A second output (the recorder's segment ring) on the same input. */
   extraOutput: string[] = [],
   tiles: readonly TileGeometry[] = [],
@@ -190,7 +206,9 @@ export function buildFfmpegArgs(
     const parts = [`[0:v:0]${filters.join(',')},split=${n}${labels.join('')}`, `[s0]${letterboxFilter(lb, o.padValue)}[o0]`];
     const outs = ['[o0]'];
     tiles.forEach((t, i) => {
-      parts.push(`[s${i + 1}]crop=${t.rect.width}:${t.rect.height}:${t.rect.x}:${t.rect.y},${letterboxFilter(t.letterbox, o.padValue)}[o${i + 1}]`);
+      parts.push(
+        `[s${i + 1}]crop=${t.rect.width}:${t.rect.height}:${t.rect.x}:${t.rect.y},${letterboxFilter(t.letterbox, o.padValue)}[o${i + 1}]`,
+      );
       outs.push(`[o${i + 1}]`);
     });
     regions.forEach((g, r) => {
@@ -198,7 +216,9 @@ export function buildFfmpegArgs(
       parts.push(...f.parts);
       outs.push(...f.outputs);
     });
-    parts.push(outs.length > 1 ? `${outs.join('')}vstack=inputs=${outs.length},format=${o.pixelFormat}[out]` : `[o0]format=${o.pixelFormat}[out]`);
+    parts.push(
+      outs.length > 1 ? `${outs.join('')}vstack=inputs=${outs.length},format=${o.pixelFormat}[out]` : `[o0]format=${o.pixelFormat}[out]`,
+    );
     args.push('-filter_complex', parts.join(';'), '-map', '[out]', '-an', '-sn', '-dn');
   }
   if (o.keyframesOnly) args.push('-fps_mode', 'passthrough');
@@ -215,7 +235,9 @@ interface SessionResult {
 
 export class FrameSource extends EventEmitter {
   readonly spec: InputSpec;
-  private readonly opts: Required<Omit<FrameSourceOptions, keyof ParseInputOptions | 'backoff' | 'maxReconnects' | 'overflow' | 'random' | 'recorder' | 'spec'>> & {
+  private readonly opts: Required<
+    Omit<FrameSourceOptions, keyof ParseInputOptions | 'backoff' | 'maxReconnects' | 'overflow' | 'random' | 'recorder' | 'spec'>
+  > & {
     backoff: Backoff;
     maxReconnects: number;
     overflow: OverflowPolicy;
@@ -241,7 +263,8 @@ export class FrameSource extends EventEmitter {
 
   constructor(options: FrameSourceOptions) {
     super();
-    this.spec = options.spec ?? parseInput(options.input, { allowFiles: options.allowFiles, live: options.live, secretParams: options.secretParams });
+    this.spec =
+      options.spec ?? parseInput(options.input, { allowFiles: options.allowFiles, live: options.live, secretParams: options.secretParams });
     const live = this.spec.live;
     this.opts = {
       input: options.input,
@@ -269,7 +292,8 @@ export class FrameSource extends EventEmitter {
     if (!(this.opts.fps > 0 && this.opts.fps <= 60)) throw new SourceError(`fps must be in (0, 60], got ${this.opts.fps}`);
     this.random = options.random ?? Math.random;
     this.recorder = options.recorder ?? null;
-    if (this.recorder && !this.recorder.opts.attached) throw new SourceError('the recorder given to a frame source must be in attached mode');
+    if (this.recorder && !this.recorder.opts.attached)
+      throw new SourceError('the recorder given to a frame source must be in attached mode');
     if (this.recorder) this.recorder.killRun = () => this.killChild();
   }
 
@@ -278,7 +302,13 @@ export class FrameSource extends EventEmitter {
   }
 
   get stats(): SourceStats {
-    return { frames: this.frameCount, decode: this.decode, dropped: this.queue?.dropped ?? 0, reconnects: this.reconnects, state: this.current };
+    return {
+      frames: this.frameCount,
+      decode: this.decode,
+      dropped: this.queue?.dropped ?? 0,
+      reconnects: this.reconnects,
+      state: this.current,
+    };
   }
 
   /** Starts reading (idempotent) and returns the frame iterator. Breaking out of the loop stops the source. */
@@ -402,7 +432,9 @@ export class FrameSource extends EventEmitter {
     const live = this.spec.live;
     return new Promise<SessionResult>((resolveSession) => {
       // fd 3 carries the recorder's segment list when recording.
-      const child = spawn('ffmpeg', args, { stdio: rec ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'] }) as ChildProcessByStdio<null, Readable, Readable>;
+      const child = spawn('ffmpeg', args, {
+        stdio: rec ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'],
+      }) as ChildProcessByStdio<null, Readable, Readable>;
       this.child = child;
       if (rec) rec.attach(child.stdio[3] as Readable);
       const resolve = (r: SessionResult) => {
@@ -468,9 +500,22 @@ export class FrameSource extends EventEmitter {
           }
           frames++;
           arm(o.stallTimeoutSec, `no frame for ${o.stallTimeoutSec}s`);
-          const frame: Frame = { data: frameBytes > pictureBytes ? data.subarray(0, pictureBytes) : data, pixelFormat: o.pixelFormat, letterbox: lb, index: this.frameCount++, streamTime: round6(streamTime), wallTime, captureWall };
+          const frame: Frame = {
+            data: frameBytes > pictureBytes ? data.subarray(0, pictureBytes) : data,
+            pixelFormat: o.pixelFormat,
+            letterbox: lb,
+            index: this.frameCount++,
+            streamTime: round6(streamTime),
+            wallTime,
+            captureWall,
+          };
           if (tiles.length) {
-            frame.tiles = tiles.map((t, i) => ({ data: data.subarray((i + 1) * pictureBytes, (i + 2) * pictureBytes), x: t.rect.x, y: t.rect.y, letterbox: t.letterbox }));
+            frame.tiles = tiles.map((t, i) => ({
+              data: data.subarray((i + 1) * pictureBytes, (i + 2) * pictureBytes),
+              x: t.rect.x,
+              y: t.rect.y,
+              letterbox: t.letterbox,
+            }));
           }
           if (usable.length) {
             // Requested order; a region with no area is left out, so consumers match by rectangle.
@@ -528,10 +573,18 @@ export class FrameSource extends EventEmitter {
         if (watchdog) clearTimeout(watchdog);
         this.child = null;
         emitReady();
-        const detail = errTail.filter((l) => /error|invalid|refused|failed|not found|denied|timed out|unable|no such|403|404|not allowed/i.test(l)).slice(-2).join(' | ');
+        const detail = errTail
+          .filter((l) => /error|invalid|refused|failed|not found|denied|timed out|unable|no such|403|404|not allowed/i.test(l))
+          .slice(-2)
+          .join(' | ');
         if (stallReason) resolve({ ok: false, frames, reason: scrubSecrets(stallReason, this.spec) });
         else if (code === 0) resolve({ ok: true, frames, reason: live ? 'stream ended' : 'end of file' });
-        else resolve({ ok: false, frames, reason: scrubSecrets(`ffmpeg exited ${signal ?? code}${detail ? `: ${detail}` : ''} (${this.spec.display})`, this.spec) });
+        else
+          resolve({
+            ok: false,
+            frames,
+            reason: scrubSecrets(`ffmpeg exited ${signal ?? code}${detail ? `: ${detail}` : ''} (${this.spec.display})`, this.spec),
+          });
       });
     });
   }

@@ -13,7 +13,9 @@ export function frameToRawImage(frame: Frame): RawImage {
   const lb = frame.letterbox;
   const rowBytes = lb.dstWidth * 3;
   if (frame.data.length < rowBytes * lb.dstHeight) {
-    throw new Error(`frame ${frame.index} has ${frame.data.length} bytes, expected ${rowBytes * lb.dstHeight} for ${lb.dstWidth}x${lb.dstHeight}x3`);
+    throw new Error(
+      `frame ${frame.index} has ${frame.data.length} bytes, expected ${rowBytes * lb.dstHeight} for ${lb.dstWidth}x${lb.dstHeight}x3`,
+    );
   }
   const w = lb.scaledWidth;
   const h = lb.scaledHeight;

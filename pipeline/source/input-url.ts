@@ -37,10 +37,38 @@ export class InputError extends Error {}
  * name; the list follows what cameras, CDNs and cloud stores actually use.
  */
 export const SECRET_QUERY_PARAMS = [
-  'token', 'key', 'auth', 'authtoken', 'auth_token', 'password', 'passwd', 'pwd', 'pass', 'secret',
-  'signature', 'sig', 'access_token', 'accesstoken', 'apikey', 'api_key', 'api-key', 'session', 'sessionid',
-  'x-amz-signature', 'x-amz-credential', 'x-amz-security-token', 'x-goog-signature', 'x-goog-credential',
-  'credential', 'credentials', 'hmac', 'jwt', 'ticket', 'user', 'username', 'login',
+  'token',
+  'key',
+  'auth',
+  'authtoken',
+  'auth_token',
+  'password',
+  'passwd',
+  'pwd',
+  'pass',
+  'secret',
+  'signature',
+  'sig',
+  'access_token',
+  'accesstoken',
+  'apikey',
+  'api_key',
+  'api-key',
+  'session',
+  'sessionid',
+  'x-amz-signature',
+  'x-amz-credential',
+  'x-amz-security-token',
+  'x-goog-signature',
+  'x-goog-credential',
+  'credential',
+  'credentials',
+  'hmac',
+  'jwt',
+  'ticket',
+  'user',
+  'username',
+  'login',
 ];
 // Names that merely contain one of these words are secret too (e.g. stream_token, camPassword).
 const SECRET_NAME = /pass|pwd|token|secret|sig|auth|key|credential|session|jwt|hmac/i;
@@ -65,11 +93,14 @@ export function redactUrl(raw: string, secretParams: readonly string[] = []): st
   }
   if (u.search) {
     // Rebuilt by hand: URLSearchParams would re-encode the *** and every other value.
-    const parts = u.search.slice(1).split('&').map((p) => {
-      const eq = p.indexOf('=');
-      const name = safeDecode(eq < 0 ? p : p.slice(0, eq));
-      return eq >= 0 && isSecretParam(name, secretParams) ? `${p.slice(0, eq)}=***` : p;
-    });
+    const parts = u.search
+      .slice(1)
+      .split('&')
+      .map((p) => {
+        const eq = p.indexOf('=');
+        const name = safeDecode(eq < 0 ? p : p.slice(0, eq));
+        return eq >= 0 && isSecretParam(name, secretParams) ? `${p.slice(0, eq)}=***` : p;
+      });
     u.search = parts.join('&');
   }
   return u.toString().replace(/%2A%2A%2A/g, '***');
@@ -124,7 +155,9 @@ export function scrubSecrets(text: string, spec?: Pick<InputSpec, 'secrets' | 's
   let out = String(text);
   for (const s of spec?.secrets ?? []) out = out.split(s).join('***');
   // Any URL left in the text (redirect targets, segment URLs, a different spelling of ours).
-  out = out.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s'"<>()]+/gi, (m) => (hasSecret(m, spec?.secretParams ?? []) ? redactUrl(m, spec?.secretParams ?? []) : m));
+  out = out.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s'"<>()]+/gi, (m) =>
+    hasSecret(m, spec?.secretParams ?? []) ? redactUrl(m, spec?.secretParams ?? []) : m,
+  );
   // userinfo in something URL-like that new URL() rejected.
   out = out.replace(/([a-z][a-z0-9+.-]*:\/\/)(?!\*\*\*(?::\*\*\*)?@)[^/@\s]+@/gi, '$1***@');
   // A query string on its own line ("?token=..."), as some demuxers print it.
@@ -143,10 +176,13 @@ function hasSecret(raw: string, secretParams: readonly string[]): boolean {
   try {
     const u = new URL(raw);
     if ((u.username && u.username !== '***') || (u.password && u.password !== '***')) return true;
-    return u.search.slice(1).split('&').some((p) => {
-      const eq = p.indexOf('=');
-      return eq >= 0 && p.slice(eq + 1) !== '***' && isSecretParam(safeDecode(p.slice(0, eq)), secretParams);
-    });
+    return u.search
+      .slice(1)
+      .split('&')
+      .some((p) => {
+        const eq = p.indexOf('=');
+        return eq >= 0 && p.slice(eq + 1) !== '***' && isSecretParam(safeDecode(p.slice(0, eq)), secretParams);
+      });
   } catch {
     return false;
   }
@@ -194,7 +230,16 @@ export function parseInput(raw: string, opts: ParseInputOptions = {}): InputSpec
   if (!schemeMatch || schemeMatch[1]!.length === 1) {
     if (!allowFiles) throw new InputError('local file paths are not allowed here; use an rtsp://, rtsps:// or http(s) .m3u8 URL');
     const abs = path.resolve(raw);
-    return { kind: 'file', ffmpegInput: `file:${abs}`, display: abs, protocols: 'file', live: opts.live ?? false, host: '', secrets: [], secretParams };
+    return {
+      kind: 'file',
+      ffmpegInput: `file:${abs}`,
+      display: abs,
+      protocols: 'file',
+      live: opts.live ?? false,
+      host: '',
+      secrets: [],
+      secretParams,
+    };
   }
   const scheme = schemeMatch[1]!.toLowerCase();
   const display = redactUrl(raw, secretParams);
@@ -205,7 +250,14 @@ export function parseInput(raw: string, opts: ParseInputOptions = {}): InputSpec
     throw new InputError(`not a valid URL: ${display}`);
   }
   if (['rtsp', 'rtsps', 'http', 'https'].includes(scheme) && !url.hostname) throw new InputError(`URL has no host: ${display}`);
-  const base = { ffmpegInput: raw, display, host: url.hostname.replace(/^\[|\]$/g, ''), secrets: secretsOf(raw, secretParams), secretParams, ...(opts.hostHeader ? { hostHeader: opts.hostHeader } : {}) };
+  const base = {
+    ffmpegInput: raw,
+    display,
+    host: url.hostname.replace(/^\[|\]$/g, ''),
+    secrets: secretsOf(raw, secretParams),
+    secretParams,
+    ...(opts.hostHeader ? { hostHeader: opts.hostHeader } : {}),
+  };
   switch (scheme) {
     case 'rtsp':
       return { ...base, kind: 'rtsp', protocols: 'rtsp,rtp,udp,tcp', live: opts.live ?? true };

@@ -52,9 +52,13 @@ export function probeInput(
   const gop = opts.gopSec && opts.gopSec > 0 ? opts.gopSec : 0;
   if (gop) args.push('-read_intervals', `%+${gop}`);
   args.push(
-    '-select_streams', 'v:0',
-    '-show_entries', `stream=width,height,codec_name,avg_frame_rate,r_frame_rate:format=format_name,duration,start_time${gop ? ':packet=pts_time,flags' : ''}`,
-    '-of', 'json', spec.ffmpegInput,
+    '-select_streams',
+    'v:0',
+    '-show_entries',
+    `stream=width,height,codec_name,avg_frame_rate,r_frame_rate:format=format_name,duration,start_time${gop ? ':packet=pts_time,flags' : ''}`,
+    '-of',
+    'json',
+    spec.ffmpegInput,
   );
   return new Promise((resolve, reject) => {
     const child = spawn('ffprobe', args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -76,7 +80,11 @@ export function probeInput(
       const detail = scrubSecrets(err, spec).trim().split('\n').filter(Boolean).slice(-2).join(' | ');
       if (signal) return reject(new ProbeError(`ffprobe of ${spec.display} timed out after ${timeoutMs} ms`));
       if (code !== 0) return reject(new ProbeError(`cannot read ${spec.display}: ${detail || `ffprobe exited ${code}`}`));
-      let json: { streams?: Array<Record<string, string | number>>; format?: Record<string, string>; packets?: Array<{ pts_time?: string; flags?: string }> };
+      let json: {
+        streams?: Array<Record<string, string | number>>;
+        format?: Record<string, string>;
+        packets?: Array<{ pts_time?: string; flags?: string }>;
+      };
       try {
         json = JSON.parse(out);
       } catch {

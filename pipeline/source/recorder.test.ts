@@ -6,7 +6,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeCameraClip, probeFirstFrame } from '../../test/evidence/media.js';
 import { defaultClock, planPrune, Recorder, recorderArgs, type SegmentRecord } from './recorder.js';
 
-const seg = (file: string, startTime: number, endWall: number, bytes: number): SegmentRecord => ({ file, startTime, endTime: startTime + 2, startWall: endWall - 2000, endWall, bytes });
+const seg = (file: string, startTime: number, endWall: number, bytes: number): SegmentRecord => ({
+  file,
+  startTime,
+  endTime: startTime + 2,
+  startWall: endWall - 2000,
+  endWall,
+  bytes,
+});
 
 describe('planPrune', () => {
   const ring = [seg('a', 0, 1_000_000, 100), seg('b', 2, 1_002_000, 100), seg('c', 4, 1_004_000, 100)];
@@ -34,13 +41,17 @@ describe('recorder arguments and clocks', () => {
     // RTP gives no decode times for the first B-frame packets; only RTSP gets the fill-in filter.
     expect(rtsp.slice(rtsp.indexOf('-bsf:v'), rtsp.indexOf('-bsf:v') + 2)).toEqual(['-bsf:v', 'setts=dts=if(eq(DTS\\,NOPTS)\\,PTS\\,DTS)']);
     expect(recorderArgs({ ...base, input: 'a.mp4' }, 'x')).not.toContain('-bsf:v');
-    expect(recorderArgs({ ...base, input: 'a.mp4' }, 'x')).toEqual(expect.arrayContaining(['-c', 'copy', '-segment_list_type', 'csv', '-reset_timestamps', '1']));
+    expect(recorderArgs({ ...base, input: 'a.mp4' }, 'x')).toEqual(
+      expect.arrayContaining(['-c', 'copy', '-segment_list_type', 'csv', '-reset_timestamps', '1']),
+    );
     expect(defaultClock('rtsps://cam/1')).toBe('wall');
     expect(defaultClock('https://x/live.m3u8')).toBe('wall');
     expect(defaultClock('/data/a.mp4')).toBe('stream');
   });
   it('rejects inputs it cannot record with a clear error', () => {
-    expect(() => new Recorder({ cameraId: 'c', input: 'ftp://x/y', dir: '/tmp/x', maxBytes: 1, maxAgeSec: 1 })).toThrow(/scheme "ftp:" is not allowed/);
+    expect(() => new Recorder({ cameraId: 'c', input: 'ftp://x/y', dir: '/tmp/x', maxBytes: 1, maxAgeSec: 1 })).toThrow(
+      /scheme "ftp:" is not allowed/,
+    );
     expect(() => new Recorder({ cameraId: 'c', input: 'a.mp4', dir: '/tmp/x', maxBytes: 0, maxAgeSec: 1 })).toThrow(/maxBytes/);
   });
 });
@@ -116,12 +127,24 @@ describe('Recorder on real footage', () => {
     expect(maxIndexed).toBeLessThanOrEqual(maxBytes);
     // Ring holds a useful window: at least 5 segments after pruning.
     expect(rec.segments().length).toBeGreaterThanOrEqual(5);
-    console.log(`ring: ${events} segments, max indexed ${maxIndexed} B, max on disk (incl. segments being written) ${maxOnDisk} B, limit ${maxBytes} B`);
+    console.log(
+      `ring: ${events} segments, max indexed ${maxIndexed} B, max on disk (incl. segments being written) ${maxOnDisk} B, limit ${maxBytes} B`,
+    );
   });
 
   it('restarts ffmpeg when it dies, keeps stream time rising and wall times contiguous; a new recorder adopts the ring and drops orphans', async () => {
     const dir = join(tmp, 'ring-restart');
-    const rec = new Recorder({ cameraId: 'cam-01', input: clip, dir, segmentSec: 2, maxBytes: 50e6, maxAgeSec: 3600, loop: true, realtime: true, restartMinMs: 200 });
+    const rec = new Recorder({
+      cameraId: 'cam-01',
+      input: clip,
+      dir,
+      segmentSec: 2,
+      maxBytes: 50e6,
+      maxAgeSec: 3600,
+      loop: true,
+      realtime: true,
+      restartMinMs: 200,
+    });
     const segs: SegmentRecord[] = [];
     const waitSegments = (n: number) =>
       new Promise<void>((resolve) => {
@@ -156,11 +179,25 @@ describe('Recorder on real footage', () => {
 
     // A partial segment left by a killed run, unknown to the index.
     await writeFile(join(dir, 'zzzz-000001.ts'), Buffer.alloc(1000));
-    const again = new Recorder({ cameraId: 'cam-01', input: clip, dir, segmentSec: 2, maxBytes: 50e6, maxAgeSec: 3600, loop: true, realtime: true });
+    const again = new Recorder({
+      cameraId: 'cam-01',
+      input: clip,
+      dir,
+      segmentSec: 2,
+      maxBytes: 50e6,
+      maxAgeSec: 3600,
+      loop: true,
+      realtime: true,
+    });
     await again.start();
     const adopted = again.segments();
     await again.stop();
-    expect(adopted.slice(0, segs.length).map((s) => s.file)).toEqual(rec.segments().slice(0, segs.length).map((s) => s.file));
+    expect(adopted.slice(0, segs.length).map((s) => s.file)).toEqual(
+      rec
+        .segments()
+        .slice(0, segs.length)
+        .map((s) => s.file),
+    );
     expect(existsSync(join(dir, 'zzzz-000001.ts'))).toBe(false);
   });
 });

@@ -80,7 +80,11 @@ export function defaultClock(input: string): ClipClock {
 }
 
 /** ffmpeg arguments for one recording run (exported for inspection in tests and logs). */
-export function recorderArgs(opts: RecorderOptions, runId: string, spec: InputSpec = opts.spec ?? parseInput(opts.input, { secretParams: opts.secretParams })): string[] {
+export function recorderArgs(
+  opts: RecorderOptions,
+  runId: string,
+  spec: InputSpec = opts.spec ?? parseInput(opts.input, { secretParams: opts.secretParams }),
+): string[] {
   const live = spec.kind !== 'file';
   const rtsp = isRtsp(spec.kind);
   // The whitelist comes first: the recorder reads the same hostile inputs as the frame source.
@@ -101,7 +105,12 @@ export function recorderArgs(opts: RecorderOptions, runId: string, spec: InputSp
  * the whole output of a standalone recorder run, and as the second output of a frame source's run
  * (one connection to the camera for both recording and analysis).
  */
-export function segmentOutputArgs(opts: Pick<RecorderOptions, 'dir' | 'segmentSec' | 'audio'>, runId: string, listTarget: string, kind: InputSpec['kind']): string[] {
+export function segmentOutputArgs(
+  opts: Pick<RecorderOptions, 'dir' | 'segmentSec' | 'audio'>,
+  runId: string,
+  listTarget: string,
+  kind: InputSpec['kind'],
+): string[] {
   const rtsp = isRtsp(kind);
   const args = ['-map', '0:v:0'];
   if (opts.audio) args.push('-map', '0:a:0?');
@@ -111,15 +120,22 @@ export function segmentOutputArgs(opts: Pick<RecorderOptions, 'dir' | 'segmentSe
   // died at once; such packets take their pts as dts.
   if (rtsp) args.push('-bsf:v', 'setts=dts=if(eq(DTS\\,NOPTS)\\,PTS\\,DTS)');
   args.push(
-    '-f', 'segment',
-    '-segment_time', String(opts.segmentSec ?? 2),
-    '-segment_format', 'mpegts',
-    '-reset_timestamps', '1',
+    '-f',
+    'segment',
+    '-segment_time',
+    String(opts.segmentSec ?? 2),
+    '-segment_format',
+    'mpegts',
+    '-reset_timestamps',
+    '1',
     // Otherwise the muxer shifts all times by the B-frame delay and the list times run ahead of the
     // decoded frame times (and of Frame.streamTime) by that much.
-    '-avoid_negative_ts', 'disabled',
-    '-segment_list', listTarget,
-    '-segment_list_type', 'csv',
+    '-avoid_negative_ts',
+    'disabled',
+    '-segment_list',
+    listTarget,
+    '-segment_list_type',
+    'csv',
     join(opts.dir, `${runId}-%06d.ts`),
   );
   return args;
@@ -158,7 +174,8 @@ const INDEX = 'index.json';
 /** A camera's ring directory under a data directory (the workers' DATA_DIR). */
 export function ringDirOf(dataDir: string, cameraId: string): string {
   // Camera ids allow dots: '.' and '..' would name the rings folder or DATA_DIR itself.
-  if (!cameraId || cameraId === '.' || cameraId === '..' || /[\\/]/.test(cameraId)) throw new Error(`camera id "${cameraId}" cannot name a ring directory`);
+  if (!cameraId || cameraId === '.' || cameraId === '..' || /[\\/]/.test(cameraId))
+    throw new Error(`camera id "${cameraId}" cannot name a ring directory`);
   return join(dataDir, 'rings', cameraId);
 }
 
@@ -180,7 +197,9 @@ export async function readRingIndex(dir: string): Promise<SegmentRecord[]> {
 /** Segments of the ring in `dir` overlapping [from, to] on `clock` (epoch ms for 'wall', seconds for 'stream'), oldest first. */
 export async function ringSegments(dir: string, window: { from: number; to: number; clock: ClipClock }): Promise<SegmentRecord[]> {
   const wall = window.clock === 'wall';
-  return (await readRingIndex(dir)).filter((r) => (wall ? r.endWall > window.from && r.startWall < window.to : r.endTime > window.from && r.startTime < window.to));
+  return (await readRingIndex(dir)).filter((r) =>
+    wall ? r.endWall > window.from && r.startWall < window.to : r.endTime > window.from && r.startTime < window.to,
+  );
 }
 
 export interface RecorderEvents {
@@ -360,10 +379,16 @@ export class Recorder extends EventEmitter<RecorderEvents> {
         }
         if (!endless) {
           this.running = false;
-          this.emit('error', new Error(`recorder ${this.opts.cameraId}: ffmpeg failed on ${this.spec.display} (exit ${code ?? signal}): ${stderr.trim()}`));
+          this.emit(
+            'error',
+            new Error(`recorder ${this.opts.cameraId}: ffmpeg failed on ${this.spec.display} (exit ${code ?? signal}): ${stderr.trim()}`),
+          );
           return;
         }
-        const delayMs = backoffDelay(++this.failedRuns, { initialMs: this.opts.restartMinMs ?? 1000, maxMs: this.opts.restartMaxMs ?? 30_000 });
+        const delayMs = backoffDelay(++this.failedRuns, {
+          initialMs: this.opts.restartMinMs ?? 1000,
+          maxMs: this.opts.restartMaxMs ?? 30_000,
+        });
         this.restarts++;
         this.emit('restart', { code, signal, delayMs, stderr: stderr.trim() });
         this.restartTimer = setTimeout(() => {
@@ -379,9 +404,11 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     let lines = Promise.resolve();
     createInterface({ input: list }).on('line', (line) => {
       const arrived = Date.now();
-      lines = lines.then(() => this.onListLine(line, arrived, offset)).catch((err: Error) => {
-        this.emit('error', err);
-      });
+      lines = lines
+        .then(() => this.onListLine(line, arrived, offset))
+        .catch((err: Error) => {
+          this.emit('error', err);
+        });
     });
     return () => lines;
   }
@@ -428,7 +455,11 @@ export class Recorder extends EventEmitter<RecorderEvents> {
   private async prune(): Promise<void> {
     const recent = this.index.slice(-5);
     const headroomBytes = recent.length ? Math.max(...recent.map((r) => r.bytes)) : 0;
-    const { keep, drop } = planPrune(this.index, { maxBytes: this.opts.maxBytes, maxAgeSec: this.opts.maxAgeSec, headroomBytes }, Date.now());
+    const { keep, drop } = planPrune(
+      this.index,
+      { maxBytes: this.opts.maxBytes, maxAgeSec: this.opts.maxAgeSec, headroomBytes },
+      Date.now(),
+    );
     this.index = keep;
     await this.persist();
     for (const r of drop) await rm(join(this.opts.dir, r.file), { force: true });

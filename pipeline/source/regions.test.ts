@@ -24,18 +24,36 @@ describe('regionGeometry', () => {
     expect(g.strips.map((s) => s.width)).toEqual([416, 416, 128]);
   });
   it('clamps to the frame, orders the corners and refuses an empty region', () => {
-    expect(regionGeometry(640, 360, { x1: 1.2, y1: 0.5, x2: 0.5, y2: -1 }, 960, 416)!.rect).toEqual({ x: 320, y: 0, width: 320, height: 180 });
+    expect(regionGeometry(640, 360, { x1: 1.2, y1: 0.5, x2: 0.5, y2: -1 }, 960, 416)!.rect).toEqual({
+      x: 320,
+      y: 0,
+      width: 320,
+      height: 180,
+    });
     expect(regionGeometry(640, 360, { x1: 0.5, y1: 0.5, x2: 0.5, y2: 0.9 }, 960, 416)).toBeNull();
   });
   it('builds one crop+scale per region and one padded crop per strip', () => {
     const g = regionGeometry(1920, 1080, { x1: 0.65, y1: 0.31, x2: 1, y2: 0.6 }, 960, 416)!;
     expect(regionFilters(g, '[s1]', 'r0_', 416)).toEqual({
-      parts: ['[s1]crop=672:314:1248:334,scale=672:314:flags=bilinear,setsar=1,split=2[r0_s0][r0_s1]', '[r0_s0]crop=416:314:0:0[r0_0]', '[r0_s1]crop=256:314:416:0,pad=416:314:0:0[r0_1]'],
+      parts: [
+        '[s1]crop=672:314:1248:334,scale=672:314:flags=bilinear,setsar=1,split=2[r0_s0][r0_s1]',
+        '[r0_s0]crop=416:314:0:0[r0_0]',
+        '[r0_s1]crop=256:314:416:0,pad=416:314:0:0[r0_1]',
+      ],
       outputs: ['[r0_0]', '[r0_1]'],
     });
   });
   it('reassembles strips into the region image', () => {
-    const g = { rect: { x: 10, y: 20, width: 6, height: 2 }, width: 6, height: 2, scale: 1, strips: [{ x: 0, width: 4 }, { x: 4, width: 2 }] };
+    const g = {
+      rect: { x: 10, y: 20, width: 6, height: 2 },
+      width: 6,
+      height: 2,
+      scale: 1,
+      strips: [
+        { x: 0, width: 4 },
+        { x: 4, width: 2 },
+      ],
+    };
     // Two strips of width 4 stacked: rows of strip 0 (pixels 0..3), then rows of strip 1 (4..5 + 2 pad).
     const px = (v: number) => [v, v, v];
     const data = Buffer.from([...[0, 1, 2, 3, 10, 11, 12, 13].flatMap(px), ...[4, 5, 99, 99, 14, 15, 99, 99].flatMap(px)]);
@@ -50,7 +68,15 @@ describe('frame source regions (real ffmpeg)', () => {
     // vtest.avi is 768x576; the model frame is 320x320 (letterboxed, scale 0.42), the region a
     // 448x230 crop that arrives as two 320-wide strips.
     const req = { x1: 0.25, y1: 0.3, x2: 0.8333, y2: 0.7 };
-    const src = new FrameSource({ input: VTEST, width: 320, height: 320, fps: 1, pixelFormat: 'rgb24', regions: [req], regionMaxSide: 960 });
+    const src = new FrameSource({
+      input: VTEST,
+      width: 320,
+      height: 320,
+      fps: 1,
+      pixelFormat: 'rgb24',
+      regions: [req],
+      regionMaxSide: 960,
+    });
     let frame;
     for await (const f of src.frames()) {
       frame = f;
@@ -61,7 +87,25 @@ describe('frame source regions (real ffmpeg)', () => {
     expect([r.x, r.y, r.width, r.height, r.scale]).toEqual([192, 172, 448, 232, 1]);
     expect(frame!.data.length).toBe(320 * 320 * 3);
     const crop = (x: number, y: number) => {
-      const ref = spawnSync('ffmpeg', ['-v', 'error', '-i', VTEST, '-frames:v', '1', '-vf', `fps=1,crop=448:232:${x}:${y}`, '-pix_fmt', 'rgb24', '-f', 'rawvideo', 'pipe:1'], { maxBuffer: 1 << 24 });
+      const ref = spawnSync(
+        'ffmpeg',
+        [
+          '-v',
+          'error',
+          '-i',
+          VTEST,
+          '-frames:v',
+          '1',
+          '-vf',
+          `fps=1,crop=448:232:${x}:${y}`,
+          '-pix_fmt',
+          'rgb24',
+          '-f',
+          'rawvideo',
+          'pipe:1',
+        ],
+        { maxBuffer: 1 << 24 },
+      );
       expect(ref.status).toBe(0);
       return ref.stdout;
     };

@@ -36,7 +36,13 @@ const evenCeil = (v: number) => 2 * Math.ceil(v / 2);
  * The crop for a normalised region of a srcWidth x srcHeight source, scaled down so its longer
  * side is at most maxSide, cut into strips of stripWidth. Null for a region with no area.
  */
-export function regionGeometry(srcWidth: number, srcHeight: number, req: RegionRequest, maxSide: number, stripWidth: number): RegionGeometry | null {
+export function regionGeometry(
+  srcWidth: number,
+  srcHeight: number,
+  req: RegionRequest,
+  maxSide: number,
+  stripWidth: number,
+): RegionGeometry | null {
   const clamp = (v: number) => Math.min(1, Math.max(0, v));
   const x1 = evenFloor(clamp(Math.min(req.x1, req.x2)) * srcWidth);
   const y1 = evenFloor(clamp(Math.min(req.y1, req.y2)) * srcHeight);
@@ -61,9 +67,16 @@ export function regionRows(g: RegionGeometry): number {
  * filter_complex parts turning input label `input` (the decoded source, after fps selection) into
  * one output label per strip (`${prefix}${k}`), each stripWidth wide.
  */
-export function regionFilters(g: RegionGeometry, input: string, prefix: string, stripWidth: number): { parts: string[]; outputs: string[] } {
+export function regionFilters(
+  g: RegionGeometry,
+  input: string,
+  prefix: string,
+  stripWidth: number,
+): { parts: string[]; outputs: string[] } {
   const n = g.strips.length;
-  const parts = [`${input}crop=${g.rect.width}:${g.rect.height}:${g.rect.x}:${g.rect.y},scale=${g.width}:${g.height}:flags=bilinear,setsar=1${n > 1 ? `,split=${n}${g.strips.map((_, k) => `[${prefix}s${k}]`).join('')}` : `[${prefix}s0]`}`];
+  const parts = [
+    `${input}crop=${g.rect.width}:${g.rect.height}:${g.rect.x}:${g.rect.y},scale=${g.width}:${g.height}:flags=bilinear,setsar=1${n > 1 ? `,split=${n}${g.strips.map((_, k) => `[${prefix}s${k}]`).join('')}` : `[${prefix}s0]`}`,
+  ];
   const outputs: string[] = [];
   g.strips.forEach((s, k) => {
     const pad = s.width < stripWidth ? `,pad=${stripWidth}:${g.height}:0:0` : '';
@@ -82,5 +95,12 @@ export function assembleRegion(data: Buffer, offset: number, g: RegionGeometry, 
       data.copy(out, (y * g.width + s.x) * 3, row, row + s.width * 3);
     }
   }
-  return { x: g.rect.x, y: g.rect.y, width: g.rect.width, height: g.rect.height, scale: g.scale, image: { data: out, width: g.width, height: g.height, pixelFormat } };
+  return {
+    x: g.rect.x,
+    y: g.rect.y,
+    width: g.rect.width,
+    height: g.rect.height,
+    scale: g.scale,
+    image: { data: out, width: g.width, height: g.height, pixelFormat },
+  };
 }

@@ -11,7 +11,12 @@ describe('input classification and protocol whitelist', () => {
     expect(parseInput('rtsps://cam.local/live')).toMatchObject({ kind: 'rtsps', protocols: 'rtsp,rtsps,rtp,udp,tcp,tls' });
     expect(parseInput('http://h/a/index.m3u8')).toMatchObject({ kind: 'hls', protocols: 'http,tcp,crypto,hls' });
     expect(parseInput('https://h/a/index.M3U8?token=1')).toMatchObject({ kind: 'hls', protocols: 'https,http,tls,tcp,crypto,hls' });
-    expect(parseInput('/data/clip.mp4')).toMatchObject({ kind: 'file', ffmpegInput: 'file:/data/clip.mp4', protocols: 'file', live: false });
+    expect(parseInput('/data/clip.mp4')).toMatchObject({
+      kind: 'file',
+      ffmpegInput: 'file:/data/clip.mp4',
+      protocols: 'file',
+      live: false,
+    });
   });
   it('no whitelist for a network input contains file', () => {
     for (const u of ['rtsp://a/b', 'rtsps://a/b', 'http://a/b.m3u8', 'https://a/b.m3u8']) {
@@ -39,7 +44,18 @@ describe('input classification and protocol whitelist', () => {
 describe('letterbox', () => {
   it('fits 768x576 into 416x416 top-left like the model expects', () => {
     const lb = computeLetterbox(768, 576, 416, 416);
-    expect(lb).toEqual({ scale: 416 / 768, scaleX: 416 / 768, scaleY: 416 / 768, mode: 'letterbox', srcWidth: 768, srcHeight: 576, scaledWidth: 416, scaledHeight: 312, dstWidth: 416, dstHeight: 416 });
+    expect(lb).toEqual({
+      scale: 416 / 768,
+      scaleX: 416 / 768,
+      scaleY: 416 / 768,
+      mode: 'letterbox',
+      srcWidth: 768,
+      srcHeight: 576,
+      scaledWidth: 416,
+      scaledHeight: 312,
+      dstWidth: 416,
+      dstHeight: 416,
+    });
     expect(letterboxFilter(lb, 114)).toBe('scale=416:312:flags=bilinear,setsar=1,pad=416:416:0:0:color=0x727272');
   });
   it('handles portrait sources', () => {
@@ -48,22 +64,46 @@ describe('letterbox', () => {
   });
   it('stretches each axis independently for models trained without aspect keeping', () => {
     const lb = computeLetterbox(1920, 1080, 416, 416, 'stretch');
-    expect(lb).toEqual({ scale: 416 / 1920, scaleX: 416 / 1920, scaleY: 416 / 1080, mode: 'stretch', srcWidth: 1920, srcHeight: 1080, scaledWidth: 416, scaledHeight: 416, dstWidth: 416, dstHeight: 416 });
+    expect(lb).toEqual({
+      scale: 416 / 1920,
+      scaleX: 416 / 1920,
+      scaleY: 416 / 1080,
+      mode: 'stretch',
+      srcWidth: 1920,
+      srcHeight: 1080,
+      scaledWidth: 416,
+      scaledHeight: 416,
+      dstWidth: 416,
+      dstHeight: 416,
+    });
     expect(axisScales(lb)).toEqual({ sx: 416 / 1920, sy: 416 / 1080 });
     expect(letterboxFilter(lb, 114)).toBe('scale=416:416:flags=bilinear,setsar=1');
     // A hand-built letterbox without per-axis fields still maps with its uniform scale.
-    expect(axisScales({ scale: 0.5, srcWidth: 2, srcHeight: 2, scaledWidth: 1, scaledHeight: 1, dstWidth: 1, dstHeight: 1 })).toEqual({ sx: 0.5, sy: 0.5 });
+    expect(axisScales({ scale: 0.5, srcWidth: 2, srcHeight: 2, scaledWidth: 1, scaledHeight: 1, dstWidth: 1, dstHeight: 1 })).toEqual({
+      sx: 0.5,
+      sy: 0.5,
+    });
   });
 });
 
 describe('ffmpeg arguments', () => {
   const lb = computeLetterbox(768, 576, 416, 416);
-  const o = { fps: 2, keyframesOnly: false, padValue: 114, pixelFormat: 'bgr24' as const, rtspTransport: 'tcp' as const, realtime: false, stallTimeoutSec: 10 };
+  const o = {
+    fps: 2,
+    keyframesOnly: false,
+    padValue: 114,
+    pixelFormat: 'bgr24' as const,
+    rtspTransport: 'tcp' as const,
+    realtime: false,
+    stallTimeoutSec: 10,
+  };
   it('puts the whitelist before the input and resizes in ffmpeg', () => {
     const args = buildFfmpegArgs(parseInput('rtsp://cam/x'), lb, o);
     expect(args.indexOf('-protocol_whitelist')).toBeLessThan(args.indexOf('-i'));
     expect(args).toContain('-rtsp_transport');
-    expect(args[args.indexOf('-vf') + 1]).toBe('fps=2,showinfo=checksum=0,scale=416:312:flags=bilinear,setsar=1,pad=416:416:0:0:color=0x727272,format=bgr24');
+    expect(args[args.indexOf('-vf') + 1]).toBe(
+      'fps=2,showinfo=checksum=0,scale=416:312:flags=bilinear,setsar=1,pad=416:416:0:0:color=0x727272,format=bgr24',
+    );
     expect(args.slice(-5)).toEqual(['-pix_fmt', 'bgr24', '-f', 'rawvideo', 'pipe:1']);
   });
   it('forces the HLS demuxer for playlists and uses skip_frame for keyframe mode', () => {

@@ -17,7 +17,14 @@ describe('assign', () => {
       2,
       0.7,
     );
-    expect(r).toEqual({ matches: [[0, 1], [1, 0]], unmatchedRows: [], unmatchedCols: [] });
+    expect(r).toEqual({
+      matches: [
+        [0, 1],
+        [1, 0],
+      ],
+      unmatchedRows: [],
+      unmatchedCols: [],
+    });
   });
 
   it('prefers one good pair over two poor ones (cost limit, not maximum cardinality)', () => {

@@ -159,7 +159,14 @@ describe('ByteTracker association', () => {
 describe('ByteTracker label families', () => {
   it('keeps one track through bicycle/motorcycle flips and labels it by summed score', () => {
     // Measured on a small motorbike in front of clutter: YOLOX-nano alternates between the two.
-    const seq: Array<[string, number]> = [['motorcycle', 0.5], ['bicycle', 0.77], ['motorcycle', 0.6], ['motorcycle', 0.55], ['bicycle', 0.7], ['motorcycle', 0.6]];
+    const seq: Array<[string, number]> = [
+      ['motorcycle', 0.5],
+      ['bicycle', 0.77],
+      ['motorcycle', 0.6],
+      ['motorcycle', 0.55],
+      ['bicycle', 0.7],
+      ['motorcycle', 0.6],
+    ];
     const tr = new ByteTracker();
     const labels: string[] = [];
     let tracks: Track[] = [];
@@ -186,7 +193,15 @@ describe('ByteTracker label families', () => {
     let out: Track[] = [];
     for (let k = 0; k < 4; k++) out = strict.update([det(b, 0.8, k % 2 ? 'motorcycle' : 'bicycle')], k / 2);
     expect(out.map((t) => [t.id, t.label, t.state])).toEqual([[4, 'motorcycle', 'tentative']]);
-    expect(() => new ByteTracker({ labelFamilies: [['car', 'truck'], ['truck', 'bus']] })).toThrow(/labelFamilies names "truck" in more than one family/);
+    expect(
+      () =>
+        new ByteTracker({
+          labelFamilies: [
+            ['car', 'truck'],
+            ['truck', 'bus'],
+          ],
+        }),
+    ).toThrow(/labelFamilies names "truck" in more than one family/);
   });
 
   it('votedLabel sums scores per label; ties go to the most recent', () => {

@@ -93,7 +93,10 @@ export function stationaryShift(samples: readonly BoxSample[]): number {
   const extent = (vals: number[]) => (vals.length < 2 ? 0 : Math.max(...vals) - Math.min(...vals));
   const axis = (lo: 'x1' | 'y1', hi: 'x2' | 'y2', cutLo: 'left' | 'top', cutHi: 'right' | 'bottom') => {
     if (!samples.some((s) => s.cut[cutLo] || s.cut[cutHi])) return extent(samples.map((s) => (s.box[lo] + s.box[hi]) / 2));
-    return Math.max(extent(samples.filter((s) => !s.cut[cutLo]).map((s) => s.box[lo])), extent(samples.filter((s) => !s.cut[cutHi]).map((s) => s.box[hi])));
+    return Math.max(
+      extent(samples.filter((s) => !s.cut[cutLo]).map((s) => s.box[lo])),
+      extent(samples.filter((s) => !s.cut[cutHi]).map((s) => s.box[hi])),
+    );
   };
   const dx = axis('x1', 'x2', 'left', 'right');
   const dy = axis('y1', 'y2', 'top', 'bottom');
@@ -279,7 +282,10 @@ export class ByteTracker {
     const { width: w, height: h } = this.frame;
     const mx = this.opts.borderMargin * w;
     const my = this.opts.borderMargin * h;
-    const cut = w > 0 ? { left: b.x1 <= mx, right: b.x2 >= w - mx, top: b.y1 <= my, bottom: b.y2 >= h - my } : { left: false, right: false, top: false, bottom: false };
+    const cut =
+      w > 0
+        ? { left: b.x1 <= mx, right: b.x2 >= w - mx, top: b.y1 <= my, bottom: b.y2 >= h - my }
+        : { left: false, right: false, top: false, bottom: false };
     t.samples.push({ t: time, box: { ...b }, cut });
     const from = time - this.opts.stationaryWindowSec;
     // Keep one sample at or before the window start so "observed for the whole window" is testable.
@@ -335,12 +341,17 @@ function validateOptions(o: TrackerOptions): void {
   for (const k of ['matchIou', 'lowMatchIou'] as const) if (!(o[k] > 0 && o[k] <= 1)) fail(k, 'must be within (0, 1]', o[k]);
   if (o.lowScore > o.highScore) fail('lowScore', `must not exceed highScore (${o.highScore})`, o.lowScore);
   if (o.newTrackScore < o.highScore) fail('newTrackScore', `must be at least highScore (${o.highScore})`, o.newTrackScore);
-  for (const k of ['minHits', 'scoreHistory'] as const) if (!(Number.isInteger(o[k]) && o[k] >= 1)) fail(k, 'must be an integer >= 1', o[k]);
-  if (!(o.lostTimeoutSec >= 0 && Number.isFinite(o.lostTimeoutSec))) fail('lostTimeoutSec', 'must be a finite number >= 0', o.lostTimeoutSec);
-  if (!(o.stationaryWindowSec > 0 && Number.isFinite(o.stationaryWindowSec))) fail('stationaryWindowSec', 'must be a finite number > 0', o.stationaryWindowSec);
+  for (const k of ['minHits', 'scoreHistory'] as const)
+    if (!(Number.isInteger(o[k]) && o[k] >= 1)) fail(k, 'must be an integer >= 1', o[k]);
+  if (!(o.lostTimeoutSec >= 0 && Number.isFinite(o.lostTimeoutSec)))
+    fail('lostTimeoutSec', 'must be a finite number >= 0', o.lostTimeoutSec);
+  if (!(o.stationaryWindowSec > 0 && Number.isFinite(o.stationaryWindowSec)))
+    fail('stationaryWindowSec', 'must be a finite number > 0', o.stationaryWindowSec);
   const k = o.kalman;
-  if (!(k && k.measurement > 0 && k.acceleration >= 0 && k.initialVelocity > 0)) fail('kalman', 'needs measurement > 0, acceleration >= 0, initialVelocity > 0', k);
-  if (!Array.isArray(o.labelFamilies) || o.labelFamilies.some((f) => !Array.isArray(f) || f.some((l) => typeof l !== 'string'))) fail('labelFamilies', 'must be a list of label lists', o.labelFamilies);
+  if (!(k && k.measurement > 0 && k.acceleration >= 0 && k.initialVelocity > 0))
+    fail('kalman', 'needs measurement > 0, acceleration >= 0, initialVelocity > 0', k);
+  if (!Array.isArray(o.labelFamilies) || o.labelFamilies.some((f) => !Array.isArray(f) || f.some((l) => typeof l !== 'string')))
+    fail('labelFamilies', 'must be a list of label lists', o.labelFamilies);
   const seen = new Set<string>();
   for (const l of o.labelFamilies.flat()) {
     if (seen.has(l)) fail('labelFamilies', `names "${l}" in more than one family`, o.labelFamilies);

@@ -30,7 +30,11 @@ export class TrackingStage {
 
   /** A camera's tuning and label families, then any caller override (live analysis, replays and sweep re-runs alike). */
   static forCamera(analysis: TrackingConfig, override: Partial<TrackerOptions> = {}): TrackingStage {
-    return new TrackingStage({ ...analysis.tracker, ...(analysis.labelFamilies ? { labelFamilies: analysis.labelFamilies } : {}), ...override });
+    return new TrackingStage({
+      ...analysis.tracker,
+      ...(analysis.labelFamilies ? { labelFamilies: analysis.labelFamilies } : {}),
+      ...override,
+    });
   }
 
   /** Every track held after this frame (tentative, confirmed and lost), sorted by id. */

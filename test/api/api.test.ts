@@ -71,7 +71,12 @@ const DESIGN: Record<string, string> = {
 
 describe('auth matrix (every route in the registry × every role)', () => {
   it('the registry matches the designed access table', () => {
-    const actual = Object.fromEntries(h.app.routes.map((r) => [`${r.method.toUpperCase()} ${r.path}`, r.access === 'public' ? 'public' : r.access.map((x: string) => x[0]).join('')]));
+    const actual = Object.fromEntries(
+      h.app.routes.map((r) => [
+        `${r.method.toUpperCase()} ${r.path}`,
+        r.access === 'public' ? 'public' : r.access.map((x: string) => x[0]).join(''),
+      ]),
+    );
     expect(actual).toEqual(DESIGN);
   });
 
@@ -119,9 +124,14 @@ describe('auth matrix (every route in the registry × every role)', () => {
   });
 
   it('stores only hashes of keys; a revoked key stops working', async () => {
-    const dump = JSON.stringify(await h.redis.hgetall(`${PREFIX}:apikeys:records`)) + JSON.stringify(await h.redis.hgetall(`${PREFIX}:apikeys:by-hash`));
+    const dump =
+      JSON.stringify(await h.redis.hgetall(`${PREFIX}:apikeys:records`)) +
+      JSON.stringify(await h.redis.hgetall(`${PREFIX}:apikeys:by-hash`));
     for (const k of Object.values(h.keys)) expect(dump).not.toContain(k);
-    const created = await request(h.app).post('/v1/keys').set('Authorization', `Bearer ${h.keys.admin}`).send({ name: 'temp', role: 'platform' });
+    const created = await request(h.app)
+      .post('/v1/keys')
+      .set('Authorization', `Bearer ${h.keys.admin}`)
+      .send({ name: 'temp', role: 'platform' });
     expect(created.status).toBe(201);
     expect(created.body.key).toMatch(/^cwk_/);
     expect((await request(h.app).get('/v1/cases').set('Authorization', `Bearer ${created.body.key}`)).status).toBe(200);
@@ -153,7 +163,9 @@ describe('OpenAPI document', () => {
     }
     expect(documented).toBe(h.app.routes.length);
     // The body schemas come from the same zod schemas the server validates with.
-    const zones = doc.paths['/v1/cameras/{id}/zones']!.put as unknown as { requestBody: { content: Record<string, { schema: { properties: Record<string, unknown> } }> } };
+    const zones = doc.paths['/v1/cameras/{id}/zones']!.put as unknown as {
+      requestBody: { content: Record<string, { schema: { properties: Record<string, unknown> } }> };
+    };
     expect(JSON.stringify(zones.requestBody.content['application/json']!.schema)).toContain('crowd_area');
     const sanity = await request(h.app).get('/v1/definitely-not-a-route').set('Authorization', `Bearer ${h.keys.admin}`);
     expect(sanity.status).toBe(404);
@@ -172,29 +184,78 @@ describe('cameras, zones and classes', () => {
     const created = await request(h.app)
       .post('/v1/cameras')
       .set(auth('operator'))
-      .send({ id: 'cam-a', name: 'Main St', url: `rtsp://admin:${secret}@10.0.0.5:554/stream1`, config: { zones: [{ id: 'lane', type: 'no_parking', polygon: [[0.1, 0.5], [0.9, 0.5], [0.9, 0.95], [0.1, 0.95]] }] } });
+      .send({
+        id: 'cam-a',
+        name: 'Main St',
+        url: `rtsp://admin:${secret}@10.0.0.5:554/stream1`,
+        config: {
+          zones: [
+            {
+              id: 'lane',
+              type: 'no_parking',
+              polygon: [
+                [0.1, 0.5],
+                [0.9, 0.5],
+                [0.9, 0.95],
+                [0.1, 0.95],
+              ],
+            },
+          ],
+        },
+      });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     expect(created.body.url).toBe('rtsp://***:***@10.0.0.5:554/stream1');
     expect(created.body.live.state).toBe('unknown');
     // Stored with the credentials (the worker needs them)…
     expect((await h.deps.cameras.get('cam-a'))!.url).toContain(secret);
     // …but no response ever carries them.
-    for (const [m, p] of [['get', '/v1/cameras'], ['get', '/v1/cameras/cam-a']] as const) {
+    for (const [m, p] of [
+      ['get', '/v1/cameras'],
+      ['get', '/v1/cameras/cam-a'],
+    ] as const) {
       const res = await request(h.app)[m](p).set(auth('platform'));
       expect(res.status).toBe(200);
       expect(JSON.stringify(res.body)).not.toContain(secret);
     }
     await h.deps.health.setState('cam-a', 'online', { workerId: 'w1' });
-    expect((await request(h.app).get('/v1/cameras/cam-a').set(auth('platform'))).body.live).toMatchObject({ state: 'online', workerId: 'w1' });
+    expect((await request(h.app).get('/v1/cameras/cam-a').set(auth('platform'))).body.live).toMatchObject({
+      state: 'online',
+      workerId: 'w1',
+    });
 
     const v1 = created.body.version as number;
     const zones = await request(h.app)
       .put('/v1/cameras/cam-a/zones')
       .set(auth('operator'))
-      .send({ zones: [{ id: 'lane', type: 'no_parking', polygon: [[0.1, 0.5], [0.9, 0.5], [0.9, 0.95], [0.1, 0.95]] }, { id: 'stall', type: 'no_vending', polygon: [[0, 0], [0.3, 0], [0.3, 0.3]] }] });
+      .send({
+        zones: [
+          {
+            id: 'lane',
+            type: 'no_parking',
+            polygon: [
+              [0.1, 0.5],
+              [0.9, 0.5],
+              [0.9, 0.95],
+              [0.1, 0.95],
+            ],
+          },
+          {
+            id: 'stall',
+            type: 'no_vending',
+            polygon: [
+              [0, 0],
+              [0.3, 0],
+              [0.3, 0.3],
+            ],
+          },
+        ],
+      });
     expect(zones.status, JSON.stringify(zones.body)).toBe(200);
     expect(zones.body.version).toBe(v1 + 1);
-    const override = await request(h.app).put('/v1/cameras/cam-a/classes/street_vending').set(auth('admin')).send({ minDwellSec: 90, schedule: { mode: 'exempt', windows: [{ start: '18:00', end: '23:00' }] } });
+    const override = await request(h.app)
+      .put('/v1/cameras/cam-a/classes/street_vending')
+      .set(auth('admin'))
+      .send({ minDwellSec: 90, schedule: { mode: 'exempt', windows: [{ start: '18:00', end: '23:00' }] } });
     expect(override.status, JSON.stringify(override.body)).toBe(200);
     expect(override.body.version).toBe(v1 + 2);
     expect(override.body.status).toMatchObject({ id: 'street_vending', active: true, zoneIds: ['stall'], thresholds: { minDwellSec: 90 } });
@@ -222,9 +283,19 @@ describe('cameras, zones and classes', () => {
 
     const models = await request(h.app).get('/v1/models').set(auth('tester'));
     expect(models.body.models.map((m: { name: string }) => m.name)).toEqual(['picodet_s_320_coco', 'picodet_s_416_coco', 'yolox_nano']);
-    expect(models.body.models[2]).toMatchObject({ name: 'yolox_nano', sha256: expect.stringMatching(/^[0-9a-f]{64}$/), weights: { ok: true } });
+    expect(models.body.models[2]).toMatchObject({
+      name: 'yolox_nano',
+      sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+      weights: { ok: true },
+    });
     // No official download for the PicoDet exports: url is null, weights come from MODEL_DIR.
-    expect(models.body.models[0]).toMatchObject({ name: 'picodet_s_320_coco', url: null, input: { width: 320, height: 320, resize: 'stretch' }, decoder: 'picodet', weights: { ok: true } });
+    expect(models.body.models[0]).toMatchObject({
+      name: 'picodet_s_320_coco',
+      url: null,
+      input: { width: 320, height: 320, resize: 'stretch' },
+      decoder: 'picodet',
+      weights: { ok: true },
+    });
 
     expect((await request(h.app).delete('/v1/cameras/cam-a').set(auth('operator'))).status).toBe(403);
     expect((await request(h.app).delete('/v1/cameras/cam-a').set(auth('admin'))).status).toBe(204);
@@ -235,16 +306,52 @@ describe('cameras, zones and classes', () => {
 describe('concurrent edits of one camera', () => {
   it('keeps both of two simultaneous edits (zones and class overrides), and If-Match refuses a stale write', async () => {
     const op = { Authorization: `Bearer ${h.keys.operator}` };
-    const lane = { id: 'lane', type: 'no_parking', polygon: [[0.1, 0.5], [0.9, 0.5], [0.9, 0.95], [0.1, 0.95]] };
-    const created = await request(h.app).post('/v1/cameras').set(op).send({ id: 'cam-race', url: 'rtsp://10.0.0.9/s', config: { zones: [lane] } });
+    const lane = {
+      id: 'lane',
+      type: 'no_parking',
+      polygon: [
+        [0.1, 0.5],
+        [0.9, 0.5],
+        [0.9, 0.95],
+        [0.1, 0.95],
+      ],
+    };
+    const created = await request(h.app)
+      .post('/v1/cameras')
+      .set(op)
+      .send({ id: 'cam-race', url: 'rtsp://10.0.0.9/s', config: { zones: [lane] } });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     // Eight operators change eight different things at the same moment: a zone list and seven
     // class overrides. Each request reads, edits and writes the config; none may be lost.
-    const classes = ['street_vending', 'illegal_parking', 'road_obstruction', 'crowd_gathering', 'fire_lane_blocked', 'overflowing_bin', 'road_spillage'];
-    const stall = { id: 'stall', type: 'no_vending', polygon: [[0, 0], [0.3, 0], [0.3, 0.3]] };
+    const classes = [
+      'street_vending',
+      'illegal_parking',
+      'road_obstruction',
+      'crowd_gathering',
+      'fire_lane_blocked',
+      'overflowing_bin',
+      'road_spillage',
+    ];
+    const stall = {
+      id: 'stall',
+      type: 'no_vending',
+      polygon: [
+        [0, 0],
+        [0.3, 0],
+        [0.3, 0.3],
+      ],
+    };
     const res = await Promise.all([
-      request(h.app).put('/v1/cameras/cam-race/zones').set(op).send({ zones: [lane, stall] }),
-      ...classes.map((c, i) => request(h.app).put(`/v1/cameras/cam-race/classes/${c}`).set(op).send({ minDwellSec: 60 + i })),
+      request(h.app)
+        .put('/v1/cameras/cam-race/zones')
+        .set(op)
+        .send({ zones: [lane, stall] }),
+      ...classes.map((c, i) =>
+        request(h.app)
+          .put(`/v1/cameras/cam-race/classes/${c}`)
+          .set(op)
+          .send({ minDwellSec: 60 + i }),
+      ),
     ]);
     expect(res.map((r) => r.status)).toEqual(new Array(8).fill(200));
     const stored = (await h.deps.cameras.get('cam-race'))!;
@@ -253,12 +360,20 @@ describe('concurrent edits of one camera', () => {
     expect(classes.map((c) => stored.config.classes[c]?.minDwellSec)).toEqual(classes.map((_, i) => 60 + i));
 
     // A client that read an older version gets 412 and nothing changes.
-    const stale = await request(h.app).put('/v1/cameras/cam-race/zones').set(op).set('If-Match', `"${created.body.version}"`).send({ zones: [lane] });
+    const stale = await request(h.app)
+      .put('/v1/cameras/cam-race/zones')
+      .set(op)
+      .set('If-Match', `"${created.body.version}"`)
+      .send({ zones: [lane] });
     expect(stale.status).toBe(412);
     expect(stale.body.error).toMatchObject({ code: 'VERSION_CONFLICT' });
     expect(stale.body.error.message).toContain(`version ${stored.version}, not ${created.body.version}`);
     expect((await h.deps.cameras.get('cam-race'))!.config.zones).toHaveLength(2);
-    const fresh = await request(h.app).put('/v1/cameras/cam-race/zones').set(op).set('If-Match', `"${stored.version}"`).send({ zones: [lane] });
+    const fresh = await request(h.app)
+      .put('/v1/cameras/cam-race/zones')
+      .set(op)
+      .set('If-Match', `"${stored.version}"`)
+      .send({ zones: [lane] });
     expect(fresh.status).toBe(200);
     expect(fresh.body.version).toBe(stored.version + 1);
     const bad = await request(h.app).patch('/v1/cameras/cam-race').set(op).set('If-Match', 'yesterday').send({ name: 'x' });
@@ -270,7 +385,21 @@ describe('concurrent edits of one camera', () => {
 
 describe('cases, statistics and metrics', () => {
   const auth = (role: Role) => ({ Authorization: `Bearer ${h.keys[role]}` });
-  const reason = (classId: string, zoneId: string) => ({ classId, zoneId, zoneType: 'no_parking', subject: 't1', trackIds: [1], dwellSec: 200, hits: 12, window: 20, medianScore: 0.8, thresholds: {}, firstSeen: 0, lastSeen: 200, frameTimes: [] });
+  const reason = (classId: string, zoneId: string) => ({
+    classId,
+    zoneId,
+    zoneType: 'no_parking',
+    subject: 't1',
+    trackIds: [1],
+    dwellSec: 200,
+    hits: 12,
+    window: 20,
+    medianScore: 0.8,
+    thresholds: {},
+    firstSeen: 0,
+    lastSeen: 200,
+    frameTimes: [],
+  });
 
   it('filters and pages cases, applies platform status updates with the life cycle, counts hot spots', async () => {
     const base = Date.UTC(2025, 0, 6, 2, 0, 0); // 10:00 in Asia/Shanghai
@@ -278,16 +407,34 @@ describe('cases, statistics and metrics', () => {
     for (let i = 0; i < 5; i++) {
       const classId = i < 3 ? 'illegal_parking' : 'street_vending';
       const zoneId = i < 3 ? 'lane' : 'stall';
-      const { case: c } = await h.deps.cases.create({ idempotencyKey: `ep-${i}`, cameraId: i === 4 ? 'cam-b' : 'cam-x', classId, zoneId, zoneType: 'no_parking', firstSeenAt: base + i * 3_600_000, lastSeenAt: base + i * 3_600_000, boxes: [{ x1: i * 100, y1: 0, x2: i * 100 + 50, y2: 50 }], reason: reason(classId, zoneId), mergeWindowMs: 0, now: base + i * 60_000 });
+      const { case: c } = await h.deps.cases.create({
+        idempotencyKey: `ep-${i}`,
+        cameraId: i === 4 ? 'cam-b' : 'cam-x',
+        classId,
+        zoneId,
+        zoneType: 'no_parking',
+        firstSeenAt: base + i * 3_600_000,
+        lastSeenAt: base + i * 3_600_000,
+        boxes: [{ x1: i * 100, y1: 0, x2: i * 100 + 50, y2: 50 }],
+        reason: reason(classId, zoneId),
+        mergeWindowMs: 0,
+        now: base + i * 60_000,
+      });
       ids.push(c.id);
     }
     const p1 = await request(h.app).get('/v1/cases').query({ classId: 'illegal_parking', limit: 2 }).set(auth('platform'));
     expect(p1.status).toBe(200);
     expect(p1.body.items.map((c: { id: string }) => c.id)).toEqual([ids[2], ids[1]]);
-    const p2 = await request(h.app).get('/v1/cases').query({ classId: 'illegal_parking', limit: 2, cursor: p1.body.nextCursor }).set(auth('platform'));
+    const p2 = await request(h.app)
+      .get('/v1/cases')
+      .query({ classId: 'illegal_parking', limit: 2, cursor: p1.body.nextCursor })
+      .set(auth('platform'));
     expect(p2.body.items.map((c: { id: string }) => c.id)).toEqual([ids[0]]);
     expect(p2.body.nextCursor).toBeNull();
-    const ranged = await request(h.app).get('/v1/cases').query({ from: new Date(base + 60_000).toISOString(), to: String(base + 3 * 60_000), cameraId: 'cam-x' }).set(auth('operator'));
+    const ranged = await request(h.app)
+      .get('/v1/cases')
+      .query({ from: new Date(base + 60_000).toISOString(), to: String(base + 3 * 60_000), cameraId: 'cam-x' })
+      .set(auth('operator'));
     expect(ranged.body.items.map((c: { id: string }) => c.id)).toEqual([ids[3], ids[2], ids[1]]);
     expect((await request(h.app).get('/v1/cases').query({ zoneId: 'stall', state: 'new' }).set(auth('admin'))).body.items).toHaveLength(2);
 
@@ -298,12 +445,21 @@ describe('cases, statistics and metrics', () => {
     const bad = await request(h.app).post(`/v1/cases/${ids[0]}/status`).set(auth('platform')).send({ state: 'closed' });
     expect(bad.status).toBe(409);
     expect(bad.body.error.code).toBe('INVALID_TRANSITION');
-    const rej = await request(h.app).post(`/v1/cases/${ids[1]}/status`).set(auth('platform')).send({ state: 'rejected', reason: 'delivery van, loading permit' });
+    const rej = await request(h.app)
+      .post(`/v1/cases/${ids[1]}/status`)
+      .set(auth('platform'))
+      .send({ state: 'rejected', reason: 'delivery van, loading permit' });
     expect(rej.body.state).toBe('rejected');
-    expect((await request(h.app).get('/v1/cases').query({ state: 'rejected,dispatched' }).set(auth('platform'))).body.items).toHaveLength(2);
+    expect((await request(h.app).get('/v1/cases').query({ state: 'rejected,dispatched' }).set(auth('platform'))).body.items).toHaveLength(
+      2,
+    );
 
     await h.deps.evidence.put(`cam-x/2025-01-06/${ids[2]}/snapshot.jpg`, Buffer.from('jpeg-bytes'), { contentType: 'image/jpeg' });
-    const ref = { store: 'fs' as const, key: `cam-x/2025-01-06/${ids[2]}/snapshot.jpg`, file: { name: 'snapshot.jpg', kind: 'snapshot' as const, contentType: 'image/jpeg', bytes: 10, sha256: 'x' } };
+    const ref = {
+      store: 'fs' as const,
+      key: `cam-x/2025-01-06/${ids[2]}/snapshot.jpg`,
+      file: { name: 'snapshot.jpg', kind: 'snapshot' as const, contentType: 'image/jpeg', bytes: 10, sha256: 'x' },
+    };
     await h.deps.cases.addEvidence(ids[2]!, [ref]);
     // Evidence links are minted on demand, signed and short-lived; the filesystem store is served
     // through the API, never as a file:// path.
@@ -325,46 +481,89 @@ describe('cases, statistics and metrics', () => {
     expect(late.body.error.code).toBe('LINK_EXPIRED');
 
     // Export: CSV and GeoJSON with the camera's configured location.
-    await h.deps.cameras.create({ id: 'cam-x', url: 'rtsp://127.0.0.1:8554/x', config: { camera: { id: 'cam-x', location: { lat: 24.781, lon: 118.552, address: '晋江 世纪大道' } } } });
-    const csv = await request(h.app).get('/v1/cases/export').query({ format: 'csv', classId: 'street_vending' }).set(auth('platform')).buffer(true);
+    await h.deps.cameras.create({
+      id: 'cam-x',
+      url: 'rtsp://127.0.0.1:8554/x',
+      config: { camera: { id: 'cam-x', location: { lat: 24.781, lon: 118.552, address: '晋江 世纪大道' } } },
+    });
+    const csv = await request(h.app)
+      .get('/v1/cases/export')
+      .query({ format: 'csv', classId: 'street_vending' })
+      .set(auth('platform'))
+      .buffer(true);
     expect(csv.status).toBe(200);
-    const lines = csv.text.replace(/^\uFEFF/, '').trim().split('\r\n');
+    const lines = csv.text
+      .replace(/^\uFEFF/, '')
+      .trim()
+      .split('\r\n');
     expect(lines[0]!.split(',').slice(0, 4)).toEqual(['id', 'createdAt', 'state', 'classId']);
     expect(lines).toHaveLength(3);
-    const geo = await request(h.app).get('/v1/cases/export').query({ format: 'geojson' }).set(auth('platform')).buffer(true).parse((res, cb) => {
-      let s = '';
-      res.on('data', (d: Buffer) => (s += d.toString()));
-      res.on('end', () => cb(null, s));
-    });
-    const fc = JSON.parse(geo.body as string) as { type: string; features: { type: string; id: string; geometry: unknown; properties: { classId: string } }[] };
+    const geo = await request(h.app)
+      .get('/v1/cases/export')
+      .query({ format: 'geojson' })
+      .set(auth('platform'))
+      .buffer(true)
+      .parse((res, cb) => {
+        let s = '';
+        res.on('data', (d: Buffer) => (s += d.toString()));
+        res.on('end', () => cb(null, s));
+      });
+    const fc = JSON.parse(geo.body as string) as {
+      type: string;
+      features: { type: string; id: string; geometry: unknown; properties: { classId: string } }[];
+    };
     expect(fc.type).toBe('FeatureCollection');
     expect(fc.features).toHaveLength(5);
-    expect(fc.features.every((f) => f.type === 'Feature' && (f.geometry === null || (f.geometry as { type: string }).type === 'Point'))).toBe(true);
+    expect(
+      fc.features.every((f) => f.type === 'Feature' && (f.geometry === null || (f.geometry as { type: string }).type === 'Point')),
+    ).toBe(true);
     expect(fc.features.find((f) => f.id === ids[0])!.geometry).toEqual({ type: 'Point', coordinates: [118.552, 24.781] });
     expect(fc.features.find((f) => f.id === ids[4])!.geometry).toBeNull();
     const hot = await request(h.app).get('/v1/stats/hotspots').query({ top: 1 }).set(auth('platform'));
     expect(hot.body.items[0]).toMatchObject({ cameraId: 'cam-x', zoneId: 'lane', count: 3 });
 
-    const stats = await request(h.app).get('/v1/stats').query({ from: String(base - 1), top: 2 }).set(auth('platform'));
+    const stats = await request(h.app)
+      .get('/v1/stats')
+      .query({ from: String(base - 1), top: 2 })
+      .set(auth('platform'));
     expect(stats.status).toBe(200);
     expect(stats.body.total).toBe(5);
     expect(stats.body.byClass).toEqual({ illegal_parking: 3, street_vending: 2 });
-    expect(stats.body.hotSpots).toEqual([{ cameraId: 'cam-x', zoneId: 'lane', count: 3 }, { cameraId: 'cam-b', zoneId: 'stall', count: 1 }]);
+    expect(stats.body.hotSpots).toEqual([
+      { cameraId: 'cam-x', zoneId: 'lane', count: 3 },
+      { cameraId: 'cam-b', zoneId: 'stall', count: 1 },
+    ]);
     // firstSeenAt 10:00, 11:00, … Asia/Shanghai
     expect(stats.body.byHour.slice(10, 15)).toEqual([1, 1, 1, 1, 1]);
   });
 
   it('lists dead letters and redelivers one', async () => {
     const key = 'case.created:case_dead1';
-    await h.redis.hset(`${PREFIX}:delivery:${key}`, { body: '{"id":"x"}', type: 'case.created', status: 'dead', attempts: '8', createdAt: String(Date.now()), redeliveries: '0', lastError: 'HTTP 500' });
+    await h.redis.hset(`${PREFIX}:delivery:${key}`, {
+      body: '{"id":"x"}',
+      type: 'case.created',
+      status: 'dead',
+      attempts: '8',
+      createdAt: String(Date.now()),
+      redeliveries: '0',
+      lastError: 'HTTP 500',
+    });
     await h.redis.lpush(`${PREFIX}:deliveries:dead`, key);
     const list = await request(h.app).get('/v1/deliveries/dead-letters').set(auth('operator'));
     expect(list.body.items.map((d: { idempotencyKey: string }) => d.idempotencyKey)).toEqual([key]);
-    const re = await request(h.app).post(`/v1/deliveries/${encodeURIComponent(key)}/redeliver`).set(auth('admin'));
+    const re = await request(h.app)
+      .post(`/v1/deliveries/${encodeURIComponent(key)}/redeliver`)
+      .set(auth('admin'));
     expect(re.status, JSON.stringify(re.body)).toBe(200);
     expect(re.body).toMatchObject({ status: 'pending', redeliveries: 1 });
     expect((await request(h.app).get('/v1/deliveries/dead-letters').set(auth('operator'))).body.items).toEqual([]);
-    expect((await request(h.app).post(`/v1/deliveries/${encodeURIComponent(key)}/redeliver`).set(auth('admin'))).status).toBe(409);
+    expect(
+      (
+        await request(h.app)
+          .post(`/v1/deliveries/${encodeURIComponent(key)}/redeliver`)
+          .set(auth('admin'))
+      ).status,
+    ).toBe(409);
   });
 
   it('exposes worker-published counters, the latency histogram, queue depths and camera states on /metrics', async () => {
@@ -414,7 +613,10 @@ describe('cases, statistics and metrics', () => {
     expect((await request(h.app).get('/healthz')).body).toEqual({ status: 'ok' });
     const ready = await request(h.app).get('/readyz').set(auth('tester'));
     expect(ready.status).toBe(200);
-    expect(ready.body.checks.map((c: { name: string; ok: boolean }) => [c.name, c.ok])).toEqual([['redis', true], ['evidence (fs)', true]]);
+    expect(ready.body.checks.map((c: { name: string; ok: boolean }) => [c.name, c.ok])).toEqual([
+      ['redis', true],
+      ['evidence (fs)', true],
+    ]);
   });
 });
 
@@ -432,7 +634,9 @@ describe('server entry (startApi)', () => {
       expect(first.generatedAdminKey).toMatch(/^cwk_[A-Za-z0-9_-]{43}$/);
       expect(printed).toHaveLength(1);
       expect(printed[0]).toContain(first.generatedAdminKey!);
-      const res = await fetch(`${first.url}/v1/keys`, { headers: { Authorization: `Bearer ${first.generatedAdminKey}`, 'X-Request-Id': 'req-abc' } });
+      const res = await fetch(`${first.url}/v1/keys`, {
+        headers: { Authorization: `Bearer ${first.generatedAdminKey}`, 'X-Request-Id': 'req-abc' },
+      });
       expect(res.status).toBe(200);
       expect(res.headers.get('x-request-id')).toBe('req-abc');
     } finally {
@@ -443,7 +647,14 @@ describe('server entry (startApi)', () => {
     expect(logged).not.toContain(first.generatedAdminKey!);
 
     const envKey = 'env-admin-key-0123456789abcdef0123';
-    const second = await startApi({ port: 0, settings, env: { CITYWATCH_ADMIN_KEY: envKey }, logger: pino({ level: 'silent' }), replayWorker: false, printKey: (l) => printed.push(l) });
+    const second = await startApi({
+      port: 0,
+      settings,
+      env: { CITYWATCH_ADMIN_KEY: envKey },
+      logger: pino({ level: 'silent' }),
+      replayWorker: false,
+      printKey: (l) => printed.push(l),
+    });
     try {
       expect(second.generatedAdminKey).toBeNull();
       expect(printed).toHaveLength(1);
@@ -452,7 +663,9 @@ describe('server entry (startApi)', () => {
     } finally {
       await second.close();
     }
-    await expect(startApi({ port: 0, settings, env: { CITYWATCH_ADMIN_KEY: 'short' }, logger: pino({ level: 'silent' }), replayWorker: false })).rejects.toThrow(/at least 24/);
+    await expect(
+      startApi({ port: 0, settings, env: { CITYWATCH_ADMIN_KEY: 'short' }, logger: pino({ level: 'silent' }), replayWorker: false }),
+    ).rejects.toThrow(/at least 24/);
   });
 
   it('a busy port is refused with a message naming PORT, and what was opened is released', async () => {

@@ -19,12 +19,36 @@ afterAll(async () => {
 });
 
 const auth = (role: Role) => ({ Authorization: `Bearer ${h.keys[role]}` });
-const reason = (classId: string, zoneId: string | null): ReasonRecord => ({ classId, zoneId, zoneType: 'no_parking', subject: 't1', trackIds: [1], dwellSec: 200, hits: 12, window: 20, medianScore: 0.8, thresholds: {}, firstSeen: 0, lastSeen: 200, frameTimes: [] });
-const KERB: [number, number][] = [[0.55, 0.15], [0.98, 0.15], [0.98, 0.42], [0.55, 0.42]];
+const reason = (classId: string, zoneId: string | null): ReasonRecord => ({
+  classId,
+  zoneId,
+  zoneType: 'no_parking',
+  subject: 't1',
+  trackIds: [1],
+  dwellSec: 200,
+  hits: 12,
+  window: 20,
+  medianScore: 0.8,
+  thresholds: {},
+  firstSeen: 0,
+  lastSeen: 200,
+  frameTimes: [],
+});
+const KERB: [number, number][] = [
+  [0.55, 0.15],
+  [0.98, 0.15],
+  [0.98, 0.42],
+  [0.55, 0.42],
+];
 const CAR = { x1: 466, y1: 78, x2: 692, y2: 172 };
 let seq = 0;
 
-async function newCase(cameraId: string, classId: string, zoneId: string | null, opts: { boxes?: typeof CAR[]; boxSpace?: { width: number; height: number } | null; at?: number } = {}) {
+async function newCase(
+  cameraId: string,
+  classId: string,
+  zoneId: string | null,
+  opts: { boxes?: (typeof CAR)[]; boxSpace?: { width: number; height: number } | null; at?: number } = {},
+) {
   const at = opts.at ?? Date.now();
   const { case: c } = await h.deps.cases.create({
     idempotencyKey: `console-${seq++}`,
@@ -43,10 +67,11 @@ async function newCase(cameraId: string, classId: string, zoneId: string | null,
   return c;
 }
 
-const status = (id: string, role: Role, body: Record<string, unknown>) => request(h.app).post(`/v1/cases/${id}/status`).set(auth(role)).send(body);
+const status = (id: string, role: Role, body: Record<string, unknown>) =>
+  request(h.app).post(`/v1/cases/${id}/status`).set(auth(role)).send(body);
 
 describe('GET /v1/me', () => {
-  it("names the key and lists exactly the operations its role may call", async () => {
+  it('names the key and lists exactly the operations its role may call', async () => {
     const seen: Record<string, string[]> = {};
     for (const role of ['admin', 'operator', 'platform', 'tester'] as const) {
       const res = await request(h.app).get('/v1/me').set(auth(role));
@@ -57,7 +82,9 @@ describe('GET /v1/me', () => {
       seen[role] = res.body.operations;
     }
     // The decisions the console depends on, spelt out.
-    expect(seen.operator).toEqual(expect.arrayContaining(['tryCameraConfig', 'putZones', 'putCameraConfig', 'getCameraLive', 'updateCaseStatus', 'me', 'healthz']));
+    expect(seen.operator).toEqual(
+      expect.arrayContaining(['tryCameraConfig', 'putZones', 'putCameraConfig', 'getCameraLive', 'updateCaseStatus', 'me', 'healthz']),
+    );
     expect(seen.operator).not.toContain('listKeys');
     expect(seen.platform).toEqual(expect.arrayContaining(['listCases', 'getCameraLive', 'getCameraLiveFrame', 'rejectionStats']));
     for (const op of ['tryCameraConfig', 'putZones', 'putCameraConfig', 'createReplay']) expect(seen.platform).not.toContain(op);
@@ -70,7 +97,12 @@ describe('GET /v1/me', () => {
 
 describe('cameras with open case counts', () => {
   it('counts non-terminal cases per camera (list and one camera); terminal ones do not count', async () => {
-    for (const id of ['oc-a', 'oc-b']) await h.deps.cameras.create({ id, url: 'rtsp://127.0.0.1:8554/x', config: { zones: [{ id: 'kerb', type: 'no_parking', polygon: KERB }] } });
+    for (const id of ['oc-a', 'oc-b'])
+      await h.deps.cameras.create({
+        id,
+        url: 'rtsp://127.0.0.1:8554/x',
+        config: { zones: [{ id: 'kerb', type: 'no_parking', polygon: KERB }] },
+      });
     const a = await Promise.all([0, 1, 2, 3].map(() => newCase('oc-a', 'illegal_parking', 'kerb')));
     await h.deps.cases.transition(a[1]!.id, 'dispatched');
     await h.deps.cases.transition(a[2]!.id, 'rejected', { reason: 'not a car' });
@@ -87,7 +119,11 @@ describe('cameras with open case counts', () => {
 
 describe('rejections', () => {
   it('rejects with suppress: the case is rejected, the camera config gains the padded suppression (hot-reload message, audit entry)', async () => {
-    await h.deps.cameras.create({ id: 'sup-cam', url: 'rtsp://127.0.0.1:8554/s', config: { zones: [{ id: 'kerb', type: 'no_parking', polygon: KERB }] } });
+    await h.deps.cameras.create({
+      id: 'sup-cam',
+      url: 'rtsp://127.0.0.1:8554/s',
+      config: { zones: [{ id: 'kerb', type: 'no_parking', polygon: KERB }] },
+    });
     const c = await newCase('sup-cam', 'illegal_parking', 'kerb');
     const v0 = (await h.deps.cameras.get('sup-cam'))!.version;
     const sub = h.conn();
@@ -96,12 +132,22 @@ describe('rejections', () => {
     const res = await status(c.id, 'operator', { state: 'rejected', reason: 'parking bay, allowed', suppress: true });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(res.body.state).toBe('rejected');
-    expect(res.body.history.at(-1)).toMatchObject({ from: 'new', to: 'rejected', reason: 'parking bay, allowed', actor: 'operator:test operator' });
+    expect(res.body.history.at(-1)).toMatchObject({
+      from: 'new',
+      to: 'rejected',
+      reason: 'parking bay, allowed',
+      actor: 'operator:test operator',
+    });
     const entry = {
       id: `sup_${c.id.slice('case_'.length)}`,
       classId: 'illegal_parking',
       // 226 × 94 px box of a 768 × 576 frame, padded 10 % per side.
-      polygon: [[0.5773, 0.1191], [0.9305, 0.1191], [0.9305, 0.3149], [0.5773, 0.3149]],
+      polygon: [
+        [0.5773, 0.1191],
+        [0.9305, 0.1191],
+        [0.9305, 0.3149],
+        [0.5773, 0.3149],
+      ],
       createdFrom: c.id,
       reason: 'parking bay, allowed',
       createdAt: expect.any(Number),
@@ -114,7 +160,14 @@ describe('rejections', () => {
     await expect.poll(() => changes).toContain('sup-cam');
     await unsubscribe();
     const audit = await request(h.app).get('/v1/audit').query({ target: 'camera:sup-cam' }).set(auth('admin'));
-    expect(audit.body.items[0]).toMatchObject({ action: 'updateCaseStatus', target: 'camera:sup-cam', keyName: 'test operator', role: 'operator', method: 'POST', path: `/v1/cases/${c.id}/status` });
+    expect(audit.body.items[0]).toMatchObject({
+      action: 'updateCaseStatus',
+      target: 'camera:sup-cam',
+      keyName: 'test operator',
+      role: 'operator',
+      method: 'POST',
+      path: `/v1/cases/${c.id}/status`,
+    });
     expect(audit.body.items[0].before.config.suppressions ?? []).toEqual([]);
     expect(audit.body.items[0].after.config.suppressions).toEqual([entry]);
     expect(JSON.stringify(audit.body.items[0].after)).not.toContain('rtsp://127.0.0.1:8554/s?'); // public form
@@ -123,12 +176,24 @@ describe('rejections', () => {
     const c2 = await newCase('sup-cam', 'street_vending', 'kerb', { boxes: [{ x1: 0, y1: 288, x2: 384, y2: 576 }] });
     const r2 = await status(c2.id, 'admin', { state: 'rejected', reason: 'market day', suppress: true, suppressPadding: 0 });
     expect(r2.status, JSON.stringify(r2.body)).toBe(200);
-    expect(r2.body.suppression.polygon).toEqual([[0, 0.5], [0.5, 0.5], [0.5, 1], [0, 1]]);
-    expect((await h.deps.cameras.get('sup-cam'))!.config.suppressions!.map((s) => s.classId)).toEqual(['illegal_parking', 'street_vending']);
+    expect(r2.body.suppression.polygon).toEqual([
+      [0, 0.5],
+      [0.5, 0.5],
+      [0.5, 1],
+      [0, 1],
+    ]);
+    expect((await h.deps.cameras.get('sup-cam'))!.config.suppressions!.map((s) => s.classId)).toEqual([
+      'illegal_parking',
+      'street_vending',
+    ]);
   });
 
   it('refuses suppress without a box, from a platform key, without rejected, on a final case or an unknown one; nothing is written', async () => {
-    await h.deps.cameras.create({ id: 'sup-bad', url: 'rtsp://127.0.0.1:8554/b', config: { zones: [{ id: 'kerb', type: 'no_parking', polygon: KERB }] } });
+    await h.deps.cameras.create({
+      id: 'sup-bad',
+      url: 'rtsp://127.0.0.1:8554/b',
+      config: { zones: [{ id: 'kerb', type: 'no_parking', polygon: KERB }] },
+    });
     const noBox = await newCase('sup-bad', 'illegal_parking', 'kerb', { boxes: [] });
     const withBox = await newCase('sup-bad', 'illegal_parking', 'kerb');
     const noSpace = await newCase('sup-bad', 'illegal_parking', 'kerb', { boxSpace: null });
@@ -190,16 +255,56 @@ describe('rejections', () => {
       from: t0,
       to: t0 + 60_000,
       items: [
-        { cameraId: 'rs-a', classId: 'illegal_parking', zoneId: 'kerb', cases: 4, rejected: 3, rejectionRate: 0.75, reasons: [{ reason: 'shadow of the tree', count: 2 }, { reason: 'delivery van', count: 1 }] },
-        { cameraId: 'rs-a', classId: 'street_vending', zoneId: 'stall', cases: 2, rejected: 1, rejectionRate: 0.5, reasons: [{ reason: 'licensed stall', count: 1 }] },
+        {
+          cameraId: 'rs-a',
+          classId: 'illegal_parking',
+          zoneId: 'kerb',
+          cases: 4,
+          rejected: 3,
+          rejectionRate: 0.75,
+          reasons: [
+            { reason: 'shadow of the tree', count: 2 },
+            { reason: 'delivery van', count: 1 },
+          ],
+        },
+        {
+          cameraId: 'rs-a',
+          classId: 'street_vending',
+          zoneId: 'stall',
+          cases: 2,
+          rejected: 1,
+          rejectionRate: 0.5,
+          reasons: [{ reason: 'licensed stall', count: 1 }],
+        },
         { cameraId: 'rs-b', classId: 'illegal_parking', zoneId: null, cases: 1, rejected: 0, rejectionRate: 0, reasons: [] },
       ],
     });
-    const one = await request(h.app).get('/v1/stats/rejections').query({ ...q, cameraId: 'rs-b' }).set(auth('operator'));
+    const one = await request(h.app)
+      .get('/v1/stats/rejections')
+      .query({ ...q, cameraId: 'rs-b' })
+      .set(auth('operator'));
     expect(one.body.items.map((r: { cameraId: string }) => r.cameraId)).toEqual(['rs-b']);
-    const narrow = await request(h.app).get('/v1/stats/rejections').query({ from: new Date(t0 + 10_000).toISOString(), to: String(t0 + 11_000) }).set(auth('admin'));
-    expect(narrow.body.items).toEqual([{ cameraId: 'rs-a', classId: 'street_vending', zoneId: 'stall', cases: 2, rejected: 1, rejectionRate: 0.5, reasons: [{ reason: 'licensed stall', count: 1 }] }]);
-    for (const [query, field] of [[{ from: 'yesterday' }, 'from'], [{ from: String(t0 + 5), to: String(t0) }, 'to'], [{ limit: '0' }, 'limit'], [{ bogus: '1' }, undefined]] as const) {
+    const narrow = await request(h.app)
+      .get('/v1/stats/rejections')
+      .query({ from: new Date(t0 + 10_000).toISOString(), to: String(t0 + 11_000) })
+      .set(auth('admin'));
+    expect(narrow.body.items).toEqual([
+      {
+        cameraId: 'rs-a',
+        classId: 'street_vending',
+        zoneId: 'stall',
+        cases: 2,
+        rejected: 1,
+        rejectionRate: 0.5,
+        reasons: [{ reason: 'licensed stall', count: 1 }],
+      },
+    ]);
+    for (const [query, field] of [
+      [{ from: 'yesterday' }, 'from'],
+      [{ from: String(t0 + 5), to: String(t0) }, 'to'],
+      [{ limit: '0' }, 'limit'],
+      [{ bogus: '1' }, undefined],
+    ] as const) {
       const bad = await request(h.app).get('/v1/stats/rejections').query(query).set(auth('operator'));
       expect(bad.status, JSON.stringify(query)).toBe(400);
       expect(bad.body.error.field).toBe(field);
@@ -218,7 +323,10 @@ describe('live view and try-before-save: refusals', () => {
       expect(r.body.error.code).toBe('NOT_FOUND');
     }
     const why = async (id: string) => {
-      const [a, b] = await Promise.all([request(h.app).get(`/v1/cameras/${id}/live`).set(auth('operator')), request(h.app).get(`/v1/cameras/${id}/live/frame`).set(auth('operator'))]);
+      const [a, b] = await Promise.all([
+        request(h.app).get(`/v1/cameras/${id}/live`).set(auth('operator')),
+        request(h.app).get(`/v1/cameras/${id}/live/frame`).set(auth('operator')),
+      ]);
       for (const r of [a, b]) {
         expect(r.status).toBe(404);
         expect(r.body.error.code).toBe('NO_LIVE_FRAME');
@@ -236,9 +344,17 @@ describe('live view and try-before-save: refusals', () => {
   });
 
   it('try: 404 unknown camera, 400 for minutes out of range and an invalid config (field named), 403 for platform/tester, 409 RING_UNAVAILABLE without a ring', async () => {
-    await h.deps.cameras.create({ id: 'try-cam', url: 'rtsp://127.0.0.1:8554/t', config: { zones: [{ id: 'kerb', type: 'no_parking', polygon: KERB }] } });
+    await h.deps.cameras.create({
+      id: 'try-cam',
+      url: 'rtsp://127.0.0.1:8554/t',
+      config: { zones: [{ id: 'kerb', type: 'no_parking', polygon: KERB }] },
+    });
     const good = { camera: { id: 'try-cam' }, zones: [{ id: 'kerb', type: 'no_parking', polygon: KERB }] };
-    const post = (id: string, role: Role, body: unknown) => request(h.app).post(`/v1/cameras/${id}/try`).set(auth(role)).send(body as object);
+    const post = (id: string, role: Role, body: unknown) =>
+      request(h.app)
+        .post(`/v1/cameras/${id}/try`)
+        .set(auth(role))
+        .send(body as object);
     const unknown = await post('nope', 'operator', { config: good });
     expect(unknown.status).toBe(404);
     for (const minutes of [0, 0.5, 11, -1, '2']) {
@@ -246,10 +362,41 @@ describe('live view and try-before-save: refusals', () => {
       expect(r.status, String(minutes)).toBe(400);
       expect(r.body.error).toMatchObject({ code: 'VALIDATION_FAILED', field: 'minutes' });
     }
-    const bowTie = await post('try-cam', 'operator', { config: { zones: [{ id: 'kerb', type: 'no_parking', polygon: [[0, 0], [1, 1], [1, 0], [0, 1]] }] } });
+    const bowTie = await post('try-cam', 'operator', {
+      config: {
+        zones: [
+          {
+            id: 'kerb',
+            type: 'no_parking',
+            polygon: [
+              [0, 0],
+              [1, 1],
+              [1, 0],
+              [0, 1],
+            ],
+          },
+        ],
+      },
+    });
     expect(bowTie.status).toBe(400);
     expect(bowTie.body.error).toMatchObject({ code: 'VALIDATION_FAILED', field: 'config.zones.0.polygon' });
-    const put = await request(h.app).put('/v1/cameras/try-cam/config').set(auth('operator')).send({ zones: [{ id: 'kerb', type: 'no_parking', polygon: [[0, 0], [1, 1], [1, 0], [0, 1]] }] });
+    const put = await request(h.app)
+      .put('/v1/cameras/try-cam/config')
+      .set(auth('operator'))
+      .send({
+        zones: [
+          {
+            id: 'kerb',
+            type: 'no_parking',
+            polygon: [
+              [0, 0],
+              [1, 1],
+              [1, 0],
+              [0, 1],
+            ],
+          },
+        ],
+      });
     expect(put.body.error.field).toBe('zones.0.polygon'); // the same mapping, without the `config.` prefix
     const otherId = await post('try-cam', 'operator', { config: { ...good, camera: { id: 'other' } } });
     expect(otherId.body.error).toMatchObject({ code: 'VALIDATION_FAILED', field: 'config.camera.id' });

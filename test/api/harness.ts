@@ -36,7 +36,13 @@ export interface Harness {
 }
 
 export async function startHarness(
-  opts: { maxUploadBytes?: number; replayMediaDirs?: string[]; replayAllowCidrs?: string[]; resolve?: Resolver; rateLimit?: RateLimitOptions | null } = {},
+  opts: {
+    maxUploadBytes?: number;
+    replayMediaDirs?: string[];
+    replayAllowCidrs?: string[];
+    resolve?: Resolver;
+    rateLimit?: RateLimitOptions | null;
+  } = {},
 ): Promise<Harness> {
   const dir = await mkdtemp(path.join(tmpdir(), 'citywatch-api-'));
   const redisServer = await startLocalRedis({ dir: path.join(dir, 'redis') });

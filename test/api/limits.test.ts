@@ -7,10 +7,24 @@ import { createApp } from '../../api/app.js';
 import type { Resolver } from '../../pipeline/source/address-policy.js';
 import { startHarness, type Harness } from './harness.js';
 
-const zone = { id: 'z1', type: 'no_parking', polygon: [[0.1, 0.1], [0.9, 0.1], [0.9, 0.9], [0.1, 0.9]] };
+const zone = {
+  id: 'z1',
+  type: 'no_parking',
+  polygon: [
+    [0.1, 0.1],
+    [0.9, 0.1],
+    [0.9, 0.9],
+    [0.1, 0.9],
+  ],
+};
 const config = { zones: [zone] };
 // Names resolve from this table only: nothing in this file looks a name up on the network.
-const names: Record<string, string[]> = { 'cam.city.example': ['10.0.0.5'], 'rebind.example': ['93.184.216.34', '169.254.169.254'], 'v6ll.example': ['fe80::1'], 'lan.example': ['192.168.4.4'] };
+const names: Record<string, string[]> = {
+  'cam.city.example': ['10.0.0.5'],
+  'rebind.example': ['93.184.216.34', '169.254.169.254'],
+  'v6ll.example': ['fe80::1'],
+  'lan.example': ['192.168.4.4'],
+};
 const resolve: Resolver = async (host) => {
   const a = names[host];
   if (!a) throw Object.assign(new Error('ENOTFOUND'), { code: 'ENOTFOUND' });
@@ -28,7 +42,14 @@ describe('rate limits', () => {
     const second = createApp({ ...h.deps, keys: h.app.keys, audit: undefined });
     const apps = [h.app, second];
     const statuses: number[] = [];
-    for (let i = 0; i < 8; i++) statuses.push((await request(apps[i % 2]!).get('/v1/cameras').set('Authorization', `Bearer ${h.keys.operator}`)).status);
+    for (let i = 0; i < 8; i++)
+      statuses.push(
+        (
+          await request(apps[i % 2]!)
+            .get('/v1/cameras')
+            .set('Authorization', `Bearer ${h.keys.operator}`)
+        ).status,
+      );
     expect(statuses).toEqual([200, 200, 200, 200, 200, 200, 429, 429]);
     const limited = await request(h.app).get('/v1/cameras').set('Authorization', `Bearer ${h.keys.operator}`);
     expect(limited.body.error.code).toBe('RATE_LIMITED');
@@ -60,7 +81,10 @@ describe('page sizes, body sizes, audit log, address policy', () => {
     expect((await request(h.app).get('/v1/audit?limit=100000').set(as('admin'))).status).toBe(400);
     expect((await request(h.app).get('/v1/deliveries/dead-letters?limit=9999').set(as('admin'))).status).toBe(400);
     expect((await request(h.app).get('/v1/cases?limit=500').set(as('admin'))).status).toBe(200);
-    const huge = await request(h.app).put('/v1/cameras/x/config').set(as('admin')).send({ ...config, pad: 'x'.repeat(1100 * 1024) });
+    const huge = await request(h.app)
+      .put('/v1/cameras/x/config')
+      .set(as('admin'))
+      .send({ ...config, pad: 'x'.repeat(1100 * 1024) });
     expect(huge.status).toBe(413);
     expect(huge.body.error.code).toBe('PAYLOAD_TOO_LARGE');
   });
@@ -78,7 +102,14 @@ describe('page sizes, body sizes, audit log, address policy', () => {
     expect(items.map((e) => e.action)).toEqual(['deleteCamera', 'updateCamera', 'createCamera']);
     const keys = await h.app.keys.list();
     const op = keys.find((k) => k.role === 'operator')!;
-    expect(items[2]).toMatchObject({ keyId: op.id, keyName: op.name, role: 'operator', method: 'POST', before: null, after: { id: 'aud-1' } });
+    expect(items[2]).toMatchObject({
+      keyId: op.id,
+      keyName: op.name,
+      role: 'operator',
+      method: 'POST',
+      before: null,
+      after: { id: 'aud-1' },
+    });
     expect(items[1]!.before.name).toBe('aud-1');
     expect(items[1]!.after.name).toBe('Gate 4');
     expect(items[0]!.after).toBeNull();
@@ -122,8 +153,14 @@ describe('page sizes, body sizes, audit log, address policy', () => {
       const target = url === 'loopback' ? `rtsp://127.0.0.1:${port}/live` : url;
       const res =
         kind === 'camera'
-          ? await request(h.app).post('/v1/cameras').set(as('admin')).send({ id: `c${Math.random().toString(36).slice(2, 8)}`, url: target, config })
-          : await request(kind === 'replay' ? h.app : h2.app).post('/v1/replays').set(as('tester', kind === 'replay' ? h : h2)).send({ url: target, config });
+          ? await request(h.app)
+              .post('/v1/cameras')
+              .set(as('admin'))
+              .send({ id: `c${Math.random().toString(36).slice(2, 8)}`, url: target, config })
+          : await request(kind === 'replay' ? h.app : h2.app)
+              .post('/v1/replays')
+              .set(as('tester', kind === 'replay' ? h : h2))
+              .send({ url: target, config });
       expect(res.status, JSON.stringify(res.body)).toBe(400);
       expect(res.body.error.code).toBe(code);
       expect(res.body.error.field).toBe('url');
@@ -131,7 +168,11 @@ describe('page sizes, body sizes, audit log, address policy', () => {
     });
 
     it('accepts cameras on private networks (not connected at registration)', async () => {
-      for (const [id, url] of [['lan-1', 'rtsp://10.0.0.5/live'], ['lan-2', 'rtsp://cam.city.example/live'], ['lan-3', 'rtsp://unresolvable-here.example/live']]) {
+      for (const [id, url] of [
+        ['lan-1', 'rtsp://10.0.0.5/live'],
+        ['lan-2', 'rtsp://cam.city.example/live'],
+        ['lan-3', 'rtsp://unresolvable-here.example/live'],
+      ]) {
         const res = await request(h.app).post('/v1/cameras').set(as('admin')).send({ id, url, config });
         expect(res.status, JSON.stringify(res.body)).toBe(201);
       }

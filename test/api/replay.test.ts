@@ -31,13 +31,27 @@ afterAll(async () => {
 const config = {
   camera: { id: 'replay-cam' },
   analysis: { fps: 2 },
-  zones: [{ id: 'lane', type: 'no_parking', polygon: [[0, 0], [1, 0], [1, 1], [0, 1]] }],
+  zones: [
+    {
+      id: 'lane',
+      type: 'no_parking',
+      polygon: [
+        [0, 0],
+        [1, 0],
+        [1, 1],
+        [0, 1],
+      ],
+    },
+  ],
   classes: { illegal_parking: { minDwellSec: 3 } },
 };
 
 function cliAnalyze(clip: string, cfg: string): Promise<ViolationEvent[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'citywatch.mjs'), 'analyze', clip, '--config', cfg], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'citywatch.mjs'), 'analyze', clip, '--config', cfg], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -45,7 +59,14 @@ function cliAnalyze(clip: string, cfg: string): Promise<ViolationEvent[]> {
     child.on('error', reject);
     child.on('close', (code) => {
       if (code !== 0) return reject(new Error(`analyze exited ${code}: ${err}`));
-      resolve(out.split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((l) => l.type === 'event').map(({ type: _t, ...e }) => e as ViolationEvent));
+      resolve(
+        out
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l))
+          .filter((l) => l.type === 'event')
+          .map(({ type: _t, ...e }) => e as ViolationEvent),
+      );
     });
   });
 }
@@ -69,7 +90,10 @@ describe('replay through the API', () => {
     const cfgFile = path.join(h.dir, 'crowd.json');
     await writeFile(cfgFile, JSON.stringify(config));
     const cliEvents = await cliAnalyze(clip, cfgFile);
-    expect(cliEvents.some((e) => e.transition === 'confirmed'), 'the CLI must confirm the parked car on this clip').toBe(true);
+    expect(
+      cliEvents.some((e) => e.transition === 'confirmed'),
+      'the CLI must confirm the parked car on this clip',
+    ).toBe(true);
 
     const groundTruth = {
       version: 1,
@@ -87,7 +111,17 @@ describe('replay through the API', () => {
     expect(submitted.status, JSON.stringify(submitted.body)).toBe(202);
     const id = submitted.body.id as string;
 
-    let body: { state: string; progress: unknown; error: string | null; result: { events: ViolationEvent[]; cases: { snapshot: { url: string } | null; classId: string; zoneId: string; confirmedAt: number }[]; evaluation: { classes: { classId: string; precision: number; recall: number; tp: number }[] }; summary: { frames: number } } | null } = { state: 'waiting', progress: null, error: null, result: null };
+    let body: {
+      state: string;
+      progress: unknown;
+      error: string | null;
+      result: {
+        events: ViolationEvent[];
+        cases: { snapshot: { url: string } | null; classId: string; zoneId: string; confirmedAt: number }[];
+        evaluation: { classes: { classId: string; precision: number; recall: number; tp: number }[] };
+        summary: { frames: number };
+      } | null;
+    } = { state: 'waiting', progress: null, error: null, result: null };
     const deadline = Date.now() + 90_000;
     while (Date.now() < deadline) {
       const res = await request(h.app).get(`/v1/replays/${id}`).set('Authorization', `Bearer ${h.keys.tester}`);
@@ -128,14 +162,46 @@ describe('camera preview', () => {
   it('grabs a frame from the camera stream, runs the detector and returns a JPEG with zones and detections drawn', async () => {
     const www = path.join(h.dir, 'www');
     await mkdir(www, { recursive: true });
-    await run('ffmpeg', ['-y', '-loglevel', 'error', '-i', await dogClip(), '-c', 'copy', '-f', 'hls', '-hls_time', '1', '-hls_list_size', '0', path.join(www, 'cam.m3u8')]);
+    await run('ffmpeg', [
+      '-y',
+      '-loglevel',
+      'error',
+      '-i',
+      await dogClip(),
+      '-c',
+      'copy',
+      '-f',
+      'hls',
+      '-hls_time',
+      '1',
+      '-hls_list_size',
+      '0',
+      path.join(www, 'cam.m3u8'),
+    ]);
     const srv = await serveDir(www);
     try {
       const admin = { Authorization: `Bearer ${h.keys.admin}` };
       const created = await request(h.app)
         .post('/v1/cameras')
         .set(admin)
-        .send({ id: 'cam-hls', url: `${srv.base}/cam.m3u8`, config: { zones: [{ id: 'kerb', type: 'no_parking', polygon: [[0.05, 0.6], [0.95, 0.6], [0.95, 0.98], [0.05, 0.98]] }] } });
+        .send({
+          id: 'cam-hls',
+          url: `${srv.base}/cam.m3u8`,
+          config: {
+            zones: [
+              {
+                id: 'kerb',
+                type: 'no_parking',
+                polygon: [
+                  [0.05, 0.6],
+                  [0.95, 0.6],
+                  [0.95, 0.98],
+                  [0.05, 0.98],
+                ],
+              },
+            ],
+          },
+        });
       expect(created.status, JSON.stringify(created.body)).toBe(201);
       const res = await request(h.app).get('/v1/cameras/cam-hls/preview').set(admin).buffer(true);
       expect(res.status, String(res.body)).toBe(200);
@@ -154,13 +220,29 @@ describe('replay of a server path', () => {
   it('accepts a clip inside an allowed media folder and refuses paths that escape it', async () => {
     const clip = await dogClip();
     const tester = { Authorization: `Bearer ${h.keys.tester}` };
-    const cfg = { zones: [{ id: 'kerb', type: 'no_parking', polygon: [[0.05, 0.6], [0.95, 0.6], [0.95, 0.98], [0.05, 0.98]] }] };
+    const cfg = {
+      zones: [
+        {
+          id: 'kerb',
+          type: 'no_parking',
+          polygon: [
+            [0.05, 0.6],
+            [0.95, 0.6],
+            [0.95, 0.98],
+            [0.05, 0.98],
+          ],
+        },
+      ],
+    };
     for (const p of ['../../../../etc/passwd', '/etc/hostname', 'no-such-clip.mp4']) {
       const res = await request(h.app).post('/v1/replays').set(tester).send({ path: p, config: cfg });
       expect(res.status, p).toBe(400);
       expect(res.body.error.field).toBe('path');
     }
-    const ok = await request(h.app).post('/v1/replays').set(tester).send({ path: path.basename(clip), config: cfg });
+    const ok = await request(h.app)
+      .post('/v1/replays')
+      .set(tester)
+      .send({ path: path.basename(clip), config: cfg });
     expect(ok.status, JSON.stringify(ok.body)).toBe(202);
     let state = '';
     for (let i = 0; i < 100 && state !== 'completed' && state !== 'failed'; i++) {

@@ -61,7 +61,9 @@ const a = await timeDecode();
 const b = await timeInference(a.frames);
 const c = await timeEndToEnd();
 const ratio = c.fps / Math.min(a.fps, b);
-console.log(`model ${model} (${session.manifest.input.width}x${session.manifest.input.height} ${session.manifest.input.resize}), clip ${clip} @ ${fps} fps analysis, ${maxFrames} frames, ORT threads ${threads}, cores ${availableParallelism()}`);
+console.log(
+  `model ${model} (${session.manifest.input.width}x${session.manifest.input.height} ${session.manifest.input.resize}), clip ${clip} @ ${fps} fps analysis, ${maxFrames} frames, ORT threads ${threads}, cores ${availableParallelism()}`,
+);
 console.log(`(a) ffmpeg decode+letterbox only : ${a.fps.toFixed(1)} fps`);
 console.log(`(b) raw inference (prepared)     : ${b.toFixed(1)} fps  (${(1000 / b).toFixed(2)} ms/frame)`);
 console.log(`(c) end-to-end detect            : ${c.fps.toFixed(1)} fps  (${c.frames} frames, ${c.detections} detections)`);

@@ -20,14 +20,20 @@ const threads = Number(process.env.BENCH_THREADS ?? Math.min(4, availableParalle
 const showMissed = process.argv.includes('--missed');
 
 const clips = await loadLabelledClips();
-const frames = await Promise.all(clips.flatMap((c) => c.frames.map(async (f) => ({ clip: c.clip, frame: f, png: await framePng(c.clip, f.time) }))));
-const pct = (s: FrameScore, k: 'small' | 'medium' | 'large') => (s.total[k] ? `${((100 * s.found[k]) / s.total[k]).toFixed(0)}% (${s.found[k]}/${s.total[k]})` : '-');
+const frames = await Promise.all(
+  clips.flatMap((c) => c.frames.map(async (f) => ({ clip: c.clip, frame: f, png: await framePng(c.clip, f.time) }))),
+);
+const pct = (s: FrameScore, k: 'small' | 'medium' | 'large') =>
+  s.total[k] ? `${((100 * s.found[k]) / s.total[k]).toFixed(0)}% (${s.found[k]}/${s.total[k]})` : '-';
 
-console.log(`${frames.length} labelled frames from ${clips.length} clips; score ≥ ${score}; IoU 0.5; ORT threads ${threads}; detect() median of ${repeat}`);
+console.log(
+  `${frames.length} labelled frames from ${clips.length} clips; score ≥ ${score}; IoU 0.5; ORT threads ${threads}; detect() median of ${repeat}`,
+);
 // Tiling pays off only where the source is well above the model input; report that subset too.
 const HI_RES_WIDTH = 800;
 const rowsOut: string[][] = [[], []];
-const header = 'model                     tiling | small          medium         large          all            | FP/frame | ms/frame | CPU ms/frame';
+const header =
+  'model                     tiling | small          medium         large          all            | FP/frame | ms/frame | CPU ms/frame';
 for (const model of models) {
   const session = await sharedSession(model, { threads });
   for (const tiles of [undefined, { cols, rows }]) {
@@ -44,15 +50,29 @@ for (const model of models) {
     [() => true, (i: number) => frames[i]!.frame.width >= HI_RES_WIDTH].forEach((keep, table) => {
       const idx = frames.map((_, i) => i).filter(keep);
       const s = addScores(idx.map((i) => scores[i]!));
-      const all = { found: { small: 0, medium: 0, large: s.found.small + s.found.medium + s.found.large }, total: { small: 0, medium: 0, large: s.total.small + s.total.medium + s.total.large } } as FrameScore;
+      const all = {
+        found: { small: 0, medium: 0, large: s.found.small + s.found.medium + s.found.large },
+        total: { small: 0, medium: 0, large: s.total.small + s.total.medium + s.total.large },
+      } as FrameScore;
       const msAvg = idx.reduce((a, i) => a + ms[i]!, 0) / idx.length;
       const cpuAvg = idx.reduce((a, i) => a + cpuMs[i]!, 0) / idx.length;
-      rowsOut[table]!.push(`${name} | ${pct(s, 'small').padEnd(14)} ${pct(s, 'medium').padEnd(14)} ${pct(s, 'large').padEnd(14)} ${pct(all, 'large').padEnd(14)} | ${(s.falsePositives / idx.length).toFixed(2).padStart(8)} | ${msAvg.toFixed(1).padStart(8)} | ${cpuAvg.toFixed(1).padStart(12)}`);
+      rowsOut[table]!.push(
+        `${name} | ${pct(s, 'small').padEnd(14)} ${pct(s, 'medium').padEnd(14)} ${pct(s, 'large').padEnd(14)} ${pct(all, 'large').padEnd(14)} | ${(s.falsePositives / idx.length).toFixed(2).padStart(8)} | ${msAvg.toFixed(1).padStart(8)} | ${cpuAvg.toFixed(1).padStart(12)}`,
+      );
     });
-    if (showMissed) scores.forEach((fs, i) => fs.missed.length && console.log(`   ${name.trim()} missed ${frames[i]!.clip}@${frames[i]!.frame.time}: ${fs.missed.map((m) => `${m.label}[${[m.box.x1, m.box.y1, m.box.x2, m.box.y2].map(Math.round).join(',')}]`).join(' ')}`));
+    if (showMissed)
+      scores.forEach(
+        (fs, i) =>
+          fs.missed.length &&
+          console.log(
+            `   ${name.trim()} missed ${frames[i]!.clip}@${frames[i]!.frame.time}: ${fs.missed.map((m) => `${m.label}[${[m.box.x1, m.box.y1, m.box.x2, m.box.y2].map(Math.round).join(',')}]`).join(' ')}`,
+          ),
+      );
   }
   await session.close();
 }
 console.log(`\nAll ${frames.length} frames\n${header}\n${rowsOut[0]!.join('\n')}`);
 const hi = frames.filter((f) => f.frame.width >= HI_RES_WIDTH).length;
-console.log(`\nSources at least ${HI_RES_WIDTH} px wide (${hi} frames), where tiling is meant to be used\n${header}\n${rowsOut[1]!.join('\n')}`);
+console.log(
+  `\nSources at least ${HI_RES_WIDTH} px wide (${hi} frames), where tiling is meant to be used\n${header}\n${rowsOut[1]!.join('\n')}`,
+);

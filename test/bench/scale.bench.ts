@@ -37,7 +37,16 @@ const { values } = parseArgs({
   },
 });
 
-const args = values as { cameras: string; workers: string; window: string; warmup: string; fps: string; 'find-max': boolean; step: string; footage: string };
+const args = values as {
+  cameras: string;
+  workers: string;
+  window: string;
+  warmup: string;
+  fps: string;
+  'find-max': boolean;
+  step: string;
+  footage: string;
+};
 
 const TARGET = { fps: 0.45, ageP95: 2, coresPerWorker: 1.6, pssMB: 40 };
 const CACHE = join(REPO_ROOT, '.cache', 'bench');
@@ -51,9 +60,46 @@ async function footage(): Promise<string> {
   const base = join(CACHE, 'scale-1080p25-gop2-30s.mp4');
   if (!existsSync(base)) {
     console.log(`encoding ${args.footage} → 1080p25 H.264 (GOP 2 s, no B-frames, 4 Mbit/s), once…`);
-    await run('nice', ['-n', '10', 'ffmpeg', '-y', '-loglevel', 'error', '-stream_loop', '-1', '-i', args.footage, '-t', '30', '-vf', 'scale=1920:1080:flags=bicubic,fps=25', '-an',
-      '-c:v', 'libx264', '-preset', 'veryfast', '-profile:v', 'high', '-pix_fmt', 'yuv420p', '-g', '50', '-keyint_min', '50', '-sc_threshold', '0', '-bf', '0',
-      '-b:v', '4M', '-maxrate', '4M', '-bufsize', '8M', `${base}.part.mp4`]);
+    await run('nice', [
+      '-n',
+      '10',
+      'ffmpeg',
+      '-y',
+      '-loglevel',
+      'error',
+      '-stream_loop',
+      '-1',
+      '-i',
+      args.footage,
+      '-t',
+      '30',
+      '-vf',
+      'scale=1920:1080:flags=bicubic,fps=25',
+      '-an',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'veryfast',
+      '-profile:v',
+      'high',
+      '-pix_fmt',
+      'yuv420p',
+      '-g',
+      '50',
+      '-keyint_min',
+      '50',
+      '-sc_threshold',
+      '0',
+      '-bf',
+      '0',
+      '-b:v',
+      '4M',
+      '-maxrate',
+      '4M',
+      '-bufsize',
+      '8M',
+      `${base}.part.mp4`,
+    ]);
     await rename(`${base}.part.mp4`, base);
   }
   const list = join(CACHE, 'concat.txt');
@@ -185,7 +231,19 @@ async function runOnce(n: number, workers: number): Promise<Result> {
         config: {
           camera: { id, name: `bench ${id}` },
           analysis: { fps: Number(args.fps), decode: 'auto' },
-          zones: [{ id: 'kerb', name: 'kerb', type: 'no_parking', polygon: [[0, 0.5], [1, 0.5], [1, 1], [0, 1]] }],
+          zones: [
+            {
+              id: 'kerb',
+              name: 'kerb',
+              type: 'no_parking',
+              polygon: [
+                [0, 0.5],
+                [1, 0.5],
+                [1, 1],
+                [0, 1],
+              ],
+            },
+          ],
         },
       });
     }
@@ -286,10 +344,12 @@ async function runOnce(n: number, workers: number): Promise<Result> {
     const losses = sumField(await hashNum('lease_losses'), () => true) - loss0;
     const starts = startCounts() - starts0;
     const perCamFps = f1.map((x, i) => (x - f0[i]!) / secs);
-    const perWorker = await Promise.all(procs.map(async (_, w) => {
-      const info = await redis.get(`cw:worker:bench-w${w}`);
-      return info ? Number((JSON.parse(info) as { cameras?: number }).cameras ?? 0) : 0;
-    }));
+    const perWorker = await Promise.all(
+      procs.map(async (_, w) => {
+        const info = await redis.get(`cw:worker:bench-w${w}`);
+        return info ? Number((JSON.parse(info) as { cameras?: number }).cameras ?? 0) : 0;
+      }),
+    );
     // Every ring playable: its newest indexed segment decodes.
     let playable = 0;
     for (const id of ids) {
@@ -297,7 +357,18 @@ async function runOnce(n: number, workers: number): Promise<Result> {
         const idx = JSON.parse(await readFile(join(dir, 'data', 'rings', id, 'index.json'), 'utf8')) as { file: string }[];
         const last = idx.at(-1);
         if (last) {
-          const out = await run('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', join(dir, 'data', 'rings', id, last.file)]);
+          const out = await run('ffprobe', [
+            '-v',
+            'error',
+            '-count_frames',
+            '-select_streams',
+            'v:0',
+            '-show_entries',
+            'stream=nb_read_frames',
+            '-of',
+            'csv=p=0',
+            join(dir, 'data', 'rings', id, last.file),
+          ]);
           // MPEG-TS lists the stream under its program too: the first line is enough.
           if (Number(out.trim().split('\n')[0]) > 0) playable++;
         }
@@ -332,7 +403,15 @@ async function runOnce(n: number, workers: number): Promise<Result> {
       pass: false,
     };
     const spreadOk = workers < 2 || Math.max(...perWorker) - Math.min(...perWorker) <= 8;
-    r.pass = r.fpsMin >= TARGET.fps && (r.ageP95 ?? Infinity) <= TARGET.ageP95 && r.leaseLosses === 0 && coresTotal / workers <= TARGET.coresPerWorker && r.pssPerCameraMB <= TARGET.pssMB && r.sessions <= n && playable === n && spreadOk;
+    r.pass =
+      r.fpsMin >= TARGET.fps &&
+      (r.ageP95 ?? Infinity) <= TARGET.ageP95 &&
+      r.leaseLosses === 0 &&
+      coresTotal / workers <= TARGET.coresPerWorker &&
+      r.pssPerCameraMB <= TARGET.pssMB &&
+      r.sessions <= n &&
+      playable === n &&
+      spreadOk;
     return r;
   } finally {
     for (const p of procs) {

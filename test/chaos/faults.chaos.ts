@@ -151,103 +151,143 @@ describe('chaos', () => {
       streams.push(hls);
       await cameras.create({ id, url: hls.url, config: parkedCarConfig(id) });
     };
-    const caseOn = (cam: string, ms = 120_000) => waitFor(async () => (await cases.list({ cameraId: cam })).items[0], { timeoutMs: ms, intervalMs: 250, what: `a case on ${cam}` });
+    const caseOn = (cam: string, ms = 120_000) =>
+      waitFor(async () => (await cases.list({ cameraId: cam })).items[0], { timeoutMs: ms, intervalMs: 250, what: `a case on ${cam}` });
 
     const cams: string[] = [];
     // 1. kill -9 during an evidence upload: one worker, so the job in flight is certainly its own.
     let w = spawnWorker('w1');
     if (leg('kill')) {
-    cams.push('camKill');
-    await addCamera('camKill');
-    const evidenceActive = `cw-bull:evidence:active`;
-    await waitFor(async () => (await redis.llen(evidenceActive)) > 0, { timeoutMs: 180_000, intervalMs: 20, what: 'an evidence job in flight' });
-    kill9(w);
-    note('1: worker w1 killed with an evidence job active');
-    w = spawnWorker('w2');
+      cams.push('camKill');
+      await addCamera('camKill');
+      const evidenceActive = `cw-bull:evidence:active`;
+      await waitFor(async () => (await redis.llen(evidenceActive)) > 0, {
+        timeoutMs: 180_000,
+        intervalMs: 20,
+        what: 'an evidence job in flight',
+      });
+      kill9(w);
+      note('1: worker w1 killed with an evidence job active');
+      w = spawnWorker('w2');
     }
 
     // 2. Redis and S3 down together while a camera confirms its case.
     if (leg('outage')) {
-    cams.push('camOutage');
-    await addCamera('camOutage');
-    await waitFor(async () => (await health.get('camOutage'))?.state === 'online', { timeoutMs: 120_000, intervalMs: 200, what: 'camOutage online' });
-    const downAt = Date.now();
-    const withDb = leg('db');
-    await Promise.all([redisServer.stop(), s3.stop(), withDb ? pgServer.stop() : undefined]);
-    note(`2: Redis, S3${withDb ? ' and PostgreSQL' : ''} stopped for ${OUTAGE_SEC} s`);
-    await new Promise((r) => setTimeout(r, OUTAGE_SEC * 1000)); // the fault itself lasts this long
-    await Promise.all([redisServer.restart(), s3.restart(), withDb ? pgServer.start() : undefined]);
-    note(`2: Redis, S3${withDb ? ' and PostgreSQL' : ''} back after ${Date.now() - downAt} ms`);
+      cams.push('camOutage');
+      await addCamera('camOutage');
+      await waitFor(async () => (await health.get('camOutage'))?.state === 'online', {
+        timeoutMs: 120_000,
+        intervalMs: 200,
+        what: 'camOutage online',
+      });
+      const downAt = Date.now();
+      const withDb = leg('db');
+      await Promise.all([redisServer.stop(), s3.stop(), withDb ? pgServer.stop() : undefined]);
+      note(`2: Redis, S3${withDb ? ' and PostgreSQL' : ''} stopped for ${OUTAGE_SEC} s`);
+      await new Promise((r) => setTimeout(r, OUTAGE_SEC * 1000)); // the fault itself lasts this long
+      await Promise.all([redisServer.restart(), s3.restart(), withDb ? pgServer.start() : undefined]);
+      note(`2: Redis, S3${withDb ? ' and PostgreSQL' : ''} back after ${Date.now() - downAt} ms`);
     }
 
     // 3. Ring segments corrupted inside the case's clip window: the case is created, then the two
     // newest segments (the pre-roll the clip will use) are overwritten in the middle before the
     // evidence job cuts the clip after its post-roll.
     if (leg('corrupt')) {
-    cams.push('camCorrupt');
-    await addCamera('camCorrupt');
-    const ring = join(dir, 'data', 'rings', 'camCorrupt');
-    await waitFor(async () => (await cases.list({ cameraId: 'camCorrupt' })).items[0], { timeoutMs: 180_000, intervalMs: 100, what: 'a case on camCorrupt' });
-    const segs = (await readdir(ring)).filter((f) => f.endsWith('.ts')).sort().slice(-2);
-    for (const seg of segs) {
-      const size = (await stat(join(ring, seg))).size;
-      const fh = await open(join(ring, seg), 'r+');
-      const junk = Buffer.alloc(Math.min(8192, Math.floor(size / 2)), 0xa5);
-      await fh.write(junk, 0, junk.length, Math.floor(size / 4));
-      await fh.close();
-      note(`3: corrupted ${seg} (${size} bytes, ${junk.length} bytes overwritten) in the camCorrupt ring`);
-    }
+      cams.push('camCorrupt');
+      await addCamera('camCorrupt');
+      const ring = join(dir, 'data', 'rings', 'camCorrupt');
+      await waitFor(async () => (await cases.list({ cameraId: 'camCorrupt' })).items[0], {
+        timeoutMs: 180_000,
+        intervalMs: 100,
+        what: 'a case on camCorrupt',
+      });
+      const segs = (await readdir(ring))
+        .filter((f) => f.endsWith('.ts'))
+        .sort()
+        .slice(-2);
+      for (const seg of segs) {
+        const size = (await stat(join(ring, seg))).size;
+        const fh = await open(join(ring, seg), 'r+');
+        const junk = Buffer.alloc(Math.min(8192, Math.floor(size / 2)), 0xa5);
+        await fh.write(junk, 0, junk.length, Math.floor(size / 4));
+        await fh.close();
+        note(`3: corrupted ${seg} (${size} bytes, ${junk.length} bytes overwritten) in the camCorrupt ring`);
+      }
     }
 
     // 6. The spool quota used up: S3 stopped, a new camera confirms a case whose evidence (clip,
     // snapshots, manifest) does not fit the 3-file spool; the job must wait for space, not fail.
     if (leg('spool')) {
-    cams.push('camSpool');
-    await s3.stop();
-    note('6: S3 stopped; workers spool at most 3 files');
-    await addCamera('camSpool');
-    await caseOn('camSpool', 180_000);
-    await waitFor(() => spoolLines.length > 0, { timeoutMs: 180_000, intervalMs: 250, what: 'an evidence job waiting for spool space' });
-    note(`6: ${spoolLines[0]!.slice(0, 300)}`);
-    await new Promise((r) => setTimeout(r, 20_000)); // stays full through a few waits
-    await s3.restart();
-    note('6: S3 back');
+      cams.push('camSpool');
+      await s3.stop();
+      note('6: S3 stopped; workers spool at most 3 files');
+      await addCamera('camSpool');
+      await caseOn('camSpool', 180_000);
+      await waitFor(() => spoolLines.length > 0, { timeoutMs: 180_000, intervalMs: 250, what: 'an evidence job waiting for spool space' });
+      note(`6: ${spoolLines[0]!.slice(0, 300)}`);
+      await new Promise((r) => setTimeout(r, 20_000)); // stays full through a few waits
+      await s3.restart();
+      note('6: S3 back');
     }
 
     // 4. The webhook receiver answers 5xx for a stretch while new cases arrive.
     if (leg('webhook')) {
-    webhookFailUntil = Date.now() + WEBHOOK_OUTAGE_SEC * 1000;
-    note(`4: webhook receiver failing with 503 for ${WEBHOOK_OUTAGE_SEC} s`);
-    cams.push('camHook');
-    await addCamera('camHook');
+      webhookFailUntil = Date.now() + WEBHOOK_OUTAGE_SEC * 1000;
+      note(`4: webhook receiver failing with 503 for ${WEBHOOK_OUTAGE_SEC} s`);
+      cams.push('camHook');
+      await addCamera('camHook');
     }
 
     // Recovery and the invariants.
     note(`legs: ${cams.join(', ')}`);
     const all: CaseRecord[] = [];
     for (const cam of cams) all.push(await caseOn(cam, 240_000));
-    await waitFor(() => Date.now() > webhookFailUntil, { timeoutMs: WEBHOOK_OUTAGE_SEC * 1000 + 10_000, intervalMs: 1000, what: 'the end of the webhook outage' });
-    const store = new S3EvidenceStore({ endPoint: '127.0.0.1', port: s3.port, useSSL: false, accessKey: s3.accessKey, secretKey: s3.secretKey, bucket: BUCKET });
+    await waitFor(() => Date.now() > webhookFailUntil, {
+      timeoutMs: WEBHOOK_OUTAGE_SEC * 1000 + 10_000,
+      intervalMs: 1000,
+      what: 'the end of the webhook outage',
+    });
+    const store = new S3EvidenceStore({
+      endPoint: '127.0.0.1',
+      port: s3.port,
+      useSSL: false,
+      accessKey: s3.accessKey,
+      secretKey: s3.secretKey,
+      bucket: BUCKET,
+    });
     for (const cam of cams) {
       const items = (await cases.list({ cameraId: cam }, { limit: 100 })).items;
       if (items.length !== 1) lost.push(`${cam}: ${items.length} cases instead of 1`);
-      const c = await waitFor(async () => {
-        const x = await cases.get(items[0]!.id);
-        return x && x.evidenceStatus !== 'pending' ? x : null;
-      }, { timeoutMs: 300_000, intervalMs: 1000, what: `evidence settled on ${cam}` });
+      const c = await waitFor(
+        async () => {
+          const x = await cases.get(items[0]!.id);
+          return x && x.evidenceStatus !== 'pending' ? x : null;
+        },
+        { timeoutMs: 300_000, intervalMs: 1000, what: `evidence settled on ${cam}` },
+      );
       if (c.evidenceStatus !== 'ready') lost.push(`${cam}: evidence ${c.evidenceStatus}`);
       for (const ref of c.evidence) {
         // Evidence accepted into a worker's spool during an outage reaches S3 when the spool drains
         // (backoff up to 30 s, 30 s per S3 operation): recovery includes that drain.
-        const body = await waitFor(() => store.get(ref.key).catch(() => null), { timeoutMs: 180_000, intervalMs: 1000, what: `${ref.key} in S3` }).catch(() => null);
+        const body = await waitFor(() => store.get(ref.key).catch(() => null), {
+          timeoutMs: 180_000,
+          intervalMs: 1000,
+          what: `${ref.key} in S3`,
+        }).catch(() => null);
         if (!body) lost.push(`${cam}: ${ref.key} missing in S3`);
         else if (createHash('sha256').update(body).digest('hex') !== ref.file.sha256) lost.push(`${cam}: ${ref.key} checksum differs`);
       }
       if (!c.evidence.some((e) => e.file.kind === 'clip')) lost.push(`${cam}: no clip`);
-      note(`${cam}: evidence ${c.evidenceStatus}, ${c.evidence.length} files (${c.evidence.map((e) => e.file.kind).join(', ')}), all in S3 with matching sha256 unless listed as lost`);
+      note(
+        `${cam}: evidence ${c.evidenceStatus}, ${c.evidence.length} files (${c.evidence.map((e) => e.file.kind).join(', ')}), all in S3 with matching sha256 unless listed as lost`,
+      );
     }
     // Every case.created accepted exactly once (retries of 503s are expected; a second 200 is not).
-    await waitFor(() => all.every((c) => deliveries.some((d) => d.key === `case.created:${c.id}` && d.status === 200)), { timeoutMs: 300_000, intervalMs: 1000, what: 'every case.created delivered' });
+    await waitFor(() => all.every((c) => deliveries.some((d) => d.key === `case.created:${c.id}` && d.status === 200)), {
+      timeoutMs: 300_000,
+      intervalMs: 1000,
+      what: 'every case.created delivered',
+    });
     for (const c of all) {
       const ok = deliveries.filter((d) => d.key === `case.created:${c.id}` && d.status === 200).length;
       if (ok !== 1) lost.push(`case.created:${c.id} accepted ${ok} times`);
@@ -257,17 +297,22 @@ describe('chaos', () => {
       const conn = redis.duplicate();
       conn.on('error', () => undefined);
       const q = new Queue(name, { connection: conn, prefix: 'cw-bull' });
-      const counts = await waitFor(async () => {
-        const n = await q.getJobCounts('active', 'waiting', 'delayed', 'prioritized', 'waiting-children');
-        return Object.values(n).every((v) => v === 0) ? n : null;
-      }, { timeoutMs: 180_000, intervalMs: 1000, what: `queue ${name} drained` }).catch((err: Error) => (lost.push(`${name}: ${err.message}`), null));
+      const counts = await waitFor(
+        async () => {
+          const n = await q.getJobCounts('active', 'waiting', 'delayed', 'prioritized', 'waiting-children');
+          return Object.values(n).every((v) => v === 0) ? n : null;
+        },
+        { timeoutMs: 180_000, intervalMs: 1000, what: `queue ${name} drained` },
+      ).catch((err: Error) => (lost.push(`${name}: ${err.message}`), null));
       const failed = await q.getJobCounts('failed');
       if (failed.failed) lost.push(`${name}: ${failed.failed} failed jobs`);
       note(`queue ${name}: ${JSON.stringify(counts)} failed ${failed.failed}`);
       await q.close();
       await closeRedis(conn);
     }
-    note(`cases: ${all.map((c) => `${c.cameraId}=${c.id}`).join(', ')}; webhook attempts ${deliveries.length}, 5xx ${deliveries.filter((d) => d.status >= 500).length}`);
+    note(
+      `cases: ${all.map((c) => `${c.cameraId}=${c.id}`).join(', ')}; webhook attempts ${deliveries.length}, 5xx ${deliveries.filter((d) => d.status >= 500).length}`,
+    );
     expect(lost).toEqual([]);
   });
 });

@@ -1,7 +1,12 @@
 // The console's copy of the case state machine (it cannot bundle the store, which does I/O) must
 // match the store's, or the queue would offer actions the API refuses (or hide allowed ones).
 import { describe, expect, it } from 'vitest';
-import { allowedUpdates, CASE_STATES as UI_STATES, CASE_TRANSITIONS as UI_TRANSITIONS, STATUS_UPDATES as UI_UPDATES } from '../../api/console/src/case-states.js';
+import {
+  allowedUpdates,
+  CASE_STATES as UI_STATES,
+  CASE_TRANSITIONS as UI_TRANSITIONS,
+  STATUS_UPDATES as UI_UPDATES,
+} from '../../api/console/src/case-states.js';
 import { STATUS_UPDATES } from '../../api/routes/cases.js';
 import { CASE_STATES, CASE_TRANSITIONS } from '../../infra/stores/case-store.js';
 

@@ -104,7 +104,9 @@ describe('operator console', () => {
     await op.selectOption('select[name=zoneType]', 'no_vending');
     await op.click('.actions button.primary');
     await op.locator('p.ok').waitFor();
-    const saved = await apiGet<{ version: number; zones: { id: string; polygon: [number, number][] }[] }>(`/v1/cameras/${DEMO_CAMERA_ID}/zones`);
+    const saved = await apiGet<{ version: number; zones: { id: string; polygon: [number, number][] }[] }>(
+      `/v1/cameras/${DEMO_CAMERA_ID}/zones`,
+    );
     expect(saved.version).toBeGreaterThan(before);
     const drawn = saved.zones.find((z) => z.id === 'ui_drawn')!;
     expect(drawn.polygon).toHaveLength(4);
@@ -133,7 +135,9 @@ describe('operator console', () => {
     const other = await fetch(`${stack.base}/v1/cameras/${DEMO_CAMERA_ID}/zones`, {
       method: 'PUT',
       headers: { Authorization: `Bearer ${stack.keys.admin}`, 'Content-Type': 'application/json', 'If-Match': `"${cur.version}"` },
-      body: JSON.stringify({ zones: (cur.zones as { id: string }[]).map((z) => (z.id === 'ui_drawn' ? { ...z, name: 'renamed by admin' } : z)) }),
+      body: JSON.stringify({
+        zones: (cur.zones as { id: string }[]).map((z) => (z.id === 'ui_drawn' ? { ...z, name: 'renamed by admin' } : z)),
+      }),
     });
     expect(other.status).toBe(200);
     await op.fill('input[name=zoneName]', 'my stale edit');
@@ -142,7 +146,12 @@ describe('operator console', () => {
     const after = await apiGet<{ zones: { id: string; name?: string }[] }>(`/v1/cameras/${DEMO_CAMERA_ID}/zones`);
     expect(after.zones.find((z) => z.id === 'ui_drawn')!.name).toBe('renamed by admin');
     await op.click('.conflict button');
-    await waitFor(async () => (await op.inputValue('input[name=zoneName]').catch(() => '')) === 'renamed by admin' || (await op.locator('li[data-zone="ui_drawn"]').count()) > 0, { timeoutMs: 10_000 });
+    await waitFor(
+      async () =>
+        (await op.inputValue('input[name=zoneName]').catch(() => '')) === 'renamed by admin' ||
+        (await op.locator('li[data-zone="ui_drawn"]').count()) > 0,
+      { timeoutMs: 10_000 },
+    );
   }, 60_000);
 
   it('tries a threshold change on recent footage and shows different events before saving', async () => {
@@ -208,7 +217,10 @@ describe('operator console', () => {
     await op.locator('.case-detail .suppressed').waitFor();
     const cfg = await apiGet<{ config: { suppressions?: { classId: string; createdFrom?: string }[] } }>(`/v1/cameras/${DEMO_CAMERA_ID}`);
     expect(cfg.config.suppressions?.some((x) => x.classId === 'illegal_parking' && x.createdFrom === first.id)).toBe(true);
-    await waitFor(async () => Number(await row.first().getAttribute('data-rejected')) === rejectedBefore + 1, { timeoutMs: 10_000, what: 'the rejection count to move' });
+    await waitFor(async () => Number(await row.first().getAttribute('data-rejected')) === rejectedBefore + 1, {
+      timeoutMs: 10_000,
+      what: 'the rejection count to move',
+    });
     expect(await row.first().textContent()).toContain('delivery van loading');
     await shot(op, 'cases-rejected');
   }, 150_000);

@@ -31,7 +31,8 @@ export interface ConsoleStack {
 }
 
 export async function startConsoleStack(): Promise<ConsoleStack> {
-  if (!existsSync(path.join(DEFAULT_CONSOLE_DIR, 'index.html'))) throw new Error('api/console/dist is missing: run `npm run build:console` first (npm test does)');
+  if (!existsSync(path.join(DEFAULT_CONSOLE_DIR, 'index.html')))
+    throw new Error('api/console/dist is missing: run `npm run build:console` first (npm test does)');
   const dir = await mkdtemp(path.join(tmpdir(), 'citywatch-console-'));
   const dataDir = path.join(dir, 'data');
   await mkdir(SCREENSHOTS, { recursive: true });
@@ -80,7 +81,10 @@ export async function startConsoleStack(): Promise<ConsoleStack> {
     operator: (await app.keys.create('console operator', 'operator')).key,
     platform: (await app.keys.create('console platform', 'platform')).key,
   };
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required'] });
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required'],
+  });
   return {
     base,
     app,

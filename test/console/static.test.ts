@@ -11,7 +11,10 @@ let dir: string;
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'citywatch-console-static-'));
   await mkdir(path.join(dir, 'built', 'assets'), { recursive: true });
-  await writeFile(path.join(dir, 'built', 'index.html'), '<!doctype html><div id="app"></div><script type="module" src="/assets/index-abc123.js"></script>');
+  await writeFile(
+    path.join(dir, 'built', 'index.html'),
+    '<!doctype html><div id="app"></div><script type="module" src="/assets/index-abc123.js"></script>',
+  );
   await writeFile(path.join(dir, 'built', 'assets', 'index-abc123.js'), 'console.log(1)');
   await writeFile(path.join(dir, 'built', 'favicon.svg'), '<svg/>');
 });

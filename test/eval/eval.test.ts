@@ -127,7 +127,12 @@ describe('runEval', () => {
   it('totals agree with the per-clip counts; the summary table goes to stdout, progress to stderr', () => {
     const { metrics, clips: cs } = result.report;
     const sum = (k: 'tp' | 'fp' | 'fn' | 'duplicates') => cs.reduce((n, c) => n + c[k], 0);
-    expect([metrics.total.tp, metrics.total.fp, metrics.total.fn, metrics.total.duplicates]).toEqual([sum('tp'), sum('fp'), sum('fn'), sum('duplicates')]);
+    expect([metrics.total.tp, metrics.total.fp, metrics.total.fn, metrics.total.duplicates]).toEqual([
+      sum('tp'),
+      sum('fp'),
+      sum('fn'),
+      sum('duplicates'),
+    ]);
     const park = metrics.classes.find((c) => c.classId === 'illegal_parking')!;
     expect(park.clips).toBe(2);
     expect(park.truths).toBe(1);
@@ -138,7 +143,7 @@ describe('runEval', () => {
     expect(stderr.text).toMatch(new RegExp(`clip 2/2 ${NEG} \\d+% `));
   });
 
-  it('records the model each clip was replayed with (the clip config\'s own when --model is not given)', () => {
+  it("records the model each clip was replayed with (the clip config's own when --model is not given)", () => {
     expect(result.report.clips.map((c) => c.model)).toEqual(['yolox_nano', 'yolox_nano']);
   });
 
@@ -160,7 +165,7 @@ describe('runEval', () => {
 });
 
 describe('runEval --model', () => {
-  it('replays every clip with the given model instead of its config\'s analysis.model', { timeout: 120_000 }, async () => {
+  it("replays every clip with the given model instead of its config's analysis.model", { timeout: 120_000 }, async () => {
     const stdout = new Sink();
     const { report } = await runEval({
       dir: path.dirname(clips[0]!.truthPath),
@@ -180,7 +185,14 @@ describe('runEval --model', () => {
 
   it('refuses an unknown model with exit code 2, naming the known ones, before any replay', async () => {
     const progress = new Sink();
-    const err = await runEval({ dir: path.dirname(clips[0]!.truthPath), clips: [POS], model: 'no_such_model', out: path.join(tmp, 'y'), stdout: new Sink(), stderr: progress }).catch((e: unknown) => e);
+    const err = await runEval({
+      dir: path.dirname(clips[0]!.truthPath),
+      clips: [POS],
+      model: 'no_such_model',
+      out: path.join(tmp, 'y'),
+      stdout: new Sink(),
+      stderr: progress,
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CliError);
     expect((err as CliError).exitCode).toBe(2);
     expect((err as CliError).message).toMatch(/--model: unknown model "no_such_model".*Known models: .*picodet_s_416_coco.*yolox_nano/);
@@ -193,7 +205,9 @@ describe('runEval input errors', () => {
   it('rejects ground truth that does not match the schema, naming every bad file and the reason, before any replay', async () => {
     const dir = await mkdtemp(path.join(tmp, 'bad-'));
     const clip = clips.find((c) => c.id === POS)!;
-    const good = JSON.parse(await readFile(clip.truthPath, 'utf8')) as Record<string, unknown> & { episodes: { start: number; end: number }[] };
+    const good = JSON.parse(await readFile(clip.truthPath, 'utf8')) as Record<string, unknown> & {
+      episodes: { start: number; end: number }[];
+    };
     await copyFile(clip.clipPath, path.join(dir, `${POS}.mp4`));
     const backwards = structuredClone(good);
     backwards.episodes[0]!.end = backwards.episodes[0]!.start - 1;
@@ -217,7 +231,11 @@ describe('runEval input errors', () => {
 
   it('rejects a malformed --sweep and an unknown clip id with exit code 2', async () => {
     const dir = path.dirname(clips[0]!.truthPath);
-    await expect(runEval({ dir, clips: [POS], sweep: ['illegal_parking.minDwell=1..2'], out: path.join(tmp, 'x') })).rejects.toThrow(/"minDwell" cannot be swept/);
-    await expect(runEval({ dir, clips: ['no_such_clip'], out: path.join(tmp, 'x') })).rejects.toThrow(/no \.truth\.json for clip\(s\) no_such_clip/);
+    await expect(runEval({ dir, clips: [POS], sweep: ['illegal_parking.minDwell=1..2'], out: path.join(tmp, 'x') })).rejects.toThrow(
+      /"minDwell" cannot be swept/,
+    );
+    await expect(runEval({ dir, clips: ['no_such_clip'], out: path.join(tmp, 'x') })).rejects.toThrow(
+      /no \.truth\.json for clip\(s\) no_such_clip/,
+    );
   });
 });

@@ -40,10 +40,23 @@ it('draws boxes from a 384x288 substream at their place on the 768x576 main stre
   await ended;
   await mkdir(join(tmp, 'scratch'), { recursive: true });
   const conns = [createRedis(url), createRedis(url)];
-  const delivery = new DeliveryService(redis, { prefix: 'cw', bullPrefix: 'cw-bull', connection: conns[0]!, webhook: null, backoff: { maxAttempts: 1, baseMs: 10, maxMs: 10 } });
+  const delivery = new DeliveryService(redis, {
+    prefix: 'cw',
+    bullPrefix: 'cw-bull',
+    connection: conns[0]!,
+    webhook: null,
+    backoff: { maxAttempts: 1, baseMs: 10, maxMs: 10 },
+  });
   const store = new FsEvidenceStore(join(tmp, 'evidence'));
   const database = await openDatabase({});
-  const ev = new EvidenceService({ connection: conns[1]!, bullPrefix: 'cw-bull', store, cases: new CaseStore(database.db, { redis }), delivery, scratchDir: join(tmp, 'scratch') });
+  const ev = new EvidenceService({
+    connection: conns[1]!,
+    bullPrefix: 'cw-bull',
+    store,
+    cases: new CaseStore(database.db, { redis }),
+    delivery,
+    scratchDir: join(tmp, 'scratch'),
+  });
   try {
     const refs = await ev.assemble({
       caseId: 'case_x',
@@ -69,12 +82,21 @@ it('draws boxes from a 384x288 substream at their place on the 768x576 main stre
     // The evidence worker runs the one evidence path: clip, first-seen and event snapshots, crop, manifest with the model's sha256.
     expect(refs.map((r) => r.file.name)).toEqual(['clip.mp4', 'first_seen.jpg', 'confirmed.jpg', 'crop.jpg', 'manifest.json']);
     const manifest = JSON.parse((await store.get(refs[refs.length - 1]!.key)).toString());
-    expect(manifest).toMatchObject({ caseId: 'case_x', purpose: 'case', eventId: 'ev1', models: [{ name: 'yolox_nano', sha256: 'a'.repeat(64) }], missingSnapshots: [] });
+    expect(manifest).toMatchObject({
+      caseId: 'case_x',
+      purpose: 'case',
+      eventId: 'ev1',
+      models: [{ name: 'yolox_nano', sha256: 'a'.repeat(64) }],
+      missingSnapshots: [],
+    });
     expect(manifest.files.map((f: { sha256: string }) => f.sha256)).toEqual(refs.slice(0, -1).map((r) => r.file.sha256));
     const snap = refs.find((r) => r.file.name === 'confirmed.jpg')!;
-    const { data, info } = await sharp(join(tmp, 'evidence', ...snap.key.split('/'))).raw().toBuffer({ resolveWithObject: true });
+    const { data, info } = await sharp(join(tmp, 'evidence', ...snap.key.split('/')))
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     expect([info.width, info.height]).toEqual([768, 576]);
-    const px = (x: number, y: number) => Array.from(data.subarray((y * info.width + x) * info.channels, (y * info.width + x) * info.channels + 3));
+    const px = (x: number, y: number) =>
+      Array.from(data.subarray((y * info.width + x) * info.channels, (y * info.width + x) * info.channels + 3));
     const isRed = ([r, g, b]: number[]) => r! > 170 && g! < 120 && b! < 120;
     // The 2 px stroke straddles the edge and JPEG softens it: look within ±2 px.
     const red = (x: number, y: number) => [-2, -1, 0, 1, 2].some((d) => isRed(px(x + (y === -1 ? 0 : d), y)) || isRed(px(x, y + d)));

@@ -19,7 +19,12 @@ afterAll(async () => {
 
 /** A fontconfig file listing this machine's fonts minus the ones that hold the given characters. */
 async function fontconfigWithout(chars: string[], dir: string): Promise<string> {
-  const files = (args: string[]) => new Set(execFileSync('fc-list', [...args, '--format', '%{file}\n'], { encoding: 'utf8' }).split('\n').filter(Boolean));
+  const files = (args: string[]) =>
+    new Set(
+      execFileSync('fc-list', [...args, '--format', '%{file}\n'], { encoding: 'utf8' })
+        .split('\n')
+        .filter(Boolean),
+    );
   const cjk = files([`:charset=${chars.map((c) => c.codePointAt(0)!.toString(16)).join(' ')}`]);
   const fonts = path.join(dir, 'fonts');
   await mkdir(fonts, { recursive: true });
@@ -55,11 +60,15 @@ describe('Chinese captions on snapshots', () => {
     const t = await tempDir('cjk');
     cleanup = t.cleanup;
     const conf = await fontconfigWithout(chars, t.dir);
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'test', 'support', 'render-captions.ts'), JSON.stringify(chars)], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, FONTCONFIG_FILE: conf },
-      maxBuffer: 512 * 1024 * 1024,
-    });
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', path.join(REPO_ROOT, 'test', 'support', 'render-captions.ts'), JSON.stringify(chars)],
+      {
+        cwd: REPO_ROOT,
+        env: { ...process.env, FONTCONFIG_FILE: conf },
+        maxBuffer: 512 * 1024 * 1024,
+      },
+    );
     const before = JSON.parse(stdout) as Record<string, string>;
 
     const boxes: string[] = [];
@@ -69,7 +78,8 @@ describe('Chinese captions on snapshots', () => {
       const here = ink(await renderCaption(ch));
       // The child drew something (a box with the code point in hex), else the comparison proves nothing.
       if (there.size < 20) boxes.push(ch);
-      if (here.size < 20 || iou(here, there) > 0.5) same.push(`${ch} (ink ${here.size} px, overlap with the box ${iou(here, there).toFixed(2)})`);
+      if (here.size < 20 || iou(here, there) > 0.5)
+        same.push(`${ch} (ink ${here.size} px, overlap with the box ${iou(here, there).toFixed(2)})`);
     }
     expect(boxes, `without CJK fonts these drew nothing at ${CAPTION_FRAME.width}x${CAPTION_FRAME.height}`).toEqual([]);
     expect(same, 'these characters render like missing-glyph boxes').toEqual([]);

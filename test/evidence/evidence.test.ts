@@ -18,7 +18,14 @@ import { makeCameraClip, probeDuration, probeFirstFrame } from './media.js';
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 describe('planClip (pure)', () => {
-  const ring: SegmentRecord[] = [0, 2, 4, 8, 10].map((s) => ({ file: `${s}.ts`, startTime: s, endTime: s + 2, startWall: 1e6 + s * 1000, endWall: 1e6 + (s + 2) * 1000, bytes: 1 }));
+  const ring: SegmentRecord[] = [0, 2, 4, 8, 10].map((s) => ({
+    file: `${s}.ts`,
+    startTime: s,
+    endTime: s + 2,
+    startWall: 1e6 + s * 1000,
+    endWall: 1e6 + (s + 2) * 1000,
+    bytes: 1,
+  }));
   it('chooses whole overlapping segments and reports coverage and holes', () => {
     const p = planClip(ring, { start: 3, end: 9, clock: 'stream', preRollSec: 0.5, postRollSec: 0.5 });
     expect(p.segments.map((s) => s.file)).toEqual(['2.ts', '4.ts', '8.ts']);
@@ -26,8 +33,16 @@ describe('planClip (pure)', () => {
   });
   it('says how much of the window the ring lacks on either side, on the wall clock too', () => {
     const p = planClip(ring, { start: 1e6 + 1000, end: 1e6 + 11_000, clock: 'wall' });
-    expect(p.coverage).toMatchObject({ requested: [1e6 - 9000, 1e6 + 21_000], actual: [1e6, 1e6 + 12_000], missingBefore: 9, missingAfter: 9 });
-    expect(planClip(ring, { start: 100, end: 101, clock: 'stream', preRollSec: 1, postRollSec: 1 }).coverage).toMatchObject({ actual: null, missingBefore: 3 });
+    expect(p.coverage).toMatchObject({
+      requested: [1e6 - 9000, 1e6 + 21_000],
+      actual: [1e6, 1e6 + 12_000],
+      missingBefore: 9,
+      missingAfter: 9,
+    });
+    expect(planClip(ring, { start: 100, end: 101, clock: 'stream', preRollSec: 1, postRollSec: 1 }).coverage).toMatchObject({
+      actual: null,
+      missingBefore: 3,
+    });
     expect(() => planClip(ring, { start: 5, end: 4, clock: 'stream' })).toThrow(/before start/);
   });
 });
@@ -64,7 +79,19 @@ describe('evidence from a real recording ring', () => {
     const head = (await readFile(out)).subarray(0, 4096).toString('latin1');
     expect(head.indexOf('moov')).toBeGreaterThan(0);
     expect(head.indexOf('moov')).toBeLessThan(head.indexOf('mdat') === -1 ? Infinity : head.indexOf('mdat'));
-    const probe = spawnSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=codec_name,width,height', '-of', 'csv=p=0', out]).stdout.toString().trim();
+    const probe = spawnSync('ffprobe', [
+      '-v',
+      'error',
+      '-select_streams',
+      'v:0',
+      '-show_entries',
+      'stream=codec_name,width,height',
+      '-of',
+      'csv=p=0',
+      out,
+    ])
+      .stdout.toString()
+      .trim();
     expect(probe).toBe('h264,768,576');
     console.log(`clip: requested 23 s, got ${dur.toFixed(2)} s, ${r.segments.length} segments, ${r.bytes} B`);
   });
@@ -75,18 +102,33 @@ describe('evidence from a real recording ring', () => {
     expect(Math.abs((await probeDuration(late.path!)) - (ring[ring.length - 1]!.endTime - late.segments[0]!.startTime))).toBeLessThan(0.5);
 
     const pruned = ring.slice(5); // what the index says after the oldest five were pruned
-    const early = await assembleClip({ ringDir, ring: pruned, request: { start: 8, end: 12, clock: 'stream' }, outPath: join(tmp, 'clip-c.mp4') });
+    const early = await assembleClip({
+      ringDir,
+      ring: pruned,
+      request: { start: 8, end: 12, clock: 'stream' },
+      outPath: join(tmp, 'clip-c.mp4'),
+    });
     expect(early.coverage.missingBefore).toBeCloseTo(pruned[0]!.startTime + 2, 3);
 
     const copy = join(tmp, 'ring-copy');
     await cp(ringDir, copy, { recursive: true });
     await rm(join(copy, ring[6]!.file));
-    const holed = await assembleClip({ ringDir: copy, ring, request: { start: 12, end: 15, clock: 'stream' }, outPath: join(tmp, 'clip-d.mp4') });
+    const holed = await assembleClip({
+      ringDir: copy,
+      ring,
+      request: { start: 12, end: 15, clock: 'stream' },
+      outPath: join(tmp, 'clip-d.mp4'),
+    });
     expect(holed.segments.map((s) => s.file)).not.toContain(ring[6]!.file);
     expect(holed.coverage.gapSec).toBeCloseTo(ring[6]!.endTime - ring[6]!.startTime, 3);
     expect(await probeFirstFrame(holed.path!)).toEqual({ keyFrame: 1, pictType: 'I' });
 
-    const none = await assembleClip({ ringDir, ring, request: { start: 100, end: 110, clock: 'stream' }, outPath: join(tmp, 'clip-e.mp4') });
+    const none = await assembleClip({
+      ringDir,
+      ring,
+      request: { start: 100, end: 110, clock: 'stream' },
+      outPath: join(tmp, 'clip-e.mp4'),
+    });
     expect(none).toMatchObject({ path: null, segments: [], coverage: { actual: null } });
   });
 
@@ -94,9 +136,17 @@ describe('evidence from a real recording ring', () => {
     const f = await extractFrame({ ringDir, ring, time: 12.3, clock: 'stream' });
     expect(f).not.toBeNull();
     expect([f!.width, f!.height]).toEqual([768, 576]);
-    const direct = spawnSync('ffmpeg', ['-v', 'error', '-i', src, '-ss', '12.3', '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], { maxBuffer: 1e8 }).stdout;
+    const direct = spawnSync(
+      'ffmpeg',
+      ['-v', 'error', '-i', src, '-ss', '12.3', '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'],
+      { maxBuffer: 1e8 },
+    ).stdout;
     const ours = await sharp(f!.png).removeAlpha().raw().toBuffer();
-    const other = spawnSync('ffmpeg', ['-v', 'error', '-i', src, '-ss', '20', '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], { maxBuffer: 1e8 }).stdout;
+    const other = spawnSync(
+      'ffmpeg',
+      ['-v', 'error', '-i', src, '-ss', '20', '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'],
+      { maxBuffer: 1e8 },
+    ).stdout;
     const mad = (a: Buffer, b: Buffer) => a.reduce((s, v, i) => s + Math.abs(v - b[i]!), 0) / a.length;
     expect(mad(ours, direct)).toBeLessThan(1);
     expect(mad(ours, other)).toBeGreaterThan(mad(ours, direct) + 1);
@@ -106,7 +156,24 @@ describe('evidence from a real recording ring', () => {
   it('renders an annotated snapshot and a clean crop of the subject', async () => {
     const f = (await extractFrame({ ringDir, ring, time: 12.3, clock: 'stream' }))!;
     const box = { x1: 300, y1: 200, x2: 360, y2: 360 };
-    const shot = await renderSnapshot(f.png, { boxes: [box], classLabel: '占道经营 street_vending', cameraId: 'cam-01', stage: '确认 confirmed', wallTime: Date.UTC(2024, 4, 1, 4, 0, 0), zones: [{ polygon: [[0.1, 0.3], [0.9, 0.3], [0.9, 0.95], [0.1, 0.95]], label: '禁止摆摊 no_vending' }] });
+    const shot = await renderSnapshot(f.png, {
+      boxes: [box],
+      classLabel: '占道经营 street_vending',
+      cameraId: 'cam-01',
+      stage: '确认 confirmed',
+      wallTime: Date.UTC(2024, 4, 1, 4, 0, 0),
+      zones: [
+        {
+          polygon: [
+            [0.1, 0.3],
+            [0.9, 0.3],
+            [0.9, 0.95],
+            [0.1, 0.95],
+          ],
+          label: '禁止摆摊 no_vending',
+        },
+      ],
+    });
     expect((await sharp(shot.annotated).metadata()).width).toBe(768);
     const rect = cropRect(box, 768, 576, 0.15);
     expect(rect).toEqual({ left: 291, top: 176, width: 78, height: 208 });
@@ -129,17 +196,46 @@ describe('evidence from a real recording ring', () => {
     start: 11,
     end: null,
     boxes: [{ x1: 300, y1: 200, x2: 360, y2: 360 }],
-    reason: { classId: 'street_vending', zoneId: 'z1', zoneType: 'no_vending', subject: 'person', trackIds: [7], dwellSec: 5, hits: 9, window: 10, medianScore: 0.71, thresholds: { minDwellSec: 5 }, firstSeen: 11, lastSeen: 16, frameTimes: [11, 12, 13, 14, 15, 16] },
+    reason: {
+      classId: 'street_vending',
+      zoneId: 'z1',
+      zoneType: 'no_vending',
+      subject: 'person',
+      trackIds: [7],
+      dwellSec: 5,
+      hits: 9,
+      window: 10,
+      medianScore: 0.71,
+      thresholds: { minDwellSec: 5 },
+      firstSeen: 11,
+      lastSeen: 16,
+      frameTimes: [11, 12, 13, 14, 15, 16],
+    },
   });
   const models = [{ name: 'yolox_nano', sha256: 'a'.repeat(64) }];
 
   it('collects clip, snapshots, crop and a manifest into the filesystem store, checksums matching', async () => {
     const store = new FsEvidenceStore(join(tmp, 'store'));
-    const got = await collectEvidence(eventEvidenceRequest(event(), 'stream', { classLabel: '占道经营 street_vending', timeZone: 'Asia/Shanghai' }), { ringDir, ring, store, models });
+    const got = await collectEvidence(
+      eventEvidenceRequest(event(), 'stream', { classLabel: '占道经营 street_vending', timeZone: 'Asia/Shanghai' }),
+      { ringDir, ring, store, models },
+    );
     const prefix = 'cam-01/2024-05-01/ev-20240501-0001/';
-    expect(await store.list(prefix)).toEqual(['clip.mp4', 'confirmed.jpg', 'crop.jpg', 'first_seen.jpg', 'manifest.json'].map((n) => prefix + n));
+    expect(await store.list(prefix)).toEqual(
+      ['clip.mp4', 'confirmed.jpg', 'crop.jpg', 'first_seen.jpg', 'manifest.json'].map((n) => prefix + n),
+    );
     const manifest = JSON.parse((await store.get(prefix + 'manifest.json')).toString());
-    expect(manifest).toMatchObject({ eventId: 'ev-20240501-0001', episodeId: 'ep-1', classId: 'street_vending', cameraId: 'cam-01', models, reason: event().reason, window: { clock: 'stream', start: 11, end: 16 }, clip: { coverage: { requested: [1, 26], missingBefore: 0, missingAfter: 0 } }, missingSnapshots: [] });
+    expect(manifest).toMatchObject({
+      eventId: 'ev-20240501-0001',
+      episodeId: 'ep-1',
+      classId: 'street_vending',
+      cameraId: 'cam-01',
+      models,
+      reason: event().reason,
+      window: { clock: 'stream', start: 11, end: 16 },
+      clip: { coverage: { requested: [1, 26], missingBefore: 0, missingAfter: 0 } },
+      missingSnapshots: [],
+    });
     expect(manifest.clip.segments.length).toBeGreaterThan(0);
     expect(manifest.files.map((f: { name: string }) => f.name)).toEqual(['clip.mp4', 'first_seen.jpg', 'confirmed.jpg', 'crop.jpg']);
     expect(got.refs.map((r) => r.file.name)).toEqual(['clip.mp4', 'first_seen.jpg', 'confirmed.jpg', 'crop.jpg', 'manifest.json']);
@@ -154,8 +250,19 @@ describe('evidence from a real recording ring', () => {
   it('collects the same evidence into S3 through the same port, fetchable by presigned URL', async () => {
     const server = await startS3Server();
     try {
-      const store = await S3EvidenceStore.open({ endPoint: server.endPoint, port: server.port, accessKey: server.accessKey, secretKey: server.secretKey, bucket: 'evidence' });
-      const got = await collectEvidence(eventEvidenceRequest(event(), 'stream', { classLabel: '占道经营 street_vending' }), { ringDir, ring, store, models });
+      const store = await S3EvidenceStore.open({
+        endPoint: server.endPoint,
+        port: server.port,
+        accessKey: server.accessKey,
+        secretKey: server.secretKey,
+        bucket: 'evidence',
+      });
+      const got = await collectEvidence(eventEvidenceRequest(event(), 'stream', { classLabel: '占道经营 street_vending' }), {
+        ringDir,
+        ring,
+        store,
+        models,
+      });
       const clipRef = got.refs.find((r) => r.file.kind === 'clip')!;
       const res = await fetch((await store.presign(clipRef.key, 300))!);
       expect(res.headers.get('content-type')).toBe('video/mp4');

@@ -21,7 +21,31 @@ function run(cmd: string, args: string[]): Promise<string> {
 export async function makeCameraClip(dir: string, opts: { seconds: number; gopSec: number }): Promise<string> {
   const out = join(dir, `vtest-h264-${opts.seconds}s-gop${opts.gopSec}.mp4`);
   const gop = String(Math.round(opts.gopSec * 10));
-  await run('ffmpeg', ['-v', 'error', '-y', '-i', VTEST, '-t', String(opts.seconds), '-an', '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '30', '-g', gop, '-keyint_min', gop, '-sc_threshold', '0', '-pix_fmt', 'yuv420p', out]);
+  await run('ffmpeg', [
+    '-v',
+    'error',
+    '-y',
+    '-i',
+    VTEST,
+    '-t',
+    String(opts.seconds),
+    '-an',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'veryfast',
+    '-crf',
+    '30',
+    '-g',
+    gop,
+    '-keyint_min',
+    gop,
+    '-sc_threshold',
+    '0',
+    '-pix_fmt',
+    'yuv420p',
+    out,
+  ]);
   return out;
 }
 
@@ -36,7 +60,16 @@ export async function probeDuration(path: string): Promise<number> {
 
 /** key_frame flag and pts of the first video frame (ffprobe -read_intervals %+#1). */
 export async function probeFirstFrame(path: string): Promise<{ keyFrame: number; pictType: string }> {
-  const j = (await ffprobeJson(['-select_streams', 'v:0', '-show_frames', '-read_intervals', '%+#1', '-show_entries', 'frame=key_frame,pict_type', path])) as {
+  const j = (await ffprobeJson([
+    '-select_streams',
+    'v:0',
+    '-show_frames',
+    '-read_intervals',
+    '%+#1',
+    '-show_entries',
+    'frame=key_frame,pict_type',
+    path,
+  ])) as {
     frames: { key_frame: number; pict_type: string }[];
   };
   const f = j.frames[0];

@@ -31,7 +31,16 @@ it('records an RTSP camera into keyframe-led segments on the wall clock, survive
   const port = await freePort();
   let server = await startRtspServer(clip, port);
   const dir = join(tmp, 'ring');
-  const rec = new Recorder({ cameraId: 'cam-live', input: server.url, dir, segmentSec: 2, maxBytes: 200e6, maxAgeSec: 3600, restartMinMs: 300, restartMaxMs: 1000 });
+  const rec = new Recorder({
+    cameraId: 'cam-live',
+    input: server.url,
+    dir,
+    segmentSec: 2,
+    maxBytes: 200e6,
+    maxAgeSec: 3600,
+    restartMinMs: 300,
+    restartMaxMs: 1000,
+  });
   const segments: SegmentRecord[] = [];
   const restarts: unknown[] = [];
   const errors: Error[] = [];
@@ -72,7 +81,12 @@ it('records an RTSP camera into keyframe-led segments on the wall clock, survive
   const last = ring.at(-1)!;
   const prev = ring.at(-2)!;
   const out = join(tmp, 'case.mp4');
-  const res = await assembleClip({ ringDir: dir, ring, request: { start: prev.startWall, end: last.endWall, clock: 'wall', preRollSec: 0, postRollSec: 0 }, outPath: out });
+  const res = await assembleClip({
+    ringDir: dir,
+    ring,
+    request: { start: prev.startWall, end: last.endWall, clock: 'wall', preRollSec: 0, postRollSec: 0 },
+    outPath: out,
+  });
   expect(res.path).toBe(out);
   // Wall times are estimates, so the segment before may overlap the window by list latency and be
   // included too; the two asked for must be there, and nothing after them.
@@ -89,10 +103,32 @@ it('records an RTSP camera into keyframe-led segments on the wall clock, survive
 it('records an HLS stream served over HTTP into keyframe-led segments', async () => {
   const hls = join(tmp, 'hls');
   await mkdir(hls, { recursive: true });
-  await run('ffmpeg', ['-y', '-loglevel', 'error', '-i', await vtestH264(12), '-c', 'copy', '-f', 'hls', '-hls_time', '2', '-hls_playlist_type', 'vod', join(hls, 'index.m3u8')]);
+  await run('ffmpeg', [
+    '-y',
+    '-loglevel',
+    'error',
+    '-i',
+    await vtestH264(12),
+    '-c',
+    'copy',
+    '-f',
+    'hls',
+    '-hls_time',
+    '2',
+    '-hls_playlist_type',
+    'vod',
+    join(hls, 'index.m3u8'),
+  ]);
   const server = await serveDir(hls);
   const dir = join(tmp, 'ring-hls');
-  const rec = new Recorder({ cameraId: 'cam-hls', input: `${server.base}/index.m3u8`, dir, segmentSec: 2, maxBytes: 200e6, maxAgeSec: 3600 });
+  const rec = new Recorder({
+    cameraId: 'cam-hls',
+    input: `${server.base}/index.m3u8`,
+    dir,
+    segmentSec: 2,
+    maxBytes: 200e6,
+    maxAgeSec: 3600,
+  });
   const errors: Error[] = [];
   rec.on('error', (e) => errors.push(e));
   // A live input never "ends": when the playlist runs out the recorder restarts it, so wait for one
@@ -115,7 +151,15 @@ it('an H.265 camera (as many city cameras are) is both decoded and recorded into
   const clip = await vtestH265(20);
   const server = await startRtspServer(clip, await freePort(), '/hevc', 'h265');
   const dir = join(tmp, 'ring-hevc');
-  const rec = new Recorder({ cameraId: 'cam-hevc', input: server.url, dir, segmentSec: 2, maxBytes: 200e6, maxAgeSec: 3600, restartMinMs: 300 });
+  const rec = new Recorder({
+    cameraId: 'cam-hevc',
+    input: server.url,
+    dir,
+    segmentSec: 2,
+    maxBytes: 200e6,
+    maxAgeSec: 3600,
+    restartMinMs: 300,
+  });
   const errors: Error[] = [];
   rec.on('error', (e) => errors.push(e));
   const src = new FrameSource({ input: server.url, width: 160, height: 160, fps: 2 });
@@ -137,9 +181,28 @@ it('an H.265 camera (as many city cameras are) is both decoded and recorded into
   const ring = rec.segments();
   for (const r of ring) expect(await probeFirstFrame(join(dir, r.file))).toEqual({ keyFrame: 1, pictType: 'I' });
   const out = join(tmp, 'hevc-case.mp4');
-  const res = await assembleClip({ ringDir: dir, ring, request: { start: ring[0]!.startWall, end: ring.at(-1)!.endWall, clock: 'wall', preRollSec: 0, postRollSec: 0 }, outPath: out });
+  const res = await assembleClip({
+    ringDir: dir,
+    ring,
+    request: { start: ring[0]!.startWall, end: ring.at(-1)!.endWall, clock: 'wall', preRollSec: 0, postRollSec: 0 },
+    outPath: out,
+  });
   expect(res.path).toBe(out);
   expect(await probeDuration(out)).toBeGreaterThan(3);
   // Tagged hvc1, the HEVC sample entry Apple's players accept (ffmpeg's default hev1 is refused).
-  expect((await run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=codec_name,codec_tag_string', '-of', 'csv=p=0', out])).trim()).toBe('hevc,hvc1');
+  expect(
+    (
+      await run('ffprobe', [
+        '-v',
+        'error',
+        '-select_streams',
+        'v:0',
+        '-show_entries',
+        'stream=codec_name,codec_tag_string',
+        '-of',
+        'csv=p=0',
+        out,
+      ])
+    ).trim(),
+  ).toBe('hevc,hvc1');
 }, 120_000);

@@ -34,10 +34,11 @@ function startChild(port: number, spoolDir: string): Child {
   createInterface({ input: proc.stdout! }).on('line', (line) => {
     const e = JSON.parse(line) as Record<string, unknown>;
     events.push(e);
-    for (const w of [...waiters]) if (w.pred(e)) {
-      waiters.splice(waiters.indexOf(w), 1);
-      w.resolve(e);
-    }
+    for (const w of [...waiters])
+      if (w.pred(e)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(e);
+      }
   });
   return {
     proc,
@@ -68,7 +69,13 @@ describe('spooling evidence store', () => {
   beforeAll(async () => {
     server = await startS3Server();
     tmp = await mkdtemp(join(tmpdir(), 'cw-spool-'));
-    direct = await S3EvidenceStore.open({ endPoint: server.endPoint, port: server.port, accessKey: server.accessKey, secretKey: server.secretKey, bucket: 'evidence' });
+    direct = await S3EvidenceStore.open({
+      endPoint: server.endPoint,
+      port: server.port,
+      accessKey: server.accessKey,
+      secretKey: server.secretKey,
+      bucket: 'evidence',
+    });
   });
   afterAll(async () => {
     await server?.dispose();
@@ -124,9 +131,22 @@ describe('spooling evidence store', () => {
   it('skips re-uploading an item the primary already holds with the same sha256 (crash after upload, before journaling)', async () => {
     await server.restart();
     const spoolDir = join(tmp, 'spool-b');
-    const primary = new S3EvidenceStore({ endPoint: server.endPoint, port: server.port, accessKey: server.accessKey, secretKey: server.secretKey, bucket: 'evidence', opTimeoutMs: 3000 });
+    const primary = new S3EvidenceStore({
+      endPoint: server.endPoint,
+      port: server.port,
+      accessKey: server.accessKey,
+      secretKey: server.secretKey,
+      bucket: 'evidence',
+      opTimeoutMs: 3000,
+    });
     await server.stop();
-    const s1 = await SpoolingEvidenceStore.open(primary, { dir: spoolDir, maxBytes: 10e6, maxItems: 10, backoffInitialMs: 100, backoffMaxMs: 200 });
+    const s1 = await SpoolingEvidenceStore.open(primary, {
+      dir: spoolDir,
+      maxBytes: 10e6,
+      maxItems: 10,
+      backoffInitialMs: 100,
+      backoffMaxMs: 200,
+    });
     const ref = await s1.put('cam-02/2024-05-02/ev-x/snapshot.jpg', PHOTOS[0]!, { contentType: 'image/jpeg' });
     expect(ref.spooled).toBe(true);
     await s1.close();
@@ -135,16 +155,33 @@ describe('spooling evidence store', () => {
     await direct.put('cam-02/2024-05-02/ev-x/snapshot.jpg', PHOTOS[0]!, { contentType: 'image/jpeg' });
     const s2 = await SpoolingEvidenceStore.open(primary, { dir: spoolDir, maxBytes: 10e6, maxItems: 10, backoffInitialMs: 100 });
     await s2.drained();
-    expect({ uploaded: s2.uploadedCount, skipped: s2.skippedCount, depth: s2.depth().items }).toEqual({ uploaded: 0, skipped: 1, depth: 0 });
+    expect({ uploaded: s2.uploadedCount, skipped: s2.skippedCount, depth: s2.depth().items }).toEqual({
+      uploaded: 0,
+      skipped: 1,
+      depth: 0,
+    });
     expect(await direct.list('cam-02/')).toEqual(['cam-02/2024-05-02/ev-x/snapshot.jpg']);
     await s2.close();
   });
 
   it('refuses new items with a clear error when full, keeping what it holds, and reads spooled items back', async () => {
     const spoolDir = join(tmp, 'spool-c');
-    const primary = new S3EvidenceStore({ endPoint: server.endPoint, port: server.port, accessKey: server.accessKey, secretKey: server.secretKey, bucket: 'evidence', opTimeoutMs: 3000 });
+    const primary = new S3EvidenceStore({
+      endPoint: server.endPoint,
+      port: server.port,
+      accessKey: server.accessKey,
+      secretKey: server.secretKey,
+      bucket: 'evidence',
+      opTimeoutMs: 3000,
+    });
     await server.stop();
-    const s = await SpoolingEvidenceStore.open(primary, { dir: spoolDir, maxBytes: 10e6, maxItems: 2, backoffInitialMs: 50, backoffMaxMs: 100 });
+    const s = await SpoolingEvidenceStore.open(primary, {
+      dir: spoolDir,
+      maxBytes: 10e6,
+      maxItems: 2,
+      backoffInitialMs: 50,
+      backoffMaxMs: 100,
+    });
     await s.put('cam-03/2024-05-02/ev-1/a.jpg', PHOTOS[0]!, { contentType: 'image/jpeg' });
     await s.put('cam-03/2024-05-02/ev-2/a.jpg', PHOTOS[1]!, { contentType: 'image/jpeg' });
     const third = s.put('cam-03/2024-05-02/ev-3/a.jpg', PHOTOS[2]!, { contentType: 'image/jpeg' });
@@ -153,7 +190,9 @@ describe('spooling evidence store', () => {
     expect(s.depth()).toMatchObject({ items: 2 });
     expect(sha(await s.get('cam-03/2024-05-02/ev-1/a.jpg'))).toBe(sha(await readFile(PHOTOS[0]!)));
     expect(await s.presign('cam-03/2024-05-02/ev-1/a.jpg', 60)).toBeNull();
-    await expect(s.put('cam-03/2024-05-02/ev-4/a.jpg', '/nonexistent/x.jpg', { contentType: 'image/jpeg' })).rejects.toThrow(/no such file/);
+    await expect(s.put('cam-03/2024-05-02/ev-4/a.jpg', '/nonexistent/x.jpg', { contentType: 'image/jpeg' })).rejects.toThrow(
+      /no such file/,
+    );
     await server.restart();
     s.retryNow();
     await s.drained();

@@ -28,8 +28,26 @@ beforeAll(async () => {
   www = path.join(dir, 'www');
   await mkdir(www, { recursive: true });
   const clip = await dogClip();
-  await run('ffmpeg', ['-y', '-loglevel', 'error', '-i', clip, '-c', 'copy', '-f', 'hls', '-hls_time', '1', '-hls_list_size', '0', path.join(www, 'ok.m3u8')]);
-  segment = path.join(www, (await readdir(www)).find((f) => f.endsWith('.ts'))!);
+  await run('ffmpeg', [
+    '-y',
+    '-loglevel',
+    'error',
+    '-i',
+    clip,
+    '-c',
+    'copy',
+    '-f',
+    'hls',
+    '-hls_time',
+    '1',
+    '-hls_list_size',
+    '0',
+    path.join(www, 'ok.m3u8'),
+  ]);
+  segment = path.join(
+    www,
+    (await readdir(www)).find((f) => f.endsWith('.ts'))!,
+  );
   const playlist = (uri: string) => `#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1.0,\n${uri}\n#EXT-X-ENDLIST\n`;
   await writeFile(path.join(www, 'seg-file-url.m3u8'), playlist(`file://${segment}`));
   await writeFile(path.join(www, 'seg-path.m3u8'), playlist(segment));
@@ -52,10 +70,15 @@ const paths: Record<string, (input: string) => Promise<Outcome>> = {
   parseInput: async (input) => {
     try {
       const spec = parseInput(input);
-      if (spec.kind === 'file') return spec.ffmpegInput.startsWith('file:') && spec.protocols === 'file' && !input.includes('://') ? 'refused' : 'read';
+      if (spec.kind === 'file')
+        return spec.ffmpegInput.startsWith('file:') && spec.protocols === 'file' && !input.includes('://') ? 'refused' : 'read';
       // A network spec: what counts is that its whitelist leaves ffmpeg no local-file protocol.
       const allowed = spec.protocols.split(',');
-      return ['file', 'concat', 'subfile', 'data', 'pipe', 'fd'].some((p) => allowed.includes(p)) ? 'read' : input.endsWith('/ok.m3u8') ? 'read' : 'refused';
+      return ['file', 'concat', 'subfile', 'data', 'pipe', 'fd'].some((p) => allowed.includes(p))
+        ? 'read'
+        : input.endsWith('/ok.m3u8')
+          ? 'read'
+          : 'refused';
     } catch (err) {
       return refusedBy(err);
     }
@@ -92,7 +115,10 @@ const paths: Record<string, (input: string) => Promise<Outcome>> = {
       rec.on('end', () => resolve(rec.segments().length > 0 ? 'read' : 'refused'));
     });
     await rec.start();
-    const o = await Promise.race([outcome, new Promise<Outcome>((r) => setTimeout(() => r(rec.segments().length ? 'read' : 'refused'), 20_000))]);
+    const o = await Promise.race([
+      outcome,
+      new Promise<Outcome>((r) => setTimeout(() => r(rec.segments().length ? 'read' : 'refused'), 20_000)),
+    ]);
     await rec.stop();
     return o;
   },
@@ -116,7 +142,10 @@ const paths: Record<string, (input: string) => Promise<Outcome>> = {
     }
   },
   replayApi: async (input) => {
-    const res = await request(h.app).post('/v1/replays').set('Authorization', `Bearer ${h.keys.tester}`).send({ url: input, config: { zones: [] } });
+    const res = await request(h.app)
+      .post('/v1/replays')
+      .set('Authorization', `Bearer ${h.keys.tester}`)
+      .send({ url: input, config: { zones: [] } });
     if (res.status === 202) return 'read';
     expect(res.status, JSON.stringify(res.body)).toBeGreaterThanOrEqual(400);
     expect(res.status).toBeLessThan(500);
@@ -126,7 +155,10 @@ const paths: Record<string, (input: string) => Promise<Outcome>> = {
     // Registration does not connect (the camera may only be reachable from the workers); for a
     // playlist URL the worker's source and recorder rows above are what read it.
     if (input.startsWith('http')) return 'n/a' as Outcome;
-    const res = await request(h.app).post('/v1/cameras').set('Authorization', `Bearer ${h.keys.admin}`).send({ id: `t${Math.random().toString(36).slice(2, 9)}`, url: input, config: { zones: [] } });
+    const res = await request(h.app)
+      .post('/v1/cameras')
+      .set('Authorization', `Bearer ${h.keys.admin}`)
+      .send({ id: `t${Math.random().toString(36).slice(2, 9)}`, url: input, config: { zones: [] } });
     if (res.status === 201) return 'read'; // accepted for connection by a worker
     expect(res.status).toBe(400);
     return 'refused';
@@ -149,7 +181,15 @@ describe('every spawn path refuses local-file inputs', () => {
   it('control: a plain HLS playlist on loopback is read by every path', async () => {
     const got: Record<string, Outcome> = {};
     for (const [name, fn] of Object.entries(paths)) got[name] = await fn(`${hls.base}/ok.m3u8`);
-    expect(got).toEqual({ parseInput: 'read', source: 'read', recorder: 'read', probe: 'read', uploadProbe: 'n/a', replayApi: 'read', cameraApi: 'n/a' });
+    expect(got).toEqual({
+      parseInput: 'read',
+      source: 'read',
+      recorder: 'read',
+      probe: 'read',
+      uploadProbe: 'n/a',
+      replayApi: 'read',
+      cameraApi: 'n/a',
+    });
   }, 120_000);
 
   it('table: each hostile input × each path is refused', async () => {

@@ -19,7 +19,19 @@ import { startWorker, type WorkerHandle } from '../../workers/worker.js';
 import { parkedCarConfig, tempDir, testRedis } from '../workers/helpers.js';
 import { waitFor } from '../support/wait.js';
 
-const SECRETS = ['HttpUser1x', 'HttpPass1x', 'HttpTok2x', 'HttpSig3x', 'HttpMark4x', 'RtspUser5x', 'RtspPass5x', 'RtspTok6x', 'RtspsUser7x', 'R@tspsP%8x', 'RtspsTok9x'];
+const SECRETS = [
+  'HttpUser1x',
+  'HttpPass1x',
+  'HttpTok2x',
+  'HttpSig3x',
+  'HttpMark4x',
+  'RtspUser5x',
+  'RtspPass5x',
+  'RtspTok6x',
+  'RtspsUser7x',
+  'R@tspsP%8x',
+  'RtspsTok9x',
+];
 // Decoded and encoded spellings of every secret.
 const SPELLINGS = [...new Set(SECRETS.flatMap((s) => [s, encodeURIComponent(s)]))];
 
@@ -63,8 +75,14 @@ beforeAll(async () => {
   // Everything the process prints while the test runs is part of "any log line".
   const ow = process.stdout.write.bind(process.stdout);
   const ew = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((chunk: unknown, ...rest: unknown[]) => (stdio.push(String(chunk)), ow(chunk as string, ...(rest as []))) ) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: unknown, ...rest: unknown[]) => (stdio.push(String(chunk)), ew(chunk as string, ...(rest as []))) ) as typeof process.stderr.write;
+  process.stdout.write = ((chunk: unknown, ...rest: unknown[]) => (
+    stdio.push(String(chunk)),
+    ow(chunk as string, ...(rest as []))
+  )) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: unknown, ...rest: unknown[]) => (
+    stdio.push(String(chunk)),
+    ew(chunk as string, ...(rest as []))
+  )) as typeof process.stderr.write;
   restoreStdio = () => {
     process.stdout.write = ow;
     process.stderr.write = ew;
@@ -121,13 +139,20 @@ describe('camera secrets never leave', () => {
     const admin = { Authorization: `Bearer ${keyOf}` };
     const httpPort = (failing.address() as net.AddressInfo).port;
     const cams = [
-      { id: 'sec-http', url: `http://HttpUser1x:HttpPass1x@127.0.0.1:${httpPort}/live.m3u8?token=HttpTok2x&sig=HttpSig3x&code=HttpMark4x&channel=1`, secretParams: ['code'] },
+      {
+        id: 'sec-http',
+        url: `http://HttpUser1x:HttpPass1x@127.0.0.1:${httpPort}/live.m3u8?token=HttpTok2x&sig=HttpSig3x&code=HttpMark4x&channel=1`,
+        secretParams: ['code'],
+      },
       { id: 'sec-rtsp', url: `rtsp://RtspUser5x:RtspPass5x@127.0.0.1:${closedPort}/stream?authtoken=RtspTok6x` },
       { id: 'sec-rtsps', url: `rtsps://RtspsUser7x:${encodeURIComponent('R@tspsP%8x')}@127.0.0.1:${closedPort}/s?access_token=RtspsTok9x` },
     ];
     const responses: string[] = [];
     for (const c of cams) {
-      const res = await request(app).post('/v1/cameras').set(admin).send({ ...c, config: parkedCarConfig(c.id).zones ? { zones: parkedCarConfig(c.id).zones } : {} });
+      const res = await request(app)
+        .post('/v1/cameras')
+        .set(admin)
+        .send({ ...c, config: parkedCarConfig(c.id).zones ? { zones: parkedCarConfig(c.id).zones } : {} });
       expect(res.status, JSON.stringify(res.body)).toBe(201);
       responses.push(res.text);
     }
@@ -141,7 +166,10 @@ describe('camera secrets never leave', () => {
       { timeoutMs: 120_000, intervalMs: 500, what: 'all three cameras to report a failure reason' },
     );
     responses.push(list.text);
-    await waitFor(() => cams.every((c) => hooks.some((b) => b.includes(`"cameraId":"${c.id}"`) && b.includes('camera.health'))), { timeoutMs: 60_000, what: 'camera.health webhooks for every camera' });
+    await waitFor(() => cams.every((c) => hooks.some((b) => b.includes(`"cameraId":"${c.id}"`) && b.includes('camera.health'))), {
+      timeoutMs: 60_000,
+      what: 'camera.health webhooks for every camera',
+    });
     for (const c of cams) {
       responses.push((await request(app).get(`/v1/cameras/${c.id}`).set(admin)).text);
       responses.push((await request(app).get(`/v1/cameras/${c.id}/preview?timeoutSec=3`).set(admin)).text);
@@ -151,24 +179,38 @@ describe('camera secrets never leave', () => {
     responses.push((await request(app).get('/v1/deliveries/dead-letters').set(admin)).text);
 
     // The grep is only meaningful if the failures really went through every channel.
-    const outputs = { responses: responses.join('\n'), webhooks: hooks.join('\n'), workerLog: workerLog.join('\n'), apiLog: apiLog.join('\n'), stdio: stdio.join('') };
+    const outputs = {
+      responses: responses.join('\n'),
+      webhooks: hooks.join('\n'),
+      workerLog: workerLog.join('\n'),
+      apiLog: apiLog.join('\n'),
+      stdio: stdio.join(''),
+    };
     expect(outputs.workerLog).toMatch(/camera health/);
     expect(outputs.webhooks).toMatch(/127\.0\.0\.1/);
     expect(outputs.responses).toMatch(/\*\*\*/);
     const leaks: string[] = [];
     for (const [where, text] of Object.entries(outputs)) {
-      for (const s of SPELLINGS) if (text.includes(s)) leaks.push(`${s} in ${where}: …${text.slice(Math.max(0, text.indexOf(s) - 80), text.indexOf(s) + 40)}…`);
+      for (const s of SPELLINGS)
+        if (text.includes(s)) leaks.push(`${s} in ${where}: …${text.slice(Math.max(0, text.indexOf(s) - 80), text.indexOf(s) + 40)}…`);
     }
     expect(leaks).toEqual([]);
   }, 240_000);
 
   it('the worker applies the address policy too: a metadata camera written straight to the store never connects', async () => {
     // Bypasses the API (e.g. a provisioning script): the worker refuses before any socket opens.
-    await worker!.cameras.create({ id: 'meta-cam', url: 'rtsp://user:MetaPass1x@169.254.169.254/latest', config: { zones: parkedCarConfig('meta-cam').zones } });
-    const h = await waitFor(async () => {
-      const x = await worker!.health.get('meta-cam');
-      return x?.reason && /address policy/.test(x.reason) ? x : null;
-    }, { timeoutMs: 60_000, intervalMs: 250, what: 'meta-cam refused by the worker' });
+    await worker!.cameras.create({
+      id: 'meta-cam',
+      url: 'rtsp://user:MetaPass1x@169.254.169.254/latest',
+      config: { zones: parkedCarConfig('meta-cam').zones },
+    });
+    const h = await waitFor(
+      async () => {
+        const x = await worker!.health.get('meta-cam');
+        return x?.reason && /address policy/.test(x.reason) ? x : null;
+      },
+      { timeoutMs: 60_000, intervalMs: 250, what: 'meta-cam refused by the worker' },
+    );
     expect(h.state).toBe('offline');
     expect(h.reason).toMatch(/address policy "metadata"/);
     expect(h.reason).not.toContain('MetaPass1x');

@@ -3,7 +3,16 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { aptInstallCommand, missingModels, missingPackages, modelMessage, nodeModulesState, packageNames, parseDpkgQuery, requirements } from '../../scripts/setup.mjs';
+import {
+  aptInstallCommand,
+  missingModels,
+  missingPackages,
+  modelMessage,
+  nodeModulesState,
+  packageNames,
+  parseDpkgQuery,
+  requirements,
+} from '../../scripts/setup.mjs';
 import { REPO_ROOT } from '../../infra/settings.js';
 
 // What `dpkg-query -W -f='${Package}\t${Status}\n' …` prints: unknown names go to stderr only; a removed
@@ -41,9 +50,23 @@ describe('Debian packages', () => {
       'gstreamer1.0-plugins-bad',
       'chromium',
     ]);
-    expect(missingPackages(requirements('demo', { REDIS_URL: 'redis://127.0.0.1:6390' }), new Set())).not.toContainEqual(expect.objectContaining({ name: 'redis-server' }));
-    expect(missingPackages(requirements('test', { REDIS_URL: 'redis://127.0.0.1:6390' }), new Set())).toContainEqual(expect.objectContaining({ name: 'redis-server' }));
-    expect(packageNames(requirements('demo', {}))).toEqual(['ffmpeg', 'redis-server', 'opencv-doc', 'darknet', 'fontconfig', 'fonts-droid-fallback', 'fonts-noto-cjk', 'fonts-wqy-zenhei', 'fonts-wqy-microhei']);
+    expect(missingPackages(requirements('demo', { REDIS_URL: 'redis://127.0.0.1:6390' }), new Set())).not.toContainEqual(
+      expect.objectContaining({ name: 'redis-server' }),
+    );
+    expect(missingPackages(requirements('test', { REDIS_URL: 'redis://127.0.0.1:6390' }), new Set())).toContainEqual(
+      expect.objectContaining({ name: 'redis-server' }),
+    );
+    expect(packageNames(requirements('demo', {}))).toEqual([
+      'ffmpeg',
+      'redis-server',
+      'opencv-doc',
+      'darknet',
+      'fontconfig',
+      'fonts-droid-fallback',
+      'fonts-noto-cjk',
+      'fonts-wqy-zenhei',
+      'fonts-wqy-microhei',
+    ]);
     expect(aptInstallCommand(['opencv-doc'])).toEqual(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', 'opencv-doc']);
   });
 });
@@ -59,15 +82,25 @@ describe('node_modules', () => {
   });
   const opts = { nodeModulesExists: true, needDev: true };
 
-  it('is ok when npm installed what the lock names (other platforms\' optional binaries absent)', () => {
-    const installed = lock({ 'node_modules/zod': { version: '4.6.7' }, 'node_modules/vitest': { version: '4.1.12' }, 'node_modules/minio/node_modules/xml2js': { version: '0.6.2' } });
+  it("is ok when npm installed what the lock names (other platforms' optional binaries absent)", () => {
+    const installed = lock({
+      'node_modules/zod': { version: '4.6.7' },
+      'node_modules/vitest': { version: '4.1.12' },
+      'node_modules/minio/node_modules/xml2js': { version: '0.6.2' },
+    });
     expect(nodeModulesState(LOCK, installed, opts)).toEqual({ state: 'ok', reason: 'node_modules matches package-lock.json' });
   });
 
   it('is stale when a locked package is absent or at another version, and missing without node_modules', () => {
     const old = lock({ 'node_modules/zod': { version: '4.5.0' }, 'node_modules/vitest': { version: '4.1.12' } });
-    expect(nodeModulesState(LOCK, old, opts)).toEqual({ state: 'stale', reason: 'zod is 4.5.0, package-lock.json wants 4.6.7; xml2js is not installed' });
-    expect(nodeModulesState(LOCK, null, opts)).toEqual({ state: 'stale', reason: 'node_modules has no record of what npm installed (.package-lock.json)' });
+    expect(nodeModulesState(LOCK, old, opts)).toEqual({
+      state: 'stale',
+      reason: 'zod is 4.5.0, package-lock.json wants 4.6.7; xml2js is not installed',
+    });
+    expect(nodeModulesState(LOCK, null, opts)).toEqual({
+      state: 'stale',
+      reason: 'node_modules has no record of what npm installed (.package-lock.json)',
+    });
     expect(nodeModulesState(LOCK, null, { nodeModulesExists: false, needDev: true }).state).toBe('missing');
   });
 
@@ -116,7 +149,9 @@ describe('the script on this machine (dry run)', () => {
       await chmod(path.join(bin, 'dpkg-query'), 0o755);
       const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, REDIS_URL: '' };
       const { stderr } = await new Promise<{ stderr: string }>((resolve, reject) =>
-        execFile(process.execPath, [path.join(REPO_ROOT, 'scripts', 'setup.mjs'), 'demo', '--dry-run'], { env }, (err, _out, stderr) => (err ? reject(err) : resolve({ stderr }))),
+        execFile(process.execPath, [path.join(REPO_ROOT, 'scripts', 'setup.mjs'), 'demo', '--dry-run'], { env }, (err, _out, stderr) =>
+          err ? reject(err) : resolve({ stderr }),
+        ),
       );
       expect(stderr.split('\n').filter((l) => /install/.test(l))).toEqual([
         'setup: would install opencv-doc: vtest.avi, the street behind the demo clip',

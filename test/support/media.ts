@@ -48,19 +48,43 @@ export async function derivedClip(name: string, inputArgs: string[], outArgs: st
 /** The real dog.jpg photo as a short H.264 clip, so tests go through the video code path. */
 export function dogClip(seconds = 3): Promise<string> {
   requireFile(DOG_JPG, 'apt-get install darknet');
-  return derivedClip(`dog-${seconds}s.mp4`, ['-loop', '1', '-i', DOG_JPG, '-t', String(seconds), '-r', '10'], ['-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-g', '10']);
+  return derivedClip(
+    `dog-${seconds}s.mp4`,
+    ['-loop', '1', '-i', DOG_JPG, '-t', String(seconds), '-r', '10'],
+    ['-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-g', '10'],
+  );
 }
 
 /** The first `seconds` of vtest.avi re-encoded as H.264 MP4 (RTSP/HLS servers need H.264). */
 export function vtestH264(seconds: number): Promise<string> {
   requireFile(VTEST, 'apt-get install opencv-doc');
-  return derivedClip(`vtest-${seconds}s.mp4`, ['-i', VTEST, '-t', String(seconds)], ['-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p', '-g', '10', '-an']);
+  return derivedClip(
+    `vtest-${seconds}s.mp4`,
+    ['-i', VTEST, '-t', String(seconds)],
+    ['-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p', '-g', '10', '-an'],
+  );
 }
 
 /** The same footage as H.265 (HEVC), which many city cameras send. */
 export function vtestH265(seconds: number): Promise<string> {
   requireFile(VTEST, 'apt-get install opencv-doc');
-  return derivedClip(`vtest-${seconds}s-hevc.mp4`, ['-i', VTEST, '-t', String(seconds)], ['-c:v', 'libx265', '-preset', 'ultrafast', '-x265-params', 'log-level=error:keyint=20', '-pix_fmt', 'yuv420p', '-tag:v', 'hvc1', '-an']);
+  return derivedClip(
+    `vtest-${seconds}s-hevc.mp4`,
+    ['-i', VTEST, '-t', String(seconds)],
+    [
+      '-c:v',
+      'libx265',
+      '-preset',
+      'ultrafast',
+      '-x265-params',
+      'log-level=error:keyint=20',
+      '-pix_fmt',
+      'yuv420p',
+      '-tag:v',
+      'hvc1',
+      '-an',
+    ],
+  );
 }
 
 export { freeTcpPort as freePort } from '../../workers/redis-server.js';
@@ -68,5 +92,25 @@ export { freeTcpPort as freePort } from '../../workers/redis-server.js';
 /** vtest.avi (10 fps) as H.264 with a keyframe every 2 s and no B-frames, like a typical city camera. */
 export function vtestGop2(seconds: number): Promise<string> {
   requireFile(VTEST, 'apt-get install opencv-doc');
-  return derivedClip(`vtest-${seconds}s-gop2.mp4`, ['-i', VTEST, '-t', String(seconds)], ['-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p', '-g', '20', '-keyint_min', '20', '-sc_threshold', '0', '-bf', '0', '-an']);
+  return derivedClip(
+    `vtest-${seconds}s-gop2.mp4`,
+    ['-i', VTEST, '-t', String(seconds)],
+    [
+      '-c:v',
+      'libx264',
+      '-preset',
+      'veryfast',
+      '-pix_fmt',
+      'yuv420p',
+      '-g',
+      '20',
+      '-keyint_min',
+      '20',
+      '-sc_threshold',
+      '0',
+      '-bf',
+      '0',
+      '-an',
+    ],
+  );
 }

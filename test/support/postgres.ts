@@ -69,14 +69,38 @@ export async function startPostgres(settings: Record<string, string> = {}): Prom
   await chmod(base, 0o777);
   const dir = path.join(base, 'data');
   if (asRoot) await run('chown', ['postgres:postgres', base]);
-  const [c, a] = cmd(path.join(bin, 'initdb'), ['-D', dir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync']);
+  const [c, a] = cmd(path.join(bin, 'initdb'), [
+    '-D',
+    dir,
+    '-U',
+    'postgres',
+    '--auth=trust',
+    '-E',
+    'UTF8',
+    '--locale=C.UTF-8',
+    '--no-sync',
+  ]);
   await run(c, a);
   const port = await freeTcpPort();
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   let child: ChildProcess | null = null;
   const start = async () => {
     // fsync stays on: the outage test relies on what PostgreSQL acknowledged being there after a restart.
-    const [c2, a2] = cmd(path.join(bin, 'postgres'), ['-D', dir, '-p', String(port), '-k', base, '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=100', '-c', 'shared_buffers=64MB', ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])]);
+    const [c2, a2] = cmd(path.join(bin, 'postgres'), [
+      '-D',
+      dir,
+      '-p',
+      String(port),
+      '-k',
+      base,
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'max_connections=100',
+      '-c',
+      'shared_buffers=64MB',
+      ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
+    ]);
     const ch = spawn(c2, a2, { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     ch.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));

@@ -56,7 +56,12 @@ export function makeDetector(session: ModelSession, s: RunSettings): { detector:
  * this process's CPU time per detect() (mean; ORT's threads included), which a busy shared
  * machine distorts far less than wall time.
  */
-export async function detectOnPng(session: ModelSession, png: string, s: RunSettings, repeat = 1): Promise<{ detections: Detection[]; ms: number; cpuMs: number }> {
+export async function detectOnPng(
+  session: ModelSession,
+  png: string,
+  s: RunSettings,
+  repeat = 1,
+): Promise<{ detections: Detection[]; ms: number; cpuMs: number }> {
   const { detector, tiling } = makeDetector(session, s);
   for await (const frame of sourceForModel(session.manifest, { input: png, fps: 1, tiling }).frames()) {
     const times: number[] = [];

@@ -10,7 +10,9 @@ export const CAPTION_FRAME = { width: 64, height: 720 };
 export async function renderCaption(text: string): Promise<Buffer> {
   const { width, height } = CAPTION_FRAME;
   const blank = { raw: Buffer.alloc(width * height * 3, 40), width, height, pixelFormat: 'rgb24' as const };
-  return sharp(await annotateImage(blank, { caption: text }, { quality: 100 })).raw().toBuffer();
+  return sharp(await annotateImage(blank, { caption: text }, { quality: 100 }))
+    .raw()
+    .toBuffer();
 }
 
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {

@@ -26,18 +26,30 @@ export interface RtspServer {
 }
 
 /** Starts GStreamer's RTSP server on 127.0.0.1:port serving `file` (an H.264 or H.265 MP4) at `mount`. */
-export function startRtspServer(file: string, port: number, mount = '/cam', codec: 'h264' | 'h265' = 'h264', mounts = 0): Promise<RtspServer> {
+export function startRtspServer(
+  file: string,
+  port: number,
+  mount = '/cam',
+  codec: 'h264' | 'h265' = 'h264',
+  mounts = 0,
+): Promise<RtspServer> {
   return new Promise((resolve, reject) => {
-    const child: ChildProcess = spawn(SYSTEM_PYTHON, [SCRIPT, '--port', String(port), '--mount', mount, '--file', file, '--codec', codec, '--mounts', String(mounts)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child: ChildProcess = spawn(
+      SYSTEM_PYTHON,
+      [SCRIPT, '--port', String(port), '--mount', mount, '--file', file, '--codec', codec, '--mounts', String(mounts)],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let err = '';
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`RTSP server did not start: ${err}`));
     }, 15_000);
     child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
-    child.on('error', (e) => reject(new Error(`cannot start ${SYSTEM_PYTHON}: ${e.message} (apt-get install python3-gi gir1.2-gst-rtsp-server-1.0)`)));
+    child.on('error', (e) =>
+      reject(new Error(`cannot start ${SYSTEM_PYTHON}: ${e.message} (apt-get install python3-gi gir1.2-gst-rtsp-server-1.0)`)),
+    );
     child.on('exit', (code) => reject(new Error(`RTSP server exited ${code}: ${err}`)));
     let stats: RtspStats = { clients: 0, sessions: 0, total: 0 };
     let buf = '';

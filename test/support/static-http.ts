@@ -12,7 +12,11 @@ export async function serveDir(root: string): Promise<{ base: string; close(): P
     if (!file.startsWith(root)) return void res.writeHead(403).end();
     const st = await stat(file).catch(() => null);
     if (!st?.isFile()) return void res.writeHead(404).end();
-    const type = file.endsWith('.m3u8') ? 'application/vnd.apple.mpegurl' : file.endsWith('.ts') ? 'video/mp2t' : 'application/octet-stream';
+    const type = file.endsWith('.m3u8')
+      ? 'application/vnd.apple.mpegurl'
+      : file.endsWith('.ts')
+        ? 'video/mp2t'
+        : 'application/octet-stream';
     res.writeHead(200, { 'content-type': type, 'content-length': st.size });
     createReadStream(file).pipe(res);
   });

@@ -26,7 +26,21 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const reason = { classId: 'street_vending', zoneId: 'plaza', zoneType: 'no_vending', subject: 't', trackIds: [1], dwellSec: 60, hits: 9, window: 10, medianScore: 0.7, thresholds: {}, firstSeen: 0, lastSeen: 60, frameTimes: [] };
+const reason = {
+  classId: 'street_vending',
+  zoneId: 'plaza',
+  zoneType: 'no_vending',
+  subject: 't',
+  trackIds: [1],
+  dwellSec: 60,
+  hits: 9,
+  window: 10,
+  medianScore: 0.7,
+  thresholds: {},
+  firstSeen: 0,
+  lastSeen: 60,
+  frameTimes: [],
+};
 const input = (i: number): CreateCaseInput => ({
   idempotencyKey: `cam1:run:ep${i}`,
   cameraId: 'cam1',
@@ -57,7 +71,14 @@ it('journals cases while PostgreSQL is stopped for 60 s and writes each exactly 
     for (const end = i + n; i < end; i++) {
       const r = await store.create(input(i));
       outcomes.push(r.outcome);
-      if (i % 3 === 0) await store.addEvidence(r.case.id, [{ store: 'fs', key: `cam1/e${i}/clip.mp4`, file: { name: 'clip.mp4', kind: 'clip', contentType: 'video/mp4', bytes: 1, sha256: 'x' } }]);
+      if (i % 3 === 0)
+        await store.addEvidence(r.case.id, [
+          {
+            store: 'fs',
+            key: `cam1/e${i}/clip.mp4`,
+            file: { name: 'clip.mp4', kind: 'clip', contentType: 'video/mp4', bytes: 1, sha256: 'x' },
+          },
+        ]);
       await new Promise((r2) => setTimeout(r2, 200));
     }
   };
@@ -78,7 +99,10 @@ it('journals cases while PostgreSQL is stopped for 60 s and writes each exactly 
   const total = i;
   expect(outcomes.every((o) => o === 'created')).toBe(true);
   const check = await open();
-  const { rows } = await sql<{ idempotency_key: string; created_at: number }>`select idempotency_key, created_at from cases order by created_at, idempotency_key`.execute(check.db);
+  const { rows } = await sql<{
+    idempotency_key: string;
+    created_at: number;
+  }>`select idempotency_key, created_at from cases order by created_at, idempotency_key`.execute(check.db);
   expect(rows).toHaveLength(total);
   expect(new Set(rows.map((r) => r.idempotency_key)).size).toBe(total);
   // In order: creation times follow the production order (kept from when they were journaled).

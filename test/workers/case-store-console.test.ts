@@ -16,7 +16,21 @@ afterAll(async () => {
 });
 
 const T0 = 1_700_000_000_000;
-const reason = { classId: 'illegal_parking', zoneId: 'kerb', zoneType: 'no_parking', subject: 't1', trackIds: [1], dwellSec: 5, hits: 4, window: 5, medianScore: 0.8, thresholds: {}, firstSeen: 0, lastSeen: 5, frameTimes: [] };
+const reason = {
+  classId: 'illegal_parking',
+  zoneId: 'kerb',
+  zoneType: 'no_parking',
+  subject: 't1',
+  trackIds: [1],
+  dwellSec: 5,
+  hits: 4,
+  window: 5,
+  medianScore: 0.8,
+  thresholds: {},
+  firstSeen: 0,
+  lastSeen: 5,
+  frameTimes: [],
+};
 let k = 0;
 const input = (cameraId: string, classId: string, zoneId: string | null, at: number): CreateCaseInput => ({
   idempotencyKey: `ep-${k++}`,
@@ -37,8 +51,13 @@ describe.each(['postgres', 'pglite'] as const)('console queries of the case stor
     const db = kind === 'postgres' ? await openDatabase({ url: await server.createDatabase('console') }) : await openDatabase({});
     opened.push(db);
     const cases = new CaseStore(db.db);
-    const mk = (cam: string, cls: string, zone: string | null, at: number) => cases.create(input(cam, cls, zone, at)).then((r) => r.case.id);
-    const a = [await mk('cam-a', 'illegal_parking', 'kerb', T0), await mk('cam-a', 'illegal_parking', 'kerb', T0 + 1), await mk('cam-a', 'illegal_parking', 'kerb', T0 + 2)];
+    const mk = (cam: string, cls: string, zone: string | null, at: number) =>
+      cases.create(input(cam, cls, zone, at)).then((r) => r.case.id);
+    const a = [
+      await mk('cam-a', 'illegal_parking', 'kerb', T0),
+      await mk('cam-a', 'illegal_parking', 'kerb', T0 + 1),
+      await mk('cam-a', 'illegal_parking', 'kerb', T0 + 2),
+    ];
     const b = [await mk('cam-a', 'street_vending', null, T0 + 3), await mk('cam-b', 'illegal_parking', 'kerb', T0 + 4)];
     await cases.transition(a[0]!, 'rejected', { reason: 'shadow' });
     await cases.transition(a[1]!, 'dispatched');
@@ -54,12 +73,36 @@ describe.each(['postgres', 'pglite'] as const)('console queries of the case stor
     expect((await cases.openCountsByCamera([])).size).toBe(0);
 
     expect(await cases.rejectionStats()).toEqual([
-      { cameraId: 'cam-a', classId: 'illegal_parking', zoneId: 'kerb', cases: 3, rejected: 2, rejectionRate: 0.667, reasons: [{ reason: 'shadow', count: 2 }] },
-      { cameraId: 'cam-a', classId: 'street_vending', zoneId: null, cases: 1, rejected: 1, rejectionRate: 1, reasons: [{ reason: 'licensed', count: 1 }] },
+      {
+        cameraId: 'cam-a',
+        classId: 'illegal_parking',
+        zoneId: 'kerb',
+        cases: 3,
+        rejected: 2,
+        rejectionRate: 0.667,
+        reasons: [{ reason: 'shadow', count: 2 }],
+      },
+      {
+        cameraId: 'cam-a',
+        classId: 'street_vending',
+        zoneId: null,
+        cases: 1,
+        rejected: 1,
+        rejectionRate: 1,
+        reasons: [{ reason: 'licensed', count: 1 }],
+      },
       { cameraId: 'cam-b', classId: 'illegal_parking', zoneId: 'kerb', cases: 1, rejected: 0, rejectionRate: 0, reasons: [] },
     ]);
     expect(await cases.rejectionStats({ from: T0 + 2, to: T0 + 3, cameraId: 'cam-a' })).toEqual([
-      { cameraId: 'cam-a', classId: 'street_vending', zoneId: null, cases: 1, rejected: 1, rejectionRate: 1, reasons: [{ reason: 'licensed', count: 1 }] },
+      {
+        cameraId: 'cam-a',
+        classId: 'street_vending',
+        zoneId: null,
+        cases: 1,
+        rejected: 1,
+        rejectionRate: 1,
+        reasons: [{ reason: 'licensed', count: 1 }],
+      },
       { cameraId: 'cam-a', classId: 'illegal_parking', zoneId: 'kerb', cases: 1, rejected: 0, rejectionRate: 0, reasons: [] },
     ]);
     expect(await cases.rejectionStats({ limit: 1 })).toHaveLength(1);

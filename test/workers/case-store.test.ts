@@ -3,7 +3,15 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../infra/db/db.js';
-import { CaseStore, CaseTransitionError, localHour, splitRange, type CaseRecord, type CaseStats, type CreateCaseInput } from '../../infra/stores/case-store.js';
+import {
+  CaseStore,
+  CaseTransitionError,
+  localHour,
+  splitRange,
+  type CaseRecord,
+  type CaseStats,
+  type CreateCaseInput,
+} from '../../infra/stores/case-store.js';
 import { makeConventions } from '../../infra/stores/conventions.js';
 import { decideCase } from '../../pipeline/rules/case-policy.js';
 import type { ViolationEvent } from '../../pipeline/types.js';
@@ -44,11 +52,27 @@ async function fresh(kind: Backend): Promise<{ db: Database; open(): Promise<Dat
     }
     shared.set(kind, s);
   }
-  await sql`truncate cases, case_episodes, case_history, case_evidence, case_verifications, notices restart identity cascade`.execute(s.db.db);
+  await sql`truncate cases, case_episodes, case_history, case_evidence, case_verifications, notices restart identity cascade`.execute(
+    s.db.db,
+  );
   return s;
 }
 
-const reason = { classId: 'illegal_parking', zoneId: 'kerb', zoneType: 'no_parking', subject: 't1', trackIds: [1], dwellSec: 5, hits: 4, window: 5, medianScore: 0.8, thresholds: {}, firstSeen: 0, lastSeen: 5, frameTimes: [] };
+const reason = {
+  classId: 'illegal_parking',
+  zoneId: 'kerb',
+  zoneType: 'no_parking',
+  subject: 't1',
+  trackIds: [1],
+  dwellSec: 5,
+  hits: 4,
+  window: 5,
+  medianScore: 0.8,
+  thresholds: {},
+  firstSeen: 0,
+  lastSeen: 5,
+  frameTimes: [],
+};
 function input(key: string, over: Partial<CreateCaseInput> = {}): CreateCaseInput {
   return {
     idempotencyKey: key,
@@ -72,19 +96,40 @@ describe('splitRange', () => {
     const b = 616 * 32 * DAY;
     expect(splitRange(b + 5, b + 1000)).toEqual({ buckets: [], direct: [[b + 5, b + 1001]] });
     expect(splitRange(b - 3 * DAY - 7, b + 70 * DAY + 9)).toEqual({
-      buckets: [[32, 616, 618], [1, 19_709, 19_712], [1, 19_776, 19_782]],
-      direct: [[b - 3 * DAY - 7, b - 3 * DAY], [b + 70 * DAY, b + 70 * DAY + 10]],
+      buckets: [
+        [32, 616, 618],
+        [1, 19_709, 19_712],
+        [1, 19_776, 19_782],
+      ],
+      direct: [
+        [b - 3 * DAY - 7, b - 3 * DAY],
+        [b + 70 * DAY, b + 70 * DAY + 10],
+      ],
     });
     expect(splitRange(b, b + 10 * DAY - 1)).toEqual({ buckets: [[1, 19_712, 19_722]], direct: [] });
     expect(splitRange(b + 10, b)).toEqual({ buckets: [], direct: [] });
     const open = splitRange(undefined, undefined);
-    expect(open.buckets[0]).toEqual([32, Math.ceil(Math.ceil(-Number.MAX_SAFE_INTEGER / DAY) / 32), Math.floor(Math.floor(Number.MAX_SAFE_INTEGER / DAY) / 32)]);
+    expect(open.buckets[0]).toEqual([
+      32,
+      Math.ceil(Math.ceil(-Number.MAX_SAFE_INTEGER / DAY) / 32),
+      Math.floor(Math.floor(Number.MAX_SAFE_INTEGER / DAY) / 32),
+    ]);
   });
 });
 
 /** What stats() must answer, counted in JS over the records. */
 function expectedStats(all: CaseRecord[], from: number, to: number): CaseStats {
-  const out: CaseStats = { from, to, total: 0, byClass: {}, byCamera: {}, byZone: {}, byState: {}, byCategory: {}, byHour: new Array(24).fill(0) };
+  const out: CaseStats = {
+    from,
+    to,
+    total: 0,
+    byClass: {},
+    byCamera: {},
+    byZone: {},
+    byState: {},
+    byCategory: {},
+    byHour: new Array(24).fill(0),
+  };
   const inc = (o: Record<string, number>, k: string) => (o[k] = (o[k] ?? 0) + 1);
   for (const c of all) {
     if (c.createdAt < from || c.createdAt > to) continue;
@@ -104,18 +149,36 @@ describe.each<Backend>(['postgres', 'pglite'])('CaseStore on %s', { timeout: 60_
     const f = await fresh(kind);
     const a = new CaseStore(f.db.db);
     const b = new CaseStore((await f.open()).db);
-    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? a : b).create(input('cam1:run:ep_a', { now: 1_700_000_006_000, mergeWindowMs: 60_000 }))));
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        (i % 2 ? a : b).create(input('cam1:run:ep_a', { now: 1_700_000_006_000, mergeWindowMs: 60_000 })),
+      ),
+    );
     expect(results.filter((r) => r.outcome === 'created')).toHaveLength(1);
     expect(results.filter((r) => r.outcome === 'existing')).toHaveLength(7);
     expect(new Set(results.map((r) => r.case.id)).size).toBe(1);
     const c = results[0]!.case;
-    expect(c).toMatchObject({ state: 'new', classId: 'illegal_parking', nameZh: '机动车违停', urgency: 'general', dueHours: 24, dueAt: 1_700_000_006_000 + 24 * 3_600_000, zoneId: 'kerb', categoryCode: '0504' });
+    expect(c).toMatchObject({
+      state: 'new',
+      classId: 'illegal_parking',
+      nameZh: '机动车违停',
+      urgency: 'general',
+      dueHours: 24,
+      dueAt: 1_700_000_006_000 + 24 * 3_600_000,
+      zoneId: 'kerb',
+      categoryCode: '0504',
+    });
     expect(c.responsibleParty.length).toBeGreaterThan(0);
-    const urgent = await a.create(input('cam1:run:ep_fire', { classId: 'fire_lane_blocked', zoneId: 'fire', zoneType: 'fire_lane', now: 0 }));
+    const urgent = await a.create(
+      input('cam1:run:ep_fire', { classId: 'fire_lane_blocked', zoneId: 'fire', zoneType: 'fire_lane', now: 0 }),
+    );
     expect(urgent.case).toMatchObject({ urgency: 'urgent', dueHours: 4, dueAt: 4 * 3_600_000 });
     expect((await b.list({}, { limit: 100 })).items).toHaveLength(2);
     // Two different episodes of one violation racing from two workers: one case, one merge.
-    const race = await Promise.all([a.create(input('w1:ep', { cameraId: 'cam2', mergeWindowMs: 60_000 })), b.create(input('w2:ep', { cameraId: 'cam2', mergeWindowMs: 60_000, boxes: [{ x1: 102, y1: 100, x2: 202, y2: 160 }] }))]);
+    const race = await Promise.all([
+      a.create(input('w1:ep', { cameraId: 'cam2', mergeWindowMs: 60_000 })),
+      b.create(input('w2:ep', { cameraId: 'cam2', mergeWindowMs: 60_000, boxes: [{ x1: 102, y1: 100, x2: 202, y2: 160 }] })),
+    ]);
     expect(race.map((r) => r.outcome).sort()).toEqual(['created', 'merged']);
     expect(race[0].case.id).toBe(race[1].case.id);
   });
@@ -124,7 +187,15 @@ describe.each<Backend>(['postgres', 'pglite'])('CaseStore on %s', { timeout: 60_
     const cases = new CaseStore((await fresh(kind)).db.db);
     const a = await cases.create(input('k1', { mergeWindowMs: 60_000 }));
     const r2 = { ...reason, subject: 't7', trackIds: [7], dwellSec: 9 };
-    const again = await cases.create(input('k2', { mergeWindowMs: 60_000, firstSeenAt: 1_700_000_030_000, lastSeenAt: 1_700_000_035_000, boxes: [{ x1: 105, y1: 100, x2: 205, y2: 162 }], reason: r2 }));
+    const again = await cases.create(
+      input('k2', {
+        mergeWindowMs: 60_000,
+        firstSeenAt: 1_700_000_030_000,
+        lastSeenAt: 1_700_000_035_000,
+        boxes: [{ x1: 105, y1: 100, x2: 205, y2: 162 }],
+        reason: r2,
+      }),
+    );
     expect(again.outcome).toBe('merged');
     expect(again.case.id).toBe(a.case.id);
     expect(again.case.episodeKeys).toEqual(['k1', 'k2']);
@@ -136,7 +207,9 @@ describe.each<Backend>(['postgres', 'pglite'])('CaseStore on %s', { timeout: 60_
     expect(m.merge!.iou).toBeCloseTo(0.877, 2);
     expect(m.reason).toBe('reappearance merged (IoU 0.88 ≥ 0.3, within 60 s)');
     expect((await cases.getByEpisode('k2'))!.id).toBe(a.case.id);
-    const elsewhere = await cases.create(input('k3', { mergeWindowMs: 60_000, firstSeenAt: 1_700_000_040_000, boxes: [{ x1: 400, y1: 300, x2: 480, y2: 360 }] }));
+    const elsewhere = await cases.create(
+      input('k3', { mergeWindowMs: 60_000, firstSeenAt: 1_700_000_040_000, boxes: [{ x1: 400, y1: 300, x2: 480, y2: 360 }] }),
+    );
     expect(elsewhere.outcome).toBe('created');
     const late = await cases.create(input('k4', { mergeWindowMs: 60_000, firstSeenAt: 1_700_000_500_000, lastSeenAt: 1_700_000_505_000 }));
     expect(late.outcome).toBe('created');
@@ -147,7 +220,15 @@ describe.each<Backend>(['postgres', 'pglite'])('CaseStore on %s', { timeout: 60_
 
     // The same episode back after clearing: the case policy's merge, written as a reappearance with its entry.
     const back: ViolationEvent = {
-      id: 'ep_1.5', episodeId: 'ep_1', cameraId: 'cam1', classId: 'illegal_parking', transition: 'active', streamTime: 60, wallTime: 1_700_000_060_000, start: 0, end: null,
+      id: 'ep_1.5',
+      episodeId: 'ep_1',
+      cameraId: 'cam1',
+      classId: 'illegal_parking',
+      transition: 'active',
+      streamTime: 60,
+      wallTime: 1_700_000_060_000,
+      start: 0,
+      end: null,
       boxes: [{ x1: 104, y1: 100, x2: 204, y2: 160 }],
       reason: { ...reason, thresholds: { mergeWindowSec: 60 }, frameTimes: [55, 60], resumed: true },
     };
@@ -157,8 +238,24 @@ describe.each<Backend>(['postgres', 'pglite'])('CaseStore on %s', { timeout: 60_
     const resumed = await cases.addReappearance(d.caseId, d.details, back.boxes);
     expect(resumed).toMatchObject({ id: a.case.id, reappearances: 2, lastSeenAt: 1_700_000_060_000, boxes: back.boxes });
     const r = resumed.history[2]!;
-    expect(r).toMatchObject({ kind: 'merge', from: 'new', to: 'new', actor: 'system', reason: 'episode resumed after clearing (IoU 0.95, within 60 s)' });
-    expect(r.merge).toEqual({ episodeKey: 'k1', rule: 'resumed', iou: 0.949, minIou: 0, windowMs: 60_000, gapMs: 20_000, firstSeenAt: 1_700_000_055_000, lastSeenAt: 1_700_000_060_000, reason: back.reason });
+    expect(r).toMatchObject({
+      kind: 'merge',
+      from: 'new',
+      to: 'new',
+      actor: 'system',
+      reason: 'episode resumed after clearing (IoU 0.95, within 60 s)',
+    });
+    expect(r.merge).toEqual({
+      episodeKey: 'k1',
+      rule: 'resumed',
+      iou: 0.949,
+      minIou: 0,
+      windowMs: 60_000,
+      gapMs: 20_000,
+      firstSeenAt: 1_700_000_055_000,
+      lastSeenAt: 1_700_000_060_000,
+      reason: back.reason,
+    });
   });
 
   it('enforces the case life cycle in one place and records who moved it', async () => {
@@ -170,7 +267,10 @@ describe.each<Backend>(['postgres', 'pglite'])('CaseStore on %s', { timeout: 60_
     await cases.transition(c.id, 'dispatched', { actor: 'op1', reason: 'sent to team 3' });
     await cases.transition(c.id, 'handled', { actor: 'team3' });
     expect(await cases.idsInState('handled', 'cam1')).toEqual([c.id]);
-    await cases.transition(c.id, 'reopened', { actor: 'camera', verification: { startAt: 1, endAt: 2, presenceRatio: 0.5, present: 5, total: 10, result: 'reopened', decidedAt: 3 } });
+    await cases.transition(c.id, 'reopened', {
+      actor: 'camera',
+      verification: { startAt: 1, endAt: 2, presenceRatio: 0.5, present: 5, total: 10, result: 'reopened', decidedAt: 3 },
+    });
     await cases.transition(c.id, 'handled', { actor: 'team3' });
     await cases.transition(c.id, 'verified', { actor: 'camera' });
     const closed = await cases.transition(c.id, 'closed', { actor: 'op1' });
@@ -188,7 +288,11 @@ describe.each<Backend>(['postgres', 'pglite'])('CaseStore on %s', { timeout: 60_
   it('adds evidence idempotently', async () => {
     const cases = new CaseStore((await fresh(kind)).db.db);
     const { case: c } = await cases.create(input('ev1'));
-    const ref = { store: 'fs' as const, key: 'cam1/2024-01-01/e/clip.mp4', file: { name: 'clip.mp4', kind: 'clip' as const, contentType: 'video/mp4', bytes: 10, sha256: 'x' } };
+    const ref = {
+      store: 'fs' as const,
+      key: 'cam1/2024-01-01/e/clip.mp4',
+      file: { name: 'clip.mp4', kind: 'clip' as const, contentType: 'video/mp4', bytes: 10, sha256: 'x' },
+    };
     await cases.addEvidence(c.id, [ref]);
     const after = await cases.addEvidence(c.id, [ref]);
     expect(after.evidence).toEqual([ref]);
@@ -200,7 +304,16 @@ describe.each<Backend>(['postgres', 'pglite'])('CaseStore on %s', { timeout: 60_
     const cases = new CaseStore((await fresh(kind)).db.db);
     const t0 = Date.UTC(2024, 0, 1, 0, 0, 0); // 08:00 in Asia/Shanghai
     for (let i = 0; i < 7; i++) {
-      await cases.create(input(`l${i}`, { cameraId: i % 2 ? 'camB' : 'camA', cameraName: i % 2 ? '南门路口' : 'North gate', classId: i < 5 ? 'illegal_parking' : 'street_vending', zoneId: i < 5 ? 'kerb' : 'plaza', firstSeenAt: t0 + i * 3_600_000, now: t0 + i * 60_000 + (i === 3 ? -60_000 : 0) }));
+      await cases.create(
+        input(`l${i}`, {
+          cameraId: i % 2 ? 'camB' : 'camA',
+          cameraName: i % 2 ? '南门路口' : 'North gate',
+          classId: i < 5 ? 'illegal_parking' : 'street_vending',
+          zoneId: i < 5 ? 'kerb' : 'plaza',
+          firstSeenAt: t0 + i * 3_600_000,
+          now: t0 + i * 60_000 + (i === 3 ? -60_000 : 0),
+        }),
+      );
     }
     const seen: string[] = [];
     let cursor: string | null = null;
@@ -238,7 +351,10 @@ describe.each<Backend>(['postgres', 'pglite'])('CaseStore on %s', { timeout: 60_
     ]);
     // Week over week: two more sightings at camA/plaza a week later.
     const wk = 7 * 86_400_000;
-    for (const i of [0, 1]) await cases.create(input(`w${i}`, { cameraId: 'camA', classId: 'street_vending', zoneId: 'plaza', firstSeenAt: t0 + wk, now: t0 + wk + i }));
+    for (const i of [0, 1])
+      await cases.create(
+        input(`w${i}`, { cameraId: 'camA', classId: 'street_vending', zoneId: 'plaza', firstSeenAt: t0 + wk, now: t0 + wk + i }),
+      );
     const tr = await cases.trend({ at: t0 + wk + 7 * 60_000 });
     expect(tr.rows[0]).toEqual({ classId: 'street_vending', cameraId: 'camA', zoneId: 'plaza', thisWeek: 2, lastWeek: 1, change: 1 });
     const mx = await cases.matrix({ classId: 'street_vending' });
@@ -258,19 +374,56 @@ describe.each<Backend>(['postgres', 'pglite'])('CaseStore on %s', { timeout: 60_
     const ids: string[] = [];
     for (let i = 0; i < 30; i++) {
       const at = t0 + i * 3 * DAY + i * 3_600_000;
-      const r = await cases.create(input(`r${i}`, { cameraId: i % 3 ? 'camA' : 'camB', classId: i % 4 ? 'illegal_parking' : 'street_vending', zoneId: i % 5 ? 'kerb' : null, zoneType: null, firstSeenAt: at, lastSeenAt: at + 5000, now: at + 6000, mergeWindowMs: 0 }));
+      const r = await cases.create(
+        input(`r${i}`, {
+          cameraId: i % 3 ? 'camA' : 'camB',
+          classId: i % 4 ? 'illegal_parking' : 'street_vending',
+          zoneId: i % 5 ? 'kerb' : null,
+          zoneType: null,
+          firstSeenAt: at,
+          lastSeenAt: at + 5000,
+          now: at + 6000,
+          mergeWindowMs: 0,
+        }),
+      );
       ids.push(r.case.id);
     }
     // A reappearance merged into r29 (no new case), a bulk insert of 3, transitions and a delete.
-    const merged = await cases.create(input('r29b', { cameraId: 'camA', classId: 'illegal_parking', zoneId: 'kerb', zoneType: null, firstSeenAt: t0 + 87 * DAY + 29 * 3_600_000 + 9000, lastSeenAt: t0 + 87 * DAY + 29 * 3_600_000 + 9999, now: t0 + 88 * DAY, mergeWindowMs: 60_000 }));
+    const merged = await cases.create(
+      input('r29b', {
+        cameraId: 'camA',
+        classId: 'illegal_parking',
+        zoneId: 'kerb',
+        zoneType: null,
+        firstSeenAt: t0 + 87 * DAY + 29 * 3_600_000 + 9000,
+        lastSeenAt: t0 + 87 * DAY + 29 * 3_600_000 + 9999,
+        now: t0 + 88 * DAY,
+        mergeWindowMs: 60_000,
+      }),
+    );
     expect(merged.outcome).toBe('merged');
-    const bulk = [0, 1, 2].map((i) => cases.buildRecord(input(`bulk${i}`, { cameraId: 'camC', classId: 'exposed_garbage', zoneId: null, zoneType: null, firstSeenAt: t0 + i * 40 * DAY, lastSeenAt: t0 + i * 40 * DAY + 1, now: t0 + i * 40 * DAY + 2, mergeWindowMs: 0 })));
+    const bulk = [0, 1, 2].map((i) =>
+      cases.buildRecord(
+        input(`bulk${i}`, {
+          cameraId: 'camC',
+          classId: 'exposed_garbage',
+          zoneId: null,
+          zoneType: null,
+          firstSeenAt: t0 + i * 40 * DAY,
+          lastSeenAt: t0 + i * 40 * DAY + 1,
+          now: t0 + i * 40 * DAY + 2,
+          mergeWindowMs: 0,
+        }),
+      ),
+    );
     bulk[1]!.state = 'rejected';
     expect(await cases.insertMany(bulk)).toHaveLength(3);
     for (const id of ids.slice(0, 6)) await cases.transition(id, 'dispatched', { actor: 'op' });
     for (const id of ids.slice(0, 2)) await cases.transition(id, 'handled', { actor: 'op' });
     await cases.transition(ids[7]!, 'rejected', { actor: 'op', reason: 'false positive' });
-    await cases.addEvidence(ids[8]!, [{ store: 'fs', key: 'a/clip.mp4', file: { name: 'clip.mp4', kind: 'clip', contentType: 'video/mp4', bytes: 10, sha256: 'x' } }]);
+    await cases.addEvidence(ids[8]!, [
+      { store: 'fs', key: 'a/clip.mp4', file: { name: 'clip.mp4', kind: 'clip', contentType: 'video/mp4', bytes: 10, sha256: 'x' } },
+    ]);
     await sql`delete from cases where id = ${ids[9]!}`.execute(db);
 
     // The rollup rows, per grain, against the same grouping computed from the cases.
@@ -279,12 +432,16 @@ describe.each<Backend>(['postgres', 'pglite'])('CaseStore on %s', { timeout: 60_
         with r as (select bucket, camera_id, zone_id, class_id, state, category_code, n::bigint as n from case_counts where grain = ${grain} and n <> 0),
         c as (select floor(created_at::numeric / ${grain * DAY})::int as bucket, camera_id, coalesce(zone_id, '') as zone_id, class_id, state, coalesce(category_code, '') as category_code, count(*) as n
               from cases group by 1, 2, 3, 4, 5, 6)
-        select count(*)::int as n from ((select * from r except select * from c) union all (select * from c except select * from r)) x`.execute(db);
+        select count(*)::int as n from ((select * from r except select * from c) union all (select * from c except select * from r)) x`.execute(
+        db,
+      );
       expect(rows[0]!.n).toBe(0);
       const h = await sql<{ n: number }>`
         with r as (select bucket, camera_id, zone_id, class_id, local_hour, n::bigint as n from case_hour_counts where grain = ${grain} and n <> 0),
         c as (select floor(created_at::numeric / ${grain * DAY})::int as bucket, camera_id, coalesce(zone_id, '') as zone_id, class_id, local_hour, count(*) as n from cases group by 1, 2, 3, 4, 5)
-        select count(*)::int as n from ((select * from r except select * from c) union all (select * from c except select * from r)) x`.execute(db);
+        select count(*)::int as n from ((select * from r except select * from c) union all (select * from c except select * from r)) x`.execute(
+        db,
+      );
       expect(h.rows[0]!.n).toBe(0);
       const tot = await sql<{ n: number }>`select sum(n)::int as n from case_hour_totals where grain = ${grain}`.execute(db);
       expect(tot.rows[0]!.n).toBe(32);
@@ -295,17 +452,33 @@ describe.each<Backend>(['postgres', 'pglite'])('CaseStore on %s', { timeout: 60_
     expect(all).toHaveLength(32);
     const whole = await cases.stats({ from: t0 - DAY, to: t0 + 100 * DAY });
     expect(whole).toEqual(expectedStats(all, t0 - DAY, t0 + 100 * DAY));
-    expect(whole).toMatchObject({ total: 32, byState: { new: 24, dispatched: 4, handled: 2, rejected: 2 }, byCamera: { camA: 20, camB: 9, camC: 3 } });
-    for (const [from, to] of [[t0 + 4 * DAY + 17, t0 + 77 * DAY + 3_600_000], [t0 + 3 * DAY + 3_600_000, t0 + 3 * DAY + 3_600_000], [t0 + 31 * DAY, t0 + 64 * DAY - 1]] as const) {
+    expect(whole).toMatchObject({
+      total: 32,
+      byState: { new: 24, dispatched: 4, handled: 2, rejected: 2 },
+      byCamera: { camA: 20, camB: 9, camC: 3 },
+    });
+    for (const [from, to] of [
+      [t0 + 4 * DAY + 17, t0 + 77 * DAY + 3_600_000],
+      [t0 + 3 * DAY + 3_600_000, t0 + 3 * DAY + 3_600_000],
+      [t0 + 31 * DAY, t0 + 64 * DAY - 1],
+    ] as const) {
       expect(await cases.stats({ from, to })).toEqual(expectedStats(all, from, to));
     }
     const hot = await cases.hotSpots({ from: t0 + 2 * DAY + 1, to: t0 + 70 * DAY });
-    expect(hot.map((h) => [h.cameraId, h.zoneId, h.count])).toEqual([['camA', 'kerb', 13], ['camB', 'kerb', 5], ['camA', null, 3], ['camB', null, 1], ['camC', null, 1]]);
+    expect(hot.map((h) => [h.cameraId, h.zoneId, h.count])).toEqual([
+      ['camA', 'kerb', 13],
+      ['camB', 'kerb', 5],
+      ['camA', null, 3],
+      ['camB', null, 1],
+      ['camC', null, 1],
+    ]);
     expect(hot[0]!.byClass).toEqual({ illegal_parking: 10, street_vending: 3 });
     // Local hours (Asia/Shanghai) are 13:30 + i h: camA/kerb has one case per hour (peak = first, 0 h),
     // camB/kerb's are at 16, 19, 1, 7 and 10 h.
     expect(hot.slice(0, 2).map((h) => h.peakHour)).toEqual([0, 1]);
-    expect((await cases.hotSpots({ from: t0 + 2 * DAY + 1, to: t0 + 70 * DAY, classId: 'street_vending', top: 1 }))).toEqual([{ cameraId: 'camA', zoneId: 'kerb', count: 3, byClass: { street_vending: 3 }, peakHour: 5 }]);
+    expect(await cases.hotSpots({ from: t0 + 2 * DAY + 1, to: t0 + 70 * DAY, classId: 'street_vending', top: 1 })).toEqual([
+      { cameraId: 'camA', zoneId: 'kerb', count: 3, byClass: { street_vending: 3 }, peakHour: 5 },
+    ]);
     const trend = await cases.trend({ at: t0 + 88 * DAY, classId: 'illegal_parking' });
     expect(trend.rows).toEqual([
       { classId: 'illegal_parking', cameraId: 'camB', zoneId: 'kerb', thisWeek: 1, lastWeek: 0, change: null },
@@ -332,7 +505,9 @@ describe.each<Backend>(['postgres', 'pglite'])('CaseStore on %s', { timeout: 60_
     const p = await cases.create(input('due2', { now: fri15 }));
     expect(new Date(p.case.dueAt).toISOString()).toBe('2024-01-09T09:30:00.000Z');
     // After hours on Tuesday: the 4 working hours start Wednesday morning.
-    const late = await cases.create(input('due3', { classId: 'exposed_garbage', zoneId: 'z2', zoneType: null, now: Date.UTC(2024, 0, 9, 12, 0, 0) }));
+    const late = await cases.create(
+      input('due3', { classId: 'exposed_garbage', zoneId: 'z2', zoneType: null, now: Date.UTC(2024, 0, 9, 12, 0, 0) }),
+    );
     expect(new Date(late.case.dueAt).toISOString()).toBe('2024-01-10T04:30:00.000Z');
   });
 
@@ -341,16 +516,46 @@ describe.each<Backend>(['postgres', 'pglite'])('CaseStore on %s', { timeout: 60_
     const notices = new NoticeStore(f.db.db);
     const cases = new CaseStore(f.db.db);
     const t = 1_700_000_000_000;
-    const a = await notices.open({ episodeKey: 'cam1:run:ep_left', cameraId: 'cam1', classId: 'storefront_overflow', zoneId: 'front', graceSec: 600, now: t, details: { nameZh: '店外经营' } });
-    expect(a).toMatchObject({ created: true, notice: { state: 'open', graceUntil: t + 600_000, caseId: null, details: { nameZh: '店外经营' } } });
-    expect((await notices.open({ episodeKey: 'cam1:run:ep_left', cameraId: 'cam1', classId: 'storefront_overflow', zoneId: 'front', graceSec: 600 })).created).toBe(false);
+    const a = await notices.open({
+      episodeKey: 'cam1:run:ep_left',
+      cameraId: 'cam1',
+      classId: 'storefront_overflow',
+      zoneId: 'front',
+      graceSec: 600,
+      now: t,
+      details: { nameZh: '店外经营' },
+    });
+    expect(a).toMatchObject({
+      created: true,
+      notice: { state: 'open', graceUntil: t + 600_000, caseId: null, details: { nameZh: '店外经营' } },
+    });
+    expect(
+      (
+        await notices.open({
+          episodeKey: 'cam1:run:ep_left',
+          cameraId: 'cam1',
+          classId: 'storefront_overflow',
+          zoneId: 'front',
+          graceSec: 600,
+        })
+      ).created,
+    ).toBe(false);
     const left = await notices.resolve('cam1:run:ep_left', t + 300_000);
     expect(left).toMatchObject({ state: 'resolved', resolvedAt: t + 300_000, caseId: null });
     expect(await cases.getByEpisode('cam1:run:ep_left')).toBeNull();
     expect(await notices.resolve('cam1:run:ep_left')).toBeNull();
     // The other shop stays past the grace period: the case opens and the notice names it.
-    await notices.open({ episodeKey: 'cam1:run:ep_stayed', cameraId: 'cam1', classId: 'storefront_overflow', zoneId: 'front', graceSec: 600, now: t });
-    const { case: c } = await cases.create(input('cam1:run:ep_stayed', { classId: 'storefront_overflow', zoneId: 'front', zoneType: null }));
+    await notices.open({
+      episodeKey: 'cam1:run:ep_stayed',
+      cameraId: 'cam1',
+      classId: 'storefront_overflow',
+      zoneId: 'front',
+      graceSec: 600,
+      now: t,
+    });
+    const { case: c } = await cases.create(
+      input('cam1:run:ep_stayed', { classId: 'storefront_overflow', zoneId: 'front', zoneType: null }),
+    );
     expect(await notices.escalate('cam1:run:ep_stayed', c.id)).toMatchObject({ state: 'escalated', caseId: c.id });
     expect(await notices.resolve('cam1:run:ep_stayed')).toBeNull();
     expect((await notices.list({ state: 'resolved' })).map((n) => n.episodeKey)).toEqual(['cam1:run:ep_left']);

@@ -47,17 +47,30 @@ describe('live view and try-before-save on a real worker', () => {
     const created = await request(h.app).post('/v1/cameras').set(auth('operator')).send({ id: 'live-cam', url: hls.url, config });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     const dataDir = join(h.dir, 'data');
-    worker = await startWorker({ redisUrl: h.redisServer.url, prefix: PREFIX, dataDir, database: h.database, workerId: 'w-live', inferThreads: 1, liveFrameIntervalSec: 1, log: () => undefined });
+    worker = await startWorker({
+      redisUrl: h.redisServer.url,
+      prefix: PREFIX,
+      dataDir,
+      database: h.database,
+      workerId: 'w-live',
+      inferThreads: 1,
+      liveFrameIntervalSec: 1,
+      log: () => undefined,
+    });
 
     const live = async () => {
       const r = await request(h.app).get('/v1/cameras/live-cam/live').set(auth('platform'));
       return r.status === 200 ? (r.body as LiveBody) : null;
     };
     // The first record that judged the car in the kerb zone.
-    const first = await waitFor('a live record judging the car', async () => {
-      const b = await live();
-      return b && b.subjects.some((s) => s.classId === 'illegal_parking') ? b : null;
-    }, 90_000);
+    const first = await waitFor(
+      'a live record judging the car',
+      async () => {
+        const b = await live();
+        return b && b.subjects.some((s) => s.classId === 'illegal_parking') ? b : null;
+      },
+      90_000,
+    );
     mark('first live record');
     expect(first).toMatchObject({ cameraId: 'live-cam', configVersion: created.body.version, sourceWidth: 768, sourceHeight: 576 });
     expect(first.ageMs).toBeGreaterThanOrEqual(0);
@@ -80,22 +93,30 @@ describe('live view and try-before-save on a real worker', () => {
     expect(['refused', 'candidate', 'confirmed']).toContain(subject.status);
     if (subject.status === 'refused') expect(subject.rule).toBe('not_stationary');
 
-    const confirmed = await waitFor('a live record with the confirmed car', async () => {
-      const b = await live();
-      const s = b?.subjects.find((x) => x.classId === 'illegal_parking' && x.status === 'confirmed');
-      return b && s ? { b, s } : null;
-    }, 60_000);
+    const confirmed = await waitFor(
+      'a live record with the confirmed car',
+      async () => {
+        const b = await live();
+        const s = b?.subjects.find((x) => x.classId === 'illegal_parking' && x.status === 'confirmed');
+        return b && s ? { b, s } : null;
+      },
+      60_000,
+    );
     mark('confirmed in live record');
     expect(confirmed.s).toMatchObject({ zoneId: 'kerb', phase: expect.stringMatching(/^(confirmed|active)$/) });
     expect(confirmed.b.tracks.find((t) => t.id === confirmed.s.trackId)!.stationarySec).toBeGreaterThan(0);
     expect(confirmed.b.frameIndex).toBeGreaterThan(first.frameIndex);
 
     // The picture: a decodable JPEG of the analysed frame, the size the record says.
-    const img = await request(h.app).get('/v1/cameras/live-cam/live/frame').set(auth('operator')).buffer(true).parse((res, cb) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => cb(null, Buffer.concat(chunks)));
-    });
+    const img = await request(h.app)
+      .get('/v1/cameras/live-cam/live/frame')
+      .set(auth('operator'))
+      .buffer(true)
+      .parse((res, cb) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => cb(null, Buffer.concat(chunks)));
+      });
     expect(img.status).toBe(200);
     expect(img.headers['content-type']).toBe('image/jpeg');
     expect(img.headers['cache-control']).toBe('no-store');
@@ -111,19 +132,29 @@ describe('live view and try-before-save on a real worker', () => {
 
     // What the JPEG encode costs, per record (wall time; the machine is shared).
     const samples: number[] = [];
-    await waitFor('five live records', async () => {
-      const b = await live();
-      if (b?.frame && !samples.includes(b.frame.encodeMs)) samples.push(b.frame.encodeMs);
-      return samples.length >= 5;
-    }, 30_000, 400);
+    await waitFor(
+      'five live records',
+      async () => {
+        const b = await live();
+        if (b?.frame && !samples.includes(b.frame.encodeMs)) samples.push(b.frame.encodeMs);
+        return samples.length >= 5;
+      },
+      30_000,
+      400,
+    );
     console.log(`live JPEG encode (416x312, q70): ${samples.map((s) => s.toFixed(1)).join(', ')} ms wall per record`);
 
     // Try before save, from the ring the worker recorded (the API shares its DATA_DIR).
     h.deps.dataDir = dataDir;
-    await waitFor('20 s of ring', async () => {
-      const ring = await readRingIndex(ringDirOf(dataDir, 'live-cam'));
-      return ring.reduce((s, r) => s + (r.endWall - r.startWall), 0) >= 20_000;
-    }, 60_000, 500);
+    await waitFor(
+      '20 s of ring',
+      async () => {
+        const ring = await readRingIndex(ringDirOf(dataDir, 'live-cam'));
+        return ring.reduce((s, r) => s + (r.endWall - r.startWall), 0) >= 20_000;
+      },
+      60_000,
+      500,
+    );
     mark('ring of 20 s');
     // The camera is switched off so its analysis does not compete with the replays for the one
     // inference slot (the ring stays on disk; the try reads it as it would on a running camera).
@@ -133,24 +164,37 @@ describe('live view and try-before-save on a real worker', () => {
     const edited = { ...config, classes: { illegal_parking: { ...config.classes!.illegal_parking, enabled: false } } };
     const tried = await request(h.app).post('/v1/cameras/live-cam/try').set(auth('operator')).send({ config: edited, minutes: 1 });
     expect(tried.status, JSON.stringify(tried.body)).toBe(202);
-    expect(tried.body).toMatchObject({ tryId: expect.stringMatching(/^try_[0-9a-f]{16}$/), saved: expect.stringMatching(/^rp_/), edited: expect.stringMatching(/^rp_/), minutes: 1, savedVersion: created.body.version + 1 });
+    expect(tried.body).toMatchObject({
+      tryId: expect.stringMatching(/^try_[0-9a-f]{16}$/),
+      saved: expect.stringMatching(/^rp_/),
+      edited: expect.stringMatching(/^rp_/),
+      minutes: 1,
+      savedVersion: created.body.version + 1,
+    });
     expect(tried.body.saved).not.toBe(tried.body.edited);
     // 20 s of segments; their wall spans overlap a little (HLS delivers segments in bursts).
     expect(tried.body.clip.seconds).toBeGreaterThanOrEqual(15);
     expect(tried.body.clip.seconds).toBeLessThanOrEqual(62);
     expect(tried.body.clip.segments).toBeGreaterThanOrEqual(5);
     const done = (id: string) =>
-      waitFor(`replay ${id}`, async () => {
-        const r = await request(h.app).get(`/v1/replays/${id}`).set(auth('operator'));
-        if (r.body.state === 'failed') throw new Error(`replay ${id} failed: ${r.body.error}`);
-        return r.body.state === 'completed' ? r.body : null;
-      }, 120_000, 500);
+      waitFor(
+        `replay ${id}`,
+        async () => {
+          const r = await request(h.app).get(`/v1/replays/${id}`).set(auth('operator'));
+          if (r.body.state === 'failed') throw new Error(`replay ${id} failed: ${r.body.error}`);
+          return r.body.state === 'completed' ? r.body : null;
+        },
+        120_000,
+        500,
+      );
     const [saved, ed] = await Promise.all([done(tried.body.saved), done(tried.body.edited)]);
     mark(`replays done (clip ${tried.body.clip.seconds} s)`);
     expect(saved.input).toMatch(/^ring of live-cam, .* \(saved config v\d+\)$/);
     expect(ed.input).toMatch(/\(edited config\)$/);
     // The saved config opens the parking case on the recorded minute; the edited one (class off) does not.
-    expect(saved.result.cases.map((c: { classId: string; zoneId: string }) => `${c.classId}/${c.zoneId}`)).toEqual(['illegal_parking/kerb']);
+    expect(saved.result.cases.map((c: { classId: string; zoneId: string }) => `${c.classId}/${c.zoneId}`)).toEqual([
+      'illegal_parking/kerb',
+    ]);
     expect(ed.result.cases).toEqual([]);
     expect(ed.result.classStatus.find((c: { id: string }) => c.id === 'illegal_parking')).toMatchObject({ active: false });
     expect(saved.result.summary.frames).toBeGreaterThan(30);
@@ -160,14 +204,19 @@ describe('live view and try-before-save on a real worker', () => {
     const listed = await request(h.app).get('/v1/cases').query({ cameraId: 'live-cam' }).set(auth('operator'));
     const c = listed.body.items[0];
     expect(c.extras.boxSpace).toEqual({ width: 768, height: 576 });
-    const rej = await request(h.app).post(`/v1/cases/${c.id}/status`).set(auth('operator')).send({ state: 'rejected', reason: 'loading bay', suppress: true });
+    const rej = await request(h.app)
+      .post(`/v1/cases/${c.id}/status`)
+      .set(auth('operator'))
+      .send({ state: 'rejected', reason: 'loading bay', suppress: true });
     expect(rej.status, JSON.stringify(rej.body)).toBe(200);
     const [[l, t], , [r, b]] = rej.body.suppression.polygon as [[number, number], [number, number], [number, number], [number, number]];
     expect(l).toBeLessThan(CAR.x1 / 768);
     expect(r).toBeGreaterThan(CAR.x2 / 768);
     expect(t).toBeLessThan(CAR.y1 / 576);
     expect(b).toBeGreaterThan(CAR.y2 / 576);
-    expect((await h.deps.cameras.get('live-cam'))!.config.suppressions).toEqual([expect.objectContaining({ classId: 'illegal_parking', createdFrom: c.id })]);
+    expect((await h.deps.cameras.get('live-cam'))!.config.suppressions).toEqual([
+      expect.objectContaining({ classId: 'illegal_parking', createdFrom: c.id }),
+    ]);
     // Each job deleted its copy of the clip.
     for (const which of ['saved', 'edited']) expect(existsSync(join(h.deps.uploadDir, `${tried.body.tryId}-${which}.mp4`))).toBe(false);
   }, 300_000);

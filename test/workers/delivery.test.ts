@@ -25,7 +25,9 @@ interface Received {
   status: number;
 }
 
-async function receiver(answer: (n: number) => number): Promise<{ url: string; got: Received[]; server: Server; setAnswer: (f: (n: number) => number) => void }> {
+async function receiver(
+  answer: (n: number) => number,
+): Promise<{ url: string; got: Received[]; server: Server; setAnswer: (f: (n: number) => number) => void }> {
   const got: Received[] = [];
   let decide = answer;
   const server = createServer((req: IncomingMessage, res) => {
@@ -41,7 +43,14 @@ async function receiver(answer: (n: number) => number): Promise<{ url: string; g
       } catch {
         standardOk = false;
       }
-      got.push({ at: Date.now(), key: String(req.headers[IDEMPOTENCY_HEADER]), signatureOk: verifySignature(SECRET, req.headers[SIGNATURE_HEADER] as string, body).ok, standardOk, body, status });
+      got.push({
+        at: Date.now(),
+        key: String(req.headers[IDEMPOTENCY_HEADER]),
+        signatureOk: verifySignature(SECRET, req.headers[SIGNATURE_HEADER] as string, body).ok,
+        standardOk,
+        body,
+        status,
+      });
       res.writeHead(status).end();
     });
   });
@@ -58,7 +67,13 @@ redisPerFile('delivery', (r, url) => {
 
 function service(prefix: string, url: string, maxAttempts: number): { svc: DeliveryService; conns: Redis[] } {
   const conns = [createRedis(redisUrl), createRedis(redisUrl)];
-  const svc = new DeliveryService(redis, { prefix, bullPrefix: `${prefix}-bull`, connection: conns[0]!, webhook: { url, secret: SECRET, timeoutMs: 2000 }, backoff: { maxAttempts, baseMs: 200, maxMs: 2000 } });
+  const svc = new DeliveryService(redis, {
+    prefix,
+    bullPrefix: `${prefix}-bull`,
+    connection: conns[0]!,
+    webhook: { url, secret: SECRET, timeoutMs: 2000 },
+    backoff: { maxAttempts, baseMs: 200, maxMs: 2000 },
+  });
   svc.startWorker(conns[1]!, 2);
   return { svc, conns };
 }
@@ -110,7 +125,11 @@ describe('webhook delivery', () => {
       await svc.enqueue({ type: 'case.created', idempotencyKey: 'case.created:case_1', data: { caseId: 'case_1' } });
       // A duplicate enqueue of the same event (e.g. a replayed confirmation) must not add a delivery.
       await svc.enqueue({ type: 'case.created', idempotencyKey: 'case.created:case_1', data: { caseId: 'case_1' } });
-      const rec = await waitFor('delivered', async () => ((await svc.get('case.created:case_1'))?.status === 'delivered' ? svc.get('case.created:case_1') : null), 30_000);
+      const rec = await waitFor(
+        'delivered',
+        async () => ((await svc.get('case.created:case_1'))?.status === 'delivered' ? svc.get('case.created:case_1') : null),
+        30_000,
+      );
       await new Promise((r) => setTimeout(r, 1000));
       expect(rx.got.map((g) => g.status)).toEqual([500, 500, 500, 200]);
       expect(rx.got.every((g) => g.key === 'case.created:case_1' && g.signatureOk && g.standardOk)).toBe(true);
@@ -118,11 +137,18 @@ describe('webhook delivery', () => {
       expect(JSON.parse(rx.got[3]!.body)).toMatchObject({ id: 'case.created:case_1', type: 'case.created', data: { caseId: 'case_1' } });
       expect(rec).toMatchObject({ attempts: 4, lastStatus: 200 });
       // Every attempt is counted in citywatch_delivery_attempts_total by how it ended.
-      const attempts = await waitFor('delivery metrics', async () => {
-        const h = await redis.hgetall(metrics.key(SHARED_METRICS.deliveries));
-        return Object.values(h).reduce((s, v) => s + Number(v), 0) >= 4 ? h : null;
-      }, 10_000);
-      expect(attempts).toEqual({ [labelField({ result: 'retry', type: 'case.created' })]: '3', [labelField({ result: 'success', type: 'case.created' })]: '1' });
+      const attempts = await waitFor(
+        'delivery metrics',
+        async () => {
+          const h = await redis.hgetall(metrics.key(SHARED_METRICS.deliveries));
+          return Object.values(h).reduce((s, v) => s + Number(v), 0) >= 4 ? h : null;
+        },
+        10_000,
+      );
+      expect(attempts).toEqual({
+        [labelField({ result: 'retry', type: 'case.created' })]: '3',
+        [labelField({ result: 'success', type: 'case.created' })]: '1',
+      });
       // Gaps grow: backoff, not a tight loop.
       const gaps = rx.got.slice(1).map((g, i) => g.at - rx.got[i]!.at);
       expect(gaps[0]).toBeGreaterThanOrEqual(90);
@@ -141,23 +167,40 @@ describe('webhook delivery', () => {
     const metrics = initSharedMetrics(redis, 'd2');
     try {
       await svc.enqueue({ type: 'case.created', idempotencyKey: 'case.created:case_9', data: { caseId: 'case_9' } });
-      const dead = await waitFor('dead letter', async () => {
-        const d = await svc.listDeadLetters();
-        return d.length ? d : null;
-      }, 30_000);
+      const dead = await waitFor(
+        'dead letter',
+        async () => {
+          const d = await svc.listDeadLetters();
+          return d.length ? d : null;
+        },
+        30_000,
+      );
       expect(dead.map((d) => d.idempotencyKey)).toEqual(['case.created:case_9']);
       expect(dead[0]).toMatchObject({ status: 'dead', attempts: 3, lastStatus: 503 });
       expect(rx.got).toHaveLength(3);
-      const counted = await waitFor('delivery metrics', async () => {
-        const h = await redis.hgetall(metrics.key(SHARED_METRICS.deliveries));
-        return h[labelField({ result: 'dead_letter', type: 'case.created' })] ? h : null;
-      }, 10_000);
-      expect(counted).toEqual({ [labelField({ result: 'retry', type: 'case.created' })]: '2', [labelField({ result: 'dead_letter', type: 'case.created' })]: '1' });
+      const counted = await waitFor(
+        'delivery metrics',
+        async () => {
+          const h = await redis.hgetall(metrics.key(SHARED_METRICS.deliveries));
+          return h[labelField({ result: 'dead_letter', type: 'case.created' })] ? h : null;
+        },
+        10_000,
+      );
+      expect(counted).toEqual({
+        [labelField({ result: 'retry', type: 'case.created' })]: '2',
+        [labelField({ result: 'dead_letter', type: 'case.created' })]: '1',
+      });
       rx.setAnswer(() => 200);
       await svc.redeliver('case.created:case_9');
       await waitFor('redelivered', async () => (await svc.get('case.created:case_9'))?.status === 'delivered', 30_000);
       expect(rx.got).toHaveLength(4);
-      expect(rx.got[3]).toMatchObject({ key: 'case.created:case_9', signatureOk: true, standardOk: true, status: 200, body: rx.got[0]!.body });
+      expect(rx.got[3]).toMatchObject({
+        key: 'case.created:case_9',
+        signatureOk: true,
+        standardOk: true,
+        status: 200,
+        body: rx.got[0]!.body,
+      });
       expect(await svc.listDeadLetters()).toEqual([]);
       await expect(svc.redeliver('case.created:case_9')).rejects.toThrow(/only dead letters/);
     } finally {

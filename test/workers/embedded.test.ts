@@ -26,10 +26,21 @@ describe('embedded run', () => {
     const t = await tempDir('embedded');
     cleanup = t.cleanup;
     // PORT=0: a free port, since other test runs share the machine; the printed URL names it.
-    const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: join(t.dir, 'data'), INFER_THREADS: '1', MODEL_DIR: process.env.MODEL_DIR ?? join(SHARED, 'models'), PORT: '0', HOST: '127.0.0.1' };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      DATA_DIR: join(t.dir, 'data'),
+      INFER_THREADS: '1',
+      MODEL_DIR: process.env.MODEL_DIR ?? join(SHARED, 'models'),
+      PORT: '0',
+      HOST: '127.0.0.1',
+    };
     for (const k of ['REDIS_URL', 'S3_ENDPOINT', 'WEBHOOK_URL', 'CITYWATCH_ADMIN_KEY', 'DATABASE_URL']) delete env[k];
     const started = Date.now();
-    child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bin', 'run.ts')], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bin', 'run.ts')], {
+      cwd: REPO_ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -62,14 +73,27 @@ describe('embedded run', () => {
     await waitOut(/^demo camera demo-kerb: /m, 'demo camera');
     const cams = await fetch(`${consoleUrl}/v1/cameras`, { headers: { Authorization: `Bearer ${key}` } });
     expect(cams.status).toBe(200);
-    expect(((await cams.json()) as { items: { id: string; enabled: boolean }[] }).items.map((c) => [c.id, c.enabled])).toEqual([['demo-kerb', true]]);
+    expect(((await cams.json()) as { items: { id: string; enabled: boolean }[] }).items.map((c) => [c.id, c.enabled])).toEqual([
+      ['demo-kerb', true],
+    ]);
 
     const line = (await waitOut(/^CASE .*clip (\/\S+\.mp4)$/m, 'case'))[0];
     console.log(`first case after ${Date.now() - started} ms: ${line}`);
     expect(line).toMatch(/机动车违停 Illegal parking/);
     const clip = /clip (\S+)$/.exec(line)![1]!;
     expect(existsSync(clip)).toBe(true);
-    const probe = JSON.parse(await run('ffprobe', ['-v', 'error', '-show_entries', 'format=duration:stream=codec_type,nb_read_frames', '-count_frames', '-of', 'json', clip])) as { format: { duration: string }; streams: { codec_type: string; nb_read_frames: string }[] };
+    const probe = JSON.parse(
+      await run('ffprobe', [
+        '-v',
+        'error',
+        '-show_entries',
+        'format=duration:stream=codec_type,nb_read_frames',
+        '-count_frames',
+        '-of',
+        'json',
+        clip,
+      ]),
+    ) as { format: { duration: string }; streams: { codec_type: string; nb_read_frames: string }[] };
     expect(Number(probe.format.duration)).toBeGreaterThan(5);
     expect(Number(probe.streams.find((s) => s.codec_type === 'video')!.nb_read_frames)).toBeGreaterThan(50);
     // The case is in the API too, with the printed key.

@@ -30,7 +30,17 @@ const workers: ChildProcess[] = [];
 function spawnWorker(id: string): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'workers', 'main.ts')], {
     cwd: REPO_ROOT,
-    env: { ...process.env, REDIS_URL: server.url, DATABASE_URL: pgServer.url, WORKER_ID: id, DATA_DIR: join(dir, 'data'), INFER_THREADS: '1', MODEL_DIR: process.env.MODEL_DIR ?? join(SHARED, 'models'), CLIP_POSTROLL_SEC: '2', CLIP_PREROLL_SEC: '2' },
+    env: {
+      ...process.env,
+      REDIS_URL: server.url,
+      DATABASE_URL: pgServer.url,
+      WORKER_ID: id,
+      DATA_DIR: join(dir, 'data'),
+      INFER_THREADS: '1',
+      MODEL_DIR: process.env.MODEL_DIR ?? join(SHARED, 'models'),
+      CLIP_POSTROLL_SEC: '2',
+      CLIP_PREROLL_SEC: '2',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
     // Own process group, so cleanup can also reach the ffmpeg children a kill -9 orphans.
     detached: true,
@@ -81,28 +91,40 @@ describe('camera leases across worker processes', () => {
     spawnWorker('w2');
     const leaseOf = (cam: string) => redis.get(`cw:lease:${cam}`);
     // Fair share: one camera each.
-    const owners = await waitFor('both cameras leased by different workers', async () => {
-      const o = [await leaseOf('camA'), await leaseOf('camB')];
-      return o[0] && o[1] && o[0] !== o[1] ? o : null;
-    }, 60_000);
+    const owners = await waitFor(
+      'both cameras leased by different workers',
+      async () => {
+        const o = [await leaseOf('camA'), await leaseOf('camB')];
+        return o[0] && o[1] && o[0] !== o[1] ? o : null;
+      },
+      60_000,
+    );
     const victimCam = owners[0] === 'w1' ? 'camA' : 'camB';
     const first = await waitFor(`a case on ${victimCam}`, async () => (await cases.list({ cameraId: victimCam })).items[0], 60_000);
 
     const killedAt = Date.now();
     process.kill(w1.pid!, 'SIGKILL');
-    const resumed = await waitFor('frames from the survivor', async () => {
-      const h = await health.get(victimCam);
-      return (await leaseOf(victimCam)) === 'w2' && h?.workerId === 'w2' && h.lastFrameAt !== null && h.lastFrameAt > killedAt ? h : null;
-    }, 40_000);
+    const resumed = await waitFor(
+      'frames from the survivor',
+      async () => {
+        const h = await health.get(victimCam);
+        return (await leaseOf(victimCam)) === 'w2' && h?.workerId === 'w2' && h.lastFrameAt !== null && h.lastFrameAt > killedAt ? h : null;
+      },
+      40_000,
+    );
     const failoverMs = resumed.lastFrameAt! - killedAt;
     console.log(`failover: frames of ${victimCam} resumed on w2 ${failoverMs} ms after kill -9 of w1`);
     expect(failoverMs).toBeLessThan(30_000);
 
     // The survivor re-detects the same parked car: it must land in the same case.
-    const merged = await waitFor('re-detection merged into the case', async () => {
-      const c = await cases.get(first.id);
-      return c && c.episodeKeys.length >= 2 ? c : null;
-    }, 40_000);
+    const merged = await waitFor(
+      're-detection merged into the case',
+      async () => {
+        const c = await cases.get(first.id);
+        return c && c.episodeKeys.length >= 2 ? c : null;
+      },
+      40_000,
+    );
     expect(merged.reappearances).toBeGreaterThanOrEqual(1);
     const all = (await cases.list({}, { limit: 500 })).items;
     expect(all.filter((c) => c.cameraId === victimCam)).toHaveLength(1);

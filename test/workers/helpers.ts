@@ -47,7 +47,11 @@ export function redisPerFile(tag: string, ready: (redis: Redis, url: string) => 
 /** dog.jpg as an H.264 clip, 10 fps, keyframe every second (so HLS cuts at 1 s granularity). */
 export function parkedCarClip(seconds = 60): Promise<string> {
   requireFile(DOG_JPG, 'apt-get install darknet');
-  return derivedClip(`dog-parked-${seconds}s.mp4`, ['-loop', '1', '-i', DOG_JPG, '-t', String(seconds), '-r', '10'], ['-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p', '-g', '10', '-an']);
+  return derivedClip(
+    `dog-parked-${seconds}s.mp4`,
+    ['-loop', '1', '-i', DOG_JPG, '-t', String(seconds), '-r', '10'],
+    ['-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p', '-g', '10', '-an'],
+  );
 }
 
 /** Same photo, but from `leaveAt` seconds the car is painted over (the violation is gone). */
@@ -56,7 +60,19 @@ export function carLeavesClip(leaveAt: number, seconds = 80): Promise<string> {
   return derivedClip(
     `dog-car-leaves-${leaveAt}of${seconds}s.mp4`,
     ['-loop', '1', '-i', DOG_JPG, '-t', String(seconds), '-r', '10'],
-    ['-vf', `drawbox=x=440:y=50:w=290:h=150:color=0x6f7f6a:t=fill:enable='gte(t,${leaveAt})'`, '-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p', '-g', '10', '-an'],
+    [
+      '-vf',
+      `drawbox=x=440:y=50:w=290:h=150:color=0x6f7f6a:t=fill:enable='gte(t,${leaveAt})'`,
+      '-c:v',
+      'libx264',
+      '-preset',
+      'veryfast',
+      '-pix_fmt',
+      'yuv420p',
+      '-g',
+      '10',
+      '-an',
+    ],
   );
 }
 
@@ -68,12 +84,29 @@ export function parkedCarConfig(id: string): CameraConfigInput {
   return {
     camera: { id, name: `test camera ${id}` },
     analysis: { fps: 2 },
-    zones: [{ id: 'kerb', name: 'kerb lane', type: 'no_parking', polygon: [[0.55, 0.15], [0.98, 0.15], [0.98, 0.42], [0.55, 0.42]] }],
+    zones: [
+      {
+        id: 'kerb',
+        name: 'kerb lane',
+        type: 'no_parking',
+        polygon: [
+          [0.55, 0.15],
+          [0.98, 0.15],
+          [0.98, 0.42],
+          [0.55, 0.42],
+        ],
+      },
+    ],
     classes: { illegal_parking: { minDwellSec: 2, minHits: 3, window: 5, maxGapSec: 3, mergeWindowSec: 120 } },
   };
 }
 
 /** The shared waitFor (test/support/wait.ts) in the argument order the worker tests use. */
-export async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs: number, everyMs = 250): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | null | undefined | false>,
+  timeoutMs: number,
+  everyMs = 250,
+): Promise<T> {
   return (await waitUntil(fn, { timeoutMs, intervalMs: everyMs, what })) as T;
 }

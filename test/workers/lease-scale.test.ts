@@ -125,7 +125,9 @@ describe('workers with many cameras', () => {
     await new Promise((r) => setTimeout(r, 4000));
     expect([a.held().length, b.held().length]).toEqual([20, 20]);
     expect(new Set([...a.held(), ...b.held()]).size).toBe(40);
-    const lost = logs.filter((l) => (l.worker === 'w-a' || l.worker === 'w-b') && l.msg === 'camera stopping' && /lease/.test(String(l.extra?.why)));
+    const lost = logs.filter(
+      (l) => (l.worker === 'w-a' || l.worker === 'w-b') && l.msg === 'camera stopping' && /lease/.test(String(l.extra?.why)),
+    );
     expect(lost).toEqual([]);
   }, 120_000);
 });

@@ -21,7 +21,11 @@ const hook = createServer((req, res) => {
   let body = '';
   req.on('data', (d: Buffer) => (body += d.toString()));
   req.on('end', () => {
-    received.push({ key: String(req.headers[IDEMPOTENCY_HEADER]), ok: verifySignature('s', req.headers[SIGNATURE_HEADER] as string, body).ok, type: String(req.headers['x-citywatch-event']) });
+    received.push({
+      key: String(req.headers[IDEMPOTENCY_HEADER]),
+      ok: verifySignature('s', req.headers[SIGNATURE_HEADER] as string, body).ok,
+      type: String(req.headers['x-citywatch-event']),
+    });
     res.writeHead(200).end();
   });
 });
@@ -78,11 +82,19 @@ describe('Redis restart with AOF', () => {
     const b = await waitFor('case on camB', async () => (await worker!.cases.list({ cameraId: 'camB' })).items[0], 60_000);
     expect(b.firstSeenAt).toBeLessThan(downAt + 8000);
     // Both cameras keep running on this worker after the restart.
-    await waitFor('frames after restart', async () => {
-      const h = [await worker!.health.get('camA'), await worker!.health.get('camB')];
-      return h.every((x) => x && x.lastFrameAt !== null && x.lastFrameAt > downAt + 9000);
-    }, 30_000);
-    await waitFor('both cases delivered', async () => ['case.created:' + a.id, 'case.created:' + b.id].every((k) => received.some((r) => r.key === k)), 60_000);
+    await waitFor(
+      'frames after restart',
+      async () => {
+        const h = [await worker!.health.get('camA'), await worker!.health.get('camB')];
+        return h.every((x) => x && x.lastFrameAt !== null && x.lastFrameAt > downAt + 9000);
+      },
+      30_000,
+    );
+    await waitFor(
+      'both cases delivered',
+      async () => ['case.created:' + a.id, 'case.created:' + b.id].every((k) => received.some((r) => r.key === k)),
+      60_000,
+    );
     await new Promise((r) => setTimeout(r, 3000));
 
     const all = (await worker.cases.list({}, { limit: 100 })).items;
@@ -93,7 +105,11 @@ describe('Redis restart with AOF', () => {
 
     // A registry change reaches the running worker without a restart: disabling stops the camera.
     await worker.cameras.setEnabled('camA', false);
-    await waitFor('camA released', async () => !worker!.held().includes('camA') && (await worker!.health.get('camA'))?.state === 'disabled', 15_000);
+    await waitFor(
+      'camA released',
+      async () => !worker!.held().includes('camA') && (await worker!.health.get('camA'))?.state === 'disabled',
+      15_000,
+    );
     expect(worker.held()).toEqual(['camB']);
     expect(received.some((r) => r.type === 'camera.health')).toBe(true);
   });

@@ -52,12 +52,26 @@ it('opens a case with a playable evidence clip from an RTSP camera', async () =>
   const clip = await parkedCarClip(90);
   camera = await startRtspServer(clip, await freePort(), '/cam', 'h264', 1);
   // 1 fps against a keyframe a second: decode 'auto' picks keyframes-only decoding.
-  await new CameraStore(redis).create({ id: 'gate', url: camera.url, config: { ...parkedCarConfig('gate'), analysis: { fps: 1, decode: 'auto' } } });
+  await new CameraStore(redis).create({
+    id: 'gate',
+    url: camera.url,
+    config: { ...parkedCarConfig('gate'), analysis: { fps: 1, decode: 'auto' } },
+  });
   // Stream roles: analysed from its "substream" (/cam0), recorded from the main stream (/cam).
   await new CameraStore(redis).create({ id: 'roles', url: camera.url, detectUrl: camera.urls[0]!, config: parkedCarConfig('roles') });
   worker = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'workers', 'main.ts')], {
     cwd: REPO_ROOT,
-    env: { ...process.env, REDIS_URL: redisUrl, DATABASE_URL: pgServer!.url, WORKER_ID: 'w-rtsp', DATA_DIR: join(dir, 'data'), INFER_THREADS: '1', MODEL_DIR: process.env.MODEL_DIR ?? join(SHARED, 'models'), CLIP_POSTROLL_SEC: '2', CLIP_PREROLL_SEC: '2' },
+    env: {
+      ...process.env,
+      REDIS_URL: redisUrl,
+      DATABASE_URL: pgServer!.url,
+      WORKER_ID: 'w-rtsp',
+      DATA_DIR: join(dir, 'data'),
+      INFER_THREADS: '1',
+      MODEL_DIR: process.env.MODEL_DIR ?? join(SHARED, 'models'),
+      CLIP_POSTROLL_SEC: '2',
+      CLIP_PREROLL_SEC: '2',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
@@ -95,7 +109,18 @@ it('opens a case with a playable evidence clip from an RTSP camera', async () =>
   expect(ref?.store).toBe('fs');
   const path = join(dir, 'data', 'evidence', ...ref!.key.split('/'));
   expect(existsSync(path)).toBe(true);
-  const probe = JSON.parse(await run('ffprobe', ['-v', 'error', '-show_entries', 'format=duration:stream=codec_type,nb_read_frames', '-count_frames', '-of', 'json', path])) as {
+  const probe = JSON.parse(
+    await run('ffprobe', [
+      '-v',
+      'error',
+      '-show_entries',
+      'format=duration:stream=codec_type,nb_read_frames',
+      '-count_frames',
+      '-of',
+      'json',
+      path,
+    ]),
+  ) as {
     format: { duration: string };
     streams: { codec_type: string; nb_read_frames: string }[];
   };

@@ -20,7 +20,11 @@ describe('CameraStore', () => {
     const sub = createRedis(redisUrl);
     const changes: string[] = [];
     const unsub = await cams.subscribe(sub, (id) => changes.push(id));
-    const cam = await cams.create({ id: 'gate', url: 'rtsp://admin:s3cret@10.0.0.5/stream?token=abc&ch=1', config: parkedCarConfig('gate') });
+    const cam = await cams.create({
+      id: 'gate',
+      url: 'rtsp://admin:s3cret@10.0.0.5/stream?token=abc&ch=1',
+      config: parkedCarConfig('gate'),
+    });
     expect(cam.version).toBe(1);
     expect((await cams.get('gate'))!.url).toContain('s3cret');
     const pub = toPublic(cam);
@@ -28,7 +32,9 @@ describe('CameraStore', () => {
     expect(pub.url).not.toContain('abc');
     expect(pub.url).toContain('ch=1');
     expect(redactUrl('/var/clips/a.mp4')).toBe('/var/clips/a.mp4');
-    await expect(cams.update('gate', { config: { ...parkedCarConfig('gate'), classes: { not_a_class: {} } } })).rejects.toThrow(/unknown violation class "not_a_class"/);
+    await expect(cams.update('gate', { config: { ...parkedCarConfig('gate'), classes: { not_a_class: {} } } })).rejects.toThrow(
+      /unknown violation class "not_a_class"/,
+    );
     const cfg = parkedCarConfig('gate');
     (cfg.classes as Record<string, { minDwellSec: number }>).illegal_parking!.minDwellSec = 30;
     const v2 = await cams.update('gate', { config: cfg });

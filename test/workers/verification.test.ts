@@ -48,7 +48,10 @@ describe('verification after handling', () => {
       postRollSec: 2,
       log: () => undefined,
     });
-    for (const [id, clip, loop] of [['camStays', stays, true], ['camLeaves', leaves, false]] as const) {
+    for (const [id, clip, loop] of [
+      ['camStays', stays, true],
+      ['camLeaves', leaves, false],
+    ] as const) {
       const hls = await startHlsLoop({ clip, loop });
       streams.push(hls);
       // Both decode modes: the camera whose car stays is decoded keyframes-only (1 keyframe/s here),
@@ -65,12 +68,19 @@ describe('verification after handling', () => {
     const [a, b] = await Promise.all([handled('camStays'), handled('camLeaves')]);
     expect((await worker.health.get('camStays'))?.decode).toBe('keyframes');
 
-    const settled = (id: string) => waitFor(`verification of ${id}`, async () => {
-      const c = await worker!.cases.get(id);
-      return c && c.state !== 'handled' ? c : null;
-    }, 70_000);
+    const settled = (id: string) =>
+      waitFor(
+        `verification of ${id}`,
+        async () => {
+          const c = await worker!.cases.get(id);
+          return c && c.state !== 'handled' ? c : null;
+        },
+        70_000,
+      );
     const [stayed, left] = await Promise.all([settled(a.id), settled(b.id)]);
-    console.log(`stays: ${stayed.verification?.present}/${stayed.verification?.total} present; leaves: ${left.verification?.present}/${left.verification?.total}`);
+    console.log(
+      `stays: ${stayed.verification?.present}/${stayed.verification?.total} present; leaves: ${left.verification?.present}/${left.verification?.total}`,
+    );
     expect(left.state).toBe('verified');
     expect(left.verification!.total).toBeGreaterThan(5);
     expect(left.verification!.present).toBe(0);
@@ -79,15 +89,23 @@ describe('verification after handling', () => {
     expect(stayed.history.at(-1)).toMatchObject({ from: 'handled', to: 'reopened', actor: 'camera:camStays' });
 
     // Reopening brings fresh evidence of the verification window.
-    const withFresh = await waitFor('reopen evidence', async () => {
-      const c = await worker!.cases.get(stayed.id);
-      return c && c.evidence.filter((e) => e.file.kind === 'clip').length >= 2 ? c : null;
-    }, 40_000);
+    const withFresh = await waitFor(
+      'reopen evidence',
+      async () => {
+        const c = await worker!.cases.get(stayed.id);
+        return c && c.evidence.filter((e) => e.file.kind === 'clip').length >= 2 ? c : null;
+      },
+      40_000,
+    );
     const clips = withFresh.evidence.filter((e) => e.file.kind === 'clip');
     expect(clips[1]!.key).toMatch(/\/v\d+\/clip\.mp4$/);
     const round = (c: typeof stayed) => `v${c.history.filter((h) => h.to === 'handled').at(-1)!.at}`;
     // The evidence job attaches the clip, then queues the delivery: wait for it rather than race it.
-    expect(await waitFor('reopened delivery', () => worker!.delivery.get(`case.reopened:${stayed.id}:${round(stayed)}`), 15_000)).toMatchObject({ type: 'case.reopened' });
-    expect(await waitFor('verified delivery', () => worker!.delivery.get(`case.verified:${left.id}:${round(left)}`), 15_000)).toMatchObject({ type: 'case.verified' });
+    expect(
+      await waitFor('reopened delivery', () => worker!.delivery.get(`case.reopened:${stayed.id}:${round(stayed)}`), 15_000),
+    ).toMatchObject({ type: 'case.reopened' });
+    expect(await waitFor('verified delivery', () => worker!.delivery.get(`case.verified:${left.id}:${round(left)}`), 15_000)).toMatchObject(
+      { type: 'case.verified' },
+    );
   });
 });

@@ -159,7 +159,17 @@ export interface LiveRecord {
   sourceHeight: number;
   detections: { label: string; score: number; box: [number, number, number, number] }[];
   tracks: { id: number; label: string; score: number; box: [number, number, number, number]; ageSec: number; stationarySec?: number }[];
-  subjects: { trackId: number | null; subject?: string; label?: string; classId: string; zoneId?: string | null; status: 'candidate' | 'confirmed' | 'refused'; phase?: string | null; rule?: string; detail?: string }[];
+  subjects: {
+    trackId: number | null;
+    subject?: string;
+    label?: string;
+    classId: string;
+    zoneId?: string | null;
+    status: 'candidate' | 'confirmed' | 'refused';
+    phase?: string | null;
+    rule?: string;
+    detail?: string;
+  }[];
   /** Zones of the config version that analysed this frame. */
   zones?: Zone[];
   frame?: { width: number; height: number; url: string } | null;
@@ -250,8 +260,30 @@ export interface ReplayView {
   error: string | null;
   result: {
     summary?: Record<string, unknown>;
-    events: { id: string; episodeId: string; classId: string; transition: string; streamTime: number; start: number; end: number | null; reason: { zoneId: string | null } }[];
-    cases: { episodeId: string; classId: string; nameZh: string; nameEn: string; zoneId: string | null; start: number; confirmedAt: number; end: number | null; snapshot: { url: string } | null }[];
-    evaluation: { total: { precision: number; recall: number; tp?: number; fp?: number; fn?: number }; classes: { classId: string; precision: number; recall: number }[] } | null;
+    events: {
+      id: string;
+      episodeId: string;
+      classId: string;
+      transition: string;
+      streamTime: number;
+      start: number;
+      end: number | null;
+      reason: { zoneId: string | null };
+    }[];
+    cases: {
+      episodeId: string;
+      classId: string;
+      nameZh: string;
+      nameEn: string;
+      zoneId: string | null;
+      start: number;
+      confirmedAt: number;
+      end: number | null;
+      snapshot: { url: string } | null;
+    }[];
+    evaluation: {
+      total: { precision: number; recall: number; tp?: number; fp?: number; fn?: number };
+      classes: { classId: string; precision: number; recall: number }[];
+    } | null;
   } | null;
 }

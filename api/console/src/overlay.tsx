@@ -39,16 +39,34 @@ export function FrameOverlay(p: OverlayProps) {
       onPointerUp={p.onPointerUp}
       onContextMenu={(e) => e.preventDefault()}
     >
-      {p.src ? <image href={p.src} x={0} y={0} width={W} height={H} preserveAspectRatio="none" /> : <rect width={W} height={H} fill="#222" />}
+      {p.src ? (
+        <image href={p.src} x={0} y={0} width={W} height={H} preserveAspectRatio="none" />
+      ) : (
+        <rect width={W} height={H} fill="#222" />
+      )}
       {p.zones.map((z, i) => {
         const pts = z.polygon.map(([x, y]) => `${x * W},${y * H}`).join(' ');
         const c = zoneColour(i);
         const first = z.polygon[0];
         return (
           <g class="zone" data-zone={z.id}>
-            <polygon points={pts} fill={c} fill-opacity={p.selectedZone === i ? 0.3 : 0.15} stroke={c} stroke-width={p.selectedZone === i ? stroke * 2 : stroke} />
+            <polygon
+              points={pts}
+              fill={c}
+              fill-opacity={p.selectedZone === i ? 0.3 : 0.15}
+              stroke={c}
+              stroke-width={p.selectedZone === i ? stroke * 2 : stroke}
+            />
             {first && (
-              <text x={first[0] * W + 4} y={first[1] * H + font} fill={c} font-size={font} paint-order="stroke" stroke="#000" stroke-width={font / 6}>
+              <text
+                x={first[0] * W + 4}
+                y={first[1] * H + font}
+                fill={c}
+                font-size={font}
+                paint-order="stroke"
+                stroke="#000"
+                stroke-width={font / 6}
+              >
                 {z.name ? `${z.name} (${z.type})` : `${z.id} (${z.type})`}
               </text>
             )}
@@ -57,15 +75,43 @@ export function FrameOverlay(p: OverlayProps) {
       })}
       {p.live?.detections.map((d) => {
         const [x1, y1, x2, y2] = d.box;
-        return <rect class="detection" x={x1} y={y1} width={x2 - x1} height={y2 - y1} fill="none" stroke="#38bdf8" stroke-dasharray={`${stroke * 3} ${stroke * 2}`} stroke-width={stroke} />;
+        return (
+          <rect
+            class="detection"
+            x={x1}
+            y={y1}
+            width={x2 - x1}
+            height={y2 - y1}
+            fill="none"
+            stroke="#38bdf8"
+            stroke-dasharray={`${stroke * 3} ${stroke * 2}`}
+            stroke-width={stroke}
+          />
+        );
       })}
       {p.live?.tracks.map((tr) => {
         const [x1, y1, x2, y2] = tr.box;
         const still = tr.stationarySec !== undefined && tr.stationarySec > 0;
         return (
           <g class="track" data-track={tr.id}>
-            <rect x={x1} y={y1} width={x2 - x1} height={y2 - y1} fill="none" stroke={still ? '#ef4444' : '#22c55e'} stroke-width={stroke * 1.5} />
-            <text x={x1 + 2} y={Math.max(font, y1 - 4)} fill="#fff" font-size={font} paint-order="stroke" stroke="#000" stroke-width={font / 6}>
+            <rect
+              x={x1}
+              y={y1}
+              width={x2 - x1}
+              height={y2 - y1}
+              fill="none"
+              stroke={still ? '#ef4444' : '#22c55e'}
+              stroke-width={stroke * 1.5}
+            />
+            <text
+              x={x1 + 2}
+              y={Math.max(font, y1 - 4)}
+              fill="#fff"
+              font-size={font}
+              paint-order="stroke"
+              stroke="#000"
+              stroke-width={font / 6}
+            >
               #{tr.id} {tr.label} {tr.score.toFixed(2)}
               {still ? ` · ${tr.stationarySec!.toFixed(0)}s` : ''}
             </text>

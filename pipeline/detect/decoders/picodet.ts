@@ -13,7 +13,9 @@ export const decodePicodet: DecoderFn = (outputs, { manifest, scoreThreshold }) 
   const numClasses = manifest.labels.length;
   const { width, height } = manifest.input;
   if (manifest.outputs.length !== strides.length * 2) {
-    throw new Error(`picodet decoder: ${strides.length} strides need ${strides.length * 2} outputs, manifest names ${manifest.outputs.length}`);
+    throw new Error(
+      `picodet decoder: ${strides.length} strides need ${strides.length * 2} outputs, manifest names ${manifest.outputs.length}`,
+    );
   }
   const get = (name: string): RawOutput => {
     const t = outputs[name];

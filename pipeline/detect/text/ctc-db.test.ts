@@ -37,7 +37,8 @@ describe('ctcGreedyDecode', () => {
 
 describe('dbBoxes', () => {
   it('turns a text kernel into an unclipped box with its mean probability', () => {
-    const w = 40, h = 20;
+    const w = 40,
+      h = 20;
     const prob = new Float32Array(w * h);
     // Kernel 20×4 at (10,8); mean prob 0.9.
     for (let y = 8; y < 12; y++) for (let x = 10; x < 30; x++) prob[y * w + x] = x % 2 ? 0.95 : 0.85;
@@ -51,7 +52,8 @@ describe('dbBoxes', () => {
   });
 
   it('drops slivers thinner than minSide', () => {
-    const w = 20, h = 10;
+    const w = 20,
+      h = 10;
     const prob = new Float32Array(w * h);
     for (let x = 2; x < 18; x++) prob[5 * w + x] = prob[6 * w + x] = 0.99;
     expect(dbBoxes(prob, w, h)).toEqual([]);

@@ -29,7 +29,21 @@ beforeAll(async () => {
   if (!hasCjkFont()) throw new Error('no CJK font installed (fc-list :lang=zh is empty): apt-get install fonts-droid-fallback');
   dir = mkdtempSync(path.join(tmpdir(), 'ocr-test-'));
   // A real street frame with a paper advert stuck on the building's brick wall.
-  const frame = execFileSync('ffmpeg', ['-v', 'error', '-ss', '3', '-i', VTEST, '-frames:v', '1', '-f', 'image2pipe', '-vcodec', 'png', '-']);
+  const frame = execFileSync('ffmpeg', [
+    '-v',
+    'error',
+    '-ss',
+    '3',
+    '-i',
+    VTEST,
+    '-frames:v',
+    '1',
+    '-f',
+    'image2pipe',
+    '-vcodec',
+    'png',
+    '-',
+  ]);
   const w = POSTER.x2 - POSTER.x1;
   const h = POSTER.y2 - POSTER.y1;
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}"><rect width="${w}" height="${h}" fill="#f4f1e6"/>
@@ -70,7 +84,9 @@ describe('TextDetector (PP-OCRv4) on a real scene', () => {
       expect(score).toBeGreaterThan(0.8);
       texts.push(text);
     }
-    console.log(`ppocr det ${detMs.toFixed(0)} ms (768x576), rec ${(recMs / onPoster.length).toFixed(0)} ms/line: ${JSON.stringify(texts)}`);
+    console.log(
+      `ppocr det ${detMs.toFixed(0)} ms (768x576), rec ${(recMs / onPoster.length).toFixed(0)} ms/line: ${JSON.stringify(texts)}`,
+    );
     expect(texts[0]!.replace(/\s/g, '')).toBe('办证13812345678');
     const phones = texts.flatMap(extractPhoneNumbers);
     expect(phones).toEqual(['13812345678', '021-55556666']);
@@ -100,9 +116,17 @@ describe('TextDetector (PP-OCRv4) on a real scene', () => {
 
   it('reads the phone from an ffmpeg-letterboxed analysis frame, boxes in source px', async () => {
     const raw = execFileSync('ffmpeg', [
-      '-v', 'error', '-i', scenePng,
-      '-vf', 'scale=416:416:force_original_aspect_ratio=decrease,pad=416:416:0:0:color=0x727272',
-      '-pix_fmt', 'bgr24', '-f', 'rawvideo', '-',
+      '-v',
+      'error',
+      '-i',
+      scenePng,
+      '-vf',
+      'scale=416:416:force_original_aspect_ratio=decrease,pad=416:416:0:0:color=0x727272',
+      '-pix_fmt',
+      'bgr24',
+      '-f',
+      'rawvideo',
+      '-',
     ]);
     const frame: Frame = {
       data: raw,
@@ -114,7 +138,9 @@ describe('TextDetector (PP-OCRv4) on a real scene', () => {
     };
     expect(frameToRawImage(frame).height).toBe(312);
     const dets = await textDetectionsFromFrame(detector, frame, [{ x1: 0, y1: 0, x2: 768, y2: 300 }]);
-    const poster = dets.filter((d) => cover(d.box, { x1: POSTER.x1 - 10, y1: POSTER.y1 - 10, x2: POSTER.x2 + 10, y2: POSTER.y2 + 10 }) > 0.7);
+    const poster = dets.filter(
+      (d) => cover(d.box, { x1: POSTER.x1 - 10, y1: POSTER.y1 - 10, x2: POSTER.x2 + 10, y2: POSTER.y2 + 10 }) > 0.7,
+    );
     expect(poster.length).toBeGreaterThanOrEqual(1);
     for (const d of poster) expect(d).toMatchObject({ label: 'text', model: 'ppocr-v4-det', frameTime: 3.5 });
     const phones = poster.flatMap((d) => d.attributes!.phones as string[]);
@@ -131,8 +157,17 @@ describe('textDetectionsFromFrame on a real 1080p hoarding (source-resolution cr
     const { sourceRegions } = await import('../../analyzer.js');
     const { FrameSource } = await import('../../source/ffmpeg-source.js');
     const { readFileSync } = await import('node:fs');
-    const config = cameraConfigSchema.parse(JSON.parse(readFileSync(new URL('../../../fixtures/real/london_hoarding.camera.json', import.meta.url), 'utf8')));
-    const src = new FrameSource({ input: path.join(FOOTAGE, 'london_street_hoardings_posters.mp4'), width: 416, height: 416, fps: 2, pixelFormat: 'bgr24', ...sourceRegions(config) });
+    const config = cameraConfigSchema.parse(
+      JSON.parse(readFileSync(new URL('../../../fixtures/real/london_hoarding.camera.json', import.meta.url), 'utf8')),
+    );
+    const src = new FrameSource({
+      input: path.join(FOOTAGE, 'london_street_hoardings_posters.mp4'),
+      width: 416,
+      height: 416,
+      fps: 2,
+      pixelFormat: 'bgr24',
+      ...sourceRegions(config),
+    });
     let frame: Frame | undefined;
     for await (const f of src.frames()) {
       frame = f;
@@ -144,7 +179,9 @@ describe('textDetectionsFromFrame on a real 1080p hoarding (source-resolution cr
     expect(frame!.regions![0]).toMatchObject({ x: 1248, y: 334, width: 672, height: 314, scale: 1 });
     const full = await textDetectionsFromFrame(detector, frame!, [zone]);
     const low = await textDetectionsFromFrame(detector, { ...frame!, regions: [] }, [zone]);
-    console.log(`hoarding: source-resolution crop read ${JSON.stringify(full.map((d) => d.attributes!.text))}, model frame ${JSON.stringify(low.map((d) => d.attributes!.text))}`);
+    console.log(
+      `hoarding: source-resolution crop read ${JSON.stringify(full.map((d) => d.attributes!.text))}, model frame ${JSON.stringify(low.map((d) => d.attributes!.text))}`,
+    );
     expect(low).toHaveLength(0);
     expect(full.length).toBeGreaterThanOrEqual(1);
     for (const d of full) {

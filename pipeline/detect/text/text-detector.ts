@@ -113,7 +113,11 @@ export class TextDetector {
     const detPath = o.detModelPath ?? defaults!.det;
     const recPath = o.recModelPath ?? defaults!.rec;
     const dictPath = o.dictPath ?? defaults!.dict;
-    const sessionOpts: ort.InferenceSession.SessionOptions = { intraOpNumThreads: o.threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' };
+    const sessionOpts: ort.InferenceSession.SessionOptions = {
+      intraOpNumThreads: o.threads,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+    };
     const load = async (p: string, what: string) => {
       try {
         return await ort.InferenceSession.create(p, sessionOpts);
@@ -237,7 +241,11 @@ export async function textDetectionsFromFrame(detector: TextDetector, frame: Fra
     const k = crop.scale;
     const inCrop = { x1: (r.x1 - crop.x) * k, y1: (r.y1 - crop.y) * k, x2: (r.x2 - crop.x) * k, y2: (r.y2 - crop.y) * k };
     for (const t of await detector.read(crop.image, [inCrop])) {
-      found.push({ ...t, box: { x1: crop.x + t.box.x1 / k, y1: crop.y + t.box.y1 / k, x2: crop.x + t.box.x2 / k, y2: crop.y + t.box.y2 / k }, resolution: 'source' });
+      found.push({
+        ...t,
+        box: { x1: crop.x + t.box.x1 / k, y1: crop.y + t.box.y1 / k, x2: crop.x + t.box.x2 / k, y2: crop.y + t.box.y2 / k },
+        resolution: 'source',
+      });
     }
   }
   const whole = !regions || regions.length === 0;

@@ -32,9 +32,22 @@ export function CameraFormPage({ id }: { id: string | null }) {
         if (form.name) body.name = form.name;
         if (form.url) body.url = form.url;
         if (form.detectUrl) body.detectUrl = form.detectUrl;
-        await api(`/v1/cameras/${encodeURIComponent(id)}`, { method: 'PATCH', body, headers: { 'If-Match': `"${existing.data!.version}"` } });
+        await api(`/v1/cameras/${encodeURIComponent(id)}`, {
+          method: 'PATCH',
+          body,
+          headers: { 'If-Match': `"${existing.data!.version}"` },
+        });
       } else {
-        await api('/v1/cameras', { method: 'POST', body: { id: form.id, ...(form.name ? { name: form.name } : {}), url: form.url, ...(form.detectUrl ? { detectUrl: form.detectUrl } : {}), enabled: form.enabled } });
+        await api('/v1/cameras', {
+          method: 'POST',
+          body: {
+            id: form.id,
+            ...(form.name ? { name: form.name } : {}),
+            url: form.url,
+            ...(form.detectUrl ? { detectUrl: form.detectUrl } : {}),
+            enabled: form.enabled,
+          },
+        });
       }
       navigate(`/cameras/${encodeURIComponent(id ?? form.id)}`);
     } catch (err) {
@@ -43,7 +56,8 @@ export function CameraFormPage({ id }: { id: string | null }) {
       setBusy(false);
     }
   };
-  const generic = error instanceof ApiError && error.field && ['id', 'name', 'url', 'detectUrl', 'enabled'].includes(error.field) ? null : error;
+  const generic =
+    error instanceof ApiError && error.field && ['id', 'name', 'url', 'detectUrl', 'enabled'].includes(error.field) ? null : error;
   return (
     <form class="panel form" onSubmit={submit}>
       <h1>{id ? `${t('editCamera')} ${id}` : t('addCamera')}</h1>
@@ -63,7 +77,13 @@ export function CameraFormPage({ id }: { id: string | null }) {
         </label>
         <label>
           {t('url')}
-          <input name="url" value={form.url} onInput={set('url')} placeholder={existing.data?.url ?? 'rtsp://… / https://…/index.m3u8'} required={!id} />
+          <input
+            name="url"
+            value={form.url}
+            onInput={set('url')}
+            placeholder={existing.data?.url ?? 'rtsp://… / https://…/index.m3u8'}
+            required={!id}
+          />
           <FieldError error={error} field="url" />
         </label>
         <label>

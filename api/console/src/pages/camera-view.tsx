@@ -11,7 +11,11 @@ import { stateLabel } from './cameras';
 
 /** Polls the live record and its frame together so the drawing matches the picture. */
 export function useLive(id: string, everyMs = 1500): { live: LiveRecord | null; src: string | null; error: Error | null } {
-  const [state, setState] = useState<{ live: LiveRecord | null; src: string | null; error: Error | null }>({ live: null, src: null, error: null });
+  const [state, setState] = useState<{ live: LiveRecord | null; src: string | null; error: Error | null }>({
+    live: null,
+    src: null,
+    error: null,
+  });
   useEffect(() => {
     let alive = true;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -74,16 +78,12 @@ export function CameraViewPage({ id }: { id: string }) {
         <div class="frame-box">
           {error && !(error instanceof ApiError && error.status === 404) && <ErrorBox error={error} />}
           {/* 404 NO_LIVE_FRAME says why (disabled, no worker, offline with its reason, nothing analysed lately). */}
-          {!live && (
-            <p class="muted no-live">
-              {error ? `${t('noFrame')}: ${error.message}` : t('loading')}
-            </p>
-          )}
+          {!live && <p class="muted no-live">{error ? `${t('noFrame')}: ${error.message}` : t('loading')}</p>}
           <FrameOverlay src={src} width={W} height={H} zones={live?.zones ?? c.config.zones} live={live} />
           {live && (
             <p class="muted live-meta" data-config-version={live.configVersion} data-frame={live.frameIndex}>
-              {t('configVersion')} {live.configVersion} · {t('frame')} {live.frameIndex} · t={live.streamTime.toFixed(1)} s · {fmtTime(live.wallTime)} · {live.detections.length} {t('detections')} · {live.tracks.length}{' '}
-              {t('tracks')}
+              {t('configVersion')} {live.configVersion} · {t('frame')} {live.frameIndex} · t={live.streamTime.toFixed(1)} s ·{' '}
+              {fmtTime(live.wallTime)} · {live.detections.length} {t('detections')} · {live.tracks.length} {t('tracks')}
             </p>
           )}
         </div>
@@ -114,7 +114,8 @@ export function CameraViewPage({ id }: { id: string }) {
           </ul>
           <h2>{t('state')}</h2>
           <p>
-            {c.live.reason ?? ''} {c.live.analysedFps != null && `· ${c.live.analysedFps.toFixed(2)} fps`} {c.live.decode && `· ${c.live.decode}`}
+            {c.live.reason ?? ''} {c.live.analysedFps != null && `· ${c.live.analysedFps.toFixed(2)} fps`}{' '}
+            {c.live.decode && `· ${c.live.decode}`}
           </p>
         </div>
       </div>

@@ -65,7 +65,10 @@ export function CamerasPage() {
                   {c.live.decodeReason && <div class="muted reason">{c.live.decodeReason}</div>}
                 </td>
                 <td class="num open-cases">
-                  <a href={`/cases?cameraId=${encodeURIComponent(c.id)}`} onClick={(e) => onLink(e, `/cases?cameraId=${encodeURIComponent(c.id)}`)}>
+                  <a
+                    href={`/cases?cameraId=${encodeURIComponent(c.id)}`}
+                    onClick={(e) => onLink(e, `/cases?cameraId=${encodeURIComponent(c.id)}`)}
+                  >
                     {c.openCases ?? '—'}
                   </a>
                 </td>

@@ -20,7 +20,14 @@ interface Filters {
 
 function filtersFrom(s: string): Filters {
   const u = new URLSearchParams(s);
-  return { classId: u.get('classId') ?? '', cameraId: u.get('cameraId') ?? '', zoneId: u.get('zoneId') ?? '', state: u.get('state') ?? '', from: u.get('from') ?? '', to: u.get('to') ?? '' };
+  return {
+    classId: u.get('classId') ?? '',
+    cameraId: u.get('cameraId') ?? '',
+    zoneId: u.get('zoneId') ?? '',
+    state: u.get('state') ?? '',
+    from: u.get('from') ?? '',
+    to: u.get('to') ?? '',
+  };
 }
 
 const toIso = (local: string) => (local ? new Date(local).toISOString() : undefined);
@@ -60,7 +67,10 @@ export function ReasonText({ c }: { c: CaseRecord }) {
 
 function CaseDetail({ id, onChanged }: { id: string; onChanged: () => void }) {
   const c = useApi<CaseRecord>(`/v1/cases/${id}`);
-  const ev = useApi<{ items: EvidenceItem[]; evidenceStatus: string }>(`/v1/cases/${id}/evidence`, c.data?.evidenceStatus === 'pending' ? 3000 : undefined);
+  const ev = useApi<{ items: EvidenceItem[]; evidenceStatus: string }>(
+    `/v1/cases/${id}/evidence`,
+    c.data?.evidenceStatus === 'pending' ? 3000 : undefined,
+  );
   const [rejecting, setRejecting] = useState(false);
   const [reason, setReason] = useState('');
   const [suppress, setSuppress] = useState(false);
@@ -76,11 +86,16 @@ function CaseDetail({ id, onChanged }: { id: string; onChanged: () => void }) {
   if (!c.data) return c.error ? <ErrorBox error={c.error} /> : <Loading />;
   const k = c.data;
   const clip = ev.data?.items.filter((e) => e.file.kind === 'clip' && e.url).pop();
-  const snap = ev.data?.items.find((e) => e.file.kind === 'snapshot' && e.url && /confirm/i.test(e.file.name)) ?? ev.data?.items.find((e) => e.file.kind === 'snapshot' && e.url);
+  const snap =
+    ev.data?.items.find((e) => e.file.kind === 'snapshot' && e.url && /confirm/i.test(e.file.name)) ??
+    ev.data?.items.find((e) => e.file.kind === 'snapshot' && e.url);
   const act = async (state: string, body: Record<string, unknown> = {}) => {
     setError(null);
     try {
-      const r = await api<{ suppression?: { configVersion: number } }>(`/v1/cases/${id}/status`, { method: 'POST', body: { state, ...body } });
+      const r = await api<{ suppression?: { configVersion: number } }>(`/v1/cases/${id}/status`, {
+        method: 'POST',
+        body: { state, ...body },
+      });
       setSuppressed(r.suppression ? r.suppression.configVersion : null);
       setRejecting(false);
       c.reload();
@@ -100,7 +115,13 @@ function CaseDetail({ id, onChanged }: { id: string; onChanged: () => void }) {
       </p>
       <div class="media">
         {snap ? <img class="snapshot" src={snap.url!} alt={t('snapshot')} /> : null}
-        {clip ? <video class="clip" controls preload="auto" src={clip.url!} /> : <p class="muted">{t('noClip')} ({ev.data?.evidenceStatus ?? k.evidenceStatus})</p>}
+        {clip ? (
+          <video class="clip" controls preload="auto" src={clip.url!} />
+        ) : (
+          <p class="muted">
+            {t('noClip')} ({ev.data?.evidenceStatus ?? k.evidenceStatus})
+          </p>
+        )}
       </div>
       <h3>{t('why')}</h3>
       <ReasonText c={k} />
@@ -133,7 +154,8 @@ function CaseDetail({ id, onChanged }: { id: string; onChanged: () => void }) {
           </label>
           {can('putCameraConfig') && (
             <label class="check">
-              <input type="checkbox" name="suppress" checked={suppress} onChange={(e) => setSuppress(e.currentTarget.checked)} /> {t('suppress')}
+              <input type="checkbox" name="suppress" checked={suppress} onChange={(e) => setSuppress(e.currentTarget.checked)} />{' '}
+              {t('suppress')}
             </label>
           )}
           <button type="submit" class="danger" disabled={!reason.trim()}>

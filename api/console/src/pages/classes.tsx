@@ -20,7 +20,23 @@ function parseValue(raw: string, like: unknown): unknown {
   return raw.trim() === '' ? undefined : Number.isFinite(n) ? n : raw;
 }
 
-function ClassRow({ cameraId, cls, defaults, override, editable, onChanged, onTry }: { cameraId: string; cls: ClassStatus; defaults: Record<string, unknown>; override: Record<string, unknown> | undefined; editable: boolean; onChanged: () => void; onTry: (classId: string, o: Record<string, unknown>) => void }) {
+function ClassRow({
+  cameraId,
+  cls,
+  defaults,
+  override,
+  editable,
+  onChanged,
+  onTry,
+}: {
+  cameraId: string;
+  cls: ClassStatus;
+  defaults: Record<string, unknown>;
+  override: Record<string, unknown> | undefined;
+  editable: boolean;
+  onChanged: () => void;
+  onTry: (classId: string, o: Record<string, unknown>) => void;
+}) {
   const [open, setOpen] = useState(false);
   const [draft, setDraft] = useState<Record<string, string>>({});
   const [error, setError] = useState<Error | null>(null);
@@ -135,7 +151,8 @@ export function ClassesPage({ id }: { id: string }) {
   if (!data.data || !cat.data) return data.error || cat.error ? <ErrorBox error={data.error ?? cat.error} /> : <Loading />;
   const editable = can('putClassOverride');
   const defaultsOf = (cid: string) => cat.data!.classes.find((c) => c.id === cid)?.defaults ?? {};
-  const tryConfig = trying && cam.data ? { ...cam.data.config, classes: { ...cam.data.config.classes, [trying.classId]: trying.override } } : null;
+  const tryConfig =
+    trying && cam.data ? { ...cam.data.config, classes: { ...cam.data.config.classes, [trying.classId]: trying.override } } : null;
   const saveTried = async () => {
     if (!trying) return;
     await api(`/v1/cameras/${encodeURIComponent(id)}/classes/${trying.classId}`, { method: 'PUT', body: trying.override });

@@ -34,7 +34,11 @@ export function DeliveriesPage() {
     <div>
       <h1>{t('deadLetters')}</h1>
       <ErrorBox error={list.error ?? error} />
-      {done && <p class="ok">{t('redeliver')}: {done}</p>}
+      {done && (
+        <p class="ok">
+          {t('redeliver')}: {done}
+        </p>
+      )}
       {!list.data && !list.error && <Loading />}
       {list.data && list.data.items.length === 0 && <p class="muted">{t('none')}</p>}
       <table>

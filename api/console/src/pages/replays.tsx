@@ -6,7 +6,27 @@ import { t } from '../i18n';
 import { ErrorBox, FieldError } from '../ui';
 import { Timeline } from './try';
 
-const SAMPLE_CONFIG = JSON.stringify({ camera: { id: 'replay' }, analysis: { fps: 2 }, zones: [{ id: 'lane', type: 'no_parking', polygon: [[0.1, 0.5], [0.9, 0.5], [0.9, 0.95], [0.1, 0.95]] }], classes: { illegal_parking: { minDwellSec: 8 } } }, null, 2);
+const SAMPLE_CONFIG = JSON.stringify(
+  {
+    camera: { id: 'replay' },
+    analysis: { fps: 2 },
+    zones: [
+      {
+        id: 'lane',
+        type: 'no_parking',
+        polygon: [
+          [0.1, 0.5],
+          [0.9, 0.5],
+          [0.9, 0.95],
+          [0.1, 0.95],
+        ],
+      },
+    ],
+    classes: { illegal_parking: { minDwellSec: 8 } },
+  },
+  null,
+  2,
+);
 
 export function ReplaysPage() {
   const [file, setFile] = useState<File | null>(null);
@@ -59,7 +79,8 @@ export function ReplaysPage() {
       <h1>{t('replays')}</h1>
       <form class="panel form" onSubmit={submit}>
         <label>
-          {t('clipFile')} <input type="file" name="clip" accept="video/*" onChange={(e) => setFile(e.currentTarget.files?.[0] ?? null)} required />
+          {t('clipFile')}{' '}
+          <input type="file" name="clip" accept="video/*" onChange={(e) => setFile(e.currentTarget.files?.[0] ?? null)} required />
         </label>
         <FieldError error={error} field="clip" />
         <label>

@@ -72,7 +72,11 @@ export function StatsPage() {
     tooltip: { trigger: 'axis' },
     legend: { data: [t('lastWeek'), t('thisWeek')], top: 0 },
     grid: { left: 50, right: 20, top: 40, bottom: 80 },
-    xAxis: { type: 'category', data: rows.map((r) => `${name(r.classId)}\n${r.cameraId}/${r.zoneId ?? '—'}`), axisLabel: { interval: 0, rotate: 20 } },
+    xAxis: {
+      type: 'category',
+      data: rows.map((r) => `${name(r.classId)}\n${r.cameraId}/${r.zoneId ?? '—'}`),
+      axisLabel: { interval: 0, rotate: 20 },
+    },
     yAxis: { type: 'value' },
     series: [
       { name: t('lastWeek'), type: 'line', data: rows.map((r) => r.lastWeek) },

@@ -71,7 +71,17 @@ export function Timeline({ label, run, span, testId }: { label: string; run: Run
   );
 }
 
-export function TryPanel({ cameraId, config, onSave, onClose }: { cameraId: string; config: CameraConfig; onSave: () => Promise<void> | void; onClose: () => void }) {
+export function TryPanel({
+  cameraId,
+  config,
+  onSave,
+  onClose,
+}: {
+  cameraId: string;
+  config: CameraConfig;
+  onSave: () => Promise<void> | void;
+  onClose: () => void;
+}) {
   const [minutes, setMinutes] = useState(2);
   const [ids, setIds] = useState<{ saved: string; edited: string } | null>(null);
   const [clip, setClip] = useState<{ seconds: number; missingSec: number } | null>(null);
@@ -82,7 +92,10 @@ export function TryPanel({ cameraId, config, onSave, onClose }: { cameraId: stri
     setError(null);
     setIds(null);
     try {
-      const r = await api<{ tryId: string; saved: string; edited: string; clip?: { seconds: number; missingSec: number } }>(`/v1/cameras/${encodeURIComponent(cameraId)}/try`, { method: 'POST', body: { config, minutes } });
+      const r = await api<{ tryId: string; saved: string; edited: string; clip?: { seconds: number; missingSec: number } }>(
+        `/v1/cameras/${encodeURIComponent(cameraId)}/try`,
+        { method: 'POST', body: { config, minutes } },
+      );
       setIds({ saved: r.saved, edited: r.edited });
       setClip(r.clip ?? null);
     } catch (err) {
@@ -90,13 +103,27 @@ export function TryPanel({ cameraId, config, onSave, onClose }: { cameraId: stri
     }
   };
   const done = saved?.state === 'completed' && edited?.state === 'completed';
-  const span = Math.max(10, saved?.progress?.duration ?? saved?.progress?.seconds ?? 0, edited?.progress?.duration ?? edited?.progress?.seconds ?? 0, ...[...(saved?.result?.cases ?? []), ...(edited?.result?.cases ?? [])].map((c) => c.end ?? c.confirmedAt));
+  const span = Math.max(
+    10,
+    saved?.progress?.duration ?? saved?.progress?.seconds ?? 0,
+    edited?.progress?.duration ?? edited?.progress?.seconds ?? 0,
+    ...[...(saved?.result?.cases ?? []), ...(edited?.result?.cases ?? [])].map((c) => c.end ?? c.confirmedAt),
+  );
   return (
     <section class="panel try-panel" data-done={done ? 'yes' : 'no'}>
       <h2>{t('tryIt')}</h2>
       <p class="muted">{t('tryHint')}</p>
       <label>
-        <input type="number" name="minutes" min={1} max={10} step={1} value={minutes} onInput={(e) => setMinutes(Number(e.currentTarget.value))} /> {t('tryMinutes')}
+        <input
+          type="number"
+          name="minutes"
+          min={1}
+          max={10}
+          step={1}
+          value={minutes}
+          onInput={(e) => setMinutes(Number(e.currentTarget.value))}
+        />{' '}
+        {t('tryMinutes')}
       </label>{' '}
       <button type="button" class="primary" onClick={start}>
         {t('tryIt')}
@@ -109,12 +136,13 @@ export function TryPanel({ cameraId, config, onSave, onClose }: { cameraId: stri
         <>
           {clip && (
             <p class="muted try-clip" data-seconds={clip.seconds}>
-              {t('tryClip')}: {clip.seconds.toFixed(1)} s{clip.missingSec > 0 ? ` (${clip.missingSec.toFixed(1)} s ${t('tryMissing')})` : ''}
+              {t('tryClip')}: {clip.seconds.toFixed(1)} s
+              {clip.missingSec > 0 ? ` (${clip.missingSec.toFixed(1)} s ${t('tryMissing')})` : ''}
             </p>
           )}
           <p class="muted">
-            {t('trySaved')}: {saved?.state ?? '…'} {saved?.progress?.percent != null && `${saved.progress.percent.toFixed(0)}%`} · {t('tryEdited')}: {edited?.state ?? '…'}{' '}
-            {edited?.progress?.percent != null && `${edited.progress.percent.toFixed(0)}%`}
+            {t('trySaved')}: {saved?.state ?? '…'} {saved?.progress?.percent != null && `${saved.progress.percent.toFixed(0)}%`} ·{' '}
+            {t('tryEdited')}: {edited?.state ?? '…'} {edited?.progress?.percent != null && `${edited.progress.percent.toFixed(0)}%`}
           </p>
           {saved?.error && <div class="error">{saved.error}</div>}
           {edited?.error && <div class="error">{edited.error}</div>}

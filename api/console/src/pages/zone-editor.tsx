@@ -12,7 +12,20 @@ import { useLive } from './camera-view';
 import { TryPanel } from './try';
 
 /** Zone types from the API's own OpenAPI document (one source of truth), with this list as a fallback. */
-const FALLBACK_TYPES = ['no_vending', 'no_parking', 'bike_fence', 'bike_area', 'sidewalk', 'roadway', 'fire_lane', 'storefront_apron', 'bin_apron', 'wall', 'crowd_area', 'custom'];
+const FALLBACK_TYPES = [
+  'no_vending',
+  'no_parking',
+  'bike_fence',
+  'bike_area',
+  'sidewalk',
+  'roadway',
+  'fire_lane',
+  'storefront_apron',
+  'bin_apron',
+  'wall',
+  'crowd_area',
+  'custom',
+];
 
 function useZoneTypes(): string[] {
   const { data } = useApi<Record<string, unknown>>('/openapi.json');
@@ -28,10 +41,25 @@ function useZoneTypes(): string[] {
   return FALLBACK_TYPES;
 }
 
-const DAY_NAMES: Record<'zh' | 'en', string[]> = { zh: ['一', '二', '三', '四', '五', '六', '日'], en: ['Mo', 'Tu', 'We', 'Th', 'Fr', 'Sa', 'Su'] };
+const DAY_NAMES: Record<'zh' | 'en', string[]> = {
+  zh: ['一', '二', '三', '四', '五', '六', '日'],
+  en: ['Mo', 'Tu', 'We', 'Th', 'Fr', 'Sa', 'Su'],
+};
 const round = (v: number) => Math.round(Math.min(1, Math.max(0, v)) * 10000) / 10000;
 
-function ScheduleEditor({ schedule, onChange, error, prefix, disabled }: { schedule: Schedule | undefined; onChange: (s: Schedule | undefined) => void; error: Error | null; prefix: string; disabled: boolean }) {
+function ScheduleEditor({
+  schedule,
+  onChange,
+  error,
+  prefix,
+  disabled,
+}: {
+  schedule: Schedule | undefined;
+  onChange: (s: Schedule | undefined) => void;
+  error: Error | null;
+  prefix: string;
+  disabled: boolean;
+}) {
   const lang = document.documentElement.lang.startsWith('zh') ? 'zh' : 'en';
   return (
     <fieldset class="schedule" disabled={disabled}>
@@ -42,7 +70,12 @@ function ScheduleEditor({ schedule, onChange, error, prefix, disabled }: { sched
         onChange={(e) => {
           const v = e.currentTarget.value;
           if (v === 'none') onChange(undefined);
-          else onChange({ mode: v as 'enforce' | 'exempt', timezone: schedule?.timezone ?? 'Asia/Shanghai', windows: schedule?.windows.length ? schedule.windows : [{ days: [1, 2, 3, 4, 5, 6, 7], start: '18:00', end: '23:00' }] });
+          else
+            onChange({
+              mode: v as 'enforce' | 'exempt',
+              timezone: schedule?.timezone ?? 'Asia/Shanghai',
+              windows: schedule?.windows.length ? schedule.windows : [{ days: [1, 2, 3, 4, 5, 6, 7], start: '18:00', end: '23:00' }],
+            });
         }}
       >
         <option value="none">{t('scheduleNone')}</option>
@@ -52,16 +85,24 @@ function ScheduleEditor({ schedule, onChange, error, prefix, disabled }: { sched
       {schedule && (
         <>
           <label>
-            {t('timezone')} <input name="timezone" value={schedule.timezone} onInput={(e) => onChange({ ...schedule, timezone: e.currentTarget.value })} />
+            {t('timezone')}{' '}
+            <input name="timezone" value={schedule.timezone} onInput={(e) => onChange({ ...schedule, timezone: e.currentTarget.value })} />
           </label>
           <FieldError error={error} field={`${prefix}.timezone`} />
           {schedule.windows.map((w, i) => {
-            const upd = (nw: Partial<typeof w>) => onChange({ ...schedule, windows: schedule.windows.map((x, j) => (j === i ? { ...x, ...nw } : x)) });
+            const upd = (nw: Partial<typeof w>) =>
+              onChange({ ...schedule, windows: schedule.windows.map((x, j) => (j === i ? { ...x, ...nw } : x)) });
             return (
               <div class="window">
                 {DAY_NAMES[lang].map((d, k) => (
                   <label class="day">
-                    <input type="checkbox" checked={w.days.includes(k + 1)} onChange={(e) => upd({ days: e.currentTarget.checked ? [...w.days, k + 1].sort() : w.days.filter((x) => x !== k + 1) })} />
+                    <input
+                      type="checkbox"
+                      checked={w.days.includes(k + 1)}
+                      onChange={(e) =>
+                        upd({ days: e.currentTarget.checked ? [...w.days, k + 1].sort() : w.days.filter((x) => x !== k + 1) })
+                      }
+                    />
                     {d}
                   </label>
                 ))}
@@ -74,7 +115,12 @@ function ScheduleEditor({ schedule, onChange, error, prefix, disabled }: { sched
               </div>
             );
           })}
-          <button type="button" onClick={() => onChange({ ...schedule, windows: [...schedule.windows, { days: [1, 2, 3, 4, 5, 6, 7], start: '08:00', end: '20:00' }] })}>
+          <button
+            type="button"
+            onClick={() =>
+              onChange({ ...schedule, windows: [...schedule.windows, { days: [1, 2, 3, 4, 5, 6, 7], start: '08:00', end: '20:00' }] })
+            }
+          >
             {t('addWindow')}
           </button>
           <FieldError error={error} field={`${prefix}.windows`} />
@@ -189,7 +235,11 @@ export function ZoneEditorPage({ id }: { id: string }) {
     setError(null);
     setConflict(false);
     try {
-      const r = await api<{ version: number; zones: Zone[] }>(`/v1/cameras/${encodeURIComponent(id)}/zones`, { method: 'PUT', body: { zones }, headers: { 'If-Match': `"${version}"` } });
+      const r = await api<{ version: number; zones: Zone[] }>(`/v1/cameras/${encodeURIComponent(id)}/zones`, {
+        method: 'PUT',
+        body: { zones },
+        headers: { 'If-Match': `"${version}"` },
+      });
       setVersion(r.version);
       setZones(r.zones);
       setDirty(false);
@@ -233,7 +283,18 @@ export function ZoneEditorPage({ id }: { id: string }) {
       )}
       <div class="split">
         <div class="frame-box editor">
-          <FrameOverlay src={src} width={W} height={H} zones={zones} live={null} selectedZone={sel} svgRef={svg} onPointerDown={onDown} onPointerMove={onMove} onPointerUp={onUp}>
+          <FrameOverlay
+            src={src}
+            width={W}
+            height={H}
+            zones={zones}
+            live={null}
+            selectedZone={sel}
+            svgRef={svg}
+            onPointerDown={onDown}
+            onPointerMove={onMove}
+            onPointerUp={onUp}
+          >
             {zones.map((zz, zi) =>
               zz.polygon.map(([x, y], vi) => (
                 <circle
@@ -259,7 +320,12 @@ export function ZoneEditorPage({ id }: { id: string }) {
           <ul class="zone-list">
             {zones.map((zz, i) => (
               <li class={i === sel ? 'selected' : ''} data-zone={zz.id}>
-                <button type="button" class={`link ${zoneErr(i) ? 'has-error' : ''}`} onClick={() => (setSel(i), setVertex(null))} style={{ borderLeft: `6px solid ${zoneColour(i)}` }}>
+                <button
+                  type="button"
+                  class={`link ${zoneErr(i) ? 'has-error' : ''}`}
+                  onClick={() => (setSel(i), setVertex(null))}
+                  style={{ borderLeft: `6px solid ${zoneColour(i)}` }}
+                >
                   {zz.name || zz.id} ({zz.type}) · {zz.polygon.length} pts
                 </button>
               </li>
@@ -279,7 +345,11 @@ export function ZoneEditorPage({ id }: { id: string }) {
               <FieldError error={error} field={`zones.${sel}.id`} />
               <label>
                 {t('zoneName')}
-                <input name="zoneName" value={z.name ?? ''} onInput={(e) => updateZone(sel, { name: e.currentTarget.value || undefined })} />
+                <input
+                  name="zoneName"
+                  value={z.name ?? ''}
+                  onInput={(e) => updateZone(sel, { name: e.currentTarget.value || undefined })}
+                />
               </label>
               <FieldError error={error} field={`zones.${sel}.name`} />
               <label>
@@ -300,19 +370,27 @@ export function ZoneEditorPage({ id }: { id: string }) {
                 )}
                 <FieldError error={error} field={`zones.${sel}.polygon`} prefix />
               </div>
-              <ScheduleEditor schedule={z.schedule} onChange={(s) => updateZone(sel, { schedule: s })} error={error} prefix={`zones.${sel}.schedule`} disabled={!editable} />
+              <ScheduleEditor
+                schedule={z.schedule}
+                onChange={(s) => updateZone(sel, { schedule: s })}
+                error={error}
+                prefix={`zones.${sel}.schedule`}
+                disabled={!editable}
+              />
               <FieldError error={error} field={`zones.${sel}`} />
-              {editable && <button
-                type="button"
-                class="danger"
-                onClick={() => {
-                  change(zones.filter((_, j) => j !== sel));
-                  setSel(0);
-                  setVertex(null);
-                }}
-              >
-                {t('deleteZone')}
-              </button>}
+              {editable && (
+                <button
+                  type="button"
+                  class="danger"
+                  onClick={() => {
+                    change(zones.filter((_, j) => j !== sel));
+                    setSel(0);
+                    setVertex(null);
+                  }}
+                >
+                  {t('deleteZone')}
+                </button>
+              )}
             </fieldset>
           )}
           {/* Errors on another zone than the selected one stay visible. */}
