@@ -8,8 +8,10 @@ import { join } from 'node:path';
 import type { EvidenceRef } from '../../pipeline/types.js';
 import { appendSynced, rewriteSynced } from '../adapters/journal.js';
 
+// A creation carries the case store's CreateCaseInput as JSON; the outbox does not read it (the
+// store, which wrote it, types it back when it replays), so the journal does not import the store.
 export type OutboxOp =
-  | { kind: 'create'; input: import('./case-store.js').CreateCaseInput & { now: number } }
+  | { kind: 'create'; input: object & { idempotencyKey: string; now: number } }
   | { kind: 'evidence'; caseId: string; episodeKey: string | null; refs: EvidenceRef[]; status: 'pending' | 'ready' | 'missing' | 'failed' }
   | { kind: 'touch'; caseId: string; episodeKey: string | null; lastSeenAt: number };
 

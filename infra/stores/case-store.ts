@@ -454,8 +454,10 @@ export class CaseStore {
   private async apply(e: OutboxEntry): Promise<void> {
     const it = e.item;
     if (it.kind === 'create') {
-      const r = await this.createInDb(it.input);
-      this.flushedTo.set(it.input.idempotencyKey, r.case.id);
+      // What this store journaled in create() below: a CreateCaseInput with its original time.
+      const input = it.input as CreateCaseInput & { now: number };
+      const r = await this.createInDb(input);
+      this.flushedTo.set(input.idempotencyKey, r.case.id);
       return;
     }
     const id = (it.episodeKey && this.flushedTo.get(it.episodeKey)) || it.caseId;
