@@ -161,6 +161,13 @@ describe('operator console', () => {
     // A dwell longer than the demo car ever stays: the edited run must lose the saved run's cases.
     await op.fill('input[name="illegal_parking.minDwellSec"]', '600');
     await shot(op, 'classes');
+    // The ring must hold a whole parking episode before the saved config can find one in it: wait
+    // for the camera's first case (confirmed after its dwell), then replay the last minute.
+    await waitFor(async () => (await apiGet<{ items: unknown[] }>(`/v1/cases?cameraId=${DEMO_CAMERA_ID}`)).items.length > 0, {
+      timeoutMs: 150_000,
+      intervalMs: 1000,
+      what: 'a first demo-camera case (a whole episode in the ring)',
+    });
     await op.click('.class-detail button:has-text("Try before save")');
     await op.fill('input[name=minutes]', '1');
     await op.click('.try-panel button.primary');
@@ -175,7 +182,7 @@ describe('operator console', () => {
     // Nothing was saved by trying.
     const cfg = await apiGet<{ overrides: Record<string, { minDwellSec?: number }> }>(`/v1/cameras/${DEMO_CAMERA_ID}/classes`);
     expect(cfg.overrides.illegal_parking?.minDwellSec).not.toBe(600);
-  }, 200_000);
+  }, 360_000);
 
   it('shows the camera’s case with a playable clip and its reason; rejecting it moves the counts', async () => {
     const first = await waitFor(
