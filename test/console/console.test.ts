@@ -7,6 +7,7 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_CAMERA_ID } from '../../demo/demo-camera.js';
+import { readRingIndex, ringDirOf } from '../../pipeline/source/recorder.js';
 import { waitFor } from '../support/wait.js';
 import { shot, signedIn, startConsoleStack, type ConsoleStack } from './stack.js';
 
@@ -161,12 +162,13 @@ describe('operator console', () => {
     // A dwell longer than the demo car ever stays: the edited run must lose the saved run's cases.
     await op.fill('input[name="illegal_parking.minDwellSec"]', '600');
     await shot(op, 'classes');
-    // The ring must hold a whole parking episode before the saved config can find one in it: wait
-    // for the camera's first case (confirmed after its dwell), then replay the last minute.
-    await waitFor(async () => (await apiGet<{ items: unknown[] }>(`/v1/cases?cameraId=${DEMO_CAMERA_ID}`)).items.length > 0, {
+    // The ring must hold the whole minute the try replays (the worker's recorder starts with the
+    // stack; a younger ring replays a few seconds and the saved config finds no parked car in them).
+    const ringDir = ringDirOf(stack.dataDir, DEMO_CAMERA_ID);
+    await waitFor(async () => ((await readRingIndex(ringDir))[0]?.startWall ?? Infinity) <= Date.now() - 62_000, {
       timeoutMs: 150_000,
       intervalMs: 1000,
-      what: 'a first demo-camera case (a whole episode in the ring)',
+      what: 'a minute of footage in the demo camera ring',
     });
     await op.click('.class-detail button:has-text("Try before save")');
     await op.fill('input[name=minutes]', '1');
