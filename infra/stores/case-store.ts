@@ -158,7 +158,10 @@ export interface CaseFilters {
   zoneId?: string;
   state?: CaseState | CaseState[];
   categoryCode?: string;
-  /** Substring (case-insensitive) of id, class names, camera/zone names or ids, category code. */
+  /**
+   * Substring (case-insensitive) of id, class names, camera/zone names or ids, category code, responsible
+   * party (in that order, space-joined; the first SEARCH_TEXT_MAX characters).
+   */
   q?: string;
   /** createdAt range, epoch ms, inclusive. */
   from?: number;
@@ -352,8 +355,14 @@ function docOf(c: CaseRecord): Record<string, unknown> {
   return doc;
 }
 
+/**
+ * Characters of a case's search text kept (migration 0003 indexes it in a B-tree, whose entries
+ * must stay under ~2.7 KB): far beyond real names (~200 characters), the tail is not searchable.
+ */
+export const SEARCH_TEXT_MAX = 600;
+
 function searchText(c: CaseRecord): string {
-  return [
+  const text = [
     c.id,
     c.classId,
     c.nameZh,
@@ -370,6 +379,8 @@ function searchText(c: CaseRecord): string {
     .filter((x): x is string => typeof x === 'string' && x !== '')
     .join(' ')
     .toLowerCase();
+  // By code point, as PostgreSQL's left() in the migration (no half surrogate pair).
+  return text.length > SEARCH_TEXT_MAX ? [...text].slice(0, SEARCH_TEXT_MAX).join('') : text;
 }
 
 function jsonb(v: unknown): RawBuilder<unknown> {

@@ -134,10 +134,11 @@ console.log(`bench:cases on ${database.kind} (${database.where}), ${total} cases
 try {
   if (process.argv.includes('--reuse')) {
     // A database seeded by an earlier (interrupted) run: rebuild the indexes the seeding dropped.
-    const stmts = schemaFingerprint()
+    const all = schemaFingerprint()
       .split(/;\s*\n/)
-      .map((s) => s.trim())
-      .filter((s) => /^CREATE INDEX cases_/.test(s));
+      .map((s) => s.trim());
+    const dropped = new Set(all.flatMap((s) => /^DROP INDEX (\S+)/.exec(s)?.[1] ?? []));
+    const stmts = all.filter((s) => /^CREATE INDEX (cases_\S+)/.test(s) && !dropped.has(s.split(/\s+/)[2]!));
     const [t] = await timeIt(async () => {
       for (const s of stmts) await sql.raw(s.replace('CREATE INDEX', 'CREATE INDEX IF NOT EXISTS')).execute(database.db);
     });
