@@ -481,7 +481,7 @@ describe.each<Backend>(['postgres', 'pglite'])('CaseStore on %s', { timeout: 60_
         .sort(newestFirst)
         .map((c) => c.id);
       if (expected.length > 0) nonEmpty++;
-      for (const limit of [20, 500]) {
+      for (const limit of [40, 500]) {
         const got: string[] = [];
         let cursor: string | null = null;
         do {
