@@ -63,8 +63,9 @@ const ROLLUP_COLS = 'created_at, camera_id, zone_id, class_id, state, category_c
 
 export const MIGRATIONS: Record<string, Migration> = {
   // Cases: the columns we filter, sort and count on are real columns with indexes; the rest of the
-  // record (names, boxes, reason record, extras) is one jsonb document. A small toast_tuple_target
-  // moves the document out of the heap, so counting scans read ~150-byte rows, not ~1.5 KB ones.
+  // record (names, boxes, reason record, extras) is one jsonb document. The small toast_tuple_target
+  // was meant to move the document out of the heap; it does not (PostgreSQL toasts only rows over
+  // ~2 KB), so a case row is ~1.7 KB — see 0003 for what that means to the list's text filter.
   '0001_cases': raw(`
     CREATE EXTENSION IF NOT EXISTS pg_trgm;
     CREATE TABLE cases (
