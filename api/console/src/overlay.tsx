@@ -13,7 +13,7 @@ export interface OverlayProps {
   src: string | null;
   width: number;
   height: number;
-  zones: Zone[];
+  zones: Pick<Zone, 'id' | 'name' | 'type' | 'polygon'>[];
   live?: LiveRecord | null;
   selectedZone?: number;
   svgRef?: Ref<SVGSVGElement>;

@@ -40,11 +40,12 @@ function ClassRow({
   const [open, setOpen] = useState(false);
   const [draft, setDraft] = useState<Record<string, string>>({});
   const [error, setError] = useState<Error | null>(null);
-  const keys = [...new Set([...Object.keys(defaults), ...Object.keys(cls.thresholds)])].filter((k) => k !== 'schedule');
+  const current = cls.thresholds as unknown as Record<string, unknown>;
+  const keys = [...new Set([...Object.keys(defaults), ...Object.keys(current)])].filter((k) => k !== 'schedule');
   const edited = (): Record<string, unknown> => {
     const out: Record<string, unknown> = { ...(override ?? {}) };
     for (const [k, v] of Object.entries(draft)) {
-      const val = parseValue(v, defaults[k] ?? cls.thresholds[k]);
+      const val = parseValue(v, defaults[k] ?? current[k]);
       if (val === undefined) delete out[k];
       else out[k] = val;
     }
@@ -83,7 +84,14 @@ function ClassRow({
           <span class={`badge ${cls.active ? 'badge-confirmed' : 'badge-refused'}`}>{cls.active ? t('active') : t('inactive')}</span>
         </td>
         <td class="muted">{cls.reason}</td>
-        <td>{override ? Object.keys(override).join(', ') : ''}</td>
+        <td class="overrides">
+          {override
+            ? Object.entries(override)
+                .filter(([k]) => k !== 'schedule')
+                .map(([k, v]) => `${k} = ${String(v)}`)
+                .join(' · ')
+            : ''}
+        </td>
       </tr>
       {open && (
         <tr class="class-detail">
@@ -110,7 +118,7 @@ function ClassRow({
                         name={`${cls.id}.${k}`}
                         class={override && k in override ? 'overridden' : ''}
                         disabled={!editable}
-                        value={draft[k] ?? String(cls.thresholds[k] ?? '')}
+                        value={draft[k] ?? String(current[k] ?? '')}
                         onInput={(e) => setDraft({ ...draft, [k]: e.currentTarget.value })}
                       />
                       <FieldError error={error} field={k} />
@@ -172,6 +180,14 @@ export function ClassesPage({ id }: { id: string }) {
       </div>
       {!editable && <p class="notice read-only">{t('readOnly')}</p>}
       <table class="classes">
+        <thead>
+          <tr>
+            <th>{t('class')}</th>
+            <th>{t('state')}</th>
+            <th>{t('reason')}</th>
+            <th>{t('overrides')}</th>
+          </tr>
+        </thead>
         <tbody>
           {data.data.classes.map((c) => (
             <ClassRow

@@ -1,37 +1,12 @@
 // Try before save: the API replays the camera's recent footage with the saved and with the edited
 // config (two replays); their would-be cases are drawn on two timelines, then the operator saves.
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { api, type CameraConfig, type ReplayView } from '../api';
 import { className, t } from '../i18n';
+import { usePollReplay } from '../replay-poll';
 import { ErrorBox } from '../ui';
 
 type Run = ReplayView['result'];
-
-function usePollReplay(id: string | null): ReplayView | null {
-  const [r, setR] = useState<ReplayView | null>(null);
-  useEffect(() => {
-    if (!id) return;
-    let alive = true;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const step = async () => {
-      try {
-        const v = await api<ReplayView>(`/v1/replays/${id}`);
-        if (!alive) return;
-        setR(v);
-        if (v.state === 'completed' || v.state === 'failed') return;
-      } catch {
-        /* transient: poll again */
-      }
-      if (alive) timer = setTimeout(step, 1000);
-    };
-    void step();
-    return () => {
-      alive = false;
-      clearTimeout(timer);
-    };
-  }, [id]);
-  return r;
-}
 
 /** Confirmed cases of a replay on a time axis of `span` seconds. */
 export function Timeline({ label, run, span, testId }: { label: string; run: Run; span: number; testId: string }) {
