@@ -240,7 +240,11 @@ describe('operator console', () => {
     await op.goto(`${stack.base}/stats`);
     await op.locator('[data-testid=heatmap] svg').waitFor({ timeout: 20_000 });
     // Week over week draws bars even with one class/zone row and no previous week.
-    await op.locator('[data-testid=trend] svg path').first().waitFor({ timeout: 20_000 });
+    const trend = await apiGet<{ rows: { thisWeek: number }[] }>('/v1/stats/trend');
+    expect(trend.rows.length).toBeGreaterThan(0);
+    // (this week's bars are drawn in the chart's second colour, #2563eb)
+    await op.locator('[data-testid=trend] svg path[fill="#2563eb"]').first().waitFor({ state: 'attached', timeout: 20_000 });
+    expect(await op.locator('[data-testid=trend] svg path[fill="#2563eb"]').count()).toBeGreaterThanOrEqual(trend.rows.length);
     await shot(op, 'stats');
   }, 60_000);
 
@@ -352,6 +356,8 @@ describe('operator console', () => {
     expect(await page.locator('.actions button.primary').count()).toBe(0);
     expect(await page.locator('text=新建区域').count()).toBe(0);
     expect(await page.locator('input[name=zoneName]').isDisabled()).toBe(true);
+    // Enum values are translated: the kerb zone's type reads 禁止停车区, not no_parking.
+    expect(await page.locator('li[data-zone="curb_lane"]').textContent()).toContain('禁止停车区');
     await shot(page, 'platform-zones');
     const res = await fetch(`${stack.base}/v1/cameras/${DEMO_CAMERA_ID}/zones`, {
       method: 'PUT',

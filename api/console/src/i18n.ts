@@ -198,6 +198,12 @@ const T = {
     'Week over week needs two weeks of cases: the bars show what there is so far.',
   ],
   overrides: ['本摄像头的覆盖值', 'Overridden on this camera'],
+  casesCount: ['个案件', 'cases'],
+  keepUrlHint: [
+    '留空则保留已保存的地址（出于安全，已保存的地址不显示凭据）。',
+    'Leave empty to keep the stored address (shown without its credentials).',
+  ],
+  waiting: ['排队中', 'waiting'],
 } as const satisfies Record<string, readonly [string, string]>;
 
 export type TKey = keyof typeof T;
@@ -288,3 +294,9 @@ function named(table: Record<string, [string, string]>, id: string): string {
 export const zoneTypeName = (type: string): string => named(ZONE_TYPE_NAMES, type);
 export const caseStateName = (state: string): string => named(CASE_STATE_NAMES, state);
 export const ruleName = (rule: string): string => named(RULE_NAMES, rule);
+
+/** A replay job's state (BullMQ: waiting, active, completed, failed, …). */
+export function replayStateName(state: string): string {
+  if (state === 'completed' || state === 'failed' || state === 'waiting') return t(state);
+  return t('running');
+}

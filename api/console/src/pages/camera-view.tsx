@@ -113,9 +113,15 @@ export function CameraViewPage({ id }: { id: string }) {
             ))}
           </ul>
           <h2>{t('state')}</h2>
-          <p>
-            {c.live.reason ?? ''} {c.live.analysedFps != null && `· ${c.live.analysedFps.toFixed(2)} fps`}{' '}
-            {c.live.decode && `· ${c.live.decode}`}
+          <p class="live-state">
+            {[
+              stateLabel(c.live.state),
+              c.live.reason,
+              c.live.analysedFps != null ? `${c.live.analysedFps.toFixed(2)} fps` : null,
+              c.live.decode ? `${t('decode')}: ${c.live.decode}` : null,
+            ]
+              .filter(Boolean)
+              .join(' · ')}
           </p>
         </div>
       </div>

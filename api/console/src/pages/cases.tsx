@@ -190,6 +190,11 @@ function Rejections({ cameraId, version }: { cameraId: string; version: number }
   const { data, error, reload } = useApi<{ items: RejectionRow[] }>(`/v1/stats/rejections${qs({ cameraId })}`, 5000);
   // A status change in the queue shows in the counts at once, not at the next poll.
   useEffect(() => reload(), [version]);
+  const classes = useApi<{ classes: ClassInfo[] }>('/v1/classes');
+  const classLabel = (id: string) => {
+    const c = classes.data?.classes.find((x) => x.id === id);
+    return c ? className(c) : id;
+  };
   return (
     <section class="panel rejections">
       <h2>{t('rejections')}</h2>
@@ -210,7 +215,7 @@ function Rejections({ cameraId, version }: { cameraId: string; version: number }
           {data?.items.map((r) => (
             <tr data-row={`${r.cameraId}/${r.classId}/${r.zoneId ?? '-'}`} data-rejected={r.rejected} data-cases={r.cases}>
               <td>{r.cameraId}</td>
-              <td>{r.classId}</td>
+              <td title={r.classId}>{classLabel(r.classId)}</td>
               <td>{r.zoneId ?? '—'}</td>
               <td class="num">{r.cases}</td>
               <td class="num">{r.rejected}</td>

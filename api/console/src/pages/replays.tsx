@@ -2,7 +2,7 @@
 // job, then read precision/recall and the would-be cases on a timeline.
 import { useState } from 'preact/hooks';
 import { api, ApiError } from '../api';
-import { t } from '../i18n';
+import { replayStateName, t } from '../i18n';
 import { usePollReplay } from '../replay-poll';
 import { ErrorBox, FieldError } from '../ui';
 import { Timeline } from './try';
@@ -80,8 +80,7 @@ export function ReplaysPage() {
       {view && (
         <section class="panel" data-replay={view.id} data-state={view.state}>
           <h2>
-            {view.input} · {t(view.state === 'completed' || view.state === 'failed' ? view.state : 'running')}{' '}
-            {view.progress?.percent != null && `${view.progress.percent.toFixed(0)}%`}
+            {view.input} · {replayStateName(view.state)} {view.progress?.percent != null && `${view.progress.percent.toFixed(0)}%`}
           </h2>
           {view.error && <div class="error">{view.error}</div>}
           {ev && (

@@ -48,6 +48,7 @@ export function StatsPage() {
   // Grouped bars, not lines: a single class/zone row (or a first week) must still draw something.
   const oneWeek = rows.length > 0 && rows.every((r) => r.lastWeek === 0);
   const trendChart = {
+    color: ['#94a3b8', '#2563eb'],
     tooltip: { trigger: 'axis' },
     legend: { data: [t('lastWeek'), t('thisWeek')], top: 0 },
     grid: { left: 50, right: 20, top: 40, bottom: 80 },

@@ -2,7 +2,7 @@
 // config (two replays); their would-be cases are drawn on two timelines, then the operator saves.
 import { useState } from 'preact/hooks';
 import { api, type CameraConfig, type ReplayView } from '../api';
-import { className, t } from '../i18n';
+import { className, replayStateName, t } from '../i18n';
 import { usePollReplay } from '../replay-poll';
 import { ErrorBox } from '../ui';
 
@@ -16,12 +16,17 @@ export function Timeline({ label, run, span, testId }: { label: string; run: Run
   return (
     <div class="timeline" data-testid={testId} data-cases={cases.length}>
       <div class="timeline-label">
-        {label}: {cases.length} {t('cases')}
+        {label}: {cases.length} {t('casesCount')}
       </div>
-      <svg viewBox={`0 0 ${W} 40`} class="timeline-svg">
+      <svg viewBox={`0 0 ${W} 54`} class="timeline-svg">
         <rect width={W} height={40} fill="#f1f5f9" />
         {Array.from({ length: Math.floor(span / 10) + 1 }, (_, i) => (
-          <line x1={x(i * 10)} x2={x(i * 10)} y1={0} y2={40} stroke="#cbd5e1" />
+          <g>
+            <line x1={x(i * 10)} x2={x(i * 10)} y1={0} y2={40} stroke="#cbd5e1" />
+            <text x={x(i * 10) + 2} y={51} font-size={10} fill="#64748b">
+              {i * 10} s
+            </text>
+          </g>
         ))}
         {cases.map((c) => (
           <g class="timeline-case">
@@ -116,8 +121,9 @@ export function TryPanel({
             </p>
           )}
           <p class="muted">
-            {t('trySaved')}: {saved?.state ?? '…'} {saved?.progress?.percent != null && `${saved.progress.percent.toFixed(0)}%`} ·{' '}
-            {t('tryEdited')}: {edited?.state ?? '…'} {edited?.progress?.percent != null && `${edited.progress.percent.toFixed(0)}%`}
+            {t('trySaved')}: {saved ? replayStateName(saved.state) : '…'}{' '}
+            {saved?.progress?.percent != null && `${saved.progress.percent.toFixed(0)}%`} · {t('tryEdited')}:{' '}
+            {edited ? replayStateName(edited.state) : '…'} {edited?.progress?.percent != null && `${edited.progress.percent.toFixed(0)}%`}
           </p>
           {saved?.error && <div class="error">{saved.error}</div>}
           {edited?.error && <div class="error">{edited.error}</div>}
