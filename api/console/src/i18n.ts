@@ -199,6 +199,7 @@ const T = {
   ],
   overrides: ['本摄像头的覆盖值', 'Overridden on this camera'],
   casesCount: ['个案件', 'cases'],
+  points: ['个顶点', 'pts'],
   keepUrlHint: [
     '留空则保留已保存的地址（出于安全，已保存的地址不显示凭据）。',
     'Leave empty to keep the stored address (shown without its credentials).',
@@ -300,3 +301,12 @@ export function replayStateName(state: string): string {
   if (state === 'completed' || state === 'failed' || state === 'waiting') return t(state);
   return t('running');
 }
+
+/** API key roles (api/auth: admin, operator, platform, tester). */
+const ROLE_NAMES: Record<string, [string, string]> = {
+  admin: ['管理员', 'admin'],
+  operator: ['操作员', 'operator'],
+  platform: ['平台', 'platform'],
+  tester: ['测试员', 'tester'],
+};
+export const roleName = (role: string): string => named(ROLE_NAMES, role);

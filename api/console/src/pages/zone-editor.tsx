@@ -296,7 +296,7 @@ export function ZoneEditorPage({ id }: { id: string }) {
                   onClick={() => (setSel(i), setVertex(null))}
                   style={{ borderLeft: `6px solid ${zoneColour(i)}` }}
                 >
-                  {zz.name || zz.id} ({zoneTypeName(zz.type)}) · {zz.polygon.length} pts
+                  {zz.name || zz.id} ({zoneTypeName(zz.type)}) · {zz.polygon.length} {t('points')}
                 </button>
               </li>
             ))}
@@ -332,7 +332,7 @@ export function ZoneEditorPage({ id }: { id: string }) {
               </label>
               <FieldError error={error} field={`zones.${sel}.type`} />
               <div class="polygon-field">
-                {z.polygon.length} pts{' '}
+                {z.polygon.length} {t('points')}{' '}
                 {vertex !== null && (
                   <button type="button" onClick={() => removeVertex(sel, vertex)}>
                     {t('deleteVertex')}
