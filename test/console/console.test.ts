@@ -312,6 +312,8 @@ describe('operator console', () => {
     expect(Number(await pr.getAttribute('data-precision'))).toBe(1);
     expect(Number(await pr.getAttribute('data-recall'))).toBe(1);
     expect(Number(await op.locator('[data-testid=replay-timeline]').getAttribute('data-cases'))).toBeGreaterThan(0);
+    // The would-be case's annotated snapshot (fetched with the key) is shown.
+    await op.locator('.replay-snapshot img').first().waitFor({ timeout: 20_000 });
     await shot(op, 'replays');
   }, 150_000);
 

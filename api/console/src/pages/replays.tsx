@@ -2,9 +2,9 @@
 // job, then read precision/recall and the would-be cases on a timeline.
 import { useState } from 'preact/hooks';
 import { api, ApiError } from '../api';
-import { replayStateName, t } from '../i18n';
+import { className, replayStateName, t } from '../i18n';
 import { usePollReplay } from '../replay-poll';
-import { ErrorBox, FieldError } from '../ui';
+import { ErrorBox, FieldError, useAuthImage } from '../ui';
 import { Timeline } from './try';
 
 const SAMPLE_CONFIG = JSON.stringify(
@@ -28,6 +28,17 @@ const SAMPLE_CONFIG = JSON.stringify(
   null,
   2,
 );
+
+/** A would-be case's annotated frame (behind the key, so fetched as a blob). */
+function Snapshot({ path, title }: { path: string; title: string }) {
+  const { src } = useAuthImage(path);
+  return (
+    <figure class="replay-snapshot">
+      {src && <img src={src} alt={title} />}
+      <figcaption class="muted">{title}</figcaption>
+    </figure>
+  );
+}
 
 export function ReplaysPage() {
   const [file, setFile] = useState<File | null>(null);
@@ -90,6 +101,11 @@ export function ReplaysPage() {
             </p>
           )}
           {view.result && <Timeline label={t('timeline')} run={view.result} span={span} testId="replay-timeline" />}
+          <div class="replay-snapshots">
+            {view.result?.cases.map((c) =>
+              c.snapshot ? <Snapshot path={c.snapshot.url} title={`${className(c)} · ${c.confirmedAt.toFixed(1)} s`} /> : null,
+            )}
+          </div>
         </section>
       )}
     </div>
