@@ -367,6 +367,12 @@ describe('operator console', () => {
       body: JSON.stringify({ zones: [] }),
     });
     expect(res.status).toBe(403);
+    // Class tuning in Chinese: why each class is (in)active reads in Chinese too, and nothing is editable.
+    await page.goto(`${stack.base}/cameras/${DEMO_CAMERA_ID}/classes`);
+    const parking = page.locator('tr.class-row[data-class="illegal_parking"]');
+    await parking.waitFor();
+    expect(await parking.textContent()).toContain('在区域 curb_lane 中生效');
+    await shot(page, 'platform-classes');
     await page.goto(`${stack.base}/cameras`);
     expect(await page.locator('text=添加摄像头').count()).toBe(0);
     await page.context().close();

@@ -20,6 +20,19 @@ function parseValue(raw: string, like: unknown): unknown {
   return raw.trim() === '' ? undefined : Number.isFinite(n) ? n : raw;
 }
 
+/**
+ * Why a class is (in)active, in the console's language. The API's reason is English prose
+ * (pipeline/rules/class-status.ts); Chinese is built from the status's fields, quoting the labels
+ * the reason names, and the English text stays in the tooltip.
+ */
+function classReason(cls: ClassStatus): string {
+  if (lang.value !== 'zh') return cls.reason;
+  if (cls.active) return cls.zoneIds.length ? `在区域 ${cls.zoneIds.join('、')} 中生效` : '已启用，但本摄像头没有该类别适用类型的区域';
+  if (cls.reason.startsWith('disabled')) return '已在摄像头配置中停用';
+  const labels = [...cls.reason.matchAll(/"([^"]+)"/g)].map((m) => m[1]);
+  return labels.length ? `需要已配置模型提供标签：${labels.join(' / ')}` : cls.reason;
+}
+
 function ClassRow({
   cameraId,
   cls,
@@ -83,7 +96,9 @@ function ClassRow({
         <td>
           <span class={`badge ${cls.active ? 'badge-confirmed' : 'badge-refused'}`}>{cls.active ? t('active') : t('inactive')}</span>
         </td>
-        <td class="muted">{cls.reason}</td>
+        <td class="muted" title={cls.reason}>
+          {classReason(cls)}
+        </td>
         <td class="overrides">
           {override
             ? Object.entries(override)
