@@ -7,7 +7,7 @@ import { allowedUpdates, CASE_STATES } from '../case-states';
 import { caseStateName, className, fmtTime, lang, t, zoneTypeName, type TKey } from '../i18n';
 import { navigate, onLink, search } from '../router';
 import { can } from '../session';
-import { ErrorBox, Loading, useApi } from '../ui';
+import { ErrorBox, Loading, useApi, useClassName } from '../ui';
 
 interface Filters {
   classId: string;
@@ -190,11 +190,7 @@ function Rejections({ cameraId, version }: { cameraId: string; version: number }
   const { data, error, reload } = useApi<{ items: RejectionRow[] }>(`/v1/stats/rejections${qs({ cameraId })}`, 5000);
   // A status change in the queue shows in the counts at once, not at the next poll.
   useEffect(() => reload(), [version]);
-  const classes = useApi<{ classes: ClassInfo[] }>('/v1/classes');
-  const classLabel = (id: string) => {
-    const c = classes.data?.classes.find((x) => x.id === id);
-    return c ? className(c) : id;
-  };
+  const classLabel = useClassName();
   return (
     <section class="panel rejections">
       <h2>{t('rejections')}</h2>

@@ -3,9 +3,9 @@
 import { lazy, Suspense } from 'preact/compat';
 import { useState } from 'preact/hooks';
 import type { HotSpot, MatrixRow, TrendRow } from '../../../../infra/stores/case-store';
-import { qs, type ClassInfo } from '../api';
-import { className, t } from '../i18n';
-import { ErrorBox, Loading, useApi } from '../ui';
+import { qs } from '../api';
+import { t } from '../i18n';
+import { ErrorBox, Loading, useApi, useClassName } from '../ui';
 
 const Chart = lazy(() => import('../charts').then((m) => ({ default: m.Chart })));
 
@@ -16,11 +16,7 @@ export function StatsPage() {
   const matrix = useApi<{ items: MatrixRow[] }>(`/v1/stats/matrix${range}`);
   const spots = useApi<{ items: HotSpot[] }>(`/v1/stats/hotspots${range}`);
   const trend = useApi<{ rows: TrendRow[] }>('/v1/stats/trend');
-  const classes = useApi<{ classes: ClassInfo[] }>('/v1/classes');
-  const name = (id: string) => {
-    const c = classes.data?.classes.find((x) => x.id === id);
-    return c ? className(c) : id;
-  };
+  const name = useClassName();
   const classIds = [...new Set(matrix.data?.items.map((r) => r.classId) ?? [])];
   const cells = new Map<string, number>();
   for (const r of matrix.data?.items ?? []) cells.set(`${r.classId}|${r.hour}`, (cells.get(`${r.classId}|${r.hour}`) ?? 0) + r.count);
