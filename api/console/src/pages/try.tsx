@@ -23,7 +23,7 @@ export function Timeline({ label, run, span, testId }: { label: string; run: Run
         {Array.from({ length: Math.floor(span / 10) + 1 }, (_, i) => (
           <g>
             <line x1={x(i * 10)} x2={x(i * 10)} y1={0} y2={40} stroke="#cbd5e1" />
-            <text x={x(i * 10) + 2} y={51} font-size={10} fill="#64748b">
+            <text x={x(i * 10) + 2} y={51} font-size={9} fill="#64748b">
               {i * 10} s
             </text>
           </g>
