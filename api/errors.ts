@@ -3,9 +3,8 @@
 import type { ErrorRequestHandler, Request } from 'express';
 import { z } from 'zod';
 
-export interface ErrorBody {
-  error: { code: string; message: string; field?: string; requestId: string };
-}
+import type { ErrorBody } from './error-body.js';
+export type { ErrorBody };
 
 export class ApiError extends Error {
   constructor(

@@ -85,6 +85,11 @@ export interface ReplayResult {
   evaluation: ReplayEvaluation | null;
 }
 
+/** The result as GET /v1/replays/:id answers it: each snapshot with the path that serves it. */
+export type ReplayResultView = Omit<ReplayResult, 'cases'> & {
+  cases: (Omit<WouldBeCase, 'snapshot'> & { snapshot: (NonNullable<WouldBeCase['snapshot']> & { url: string }) | null })[];
+};
+
 export function snapshotKey(replayId: string, eventId: string): string {
   return `replays/${replayId}/${eventId}.jpg`;
 }

@@ -7,6 +7,7 @@ import { csvHeader, csvRows, geoJsonFeature, type CameraLocation } from '../../i
 import type { ApiDeps } from '../deps.js';
 import { DEFAULT_EVIDENCE_URL_TTL_SEC, EvidenceLinks, MAX_EVIDENCE_URL_TTL_SEC } from '../../infra/evidence-links.js';
 import { ApiError, badRequest, notFound } from '../errors.js';
+import { STATUS_UPDATES } from '../../infra/stores/case-states.js';
 import { defineRoute, pageLimit, type Access, type AnyRoute } from '../registry.js';
 import { rejectAndSuppress, SUPPRESS_ROLES } from '../suppress.js';
 
@@ -123,8 +124,6 @@ const matrixQuery = z
   .refine(rangeOk, { path: ['to'], message: 'to must not be before from' });
 
 const caseParams = z.object({ id: z.string().regex(/^case_[0-9a-f]{1,64}$/, 'case id is case_<hex>') });
-
-export const STATUS_UPDATES = ['dispatched', 'handled', 'closed', 'rejected'] as const;
 
 const statusBody = z
   .object({
@@ -408,6 +407,20 @@ export function caseRoutes(deps: ApiDeps): AnyRoute[] {
       summary: 'Webhook deliveries that exhausted their retries',
       query: z.object({ limit: pageLimit(100) }).strict(),
       handler: async ({ query }) => ({ items: (await requireDeliveries(deps).listDeadLetters()).slice(0, query.limit) }),
+    }),
+    defineRoute({
+      id: 'getDelivery',
+      method: 'get',
+      path: '/v1/deliveries/:key',
+      access: DELIVERY,
+      tag: 'deliveries',
+      summary: 'One delivery by idempotency key (pending, delivered, dead or skipped; attempts and last error)',
+      params: z.object({ key: z.string().min(1).max(300) }),
+      handler: async ({ params }) => {
+        const rec = await requireDeliveries(deps).get(params.key);
+        if (!rec) throw notFound(`no delivery with key ${params.key}`);
+        return rec;
+      },
     }),
     defineRoute({
       id: 'redeliver',

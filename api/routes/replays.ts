@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { groundTruthSchema } from '../../pipeline/eval/ground-truth.js';
 import { checkUrlPolicy } from './cameras.js';
 import { probeInput } from '../../pipeline/source/probe.js';
-import { replayProgressSchema, snapshotKey, type ReplayJobData, type ReplayResult } from '../replay/processor.js';
+import { replayProgressSchema, snapshotKey, type ReplayJobData, type ReplayResult, type ReplayResultView } from '../replay/processor.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError, badRequest, notFound, validationError } from '../errors.js';
 import { NotVideoError, probeVideoFile } from '../media.js';
@@ -96,7 +96,7 @@ async function allowedPath(deps: ApiDeps, p: string): Promise<string> {
   throw badRequest('path is outside the folders allowed for replays', 'path');
 }
 
-function resultView(id: string, r: ReplayResult | undefined) {
+function resultView(id: string, r: ReplayResult | undefined): ReplayResultView | null {
   if (!r) return null;
   return {
     ...r,

@@ -25,25 +25,8 @@ import { isConnectionError } from '../db/db.js';
 import type { CaseOutbox, OutboxEntry } from './case-outbox.js';
 import { defaultConventions, localTime, type CaseConventions } from './conventions.js';
 
-export const CASE_STATES = ['new', 'dispatched', 'handled', 'verified', 'reopened', 'closed', 'rejected'] as const;
-export type CaseState = (typeof CASE_STATES)[number];
-
-/**
- * Allowed transitions. `rejected` = false positive; kept (not deleted) so thresholds can be tuned
- * against it. `handled` only leads to verified/reopened: the camera decides, not the operator.
- */
-export const CASE_TRANSITIONS: Readonly<Record<CaseState, readonly CaseState[]>> = {
-  new: ['dispatched', 'rejected'],
-  dispatched: ['handled', 'rejected'],
-  handled: ['verified', 'reopened'],
-  verified: ['closed'],
-  reopened: ['dispatched', 'handled', 'rejected'],
-  closed: [],
-  rejected: [],
-};
-
-/** Non-terminal states: every state the life cycle can still leave (a camera's "open cases"). */
-export const OPEN_STATES: readonly CaseState[] = CASE_STATES.filter((s) => CASE_TRANSITIONS[s].length > 0);
+import { CASE_STATES, CASE_TRANSITIONS, OPEN_STATES, type CaseState } from './case-states.js';
+export { CASE_STATES, CASE_TRANSITIONS, OPEN_STATES, type CaseState } from './case-states.js';
 
 /** Rejections per camera × class × zone over a range (GET /v1/stats/rejections). */
 export interface RejectionRow {

@@ -57,6 +57,7 @@ const DESIGN: Record<string, string> = {
   'POST /v1/cases/:id/status': 'aop',
   'GET /v1/stats': 'aop',
   'GET /v1/deliveries/dead-letters': 'ao',
+  'GET /v1/deliveries/:key': 'ao',
   'POST /v1/deliveries/:key/redeliver': 'ao',
   'POST /v1/replays': 'aot',
   'POST /v1/replays/upload': 'aot',
@@ -556,6 +557,12 @@ describe('cases, statistics and metrics', () => {
       .set(auth('admin'));
     expect(re.status, JSON.stringify(re.body)).toBe(200);
     expect(re.body).toMatchObject({ status: 'pending', redeliveries: 1 });
+    const one = await request(h.app)
+      .get(`/v1/deliveries/${encodeURIComponent(key)}`)
+      .set(auth('operator'));
+    expect(one.status).toBe(200);
+    expect(one.body).toMatchObject({ idempotencyKey: key, redeliveries: 1 });
+    expect((await request(h.app).get('/v1/deliveries/no-such-key').set(auth('operator'))).status).toBe(404);
     expect((await request(h.app).get('/v1/deliveries/dead-letters').set(auth('operator'))).body.items).toEqual([]);
     expect(
       (

@@ -2,12 +2,14 @@
 // API, a real worker and a real camera stream (the demo fixture replayed as live HLS). One stack for
 // the file; the scenarios run in order, as an operator would: sign in, draw a zone and see the
 // worker use it, open the case the camera produced and play its clip, reject it and see the counts
-// move, try a threshold before saving, and check that a platform key cannot edit.
+// move, try a threshold before saving, redeliver a dead webhook delivery, replay a clip against
+// ground truth, add and edit a camera through the form, and check that a platform key cannot edit.
 // Screenshots of every page go to .cache/screenshots/<page>.png.
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_CAMERA_ID } from '../../demo/demo-camera.js';
 import { readRingIndex, ringDirOf } from '../../pipeline/source/recorder.js';
+import { dogClip } from '../support/media.js';
 import { waitFor } from '../support/wait.js';
 import { shot, signedIn, startConsoleStack, type ConsoleStack } from './stack.js';
 
@@ -237,7 +239,116 @@ describe('operator console', () => {
   it('renders the statistics pages with real cases', async () => {
     await op.goto(`${stack.base}/stats`);
     await op.locator('[data-testid=heatmap] svg').waitFor({ timeout: 20_000 });
+    // Week over week draws bars even with one class/zone row and no previous week.
+    const trend = await apiGet<{ rows: { thisWeek: number }[] }>('/v1/stats/trend');
+    expect(trend.rows.length).toBeGreaterThan(0);
+    // (this week's bars are drawn in the chart's second colour, #2563eb)
+    await op.locator('[data-testid=trend] svg path[fill="#2563eb"]').first().waitFor({ state: 'attached', timeout: 20_000 });
+    expect(await op.locator('[data-testid=trend] svg path[fill="#2563eb"]').count()).toBeGreaterThanOrEqual(trend.rows.length);
     await shot(op, 'stats');
+  }, 60_000);
+
+  it('lists dead webhook deliveries and redelivers one from the page once the platform answers', async () => {
+    // The stack's webhook receiver answers 500 and the worker gives up after two attempts.
+    await op.goto(`${stack.base}/deliveries`);
+    const rows = op.locator('tr[data-key]');
+    await rows.first().waitFor({ timeout: 30_000 });
+    const key = (await rows.first().getAttribute('data-key'))!;
+    expect(await rows.first().locator('.last-status').textContent()).toContain('500');
+    await shot(op, 'deliveries');
+    stack.webhook.status = 200;
+    await op.click(`tr[data-key="${key}"] button`);
+    // The page follows the event until the platform took it; the receiver got the same key and answered 200.
+    await op.locator(`p.ok[data-key="${key}"][data-status="delivered"]`).waitFor({ timeout: 20_000 });
+    expect(stack.webhook.received.some((r) => r.key === key && r.status === 200)).toBe(true);
+    await op.locator(`tr[data-key="${key}"]`).waitFor({ state: 'detached', timeout: 20_000 });
+    await shot(op, 'deliveries-redelivered');
+  }, 60_000);
+
+  it('replays an uploaded clip against ground truth and shows precision/recall and a timeline', async () => {
+    // darknet's dog.jpg (a real street photo with a parked car) held as a 20 s clip, a no-parking
+    // zone over the whole frame and a 3 s dwell: the car confirms within the clip (as test/api/replay.test.ts).
+    const clip = await dogClip(20);
+    const config = {
+      camera: { id: 'replay-cam' },
+      analysis: { fps: 2 },
+      zones: [
+        {
+          id: 'lane',
+          type: 'no_parking',
+          polygon: [
+            [0, 0],
+            [1, 0],
+            [1, 1],
+            [0, 1],
+          ],
+        },
+      ],
+      classes: { illegal_parking: { minDwellSec: 3 } },
+    };
+    const truth = {
+      version: 1,
+      clip: 'dog-20s.mp4',
+      camera: config,
+      episodes: [{ classId: 'illegal_parking', zoneId: 'lane', start: 0, end: 20 }],
+    };
+    await op.goto(`${stack.base}/replays`);
+    await op.setInputFiles('input[name=clip]', clip);
+    await op.fill('textarea[name=config]', JSON.stringify(config, null, 2));
+    // Hostile ground truth first: the API names the field and the page shows it there.
+    await op.fill(
+      'textarea[name=groundTruth]',
+      JSON.stringify({ ...truth, episodes: [{ ...truth.episodes[0], classId: 'no_such_class' }] }),
+    );
+    await op.click('form button.primary');
+    await op.locator('.field-error[data-field^="groundTruth"]').waitFor();
+    await op.fill('textarea[name=groundTruth]', JSON.stringify(truth, null, 2));
+    await op.click('form button.primary');
+    await op
+      .locator('section[data-replay][data-state="completed"], section[data-replay][data-state="failed"]')
+      .waitFor({ timeout: 120_000 });
+    expect(await op.locator('section[data-replay] .error').count()).toBe(0);
+    const pr = op.locator('p.pr');
+    expect(Number(await pr.getAttribute('data-precision'))).toBe(1);
+    expect(Number(await pr.getAttribute('data-recall'))).toBe(1);
+    expect(Number(await op.locator('[data-testid=replay-timeline]').getAttribute('data-cases'))).toBeGreaterThan(0);
+    // The would-be case's annotated snapshot (fetched with the key) is shown.
+    await op.locator('.replay-snapshot img').first().waitFor({ timeout: 20_000 });
+    await shot(op, 'replays');
+  }, 150_000);
+
+  it('adds a camera through the form (the API’s validation message at the field), then edits it', async () => {
+    await op.goto(`${stack.base}/cameras`);
+    await op.click('a[href="/cameras/new"]');
+    await op.fill('input[name=id]', 'form_cam');
+    await op.fill('input[name=name]', 'Added in the console');
+    await op.fill('input[name=url]', 'ftp://127.0.0.1/street');
+    // Disabled: nothing listens at this address and the worker must not try it.
+    await op.uncheck('input[name=enabled]');
+    await op.click('form button[type=submit]');
+    const err = op.locator('.field-error[data-field="url"]');
+    await err.waitFor();
+    expect(await err.textContent()).toMatch(/rtsp|m3u8/i);
+    await shot(op, 'camera-form-invalid');
+    await op.fill('input[name=url]', 'rtsp://127.0.0.1:9/street');
+    await op.click('form button[type=submit]');
+    await op.waitForURL(/\/cameras\/form_cam$/);
+    const created = await apiGet<{ name: string; enabled: boolean; version: number }>('/v1/cameras/form_cam');
+    expect(created).toMatchObject({ name: 'Added in the console', enabled: false });
+
+    await op.goto(`${stack.base}/cameras/form_cam/edit`);
+    await op.locator('input[name=name]').waitFor();
+    expect(await op.inputValue('input[name=name]')).toBe('Added in the console');
+    await op.fill('input[name=name]', 'Renamed in the console');
+    await shot(op, 'camera-form-edit');
+    await op.click('form button[type=submit]');
+    await op.waitForURL(/\/cameras\/form_cam$/);
+    const edited = await apiGet<{ name: string; version: number; url: string }>('/v1/cameras/form_cam');
+    expect(edited.name).toBe('Renamed in the console');
+    expect(edited.version).toBeGreaterThan(created.version);
+    await op.goto(`${stack.base}/cameras`);
+    await op.locator('tr[data-camera="form_cam"]').waitFor();
+    await shot(op, 'cameras-added');
   }, 60_000);
 
   it('a platform key sees no editing controls, and the API refuses its edits with 403', async () => {
@@ -247,6 +358,8 @@ describe('operator console', () => {
     expect(await page.locator('.actions button.primary').count()).toBe(0);
     expect(await page.locator('text=新建区域').count()).toBe(0);
     expect(await page.locator('input[name=zoneName]').isDisabled()).toBe(true);
+    // Enum values are translated: the kerb zone's type reads 禁止停车区, not no_parking.
+    expect(await page.locator('li[data-zone="curb_lane"]').textContent()).toContain('禁止停车区');
     await shot(page, 'platform-zones');
     const res = await fetch(`${stack.base}/v1/cameras/${DEMO_CAMERA_ID}/zones`, {
       method: 'PUT',
@@ -254,6 +367,12 @@ describe('operator console', () => {
       body: JSON.stringify({ zones: [] }),
     });
     expect(res.status).toBe(403);
+    // Class tuning in Chinese: why each class is (in)active reads in Chinese too, and nothing is editable.
+    await page.goto(`${stack.base}/cameras/${DEMO_CAMERA_ID}/classes`);
+    const parking = page.locator('tr.class-row[data-class="illegal_parking"]');
+    await parking.waitFor();
+    expect(await parking.textContent()).toContain('在区域 curb_lane 中生效');
+    await shot(page, 'platform-classes');
     await page.goto(`${stack.base}/cameras`);
     expect(await page.locator('text=添加摄像头').count()).toBe(0);
     await page.context().close();

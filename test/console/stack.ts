@@ -3,7 +3,7 @@
 // the built console on a free port, a replay worker, and Debian's chromium driven by playwright-core.
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -27,7 +27,31 @@ export interface ConsoleStack {
   browser: Browser;
   keys: { admin: string; operator: string; platform: string };
   dataDir: string;
+  webhook: WebhookReceiver;
   stop(): Promise<void>;
+}
+
+/** The platform's webhook on loopback: answers `status` (500 until a test says otherwise) and logs every attempt. */
+export interface WebhookReceiver {
+  url: string;
+  status: number;
+  received: { key: string; status: number }[];
+}
+
+async function startWebhookReceiver(): Promise<{ receiver: WebhookReceiver; server: Server }> {
+  const receiver: WebhookReceiver = { url: '', status: 500, received: [] };
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      const status = receiver.status;
+      receiver.received.push({ key: String(req.headers['x-idempotency-key'] ?? ''), status });
+      res.writeHead(status).end();
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await new Promise<void>((r) => server.once('listening', () => r()));
+  receiver.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+  return { receiver, server };
 }
 
 export async function startConsoleStack(): Promise<ConsoleStack> {
@@ -36,6 +60,9 @@ export async function startConsoleStack(): Promise<ConsoleStack> {
   const dir = await mkdtemp(path.join(tmpdir(), 'citywatch-console-'));
   const dataDir = path.join(dir, 'data');
   await mkdir(SCREENSHOTS, { recursive: true });
+  // Every delivery fails (500) with two attempts 100 ms apart: dead letters within seconds, which
+  // the deliveries page redelivers once the test makes the receiver answer 200.
+  const hook = await startWebhookReceiver();
   // One database object shared by the worker and the API (PGlite allows one opener per directory).
   const database = await openDatabase({});
   const embedded = await runEmbedded({
@@ -44,7 +71,17 @@ export async function startConsoleStack(): Promise<ConsoleStack> {
     handleSignals: false,
     print: () => undefined,
     // Short clip windows so the first case's clip is cut seconds after it opens.
-    worker: { database, inferThreads: 1, preRollSec: 4, postRollSec: 2 },
+    worker: {
+      database,
+      inferThreads: 1,
+      preRollSec: 4,
+      postRollSec: 2,
+      webhookUrl: hook.receiver.url,
+      webhookSecret: 'console-test-webhook-secret',
+      deliveryMaxAttempts: 2,
+      deliveryBackoffMs: 100,
+      deliveryBackoffMaxMs: 200,
+    },
   });
   const s = embedded.worker.settings;
   const conns: ReturnType<typeof createRedis>[] = [];
@@ -93,6 +130,7 @@ export async function startConsoleStack(): Promise<ConsoleStack> {
     browser,
     keys,
     dataDir,
+    webhook: hook.receiver,
     stop: async () => {
       await browser.close().catch(() => undefined);
       server.closeAllConnections();
@@ -102,6 +140,8 @@ export async function startConsoleStack(): Promise<ConsoleStack> {
       await embedded.stop();
       await Promise.all(conns.map(closeRedis));
       await database.close();
+      hook.server.closeAllConnections();
+      await new Promise<void>((r) => hook.server.close(() => r()));
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -1,5 +1,13 @@
 // The console's only way to the server: the documented HTTP API, with the user's key as a Bearer
 // token. Errors keep the API's shape ({code, message, field}) so forms can show them at the field.
+// The shapes of answers are the server's own types (type-only imports: erased from the bundle).
+import type { ErrorBody } from '../../error-body';
+import type { ReplayProgress, ReplayResultView } from '../../replay/processor';
+import type { CaseRecord as StoredCase } from '../../../infra/stores/case-store';
+import type { LiveRecord as StoredLive } from '../../../infra/stores/live-store';
+import type { ClassStatus as ServerClassStatus } from '../../../pipeline/rules/class-status';
+import type { Schedule as ConfigSchedule, Zone as ConfigZone } from '../../../pipeline/rules/config-schema';
+import type { ReasonRecord as ServerReason } from '../../../pipeline/types';
 
 const KEY_STORAGE = 'citywatch.apiKey';
 
@@ -58,7 +66,7 @@ async function send(path: string, opts: RequestOptions): Promise<Response> {
     let message = res.statusText || `HTTP ${res.status}`;
     let field: string | undefined;
     try {
-      const j = (await res.json()) as { error?: { code?: string; message?: string; field?: string } };
+      const j = (await res.json()) as Partial<ErrorBody>;
       if (j.error) {
         code = j.error.code ?? code;
         message = j.error.message ?? message;
@@ -102,21 +110,10 @@ export interface Me {
   operations: string[];
 }
 
-export interface Zone {
-  id: string;
-  name?: string;
-  type: string;
-  polygon: [number, number][];
-  membership?: { mode: 'footprint'; insideMargin?: number } | { mode: 'overlap'; minRatio?: number };
-  schedule?: Schedule;
-  capacity?: number;
-}
+/** A zone as the console edits it (membership may be left to the server's default). */
+export type Zone = Omit<ConfigZone, 'membership'> & Partial<Pick<ConfigZone, 'membership'>>;
 
-export interface Schedule {
-  mode: 'enforce' | 'exempt';
-  timezone: string;
-  windows: { days: number[]; start: string; end: string }[];
-}
+export type Schedule = ConfigSchedule;
 
 export interface CameraConfig {
   camera: { id: string; name?: string; timezone?: string };
@@ -149,31 +146,8 @@ export interface Camera {
   openCases?: number;
 }
 
-export interface LiveRecord {
-  cameraId: string;
-  configVersion: number;
-  frameIndex: number;
-  streamTime: number;
-  wallTime: number;
-  sourceWidth: number;
-  sourceHeight: number;
-  detections: { label: string; score: number; box: [number, number, number, number] }[];
-  tracks: { id: number; label: string; score: number; box: [number, number, number, number]; ageSec: number; stationarySec?: number }[];
-  subjects: {
-    trackId: number | null;
-    subject?: string;
-    label?: string;
-    classId: string;
-    zoneId?: string | null;
-    status: 'candidate' | 'confirmed' | 'refused';
-    phase?: string | null;
-    rule?: string;
-    detail?: string;
-  }[];
-  /** Zones of the config version that analysed this frame. */
-  zones?: Zone[];
-  frame?: { width: number; height: number; url: string } | null;
-}
+/** GET /v1/cameras/:id/live: the worker's record, its JPEG's path added. */
+export type LiveRecord = Omit<StoredLive, 'frame'> & { frame: (NonNullable<StoredLive['frame']> & { url: string }) | null };
 
 export interface ClassInfo {
   id: string;
@@ -185,55 +159,11 @@ export interface ClassInfo {
   reason: string;
 }
 
-export interface ClassStatus {
-  id: string;
-  nameZh: string;
-  nameEn: string;
-  active: boolean;
-  reason: string;
-  urgency: string;
-  zoneIds: string[];
-  thresholds: Record<string, unknown>;
-}
+export type ClassStatus = ServerClassStatus;
 
-export interface ReasonRecord {
-  classId: string;
-  zoneId: string | null;
-  zoneType: string | null;
-  subject: string;
-  trackIds: number[];
-  dwellSec: number;
-  hits: number;
-  window: number;
-  medianScore: number;
-  thresholds: Record<string, number>;
-  firstSeen: number;
-  lastSeen: number;
-  note?: string;
-}
+export type ReasonRecord = ServerReason;
 
-export interface CaseRecord {
-  id: string;
-  cameraId: string;
-  cameraName?: string;
-  classId: string;
-  nameZh: string;
-  nameEn: string;
-  zoneId: string | null;
-  zoneName?: string;
-  zoneType: string | null;
-  state: string;
-  urgency: string;
-  createdAt: number;
-  firstSeenAt: number;
-  lastSeenAt: number;
-  dueAt: number;
-  responsibleParty: string;
-  reason: ReasonRecord;
-  evidenceStatus: string;
-  reappearances: number;
-  history: { at: number; from: string | null; to: string; reason?: string; actor?: string; kind?: string }[];
-}
+export type CaseRecord = StoredCase;
 
 export interface EvidenceItem {
   key: string;
@@ -242,48 +172,14 @@ export interface EvidenceItem {
   file: { name: string; kind: 'clip' | 'snapshot' | 'crop' | 'manifest'; contentType: string; bytes: number };
 }
 
-export interface RejectionRow {
-  cameraId: string;
-  classId: string;
-  zoneId: string | null;
-  cases: number;
-  rejected: number;
-  rejectionRate: number;
-  reasons: { reason: string; count: number }[];
-}
+export type { RejectionRow } from '../../../infra/stores/case-store';
 
+/** GET /v1/replays/:id. */
 export interface ReplayView {
   id: string;
   state: string;
   input?: string;
-  progress: { seconds: number; duration: number | null; percent: number | null; frames: number; events: number } | null;
+  progress: ReplayProgress | null;
   error: string | null;
-  result: {
-    summary?: Record<string, unknown>;
-    events: {
-      id: string;
-      episodeId: string;
-      classId: string;
-      transition: string;
-      streamTime: number;
-      start: number;
-      end: number | null;
-      reason: { zoneId: string | null };
-    }[];
-    cases: {
-      episodeId: string;
-      classId: string;
-      nameZh: string;
-      nameEn: string;
-      zoneId: string | null;
-      start: number;
-      confirmedAt: number;
-      end: number | null;
-      snapshot: { url: string } | null;
-    }[];
-    evaluation: {
-      total: { precision: number; recall: number; tp?: number; fp?: number; fn?: number };
-      classes: { classId: string; precision: number; recall: number }[];
-    } | null;
-  } | null;
+  result: ReplayResultView | null;
 }

@@ -178,6 +178,33 @@ const T = {
   thresholds: ['阈值', 'thresholds'],
   trackIds: ['跟踪编号', 'track ids'],
   firstSeen: ['首次出现', 'first seen'],
+  deadLettersHint: [
+    '重试次数用尽仍未被平台接收的推送；平台恢复后可按原幂等键和内容重新推送。',
+    'Webhook deliveries the platform did not accept after the last retry; redeliver once it is back (same idempotency key and body).',
+  ],
+  redelivered: ['已重新推送', 'Redelivered'],
+  delivery_pending: ['推送中…', 'sending…'],
+  delivery_delivered: ['平台已接收', 'delivered'],
+  delivery_dead: ['再次失败', 'failed again'],
+  delivery_skipped: ['未配置推送地址，已跳过', 'skipped (no webhook configured)'],
+  event: ['事件', 'Event'],
+  attempts: ['尝试次数', 'Attempts'],
+  lastError: ['最后错误', 'Last error'],
+  completed: ['已完成', 'completed'],
+  failed: ['失败', 'failed'],
+  peak: ['高峰', 'peak'],
+  trendOneWeek: [
+    '周趋势需要两周的数据：以下为目前仅有的数据（柱状图）。',
+    'Week over week needs two weeks of cases: the bars show what there is so far.',
+  ],
+  overrides: ['本摄像头的覆盖值', 'Overridden on this camera'],
+  casesCount: ['个案件', 'cases'],
+  points: ['个顶点', 'pts'],
+  keepUrlHint: [
+    '留空则保留已保存的地址（出于安全，已保存的地址不显示凭据）。',
+    'Leave empty to keep the stored address (shown without its credentials).',
+  ],
+  waiting: ['排队中', 'waiting'],
 } as const satisfies Record<string, readonly [string, string]>;
 
 export type TKey = keyof typeof T;
@@ -216,3 +243,70 @@ export const THRESHOLD_MEANING: Record<string, [string, string]> = {
   clusterGap: ['聚集：成员间距（人高的倍数）', 'Crowd: members stand within this many person heights'],
   allowBorderCut: ['允许被画面边缘截断的人作为对象', 'A person cut by the frame border may be a subject'],
 };
+
+/** Zone types (pipeline/rules/zone-types.ts) as an operator names them. */
+const ZONE_TYPE_NAMES: Record<string, [string, string]> = {
+  no_vending: ['禁止摆摊区', 'no vending'],
+  no_parking: ['禁止停车区', 'no parking'],
+  bike_fence: ['共享单车电子围栏', 'bike parking fence'],
+  bike_area: ['非机动车停放区', 'bike area'],
+  sidewalk: ['人行道', 'sidewalk'],
+  roadway: ['机动车道', 'roadway'],
+  fire_lane: ['消防通道', 'fire lane'],
+  storefront_apron: ['门前区域', 'storefront apron'],
+  bin_apron: ['垃圾桶周边', 'bin apron'],
+  wall: ['墙面', 'wall'],
+  crowd_area: ['人员聚集监测区', 'crowd area'],
+  custom: ['自定义', 'custom'],
+};
+
+/** Case states (infra/stores/case-states.ts). */
+const CASE_STATE_NAMES: Record<string, [string, string]> = {
+  new: ['新案件', 'new'],
+  dispatched: ['已派遣', 'dispatched'],
+  handled: ['已处置', 'handled'],
+  verified: ['已核实', 'verified'],
+  reopened: ['已重开', 'reopened'],
+  closed: ['已结案', 'closed'],
+  rejected: ['已驳回', 'rejected'],
+};
+
+/** Rules that refuse or merge a candidate (pipeline/rules/engine.ts, case-policy.ts). */
+const RULE_NAMES: Record<string, [string, string]> = {
+  min_score: ['置信度不足', 'score too low'],
+  yields: ['让位于优先类别', 'yields to another class'],
+  suppressed: ['已屏蔽区域', 'suppressed region'],
+  not_stationary: ['未静止', 'not standing still'],
+  border_cut: ['被画面边缘截断', 'cut by the frame border'],
+  companion: ['缺少伴随目标', 'no companion'],
+  excluded_zone: ['位于排除区域', 'in an excluded zone'],
+  shape: ['形状不符', 'wrong shape'],
+  cluster: ['聚集', 'cluster'],
+  count: ['数量', 'count'],
+  overlap: ['与已有案件重叠', 'overlaps an open case'],
+  resumed: ['原案件继续', 'resumes an earlier case'],
+};
+
+function named(table: Record<string, [string, string]>, id: string): string {
+  const e = table[id];
+  return e ? e[lang.value === 'zh' ? 0 : 1] : id;
+}
+
+export const zoneTypeName = (type: string): string => named(ZONE_TYPE_NAMES, type);
+export const caseStateName = (state: string): string => named(CASE_STATE_NAMES, state);
+export const ruleName = (rule: string): string => named(RULE_NAMES, rule);
+
+/** A replay job's state (BullMQ: waiting, active, completed, failed, …). */
+export function replayStateName(state: string): string {
+  if (state === 'completed' || state === 'failed' || state === 'waiting') return t(state);
+  return t('running');
+}
+
+/** API key roles (api/auth: admin, operator, platform, tester). */
+const ROLE_NAMES: Record<string, [string, string]> = {
+  admin: ['管理员', 'admin'],
+  operator: ['操作员', 'operator'],
+  platform: ['平台', 'platform'],
+  tester: ['测试员', 'tester'],
+};
+export const roleName = (role: string): string => named(ROLE_NAMES, role);

@@ -2,7 +2,7 @@
 // deliveries and replays, in Chinese and English. Everything goes through the documented API.
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { lang, setLang, t } from './i18n';
+import { lang, roleName, setLang, t } from './i18n';
 import { match, navigate, onLink, path } from './router';
 import { authError, me, restore, signIn, signOut, can } from './session';
 import { CamerasPage } from './pages/cameras';
@@ -113,7 +113,7 @@ function App() {
           ))}
         </nav>
         <span class="who" data-role={who.role}>
-          {t('signedInAs')} {who.name} ({t('role')}: {who.role})
+          {t('signedInAs')} {who.name} ({t('role')}: {roleName(who.role)})
         </span>
         <LangToggle />
         <button type="button" onClick={() => signOut()}>

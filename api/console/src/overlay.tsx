@@ -2,6 +2,7 @@
 // coordinates (the live record's boxes are in source pixels; zones are normalised 0..1).
 import type { ComponentChildren, Ref } from 'preact';
 import type { LiveRecord, Zone } from './api';
+import { zoneTypeName } from './i18n';
 
 const ZONE_COLOURS = ['#f59e0b', '#10b981', '#3b82f6', '#ef4444', '#a855f7', '#14b8a6', '#eab308'];
 
@@ -13,7 +14,7 @@ export interface OverlayProps {
   src: string | null;
   width: number;
   height: number;
-  zones: Zone[];
+  zones: Pick<Zone, 'id' | 'name' | 'type' | 'polygon'>[];
   live?: LiveRecord | null;
   selectedZone?: number;
   svgRef?: Ref<SVGSVGElement>;
@@ -67,7 +68,7 @@ export function FrameOverlay(p: OverlayProps) {
                 stroke="#000"
                 stroke-width={font / 6}
               >
-                {z.name ? `${z.name} (${z.type})` : `${z.id} (${z.type})`}
+                {`${z.name || z.id} (${zoneTypeName(z.type)})`}
               </text>
             )}
           </g>

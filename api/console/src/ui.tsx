@@ -1,8 +1,8 @@
 // Small shared pieces: data loading, polling, authorised images, field errors.
 import type { ComponentChildren } from 'preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { api, ApiError, blobUrl } from './api';
-import { t } from './i18n';
+import { api, ApiError, blobUrl, type ClassInfo } from './api';
+import { className, t } from './i18n';
 
 export interface Loaded<T> {
   data: T | null;
@@ -118,4 +118,13 @@ export function Section({ title, children, id }: { title: string; children: Comp
 
 export function Loading() {
   return <p class="muted">{t('loading')}</p>;
+}
+
+/** A class id → its name in the console's language (the id until /v1/classes answered). */
+export function useClassName(): (id: string) => string {
+  const classes = useApi<{ classes: ClassInfo[] }>('/v1/classes');
+  return (id) => {
+    const c = classes.data?.classes.find((x) => x.id === id);
+    return c ? className(c) : id;
+  };
 }

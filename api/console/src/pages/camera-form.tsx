@@ -84,6 +84,7 @@ export function CameraFormPage({ id }: { id: string | null }) {
             placeholder={existing.data?.url ?? 'rtsp://… / https://…/index.m3u8'}
             required={!id}
           />
+          {id && <div class="muted">{t('keepUrlHint')}</div>}
           <FieldError error={error} field="url" />
         </label>
         <label>
@@ -95,7 +96,7 @@ export function CameraFormPage({ id }: { id: string | null }) {
           <input type="checkbox" name="enabled" checked={form.enabled} onChange={set('enabled')} /> {t('enabled')}
         </label>
         <ErrorBox error={generic} />
-        <button type="submit" disabled={busy}>
+        <button type="submit" class="primary" disabled={busy}>
           {t('save')}
         </button>
       </fieldset>

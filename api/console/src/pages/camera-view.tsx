@@ -2,7 +2,7 @@
 // subjects the rules are looking at, with why each is or is not a candidate.
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, blobUrl, type Camera, type ClassInfo, type LiveRecord } from '../api';
-import { className, fmtTime, t, type TKey } from '../i18n';
+import { className, fmtTime, ruleName, t, type TKey } from '../i18n';
 import { FrameOverlay } from '../overlay';
 import { onLink } from '../router';
 import { can } from '../session';
@@ -106,16 +106,22 @@ export function CameraViewPage({ id }: { id: string }) {
                 )}
                 {(s.rule || s.detail) && (
                   <div class="why">
-                    {s.rule && <code>{s.rule}</code>} {s.detail}
+                    {s.rule && <code title={s.rule}>{ruleName(s.rule)}</code>} {s.detail}
                   </div>
                 )}
               </li>
             ))}
           </ul>
           <h2>{t('state')}</h2>
-          <p>
-            {c.live.reason ?? ''} {c.live.analysedFps != null && `· ${c.live.analysedFps.toFixed(2)} fps`}{' '}
-            {c.live.decode && `· ${c.live.decode}`}
+          <p class="live-state">
+            {[
+              stateLabel(c.live.state),
+              c.live.reason,
+              c.live.analysedFps != null ? `${c.live.analysedFps.toFixed(2)} fps` : null,
+              c.live.decode ? `${t('decode')}: ${c.live.decode}` : null,
+            ]
+              .filter(Boolean)
+              .join(' · ')}
           </p>
         </div>
       </div>

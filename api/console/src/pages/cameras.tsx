@@ -56,8 +56,15 @@ export function CamerasPage() {
                   <div class="muted">{c.id}</div>
                 </td>
                 <td>
-                  <span class={`state state-${c.live.state}`}>{stateLabel(c.live.state)}</span>
-                  {c.live.reason && <div class="muted reason">{c.live.reason}</div>}
+                  {/* A disabled camera is never leased: "unknown, no worker reported it" would mislead. */}
+                  {c.enabled ? (
+                    <>
+                      <span class={`state state-${c.live.state}`}>{stateLabel(c.live.state)}</span>
+                      {c.live.reason && <div class="muted reason">{c.live.reason}</div>}
+                    </>
+                  ) : (
+                    <span class="state state-disabled">{t('disabled')}</span>
+                  )}
                 </td>
                 <td class="num">{c.live.analysedFps != null ? c.live.analysedFps.toFixed(2) : '—'}</td>
                 <td>

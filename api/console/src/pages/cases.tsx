@@ -4,10 +4,10 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, qs, type Camera, type CaseRecord, type ClassInfo, type EvidenceItem, type RejectionRow } from '../api';
 import { allowedUpdates, CASE_STATES } from '../case-states';
-import { className, fmtTime, lang, t, type TKey } from '../i18n';
+import { caseStateName, className, fmtTime, lang, t, zoneTypeName, type TKey } from '../i18n';
 import { navigate, onLink, search } from '../router';
 import { can } from '../session';
-import { ErrorBox, Loading, useApi } from '../ui';
+import { ErrorBox, Loading, useApi, useClassName } from '../ui';
 
 interface Filters {
   classId: string;
@@ -40,12 +40,12 @@ export function ReasonText({ c }: { c: CaseRecord }) {
   const dwellNeed = th.minDwellSec;
   const lines: string[] = zh
     ? [
-        `${c.nameZh}：目标 ${r.subject}${r.trackIds.length ? `（跟踪 #${r.trackIds.join(', #')}）` : ''} 在区域「${c.zoneName ?? r.zoneId ?? '—'}」${r.zoneType ? `（${r.zoneType}）` : ''}内停留 ${r.dwellSec.toFixed(1)} 秒${dwellNeed !== undefined ? `，阈值 ${dwellNeed} 秒` : ''}。`,
+        `${c.nameZh}：目标 ${r.subject}${r.trackIds.length ? `（跟踪 #${r.trackIds.join(', #')}）` : ''} 在区域「${c.zoneName ?? r.zoneId ?? '—'}」${r.zoneType ? `（${zoneTypeName(r.zoneType)}）` : ''}内停留 ${r.dwellSec.toFixed(1)} 秒${dwellNeed !== undefined ? `，阈值 ${dwellNeed} 秒` : ''}。`,
         `最近 ${r.window} 帧中命中 ${r.hits} 帧${th.minHits !== undefined ? `（需要 ${th.minHits}）` : ''}；置信度中位数 ${r.medianScore.toFixed(2)}${th.minMedianScore !== undefined ? `（需要 ${th.minMedianScore}）` : ''}。`,
         `首次出现 ${fmtTime(c.firstSeenAt)}，最近出现 ${fmtTime(c.lastSeenAt)}${c.reappearances ? `，再次出现 ${c.reappearances} 次` : ''}。`,
       ]
     : [
-        `${c.nameEn}: subject ${r.subject}${r.trackIds.length ? ` (track #${r.trackIds.join(', #')})` : ''} stayed ${r.dwellSec.toFixed(1)} s in zone "${c.zoneName ?? r.zoneId ?? '—'}"${r.zoneType ? ` (${r.zoneType})` : ''}${dwellNeed !== undefined ? `; the threshold is ${dwellNeed} s` : ''}.`,
+        `${c.nameEn}: subject ${r.subject}${r.trackIds.length ? ` (track #${r.trackIds.join(', #')})` : ''} stayed ${r.dwellSec.toFixed(1)} s in zone "${c.zoneName ?? r.zoneId ?? '—'}"${r.zoneType ? ` (${zoneTypeName(r.zoneType)})` : ''}${dwellNeed !== undefined ? `; the threshold is ${dwellNeed} s` : ''}.`,
         `Seen in ${r.hits} of the last ${r.window} analysed frames${th.minHits !== undefined ? ` (needs ${th.minHits})` : ''}; median score ${r.medianScore.toFixed(2)}${th.minMedianScore !== undefined ? ` (needs ${th.minMedianScore})` : ''}.`,
         `First seen ${fmtTime(c.firstSeenAt)}, last seen ${fmtTime(c.lastSeenAt)}${c.reappearances ? `, reappeared ${c.reappearances} time(s)` : ''}.`,
       ];
@@ -108,7 +108,7 @@ function CaseDetail({ id, onChanged }: { id: string; onChanged: () => void }) {
   return (
     <div class="case-detail" data-case={k.id} data-state={k.state}>
       <h2>
-        {className(k)} · <span class={`badge state-${k.state}`}>{k.state}</span>
+        {className(k)} · <span class={`badge state-${k.state}`}>{caseStateName(k.state)}</span>
       </h2>
       <p class="muted">
         {k.id} · {k.cameraName ?? k.cameraId} · {t('zone')} {k.zoneName ?? k.zoneId ?? '—'} · {fmtTime(k.createdAt)} · {k.responsibleParty}
@@ -176,7 +176,7 @@ function CaseDetail({ id, onChanged }: { id: string; onChanged: () => void }) {
       <ul class="history">
         {k.history.map((h) => (
           <li>
-            {fmtTime(h.at)} · {h.from ?? '∅'} → {h.to}
+            {fmtTime(h.at)} · {h.from ? caseStateName(h.from) : '∅'} → {caseStateName(h.to)}
             {h.actor && ` · ${h.actor}`}
             {h.reason && ` · ${h.reason}`}
           </li>
@@ -190,6 +190,7 @@ function Rejections({ cameraId, version }: { cameraId: string; version: number }
   const { data, error, reload } = useApi<{ items: RejectionRow[] }>(`/v1/stats/rejections${qs({ cameraId })}`, 5000);
   // A status change in the queue shows in the counts at once, not at the next poll.
   useEffect(() => reload(), [version]);
+  const classLabel = useClassName();
   return (
     <section class="panel rejections">
       <h2>{t('rejections')}</h2>
@@ -210,7 +211,7 @@ function Rejections({ cameraId, version }: { cameraId: string; version: number }
           {data?.items.map((r) => (
             <tr data-row={`${r.cameraId}/${r.classId}/${r.zoneId ?? '-'}`} data-rejected={r.rejected} data-cases={r.cases}>
               <td>{r.cameraId}</td>
-              <td>{r.classId}</td>
+              <td title={r.classId}>{classLabel(r.classId)}</td>
               <td>{r.zoneId ?? '—'}</td>
               <td class="num">{r.cases}</td>
               <td class="num">{r.rejected}</td>
@@ -272,7 +273,7 @@ export function CasesPage({ caseId }: { caseId: string | null }) {
             {t('state')}: {t('all')}
           </option>
           {CASE_STATES.map((s) => (
-            <option value={s}>{s}</option>
+            <option value={s}>{caseStateName(s)}</option>
           ))}
         </select>
         <label>
@@ -300,7 +301,7 @@ export function CasesPage({ caseId }: { caseId: string | null }) {
                     </div>
                   </td>
                   <td>
-                    <span class={`badge state-${c.state}`}>{c.state}</span>
+                    <span class={`badge state-${c.state}`}>{caseStateName(c.state)}</span>
                   </td>
                   <td class="muted">{fmtTime(c.createdAt)}</td>
                 </tr>

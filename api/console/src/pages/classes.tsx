@@ -20,6 +20,19 @@ function parseValue(raw: string, like: unknown): unknown {
   return raw.trim() === '' ? undefined : Number.isFinite(n) ? n : raw;
 }
 
+/**
+ * Why a class is (in)active, in the console's language. The API's reason is English prose
+ * (pipeline/rules/class-status.ts); Chinese is built from the status's fields, quoting the labels
+ * the reason names, and the English text stays in the tooltip.
+ */
+function classReason(cls: ClassStatus): string {
+  if (lang.value !== 'zh') return cls.reason;
+  if (cls.active) return cls.zoneIds.length ? `在区域 ${cls.zoneIds.join('、')} 中生效` : '已启用，但本摄像头没有该类别适用类型的区域';
+  if (cls.reason.startsWith('disabled')) return '已在摄像头配置中停用';
+  const labels = [...cls.reason.matchAll(/"([^"]+)"/g)].map((m) => m[1]);
+  return labels.length ? `需要已配置模型提供标签：${labels.join(' / ')}` : cls.reason;
+}
+
 function ClassRow({
   cameraId,
   cls,
@@ -40,11 +53,12 @@ function ClassRow({
   const [open, setOpen] = useState(false);
   const [draft, setDraft] = useState<Record<string, string>>({});
   const [error, setError] = useState<Error | null>(null);
-  const keys = [...new Set([...Object.keys(defaults), ...Object.keys(cls.thresholds)])].filter((k) => k !== 'schedule');
+  const current = cls.thresholds as unknown as Record<string, unknown>;
+  const keys = [...new Set([...Object.keys(defaults), ...Object.keys(current)])].filter((k) => k !== 'schedule');
   const edited = (): Record<string, unknown> => {
     const out: Record<string, unknown> = { ...(override ?? {}) };
     for (const [k, v] of Object.entries(draft)) {
-      const val = parseValue(v, defaults[k] ?? cls.thresholds[k]);
+      const val = parseValue(v, defaults[k] ?? current[k]);
       if (val === undefined) delete out[k];
       else out[k] = val;
     }
@@ -82,8 +96,17 @@ function ClassRow({
         <td>
           <span class={`badge ${cls.active ? 'badge-confirmed' : 'badge-refused'}`}>{cls.active ? t('active') : t('inactive')}</span>
         </td>
-        <td class="muted">{cls.reason}</td>
-        <td>{override ? Object.keys(override).join(', ') : ''}</td>
+        <td class="muted" title={cls.reason}>
+          {classReason(cls)}
+        </td>
+        <td class="overrides">
+          {override
+            ? Object.entries(override)
+                .filter(([k]) => k !== 'schedule')
+                .map(([k, v]) => `${k} = ${String(v)}`)
+                .join(' · ')
+            : ''}
+        </td>
       </tr>
       {open && (
         <tr class="class-detail">
@@ -110,7 +133,7 @@ function ClassRow({
                         name={`${cls.id}.${k}`}
                         class={override && k in override ? 'overridden' : ''}
                         disabled={!editable}
-                        value={draft[k] ?? String(cls.thresholds[k] ?? '')}
+                        value={draft[k] ?? String(current[k] ?? '')}
                         onInput={(e) => setDraft({ ...draft, [k]: e.currentTarget.value })}
                       />
                       <FieldError error={error} field={k} />
@@ -172,6 +195,14 @@ export function ClassesPage({ id }: { id: string }) {
       </div>
       {!editable && <p class="notice read-only">{t('readOnly')}</p>}
       <table class="classes">
+        <thead>
+          <tr>
+            <th>{t('class')}</th>
+            <th>{t('state')}</th>
+            <th>{t('reason')}</th>
+            <th>{t('overrides')}</th>
+          </tr>
+        </thead>
         <tbody>
           {data.data.classes.map((c) => (
             <ClassRow

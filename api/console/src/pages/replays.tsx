@@ -1,9 +1,10 @@
 // Replays for testers: upload a clip with a camera config (and optional ground truth), follow the
 // job, then read precision/recall and the would-be cases on a timeline.
-import { useEffect, useState } from 'preact/hooks';
-import { api, type ReplayView } from '../api';
-import { t } from '../i18n';
-import { ErrorBox, FieldError } from '../ui';
+import { useState } from 'preact/hooks';
+import { api, ApiError } from '../api';
+import { className, replayStateName, t } from '../i18n';
+import { usePollReplay } from '../replay-poll';
+import { ErrorBox, FieldError, useAuthImage } from '../ui';
 import { Timeline } from './try';
 
 const SAMPLE_CONFIG = JSON.stringify(
@@ -28,39 +29,28 @@ const SAMPLE_CONFIG = JSON.stringify(
   2,
 );
 
+/** A would-be case's annotated frame (behind the key, so fetched as a blob). */
+function Snapshot({ path, title }: { path: string; title: string }) {
+  const { src } = useAuthImage(path);
+  return (
+    <figure class="replay-snapshot">
+      {src && <img src={src} alt={title} />}
+      <figcaption class="muted">{title}</figcaption>
+    </figure>
+  );
+}
+
 export function ReplaysPage() {
   const [file, setFile] = useState<File | null>(null);
   const [config, setConfig] = useState(SAMPLE_CONFIG);
   const [truth, setTruth] = useState('');
   const [error, setError] = useState<Error | null>(null);
   const [id, setId] = useState<string | null>(null);
-  const [view, setView] = useState<ReplayView | null>(null);
-  useEffect(() => {
-    if (!id) return;
-    let alive = true;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const step = async () => {
-      try {
-        const v = await api<ReplayView>(`/v1/replays/${id}`);
-        if (!alive) return;
-        setView(v);
-        if (v.state === 'completed' || v.state === 'failed') return;
-      } catch (err) {
-        if (alive) setError(err as Error);
-      }
-      if (alive) timer = setTimeout(step, 1000);
-    };
-    void step();
-    return () => {
-      alive = false;
-      clearTimeout(timer);
-    };
-  }, [id]);
+  const view = usePollReplay(id, setError);
   const submit = async (e: Event) => {
     e.preventDefault();
     if (!file) return;
     setError(null);
-    setView(null);
     const form = new FormData();
     form.set('clip', file);
     form.set('config', config);
@@ -93,7 +83,7 @@ export function ReplaysPage() {
           <textarea name="groundTruth" rows={4} value={truth} onInput={(e) => setTruth(e.currentTarget.value)} />
         </label>
         <FieldError error={error} field="groundTruth" prefix />
-        <ErrorBox error={error} />
+        <ErrorBox error={error instanceof ApiError && /^(clip|config|groundTruth)\b/.test(error.field ?? '') ? null : error} />
         <button type="submit" class="primary" disabled={!file}>
           {t('upload')}
         </button>
@@ -101,15 +91,21 @@ export function ReplaysPage() {
       {view && (
         <section class="panel" data-replay={view.id} data-state={view.state}>
           <h2>
-            {view.input} · {view.state} {view.progress?.percent != null && `${view.progress.percent.toFixed(0)}%`}
+            {view.input} · {replayStateName(view.state)} {view.progress?.percent != null && `${view.progress.percent.toFixed(0)}%`}
           </h2>
           {view.error && <div class="error">{view.error}</div>}
           {ev && (
-            <p class="pr">
-              {t('precision')} {ev.total.precision.toFixed(2)} · {t('recall')} {ev.total.recall.toFixed(2)}
+            <p class="pr" data-precision={ev.total.precision ?? ''} data-recall={ev.total.recall ?? ''}>
+              {t('precision')} {ev.total.precision?.toFixed(2) ?? '—'} · {t('recall')} {ev.total.recall?.toFixed(2) ?? '—'}
+              {` · TP ${ev.total.tp} · FP ${ev.total.fp} · FN ${ev.total.fn}`}
             </p>
           )}
           {view.result && <Timeline label={t('timeline')} run={view.result} span={span} testId="replay-timeline" />}
+          <div class="replay-snapshots">
+            {view.result?.cases.map((c) =>
+              c.snapshot ? <Snapshot path={c.snapshot.url} title={`${className(c)} · ${c.confirmedAt.toFixed(1)} s`} /> : null,
+            )}
+          </div>
         </section>
       )}
     </div>

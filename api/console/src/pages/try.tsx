@@ -1,37 +1,12 @@
 // Try before save: the API replays the camera's recent footage with the saved and with the edited
 // config (two replays); their would-be cases are drawn on two timelines, then the operator saves.
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { api, type CameraConfig, type ReplayView } from '../api';
-import { className, t } from '../i18n';
+import { className, replayStateName, t } from '../i18n';
+import { usePollReplay } from '../replay-poll';
 import { ErrorBox } from '../ui';
 
 type Run = ReplayView['result'];
-
-function usePollReplay(id: string | null): ReplayView | null {
-  const [r, setR] = useState<ReplayView | null>(null);
-  useEffect(() => {
-    if (!id) return;
-    let alive = true;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const step = async () => {
-      try {
-        const v = await api<ReplayView>(`/v1/replays/${id}`);
-        if (!alive) return;
-        setR(v);
-        if (v.state === 'completed' || v.state === 'failed') return;
-      } catch {
-        /* transient: poll again */
-      }
-      if (alive) timer = setTimeout(step, 1000);
-    };
-    void step();
-    return () => {
-      alive = false;
-      clearTimeout(timer);
-    };
-  }, [id]);
-  return r;
-}
 
 /** Confirmed cases of a replay on a time axis of `span` seconds. */
 export function Timeline({ label, run, span, testId }: { label: string; run: Run; span: number; testId: string }) {
@@ -41,12 +16,17 @@ export function Timeline({ label, run, span, testId }: { label: string; run: Run
   return (
     <div class="timeline" data-testid={testId} data-cases={cases.length}>
       <div class="timeline-label">
-        {label}: {cases.length} {t('cases')}
+        {label}: {cases.length} {t('casesCount')}
       </div>
-      <svg viewBox={`0 0 ${W} 40`} class="timeline-svg">
+      <svg viewBox={`0 0 ${W} 54`} class="timeline-svg">
         <rect width={W} height={40} fill="#f1f5f9" />
         {Array.from({ length: Math.floor(span / 10) + 1 }, (_, i) => (
-          <line x1={x(i * 10)} x2={x(i * 10)} y1={0} y2={40} stroke="#cbd5e1" />
+          <g>
+            <line x1={x(i * 10)} x2={x(i * 10)} y1={0} y2={40} stroke="#cbd5e1" />
+            <text x={x(i * 10) + 2} y={51} font-size={9} fill="#64748b">
+              {i * 10} s
+            </text>
+          </g>
         ))}
         {cases.map((c) => (
           <g class="timeline-case">
@@ -141,8 +121,9 @@ export function TryPanel({
             </p>
           )}
           <p class="muted">
-            {t('trySaved')}: {saved?.state ?? '…'} {saved?.progress?.percent != null && `${saved.progress.percent.toFixed(0)}%`} ·{' '}
-            {t('tryEdited')}: {edited?.state ?? '…'} {edited?.progress?.percent != null && `${edited.progress.percent.toFixed(0)}%`}
+            {t('trySaved')}: {saved ? replayStateName(saved.state) : '…'}{' '}
+            {saved?.progress?.percent != null && `${saved.progress.percent.toFixed(0)}%`} · {t('tryEdited')}:{' '}
+            {edited ? replayStateName(edited.state) : '…'} {edited?.progress?.percent != null && `${edited.progress.percent.toFixed(0)}%`}
           </p>
           {saved?.error && <div class="error">{saved.error}</div>}
           {edited?.error && <div class="error">{edited.error}</div>}

@@ -3,43 +3,14 @@
 // conflicting save is refused by the API (412) and said so, never silently overwritten.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, type Camera, type Schedule, type Zone } from '../api';
-import { t } from '../i18n';
+import { ZONE_TYPES } from '../../../../pipeline/rules/zone-types';
+import { t, zoneTypeName } from '../i18n';
 import { FrameOverlay, zoneColour } from '../overlay';
 import { onLink } from '../router';
 import { can } from '../session';
 import { ErrorBox, FieldError, Loading, useApi } from '../ui';
 import { useLive } from './camera-view';
 import { TryPanel } from './try';
-
-/** Zone types from the API's own OpenAPI document (one source of truth), with this list as a fallback. */
-const FALLBACK_TYPES = [
-  'no_vending',
-  'no_parking',
-  'bike_fence',
-  'bike_area',
-  'sidewalk',
-  'roadway',
-  'fire_lane',
-  'storefront_apron',
-  'bin_apron',
-  'wall',
-  'crowd_area',
-  'custom',
-];
-
-function useZoneTypes(): string[] {
-  const { data } = useApi<Record<string, unknown>>('/openapi.json');
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    const d = data as any;
-    const items = d.paths['/v1/cameras/{id}/zones'].put.requestBody.content['application/json'].schema.properties.zones.items;
-    const e = items.properties?.type?.enum ?? items.allOf?.[0]?.properties?.type?.enum;
-    if (Array.isArray(e) && e.length) return e as string[];
-  } catch {
-    /* not loaded yet */
-  }
-  return FALLBACK_TYPES;
-}
 
 const DAY_NAMES: Record<'zh' | 'en', string[]> = {
   zh: ['一', '二', '三', '四', '五', '六', '日'],
@@ -133,7 +104,6 @@ function ScheduleEditor({
 
 export function ZoneEditorPage({ id }: { id: string }) {
   const cam = useApi<Camera>(`/v1/cameras/${encodeURIComponent(id)}`);
-  const types = useZoneTypes();
   const { live, src } = useLive(id, 3000);
   const [zones, setZones] = useState<Zone[] | null>(null);
   const [version, setVersion] = useState<number | null>(null);
@@ -326,7 +296,7 @@ export function ZoneEditorPage({ id }: { id: string }) {
                   onClick={() => (setSel(i), setVertex(null))}
                   style={{ borderLeft: `6px solid ${zoneColour(i)}` }}
                 >
-                  {zz.name || zz.id} ({zz.type}) · {zz.polygon.length} pts
+                  {zz.name || zz.id} ({zoneTypeName(zz.type)}) · {zz.polygon.length} {t('points')}
                 </button>
               </li>
             ))}
@@ -354,15 +324,15 @@ export function ZoneEditorPage({ id }: { id: string }) {
               <FieldError error={error} field={`zones.${sel}.name`} />
               <label>
                 {t('zoneType')}
-                <select name="zoneType" value={z.type} onChange={(e) => updateZone(sel, { type: e.currentTarget.value })}>
-                  {types.map((ty) => (
-                    <option value={ty}>{ty}</option>
+                <select name="zoneType" value={z.type} onChange={(e) => updateZone(sel, { type: e.currentTarget.value as Zone['type'] })}>
+                  {ZONE_TYPES.map((ty) => (
+                    <option value={ty}>{zoneTypeName(ty)}</option>
                   ))}
                 </select>
               </label>
               <FieldError error={error} field={`zones.${sel}.type`} />
               <div class="polygon-field">
-                {z.polygon.length} pts{' '}
+                {z.polygon.length} {t('points')}{' '}
                 {vertex !== null && (
                   <button type="button" onClick={() => removeVertex(sel, vertex)}>
                     {t('deleteVertex')}
