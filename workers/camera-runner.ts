@@ -586,7 +586,7 @@ export class CameraRunner {
     const now = Date.now();
     const dueAt = this.recorderCheckDueAt ?? now;
     this.recorderCheckDueAt = now + RECORDER_CHECK_MS;
-    let ref = Math.max(r.lastSegmentAt ?? 0, this.recorderStartedAt, this.recorderRestartedAt, this.recorderGraceFrom);
+    let ref = Math.max(r.lastListedAt ?? 0, this.recorderStartedAt, this.recorderRestartedAt, this.recorderGraceFrom);
     if (r.opts.attached) {
       // The recorder rides on the frame source's run: while the source is reconnecting there is no
       // run to restart (killing the next one as it connects would keep the camera down for good);
@@ -625,10 +625,10 @@ export class CameraRunner {
     const r = this.recorder;
     if (!r || this.stopping) return;
     const now = Date.now();
-    if ((r.lastSegmentAt ?? 0) > ref) return;
+    if ((r.lastListedAt ?? 0) > ref) return;
     this.recorderRestartedAt = now;
     this.recorderRestarts++;
-    this.d.log('recorder stalled; restarting', { camera: this.camera.id, lastSegmentAt: r.lastSegmentAt });
+    this.d.log('recorder stalled; restarting', { camera: this.camera.id, lastSegmentAt: r.lastSegmentAt, lastListedAt: r.lastListedAt });
     r.restart();
   }
 
