@@ -133,7 +133,12 @@ export class CameraRunner {
   async start(): Promise<void> {
     const { settings } = this.d;
     const cfg = this.camera.config;
-    const session = await sharedSession(cfg.analysis.model, { threads: settings.inferThreads, maxConcurrent: settings.inferConcurrency });
+    // Off the event loop: ffmpeg pipes, segment lists and leases are served while a run is in flight.
+    const session = await sharedSession(cfg.analysis.model, {
+      threads: settings.inferThreads,
+      maxConcurrent: settings.inferConcurrency,
+      offThread: true,
+    });
     const manifest = session.manifest;
     this.models = [{ name: manifest.name, sha256: manifest.sha256 }];
     const aux = auxiliaryDetectors(cfg);
