@@ -114,7 +114,7 @@ export class ModelSession {
         return await this.runner(name, input, dims, this.manifest.outputs);
       } catch (err) {
         const m = /^no output "(.*)"$/.exec((err as Error).message);
-        if (m) throw new Error(`model ${this.manifest.name} produced no output "${m[1]}"`);
+        if (m) throw new Error(`model ${this.manifest.name} produced no output "${m[1]}"`, { cause: err });
         throw err;
       }
     });
