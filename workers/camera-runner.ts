@@ -9,6 +9,7 @@ import type { Redis } from 'ioredis';
 import { CameraAnalyzer, sourceRegions } from '../pipeline/analyzer.js';
 import { backoffDelay } from '../pipeline/backoff.js';
 import { sharedSession } from '../pipeline/detect/session.js';
+import { analyseInTurn, workerTurns } from './analysis-turns.js';
 import { sourceForModel, sourceTiling } from '../pipeline/detect/stream.js';
 import { TextDetector } from '../pipeline/detect/text/index.js';
 import { recordCase, recordDropped, recordEvent, recordFrame, recordFrameAge, setCameraGauges } from '../infra/metrics-shared.js';
@@ -17,6 +18,7 @@ import { auxiliaryDetectors } from '../pipeline/rules/labels.js';
 import { decideCase, evidenceAfterCreate, needsEpisodeCase, wallAt } from '../pipeline/rules/case-policy.js';
 import type { DecodeDecision, FrameSource, SourceState } from '../pipeline/source/ffmpeg-source.js';
 import { Recorder, ringDirOf } from '../pipeline/source/recorder.js';
+import { stallVerdict } from '../pipeline/source/watchdog.js';
 import { checkInput, type Resolver } from '../pipeline/source/address-policy.js';
 import { isLiveInput, scrubSecrets, secretsSpec } from '../pipeline/source/input-url.js';
 import type { ModelInfo } from '../pipeline/evidence/manifest.js';
@@ -131,7 +133,12 @@ export class CameraRunner {
   async start(): Promise<void> {
     const { settings } = this.d;
     const cfg = this.camera.config;
-    const session = await sharedSession(cfg.analysis.model, { threads: settings.inferThreads, maxConcurrent: settings.inferConcurrency });
+    // Off the event loop: ffmpeg pipes, segment lists and leases are served while a run is in flight.
+    const session = await sharedSession(cfg.analysis.model, {
+      threads: settings.inferThreads,
+      maxConcurrent: settings.inferConcurrency,
+      offThread: true,
+    });
     const manifest = session.manifest;
     this.models = [{ name: manifest.name, sha256: manifest.sha256 }];
     const aux = auxiliaryDetectors(cfg);
@@ -146,6 +153,7 @@ export class CameraRunner {
 
     await mkdir(this.ringDir, { recursive: true });
     const isFile = !isLiveInput(this.camera.url);
+    const live = !isFile;
     // One connection per camera: the recorder's segment output rides on the frame source's ffmpeg
     // run. A separate analysis stream (detectUrl, the camera's substream) is a second connection by
     // design, so then the recorder runs its own ffmpeg on the main stream.
@@ -205,28 +213,35 @@ export class CameraRunner {
     source.on('state', (s: SourceState) => this.onSourceState(s));
     source.on('decode', (d: DecodeDecision) => this.d.log('camera decode mode', { camera: this.camera.id, ...d }));
     this.timers.push(setInterval(() => void this.heartbeat(), settings.heartbeatSec * 1000));
-    this.timers.push(setInterval(() => this.watchRecorder(), 5000));
+    this.timers.push(setInterval(() => this.watchRecorder(), RECORDER_CHECK_MS));
     this.timers.push(setInterval(() => void this.verifier?.refresh().catch(() => undefined), 3000));
     void this.verifier.refresh().catch(() => undefined);
 
     this.loop = (async () => {
       try {
-        for await (const frame of source.frames()) {
+        const turns = workerTurns(settings.inferConcurrency);
+        // Live: frames decoded while this camera waited for its turn replace the one handed (files
+        // analyse every frame).
+        const newest = () => (live ? source.takeNewest() : undefined);
+        for await (const handed of source.frames()) {
           if (this.stopping) break;
-          const t0 = performance.now();
-          const { events, detections } = await analyzer.process(frame);
-          const decidedAt = Date.now();
-          recordFrame(this.camera.id, performance.now() - t0, this.takeDropped());
-          recordFrameAge(this.camera.id, (decidedAt - (frame.captureWall ?? frame.wallTime)) / 1000);
-          this.frames++;
-          this.lastFrameAt = decidedAt;
-          this.detectSize = { width: frame.letterbox.srcWidth, height: frame.letterbox.srcHeight };
-          for (const ev of events) {
-            recordEvent(ev.classId, ev.transition);
-            this.enqueue(() => this.onEvent(ev));
-          }
-          this.verifier!.observe(frame, analyzer.rules);
-          this.live?.offer(this.camera, frame, detections, analyzer.rules);
+          await analyseInTurn(turns, handed, newest, async (frame) => {
+            if (this.stopping) return;
+            const t0 = performance.now();
+            const { events, detections } = await analyzer.process(frame);
+            const decidedAt = Date.now();
+            recordFrame(this.camera.id, performance.now() - t0, this.takeDropped());
+            recordFrameAge(this.camera.id, (decidedAt - (frame.captureWall ?? frame.wallTime)) / 1000);
+            this.frames++;
+            this.lastFrameAt = decidedAt;
+            this.detectSize = { width: frame.letterbox.srcWidth, height: frame.letterbox.srcHeight };
+            for (const ev of events) {
+              recordEvent(ev.classId, ev.transition);
+              this.enqueue(() => this.onEvent(ev));
+            }
+            this.verifier!.observe(frame, analyzer.rules);
+            this.live?.offer(this.camera, frame, detections, analyzer.rules);
+          });
         }
       } catch (err) {
         this.d.log('frame loop failed', { camera: this.camera.id, error: (err as Error).message });
@@ -564,12 +579,19 @@ export class CameraRunner {
     return this.lastSkipped.fps;
   }
 
+  /** When the next recorder check is due (the check runs every RECORDER_CHECK_MS). */
+  private recorderCheckDueAt: number | null = null;
+  /** Start of the window the recorder is judged on after node itself was held up. */
+  private recorderGraceFrom = 0;
+
   /** A recorder with no segment for 2 × segment length + 30 s is restarted. */
   private watchRecorder(): void {
     const r = this.recorder;
     if (!r || this.stopping) return;
     const now = Date.now();
-    let ref = Math.max(r.lastSegmentAt ?? 0, this.recorderStartedAt, this.recorderRestartedAt);
+    const dueAt = this.recorderCheckDueAt ?? now;
+    this.recorderCheckDueAt = now + RECORDER_CHECK_MS;
+    let ref = Math.max(r.lastListedAt ?? 0, this.recorderStartedAt, this.recorderRestartedAt, this.recorderGraceFrom);
     if (r.opts.attached) {
       // The recorder rides on the frame source's run: while the source is reconnecting there is no
       // run to restart (killing the next one as it connects would keep the camera down for good);
@@ -577,20 +599,41 @@ export class CameraRunner {
       if (this.onlineSince === null) return;
       ref = Math.max(ref, this.onlineSince);
     }
-    if (recorderStalled(now, ref, this.d.settings.segmentSec)) {
+    const verdict = stallVerdict({ now, dueAt, lastProgressAt: ref, timeoutMs: recorderStallMs(this.d.settings.segmentSec) });
+    if (verdict === 'node-lagging') {
+      // This check ran late: node was starved, and ffmpeg waited on pipes node did not read. A
+      // restart would only add a reconnect to the overload; judge a window from now instead.
+      this.recorderGraceFrom = now;
+      this.recorderLagSkips++;
+      if (now - this.lagLoggedAt >= 60_000) {
+        this.lagLoggedAt = now;
+        this.d.log('recorder check held off: node lagging', {
+          camera: this.camera.id,
+          lateMs: now - dueAt,
+          skips: this.recorderLagSkips,
+          sourceRearms: this.source?.stats.lagRearms ?? 0,
+        });
+      }
+      return;
+    }
+    if (verdict === 'stalled') {
       // Read segment-list lines that arrived while the event loop was held up before judging.
       setImmediate(() => this.restartStalledRecorder(ref));
     }
   }
 
+  /** Recorder checks skipped because node was held up (in the heartbeat). */
+  private recorderLagSkips = 0;
+  private lagLoggedAt = 0;
+
   private restartStalledRecorder(ref: number): void {
     const r = this.recorder;
     if (!r || this.stopping) return;
     const now = Date.now();
-    if ((r.lastSegmentAt ?? 0) > ref) return;
+    if ((r.lastListedAt ?? 0) > ref) return;
     this.recorderRestartedAt = now;
     this.recorderRestarts++;
-    this.d.log('recorder stalled; restarting', { camera: this.camera.id, lastSegmentAt: r.lastSegmentAt });
+    this.d.log('recorder stalled; restarting', { camera: this.camera.id, lastSegmentAt: r.lastSegmentAt, lastListedAt: r.lastListedAt });
     r.restart();
   }
 
@@ -615,7 +658,9 @@ export class CameraRunner {
   }
 }
 
-/** The recorder stall rule: no segment for 2 × segment length + 30 s since `ref` (last segment or (re)start). */
-export function recorderStalled(now: number, ref: number, segmentSec: number): boolean {
-  return now - ref > 2 * segmentSec * 1000 + 30_000;
+const RECORDER_CHECK_MS = 5000;
+
+/** The recorder stall bound: no segment for 2 × segment length + 30 s since the last one or a (re)start. */
+export function recorderStallMs(segmentSec: number): number {
+  return 2 * segmentSec * 1000 + 30_000;
 }

@@ -5,6 +5,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import type { Resolver } from '../pipeline/source/address-policy.js';
 import { redactUrl, scrubSecrets } from '../pipeline/source/input-url.js';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
 import type { EvidenceStore } from '../pipeline/evidence/store.js';
 import { openEvidenceStore } from '../infra/adapters/open-store.js';
@@ -155,6 +156,8 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
   const starting = new Set<string>();
   let lastStartAt = 0;
   let ringShare = 0;
+  const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+  loopDelay.enable();
 
   // The worker's ring disk budget is split over the cameras it holds (never above RING_MAX_MB each).
   const applyRingBudget = () => {
@@ -205,10 +208,18 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
   const renewRound = async () => {
     const now = Date.now();
     const ids = [...runners.keys()];
+    // Event-loop delay since the last round, in the worker record: per-frame work that blocks the
+    // loop (or a starved process) shows here before it shows as frame age or watchdog restarts.
+    const loopLagMs = {
+      p50: Math.round(loopDelay.percentile(50) / 1e6),
+      p99: Math.round(loopDelay.percentile(99) / 1e6),
+      max: Math.round(loopDelay.max / 1e6),
+    };
+    loopDelay.reset();
     let res: Map<string, string> | null = null;
     try {
       res = await withTimeout(
-        lease.renewAll(ids, { cameras: ids.length, pid: process.pid }),
+        lease.renewAll(ids, { cameras: ids.length, pid: process.pid, loopLagMs }),
         Math.min(2000, settings.leaseTtlMs / 3),
         'lease renew',
       );
@@ -339,6 +350,7 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
       stopping = true;
       if (loopTimer) clearTimeout(loopTimer);
       if (renewTimer) clearTimeout(renewTimer);
+      loopDelay.disable();
       await ticking.catch(() => undefined);
       await renewing.catch(() => undefined);
       await Promise.all([...runners.keys()].map((id) => stopCamera(id, 'shutdown', true)));

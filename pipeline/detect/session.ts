@@ -5,6 +5,7 @@ import ort from 'onnxruntime-node';
 import { loadManifest, type ModelManifest } from '../../models/manifest.js';
 import { resolveModelFile } from '../../models/resolve.js';
 import type { RawOutput } from './decoders/types.js';
+import { OrtThread } from './session-thread.js';
 
 export interface SessionOptions {
   /** Intra-op threads per run (default: all cores, at most 4). */
@@ -13,7 +14,15 @@ export interface SessionOptions {
   maxConcurrent?: number;
   /** Let idle ORT threads spin (default false; see open()). */
   spin?: boolean;
+  /**
+   * Run inference on a worker thread (session-thread.ts) so node's event loop is not held for the
+   * run's wall time. Workers set it; one-shot CLI runs do not need it. Default false.
+   */
+  offThread?: boolean;
 }
+
+/** What actually runs the model: in this thread or on an inference thread. */
+type Runner = (name: string, data: Float32Array, dims: number[], outputs: readonly string[]) => Promise<Record<string, RawOutput>>;
 
 export class Semaphore {
   private active = 0;
@@ -40,15 +49,18 @@ export class ModelSession {
   private constructor(
     readonly manifest: ModelManifest,
     readonly file: string,
-    private readonly session: ort.InferenceSession,
+    private readonly runner: Runner,
+    private readonly release: () => Promise<void>,
     private readonly gate: Semaphore,
+    /** True when runs happen on an inference thread. */
+    readonly offThread: boolean,
   ) {}
 
   static async open(manifest: ModelManifest, opts: SessionOptions = {}): Promise<ModelSession> {
     const file = await resolveModelFile(manifest);
     const { availableParallelism } = await import('node:os');
     const threads = opts.threads ?? Math.min(4, availableParallelism());
-    const session = await ort.InferenceSession.create(file, {
+    const options = {
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
       executionMode: 'sequential',
@@ -59,11 +71,38 @@ export class ModelSession {
       // Idle ORT threads spin by default, taking the core that ffmpeg needs to decode the next
       // frame; on a small CPU shared with decoding, blocking waits give more frames end to end.
       extra: { session: { intra_op: { allow_spinning: opts.spin ? '1' : '0' } } },
-    });
+    } as const;
+    const gate = new Semaphore(opts.maxConcurrent ?? 1);
+    if (opts.offThread) {
+      const t = await OrtThread.open(file, options);
+      if (!t.inputNames.includes(manifest.input.name)) {
+        await t.close();
+        throw new Error(`model ${file} has inputs ${t.inputNames.join(', ')}, manifest expects "${manifest.input.name}"`);
+      }
+      return new ModelSession(
+        manifest,
+        file,
+        (n, d, dims, o) => t.run(n, d, dims, o),
+        () => t.close(),
+        gate,
+        true,
+      );
+    }
+    const session = await ort.InferenceSession.create(file, options);
     if (!session.inputNames.includes(manifest.input.name)) {
       throw new Error(`model ${file} has inputs ${session.inputNames.join(', ')}, manifest expects "${manifest.input.name}"`);
     }
-    return new ModelSession(manifest, file, session, new Semaphore(opts.maxConcurrent ?? 1));
+    const runner: Runner = async (name, data, dims, outputs) => {
+      const results = await session.run({ [name]: new ort.Tensor('float32', data, dims) });
+      const out: Record<string, RawOutput> = {};
+      for (const key of outputs) {
+        const t = results[key];
+        if (!t) throw new Error(`no output "${key}"`);
+        out[key] = { data: t.data as Float32Array, dims: t.dims };
+      }
+      return out;
+    };
+    return new ModelSession(manifest, file, runner, () => session.release(), gate, false);
   }
 
   /** Runs the model on one prepared input tensor (batch 1). */
@@ -71,14 +110,13 @@ export class ModelSession {
     const { width, height, layout, name } = this.manifest.input;
     const dims = layout === 'NCHW' ? [1, 3, height, width] : [1, height, width, 3];
     return this.gate.run(async () => {
-      const results = await this.session.run({ [name]: new ort.Tensor('float32', input, dims) });
-      const out: Record<string, RawOutput> = {};
-      for (const key of this.manifest.outputs) {
-        const t = results[key];
-        if (!t) throw new Error(`model ${this.manifest.name} produced no output "${key}"`);
-        out[key] = { data: t.data as Float32Array, dims: t.dims };
+      try {
+        return await this.runner(name, input, dims, this.manifest.outputs);
+      } catch (err) {
+        const m = /^no output "(.*)"$/.exec((err as Error).message);
+        if (m) throw new Error(`model ${this.manifest.name} produced no output "${m[1]}"`, { cause: err });
+        throw err;
       }
-      return out;
     });
   }
 
@@ -87,7 +125,7 @@ export class ModelSession {
   }
 
   async close(): Promise<void> {
-    await this.session.release();
+    await this.release();
   }
 }
 

@@ -13,6 +13,7 @@ import { probeInput, type ProbeResult } from './probe.js';
 import { tileRects, type Rect, type TilingOptions } from '../geometry/tiles.js';
 import { assembleRegion, regionFilters, regionGeometry, regionRows, type RegionGeometry, type RegionRequest } from './regions.js';
 import type { AttachedRun, Recorder } from './recorder.js';
+import { stallVerdict } from './watchdog.js';
 
 /**
  * How frames are decoded. 'keyframes' decodes only keyframes (-skip_frame nokey: the decoder skips
@@ -124,6 +125,8 @@ export interface SourceStats {
   decode: DecodeDecision | null;
   dropped: number;
   reconnects: number;
+  /** Stall checks skipped because node's event loop was held up (see watchdog.ts). */
+  lagRearms: number;
   state: SourceState;
 }
 
@@ -254,6 +257,8 @@ export class FrameSource extends EventEmitter {
   private wakeSleep: (() => void) | null = null;
   private frameCount = 0;
   private reconnects = 0;
+  /** Watchdog firings that found node itself held up and re-armed instead of judging ffmpeg. */
+  private lagRearms = 0;
   private lastStreamTime = -Infinity;
   private liveEpochWall: number | null = null;
   private current: SourceState = { state: 'connecting', since: Date.now(), attempt: 0 };
@@ -307,6 +312,7 @@ export class FrameSource extends EventEmitter {
       decode: this.decode,
       dropped: this.queue?.dropped ?? 0,
       reconnects: this.reconnects,
+      lagRearms: this.lagRearms,
       state: this.current,
     };
   }
@@ -324,6 +330,15 @@ export class FrameSource extends EventEmitter {
       [Symbol.asyncIterator]: () => it,
     };
     return it;
+  }
+
+  /**
+   * The newest frame already decoded and waiting, dropping older ones (counted as drops); undefined
+   * when none is waiting. A consumer that waited for its analysis turn takes this in place of the
+   * frame it was handed, so analysis runs on the freshest picture.
+   */
+  takeNewest(): Frame | undefined {
+    return this.queue?.takeNewest();
   }
 
   start(): void {
@@ -453,15 +468,30 @@ export class FrameSource extends EventEmitter {
       let sessionBase = 0;
       let watchdog: NodeJS.Timeout | null = null;
 
+      // ffmpeg's last sign of progress: bytes of a frame or a frame's info line (a frame of 0.5 MB
+      // reaches node in many reads, and ffmpeg waits on the pipe while node is busy).
+      let lastProgressAt = Date.now();
       const arm = (sec: number, why: string) => {
         if (!live) return;
         if (watchdog) clearTimeout(watchdog);
         const seen = frames;
+        const armedAt = Date.now();
+        const dueAt = armedAt + sec * 1000;
         watchdog = setTimeout(() => {
-          // After the event loop was held up (an overloaded host), expired timers run before the
-          // pipe data that arrived meanwhile is read: look at that data first, then judge.
+          // After the event loop was held up, expired timers run before the pipe data that arrived
+          // meanwhile is read: look at that data first, then judge.
           setImmediate(() => {
             if (frames !== seen || this.child !== child) return;
+            // Before the first frame only a frame counts as progress (a connection that sends no
+            // picture is not up); after it, any output does.
+            const progressAt = frames === 0 ? armedAt : Math.max(armedAt, lastProgressAt);
+            const verdict = stallVerdict({ now: Date.now(), dueAt, lastProgressAt: progressAt, timeoutMs: sec * 1000 });
+            if (verdict !== 'stalled') {
+              // Progress, or node itself was starved (then ffmpeg waited on us): judge a fresh window.
+              if (verdict === 'node-lagging') this.lagRearms++;
+              arm(sec, why);
+              return;
+            }
             stallReason = why;
             this.setState('stalled', why);
             this.killChild();
@@ -531,6 +561,7 @@ export class FrameSource extends EventEmitter {
       };
 
       child.stdout.on('data', (chunk: Buffer) => {
+        lastProgressAt = Date.now();
         let off = 0;
         while (off < chunk.length) {
           const n = Math.min(frameBytes - filled, chunk.length - off);
@@ -555,6 +586,7 @@ export class FrameSource extends EventEmitter {
           errBuf = errBuf.slice(nl + 1);
           const m = line.includes('Parsed_showinfo') ? SHOWINFO.exec(line) : null;
           if (m) {
+            lastProgressAt = Date.now();
             pts.push(Number(m[3]));
           } else if (line.trim() && !line.startsWith('[Parsed_showinfo')) {
             errTail.push(line.trim());

@@ -54,6 +54,21 @@ export class FrameQueue<T> {
     }
   }
 
+  /**
+   * The newest queued item, dropping (and counting) the older ones; undefined when empty. A live
+   * consumer that waited for its analysis turn takes this instead of the oldest, so what it analyses
+   * is as fresh as the stream allows.
+   */
+  takeNewest(): T | undefined {
+    if (this.items.length === 0) return undefined;
+    const wasFull = this.items.length >= this.capacity;
+    const newest = this.items.pop()!;
+    this.dropped += this.items.length;
+    this.items.length = 0;
+    if (this.policy === 'block' && wasFull) this.onPressure(false);
+    return newest;
+  }
+
   next(): Promise<IteratorResult<T>> {
     if (this.items.length > 0) {
       const value = this.items.shift()!;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeCameraClip, probeFirstFrame } from '../../test/evidence/media.js';
-import { defaultClock, planPrune, Recorder, recorderArgs, type SegmentRecord } from './recorder.js';
+import { defaultClock, parseListLine, planPrune, Recorder, recorderArgs, type SegmentRecord } from './recorder.js';
 
 const seg = (file: string, startTime: number, endWall: number, bytes: number): SegmentRecord => ({
   file,
@@ -24,6 +24,15 @@ describe('planPrune', () => {
   });
   it('drops segments older than maxAgeSec by their end wall time', () => {
     expect(planPrune(ring, { maxBytes: 1e9, maxAgeSec: 3 }, 1_004_500).keep.map((r) => r.file)).toEqual(['b', 'c']);
+  });
+});
+
+describe('parseListLine', () => {
+  it('reads name, start and end of a segment list line', () => {
+    expect(parseListLine('/data/rings/c1/lx2a-000003.ts,6.000000,8.040000\n')).toEqual({ file: 'lx2a-000003.ts', start: 6, end: 8.04 });
+    expect(parseListLine('run-000000.ts,-0.040000,2.000000')).toEqual({ file: 'run-000000.ts', start: -0.04, end: 2 });
+    expect(parseListLine('garbage')).toBeNull();
+    expect(parseListLine('a.ts,1,x')).toBeNull();
   });
 });
 
@@ -171,8 +180,10 @@ describe('Recorder on real footage', () => {
     expect(Math.abs(segs[1]!.startWall - segs[0]!.endWall)).toBeLessThan(500);
     expect(segs[1]!.endWall - segs[1]!.startWall).toBeGreaterThan(1500);
     expect(rec.lastSegmentAt).toBe(segs[segs.length - 1]!.endWall);
-    expect(rec.isStalled(rec.lastSegmentAt! + 33_000)).toBe(false);
-    expect(rec.isStalled(rec.lastSegmentAt! + 35_000)).toBe(true);
+    // The watchdog's clock is the list line's arrival (set before indexing's file system calls).
+    expect(rec.lastListedAt).toBeGreaterThanOrEqual(rec.lastSegmentAt!);
+    expect(rec.isStalled(rec.lastListedAt! + 33_000)).toBe(false);
+    expect(rec.isStalled(rec.lastListedAt! + 35_000)).toBe(true);
     const runs = new Set(segs.map((s) => s.file.split('-')[0]));
     expect(runs.size).toBe(2);
     await rec.stop();

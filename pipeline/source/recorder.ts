@@ -226,6 +226,13 @@ export class Recorder extends EventEmitter<RecorderEvents> {
   private readonly spec: InputSpec;
   /** Epoch ms of the last completed segment (null before the first). */
   lastSegmentAt: number | null = null;
+  /**
+   * Epoch ms the last segment with content was listed by ffmpeg (null before the first). Set as the
+   * list line is read, before its file is looked at: on a busy host the file system calls of
+   * indexing queue behind other work in libuv's thread pool (inference, JPEG encodes), and that
+   * delay is not the camera's. The stall watchdogs judge this.
+   */
+  lastListedAt: number | null = null;
   restarts = 0;
   /** Attached mode: how restart() ends the current run (the frame source's kill). */
   killRun: (() => void) | null = null;
@@ -262,7 +269,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
 
   /** True when no segment has arrived for 2 × segment length + 30 s (the workers then restart it). */
   isStalled(now = Date.now(), since?: number): boolean {
-    const ref = this.lastSegmentAt ?? since ?? now;
+    const ref = this.lastListedAt ?? since ?? now;
     return now - ref > 2 * this.opts.segmentSec! * 1000 + 30_000;
   }
 
@@ -404,6 +411,9 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     let lines = Promise.resolve();
     createInterface({ input: list }).on('line', (line) => {
       const arrived = Date.now();
+      const times = parseListLine(line);
+      // An empty segment (a run dying before its first packet) lists start = end: not progress.
+      if (times && times.end > times.start) this.lastListedAt = arrived;
       lines = lines
         .then(() => this.onListLine(line, arrived, offset))
         .catch((err: Error) => {
@@ -415,12 +425,9 @@ export class Recorder extends EventEmitter<RecorderEvents> {
 
   private async onListLine(line: string, arrived: number, offset: number): Promise<void> {
     // "name,start,end" — the name has no commas (we chose it).
-    const m = /^(.+),(-?[\d.]+),(-?[\d.]+)$/.exec(line.trim());
-    if (!m) return;
-    const path = m[1]!;
-    const file = path.slice(path.lastIndexOf('/') + 1);
-    const start = Number(m[2]);
-    const end = Number(m[3]);
+    const parsed = parseListLine(line);
+    if (!parsed) return;
+    const { file, start, end } = parsed;
     const st = await stat(join(this.opts.dir, file)).catch(() => null);
     if (!st) return;
     if (st.size === 0 || !(end > start)) {
@@ -480,6 +487,14 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     });
     return this.persistChain;
   }
+}
+
+/** A segment list line: "name,start,end" (the name has no commas: we chose it). */
+export function parseListLine(line: string): { file: string; start: number; end: number } | null {
+  const m = /^(.+),(-?[\d.]+),(-?[\d.]+)$/.exec(line.trim());
+  if (!m) return null;
+  const path = m[1]!;
+  return { file: path.slice(path.lastIndexOf('/') + 1), start: Number(m[2]), end: Number(m[3]) };
 }
 
 function round3(x: number): number {

@@ -155,6 +155,28 @@ describe('FrameQueue', () => {
     expect((await q.next()).value).toBe(3);
     expect((await q.next()).value).toBe(4);
   });
+  it('takeNewest returns the newest item, drops the older ones and counts them', () => {
+    const q = new FrameQueue<number>(3, 'drop-oldest');
+    expect(q.takeNewest()).toBeUndefined();
+    [1, 2, 3].forEach((n) => q.push(n));
+    expect(q.takeNewest()).toBe(3);
+    expect(q.dropped).toBe(2);
+    expect(q.size).toBe(0);
+    q.push(4);
+    expect(q.takeNewest()).toBe(4);
+    expect(q.dropped).toBe(2);
+  });
+  it('takeNewest on a full blocking queue signals relief once', () => {
+    const signals: boolean[] = [];
+    const q = new FrameQueue<number>(2, 'block', (full) => signals.push(full));
+    q.push(1);
+    expect(q.takeNewest()).toBe(1);
+    expect(signals).toEqual([]);
+    q.push(2);
+    q.push(3);
+    expect(q.takeNewest()).toBe(3);
+    expect(signals).toEqual([true, false]);
+  });
   it('block signals pressure when full and relief when drained', async () => {
     const signals: boolean[] = [];
     const q = new FrameQueue<number>(2, 'block', (full) => signals.push(full));

@@ -195,6 +195,13 @@ interface Result {
   /** Mean wall time of one analyser step (detect → rules), queueing for the shared session included. */
   analyseMs: number | null;
   recorderRestarts: number;
+  /** Event-loop delay p99 of the workers (ms), sampled every 10 s: worst and median sample. */
+  loopLagP99Ms: number | null;
+  loopLagP99MedianMs: number | null;
+  /** Log lines of recorder checks held off because node lagged (at most one per camera a minute). */
+  lagHeldOff: number;
+  /** Worker-tree CPU seconds per analysed frame (all cameras). */
+  cpuSecPerFrame: number;
   pass: boolean;
 }
 
@@ -271,7 +278,7 @@ async function runOnce(n: number, workers: number): Promise<Result> {
         buf += d.toString();
         const parts = buf.split('\n');
         buf = parts.pop()!;
-        for (const l of parts) if (/lease|camera stopping|failed|error|recorder stalled/.test(l)) lines.push(l);
+        for (const l of parts) if (/lease|camera stopping|failed|error|recorder stalled|held off/.test(l)) lines.push(l);
       });
       child.stderr!.resume();
       procs.push(child);
@@ -312,9 +319,15 @@ async function runOnce(n: number, workers: number): Promise<Result> {
     let pssDetail = '';
     let maxSessions = 0;
     const windowMs = Number(args.window) * 1000;
+    const lagP99: number[] = [];
     while (Date.now() - w0 < windowMs) {
       await new Promise((r) => setTimeout(r, Math.min(10_000, windowMs - (Date.now() - w0))));
       maxSessions = Math.max(maxSessions, rtsp.stats().sessions);
+      for (let w = 0; w < workers; w++) {
+        const info = await redis.get(`cw:worker:bench-w${w}`);
+        const lag = info ? (JSON.parse(info) as { loopLagMs?: { p99?: number } }).loopLagMs?.p99 : undefined;
+        if (typeof lag === 'number') lagP99.push(lag);
+      }
       // PSS at the middle of the window and at its end; the larger is reported.
       if (Date.now() - w0 > windowMs / 2) {
         const t = procs.map((p) => treePssMB(p.pid!));
@@ -377,6 +390,7 @@ async function runOnce(n: number, workers: number): Promise<Result> {
       }
     }
     const coresTotal = cpu.reduce((s, v) => s + v, 0) / secs;
+    const analysed = f1.reduce((s, x, i) => s + x - f0[i]!, 0);
     const ageP95 = p95FromBuckets(ageCounts);
     const fpsMin = Math.min(...perCamFps);
     const r: Result = {
@@ -400,6 +414,10 @@ async function runOnce(n: number, workers: number): Promise<Result> {
       serverCores,
       analyseMs: infCount ? infSum / infCount : null,
       recorderRestarts: logs.reduce((s, l) => s + l.filter((x) => x.includes('recorder stalled')).length, 0) - restarts0,
+      loopLagP99Ms: lagP99.length ? Math.max(...lagP99) : null,
+      loopLagP99MedianMs: lagP99.length ? [...lagP99].sort((a, b) => a - b)[Math.floor(lagP99.length / 2)]! : null,
+      lagHeldOff: logs.reduce((s, l) => s + l.filter((x) => x.includes('held off')).length, 0),
+      cpuSecPerFrame: analysed ? (coresTotal * secs) / analysed : 0,
       pass: false,
     };
     const spreadOk = workers < 2 || Math.max(...perWorker) - Math.min(...perWorker) <= 8;
@@ -437,7 +455,8 @@ function report(r: Result): void {
       `  PSS: ${f(r.pssPerCameraMB, 1)} MB per camera (target ≤ ${TARGET.pssMB}); ${r.pssDetail}`,
       `  analysed fps per camera: mean ${f(r.fpsMean)}, min ${f(r.fpsMin)} (target ≥ ${TARGET.fps})`,
       `  frame age p95: ${r.ageP95 === null ? 'n/a' : `${r.ageP95} s`} (target ≤ ${TARGET.ageP95} s); drops ${r.drops}`,
-      `  lease losses ${r.leaseLosses}, camera starts in window ${r.starts}, recorder restarts ${r.recorderRestarts}`,
+      `  lease losses ${r.leaseLosses}, camera starts in window ${r.starts}, recorder restarts ${r.recorderRestarts} (checks held off for node lag: ${r.lagHeldOff} log lines)`,
+      `  event-loop delay p99: median sample ${r.loopLagP99MedianMs ?? 'n/a'} ms, worst ${r.loopLagP99Ms ?? 'n/a'} ms; worker CPU ${f(r.cpuSecPerFrame * 1000, 0)} ms per analysed frame`,
       `  analyser step ${r.analyseMs === null ? 'n/a' : `${f(r.analyseMs, 1)} ms`} mean wall time; RTSP server (bench side) ${f(r.serverCores, 2)} cores`,
       `  RTSP sessions open (max in window) ${r.sessions} for ${r.cameras} cameras; clients ever connected ${r.sessionsTotal} (connect probes included)`,
       `  playable rings ${r.playableRings}/${r.cameras}`,
