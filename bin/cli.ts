@@ -89,6 +89,11 @@ export function buildProgram(): Command {
     .option('--min-recall <r>', 'exit 1 if a class is below (CI)', unitNumber('--min-recall'))
     .option('--json', 'print the JSON report on stdout instead of the table', false)
     .option('--keyframes-only', 'decode keyframes only on every clip (the low-rate path of live cameras)', false)
+    .option(
+      '--gop <sec>',
+      'live-camera rate: re-encode every clip with a keyframe each <sec> (cached in .cache/gop) and decode keyframes only, at 1/<sec> fps',
+      positiveNumber('--gop'),
+    )
     .option('--model <name>', "detector model for every clip, overriding each config's analysis.model (see `citywatch models list`)")
     .option('--title <text>', 'heading printed above the table (e.g. the suite name)')
     .action(async (opts) => {

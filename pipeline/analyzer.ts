@@ -13,6 +13,8 @@ import type { ModelSession } from './detect/session.js';
 import { StaticChangeDetector, type StaticChangeOptions } from './detect/static-change.js';
 import { TextDetector, textDetectionsFromFrame } from './detect/text/index.js';
 import { toPixels } from './geometry/geometry.js';
+import { axisScales } from './geometry/letterbox.js';
+import { colourHistogram } from './track/appearance.js';
 import type { RegionRequest } from './source/regions.js';
 import type { Box, Detection, Frame, FrameDetections, Track, ViolationEvent } from './types.js';
 
@@ -32,6 +34,22 @@ export interface AnalyzerOptions {
 export interface AnalysisResult {
   detections: FrameDetections;
   events: ViolationEvent[];
+}
+
+/**
+ * Stamps people and vehicles with the colour histogram of their box's middle, read from the
+ * letterboxed frame the detector saw (no extra decode): the rules refuse to continue a subject
+ * that vanished in place with a newcomer whose colours clearly differ.
+ */
+function withAppearance(dets: Detection[], frame: Frame): void {
+  const lb = frame.letterbox;
+  const { sx, sy } = axisScales(lb);
+  const img = { data: frame.data, width: lb.dstWidth, height: lb.dstHeight, pixelFormat: frame.pixelFormat };
+  for (const d of dets) {
+    if (!ACTOR_LABELS.has(d.label)) continue;
+    const h = colourHistogram(img, { x1: d.box.x1 * sx, y1: d.box.y1 * sy, x2: d.box.x2 * sx, y2: d.box.y2 * sy });
+    if (h) d.appearance = h;
+  }
 }
 
 /**
@@ -159,6 +177,7 @@ export class CameraAnalyzer {
   /** Every detector this camera needs, on one frame. */
   private async detect(frame: Frame): Promise<FrameDetections> {
     const detections = await this.detector.detect(frame);
+    withAppearance(detections.detections, frame);
     const extra: Detection[] = [];
     if (this.staticDetector) {
       const actors = detections.detections.filter((d) => ACTOR_LABELS.has(d.label)).map((d) => d.box);

@@ -100,6 +100,8 @@ export interface Detection {
   model: string;
   /** Optional payload of specialised detectors (e.g. recognised text, static-blob age). */
   attributes?: Record<string, unknown>;
+  /** Colour histogram of the box's middle (pipeline/track/appearance.ts), for people and vehicles. */
+  appearance?: number[];
 }
 
 export interface FrameDetections {
@@ -129,6 +131,8 @@ export interface Track {
    * moved since then), so dwell can be back-dated instead of starting when the window filled.
    */
   stationarySince?: number | null;
+  /** Colour histogram of its last detection that had one (see Detection.appearance). */
+  appearance?: number[];
 }
 
 export type Urgency = 'general' | 'urgent';
@@ -180,6 +184,11 @@ export interface Qualification {
   membership?: Record<string, number | string>;
   /** People standing together taken as one subject: their track ids. */
   memberIds?: number[];
+  /**
+   * A subject that vanished where it stood whose spot this one took, but was not continued: its
+   * colours differ (appearance distance above the limit), so this is a newcomer.
+   */
+  notContinued?: { subject: string; appearanceDistance: number; maxDistance: number };
   /** Objects next to the subject that the class looks for (umbrella, cart, bicycle …). */
   companions?: { label: string; trackId: number; box: Box }[];
   /** Classes this one yields to: each checked, and whether the subject was a hit there (a hit there refuses it here). */

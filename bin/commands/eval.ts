@@ -25,6 +25,8 @@ import { defaultFixturesDir } from '../../fixtures/sources.js';
 import { loadManifest } from '../../models/manifest.js';
 import { CliError } from '../cli-error.js';
 import { isLiveInput } from '../../pipeline/source/input-url.js';
+import { reencodeWithGop } from '../../pipeline/source/gop-reencode.js';
+import { REPO_ROOT } from '../../fixtures/sources.js';
 
 export interface EvalOptions {
   /** Folder of <id>.truth.json (+ clips); default .cache/fixtures, generated when missing. */
@@ -45,6 +47,14 @@ export interface EvalOptions {
   json?: boolean;
   /** Decode keyframes only on every clip (overrides each config's analysis.keyframesOnly). */
   keyframesOnly?: boolean;
+  /**
+   * Live-camera rate: re-encode every clip with a keyframe each `gop` seconds (libx264, no
+   * B-frames, cached under .cache/gop) and decode keyframes only, at 1/gop fps unless --fps says
+   * otherwise — what a live camera with that GOP delivers on the keyframes path.
+   */
+  gop?: number;
+  /** Re-encode cache for --gop (default .cache/gop). */
+  gopCacheDir?: string;
   /** Detector model for every clip (overrides each config's analysis.model), to compare models on one suite. */
   model?: string;
   /** Heading printed above the table, so several suites in one log stay apart. */
@@ -184,6 +194,9 @@ export async function runEval(opts: EvalOptions = {}): Promise<EvalResult> {
   const stderr = opts.stderr ?? process.stderr;
   const tol = opts.tolerance ?? DEFAULT_TOLERANCE_SEC;
   if (!(tol >= 0)) throw new CliError(`--tolerance must be ≥ 0, got ${tol}`, 2);
+  if (opts.gop !== undefined && !(opts.gop > 0 && Number.isFinite(opts.gop)))
+    throw new CliError(`--gop must be > 0 seconds, got ${opts.gop}`, 2);
+  const fps = opts.fps ?? (opts.gop !== undefined ? 1 / opts.gop : undefined);
   let sweeps: SweepSpec[];
   try {
     sweeps = (opts.sweep ?? []).map(parseSweepSpec);
@@ -252,19 +265,30 @@ export async function runEval(opts: EvalOptions = {}): Promise<EvalResult> {
   for (const [i, gt] of truths.entries()) {
     const id = path.basename(gt.file, TRUTH_SUFFIX);
     const analysis = { ...gt.cameraConfig.analysis };
-    if (opts.keyframesOnly) analysis.keyframesOnly = true;
+    if (opts.keyframesOnly || opts.gop !== undefined) analysis.keyframesOnly = true;
+    if (fps !== undefined) analysis.fps = fps;
     if (opts.model !== undefined) analysis.model = opts.model;
     const config = { ...gt.cameraConfig, analysis };
     const session = await sharedSession(config.analysis.model, { threads: opts.threads });
     const recorded: RecordedDetections | null = sweeps.length ? { frames: [], endTime: 0, endWallTime: undefined } : null;
+    let input = gt.clipPath;
+    if (opts.gop !== undefined) {
+      if (isLiveInput(input)) throw new CliError(`${id}: --gop re-encodes files; ${input} is a live input`, 2);
+      progress.line(`clip ${i + 1}/${truths.length} ${id}: re-encoding with a ${opts.gop} s GOP (cached) …`);
+      input = await reencodeWithGop(input, { gopSec: opts.gop, cacheDir: opts.gopCacheDir ?? path.join(REPO_ROOT, '.cache', 'gop') }).catch(
+        (err: Error) => {
+          throw new CliError(`${id}: ${err.message}`, 1);
+        },
+      );
+    }
     const r0 = performance.now();
     let result;
     try {
       result = await replayClip({
-        input: gt.clipPath,
+        input,
         config,
         session,
-        fps: opts.fps,
+        fps,
         onFrame: recorded
           ? (frame, res) => {
               recorded.frames.push(recordFrame(res.detections));

@@ -217,4 +217,28 @@ describe('debounce step', () => {
     expect(g.events.map((e) => [e.transition, e.level])).toEqual([['cleared', 'candidate']]);
     expect(g.state.phase).toBe('idle');
   });
+
+  it('a back-dated run needs the hit share of the frames since its first hit, at least of those the confirmation dwell holds', () => {
+    // A static blob first reported at 42 s, present since 32 s (10 s of ageing), dwell 8 s.
+    const p: DebounceParams = { ...P, minDwellSec: 8, minHits: 12, window: 20, maxGapSec: 10 };
+    const at = (t: number): Observation => ({ ...hit(t), since: 32 });
+    // 0.5 fps: the 8 s dwell holds 5 frames, 12/20 of them is 3 hits → confirmed at the 3rd (46 s),
+    // back-dated to 32. Counting the 5 unreportable frames before 42 s too, it needed 5 hits by 46 s
+    // and 7.5 frames after the first report in general (not before 57 s).
+    const slow = run([42, 44, 46, 48].map(at), p);
+    expect(summary(slow.events)).toEqual(['candidate@42', 'confirmed@46', 'active@48']);
+    expect(slow.events[1]!.start).toBe(32);
+    // 2 fps: 17 frames in 8 s → 11 hits (at most minHits 12): the 11th hit is at 47 s.
+    const fast = run(
+      range(0, 12).map((i) => at(42 + i / 2)),
+      p,
+    );
+    expect(summary(fast.events).slice(0, 2)).toEqual(['candidate@42', 'confirmed@47']);
+    // Not back-dated: the share of the whole dwell, as before (8 s at 0.5 fps: 5 frames, 3 hits).
+    const plain = run(
+      [42, 44, 46, 48, 50].map((t) => hit(t)),
+      p,
+    );
+    expect(summary(plain.events)).toEqual(['candidate@42', 'confirmed@50']);
+  });
 });

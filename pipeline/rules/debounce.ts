@@ -65,6 +65,8 @@ export interface SubjectState {
   episodeStart: number | null;
   /** First hit of the episode's presence; dwell is measured from here (kept across merges). */
   runStart: number | null;
+  /** Time of the run's first observed hit (runStart may be back-dated before it). */
+  firstHit: number | null;
   lastHit: number | null;
   /** When the episode cleared (stream s); merge window and cooldown count from here. */
   clearedAt: number | null;
@@ -119,6 +121,7 @@ export function initialState(key: DebounceKey): SubjectState {
     episodeId: null,
     episodeStart: null,
     runStart: null,
+    firstHit: null,
     lastHit: null,
     clearedAt: null,
     lastTime: null,
@@ -191,6 +194,20 @@ export function requiredHits(spanSec: number, intervalSec: number | null, p: Pic
   return Math.min(p.minHits, Math.max(1, Math.ceil((p.minHits * frames) / p.window)));
 }
 
+/**
+ * The span whose frames the hit share is counted over: the run's dwell, except that the part of a
+ * back-dated run before its first observed hit counts only as far as the confirmation dwell needs.
+ * Those frames can never be hits (the detector had not reported the subject yet: a static blob's
+ * 10 s of ageing, a track's stationary window), and at 0.5 fps a bag first reported at age 10 s
+ * would need 1.5× its back-dated frames after the report (15 s) before the share could be met.
+ * Never looser than the share of the frames the confirmation dwell holds; at 2 fps that is ≥ 11
+ * of 12 hits for dwells ≥ 8 s, so nothing changes there.
+ */
+function hitSpan(s: SubjectState, dwell: number, p: DebounceParams): number {
+  if (s.firstHit === null || s.runStart === null || s.firstHit <= s.runStart) return dwell;
+  return Math.min(dwell, Math.max(s.lastHit! - s.firstHit, confirmDwell(p)));
+}
+
 function emit(
   s: SubjectState,
   transition: DebounceState,
@@ -248,6 +265,7 @@ function beginRun(s: SubjectState, obs: Observation, resume: boolean): void {
   if (!resume) {
     const start = obs.since !== undefined && obs.since < obs.time ? obs.since : obs.time;
     s.runStart = start;
+    s.firstHit = obs.time;
     s.episodeStart = start;
     s.episodeId = episodeIdFor(s.key, start);
     s.level = 'candidate';
@@ -362,7 +380,7 @@ function evaluate(s: SubjectState, obs: Observation, p: DebounceParams, events: 
   }
 
   // A resumed run refills the full minHits: coming back must be as certain as the first time.
-  const need = s.resumed ? p.minHits : requiredHits(dwell, s.interval, p);
+  const need = s.resumed ? p.minHits : requiredHits(hitSpan(s, dwell, p), s.interval, p);
   if (!obs.hit || hits < need || med < p.minMedianScore) return;
   const desc = `dwell ${round3(dwell)} s, ${hits}/${p.window} hits, median ${round3(med)}`;
 

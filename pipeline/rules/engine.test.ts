@@ -141,6 +141,35 @@ describe('RulesEngine', () => {
     expect(new Set(events.map((e) => e.episodeId)).size).toBe(1);
   });
 
+  it('does not continue a vanished subject with a newcomer in the same spot whose colours clearly differ', () => {
+    const red = [1, 0, 0, 0];
+    const redish = [0.8, 0.2, 0, 0];
+    const blue = [0, 0, 1, 0];
+    const withColour = (a: number[]) => ({ ...det('car', CAR), appearance: a });
+    // As the occlusion above: visible 0–12 s, gone 12.5–17.5 s, in the same spot from 18 s.
+    const same = run(rig(parkingCfg(), { availableLabels: LABELS }), 81, (i) =>
+      i > 24 && i < 36 ? [] : [withColour(i <= 24 ? red : redish)],
+    );
+    // Hellinger(red, redish) = sqrt(1 − sqrt(0.8)) = 0.3249 ≤ 0.5: the same car back.
+    const sameConfirmed = same.filter((e) => e.transition === 'confirmed');
+    expect(sameConfirmed.map((e) => [e.start, e.reason.trackIds])).toEqual([[0, [1, 2]]]);
+    expect(sameConfirmed[0]!.reason.qualification!.notContinued).toBeUndefined();
+
+    const other = run(rig(parkingCfg(), { availableLabels: LABELS }), 81, (i) =>
+      i > 24 && i < 36 ? [] : [withColour(i <= 24 ? red : blue)],
+    );
+    // Another car: its own episode, dwell from when it stood (18 s), and the record says why.
+    const otherConfirmed = other.filter((e) => e.transition === 'confirmed');
+    expect(otherConfirmed.map((e) => [e.start, e.streamTime, e.reason.subject, e.reason.trackIds])).toEqual([[18, 38, 't2', [2]]]);
+    expect(otherConfirmed[0]!.reason.qualification!.notContinued).toEqual({ subject: 't1', appearanceDistance: 1, maxDistance: 0.5 });
+    // A looser limit continues it, as before appearance existed.
+    const loose = run(rig(parkingCfg(), { availableLabels: LABELS, reassociateMaxAppearance: 1 }), 81, (i) =>
+      i > 24 && i < 36 ? [] : [withColour(i <= 24 ? red : blue)],
+    );
+    expect(loose.filter((e) => e.transition === 'confirmed').map((e) => e.start)).toEqual([0]);
+    expect(() => rig(parkingCfg(), { availableLabels: LABELS, reassociateMaxAppearance: 0 })).toThrow(/reassociateMaxAppearance/);
+  });
+
   it('a crowd of ≥ minCount persons in a crowd_area raises a crowd event; fewer do not', () => {
     const person = (k: number): Box => ({ x1: 340 + k * 30, y1: 200, x2: 365 + k * 30, y2: 300 });
     const config = cfg({

@@ -10,6 +10,7 @@
 // feeding misses, so open episodes clear the normal way instead of vanishing.
 import type { Box, Detection, FrameDetections, Qualification, Track, ViolationEvent } from '../types.js';
 import { DEFAULT_TRACKER_OPTIONS } from '../track/byte-tracker.js';
+import { appearanceDistance, DEFAULT_REASSOCIATE_MAX_APPEARANCE } from '../track/appearance.js';
 import type { TrackingScope } from '../track/tracking-stage.js';
 import { CATALOG, FLAT_MAX_ASPECT, getClass, type ClassDef, type ClassThresholds } from './catalog.js';
 import { classStatus, effectiveThresholds, type ClassStatus } from './class-status.js';
@@ -43,6 +44,12 @@ export interface RulesEngineOptions {
    * occlusion, the car did not move. Default 0.5.
    */
   reassociateIou?: number;
+  /**
+   * ...unless both have a colour histogram (Detection.appearance) and their appearance distance
+   * (Hellinger, 0–1) is above this: at 0.25–1 fps nobody is seen walking off, and the next person
+   * standing in the same spot is a newcomer, not the same one back. Default 0.5.
+   */
+  reassociateMaxAppearance?: number;
   /** Matching of text regions / id-less static blobs across frames. */
   association?: { minIou: number; maxIdleSec: number };
   /**
@@ -113,6 +120,8 @@ interface Subject {
   /** A group of people standing together: the members' boxes and track ids. */
   members?: Box[];
   memberIds?: number[];
+  /** Colour histogram of a tracked subject (none for groups and static blobs). */
+  appearance?: number[];
 }
 
 interface Machine {
@@ -126,6 +135,10 @@ interface Machine {
   evidence?: Record<string, unknown>;
   /** Where the subject was last seen in the zone, hit or not (walking away is a miss with a box). */
   lastSeenBox?: Box;
+  /** Colour histogram of the subject when last seen in the zone (undefined: none, e.g. a group). */
+  appearance?: number[];
+  /** Opened for a newcomer in the spot of a vanished subject whose colours differ: on the record. */
+  notContinued?: Qualification['notContinued'];
 }
 
 /**
@@ -192,11 +205,15 @@ export class RulesEngine {
       availableLabels: opts.availableLabels,
       emitCandidates: opts.emitCandidates ?? false,
       reassociateIou: opts.reassociateIou ?? 0.5,
+      reassociateMaxAppearance: opts.reassociateMaxAppearance ?? DEFAULT_REASSOCIATE_MAX_APPEARANCE,
       association: opts.association ?? { minIou: 0.3, maxIdleSec: 120 },
       ...(opts.onRefusal ? { onRefusal: opts.onRefusal } : {}),
     };
     if (!(this.opts.reassociateIou > 0 && this.opts.reassociateIou <= 1)) {
       throw new RangeError(`reassociateIou must be within (0, 1], got ${this.opts.reassociateIou}`);
+    }
+    if (!(this.opts.reassociateMaxAppearance > 0 && this.opts.reassociateMaxAppearance <= 1)) {
+      throw new RangeError(`reassociateMaxAppearance must be within (0, 1], got ${this.opts.reassociateMaxAppearance}`);
     }
     this.config = config;
     this.labelFamilies = config.analysis.labelFamilies ?? DEFAULT_TRACKER_OPTIONS.labelFamilies;
@@ -323,7 +340,7 @@ export class RulesEngine {
       const r = step(m.state, o, this.thresholdsOf(getClass(m.classId)));
       m.state = r.state;
       if (o.hit && facts) {
-        m.facts = facts;
+        m.facts = m.notContinued ? { ...facts, notContinued: m.notContinued } : facts;
         m.evidence = evidence;
       }
       // A refused frame leaves its rule and numbers on the record, so a lapsed candidate says why.
@@ -395,6 +412,7 @@ export class RulesEngine {
           }
           if (!mkey) continue;
           this.machines.get(mkey)!.lastSeenBox = s.box;
+          this.machines.get(mkey)!.appearance = s.members ? undefined : s.appearance;
           feed(mkey, obs(hit, s.score, s.members ?? [s.box], s.memberIds ?? [s.id], since), facts, this.evidenceOf(def, s));
           decision.phase = this.machines.get(mkey)?.state.phase ?? null;
         }
@@ -492,6 +510,7 @@ export class RulesEngine {
         zones: new Set(zoneIdsOf(tr.box)),
       };
       if (tr.stationary && typeof tr.stationarySince === 'number') s.since = tr.stationarySince;
+      if (tr.appearance) s.appearance = tr.appearance;
       out.push(s);
     }
     const statics = dets.filter((d) => d.label === STATIC_LABEL);
@@ -685,6 +704,7 @@ export class RulesEngine {
       }
     }
     let best: { k: string; v: number } | null = null;
+    let differs: Machine['notContinued'];
     for (const [k, m] of this.machines) {
       if (observed.has(k) || m.classId !== def.id || m.zoneId !== zone.id || m.label !== s.label) continue;
       if (m.state.phase === 'idle' || m.state.key.subject[0] !== s.key[0]) continue;
@@ -694,7 +714,16 @@ export class RulesEngine {
       // walking off before it vanished has left, and the next person or car in that spot is new.
       if (m.lastSeenBox && iou(m.lastSeenBox, last) < this.opts.reassociateIou) continue;
       const v = iou(last, s.box);
-      if (v >= this.opts.reassociateIou && (!best || v > best.v)) best = { k, v };
+      if (v < this.opts.reassociateIou || (best && v <= best.v)) continue;
+      // Same spot, but clearly other colours: the next person at the table, not the same one back.
+      if (m.appearance && s.appearance && !s.members) {
+        const d = appearanceDistance(m.appearance, s.appearance);
+        if (d > this.opts.reassociateMaxAppearance) {
+          differs = { subject: m.state.key.subject, appearanceDistance: d, maxDistance: this.opts.reassociateMaxAppearance };
+          continue;
+        }
+      }
+      best = { k, v };
     }
     if (best) {
       this.aliases.set(own, best.k);
@@ -702,7 +731,13 @@ export class RulesEngine {
     }
     // A subject whose own key is taken this frame (two ids on one object) starts nothing new.
     if (this.machines.has(own)) return null;
-    this.machines.set(own, { state: initialState(key), classId: def.id, zoneId: zone.id, label: s.label });
+    this.machines.set(own, {
+      state: initialState(key),
+      classId: def.id,
+      zoneId: zone.id,
+      label: s.label,
+      ...(differs ? { notContinued: differs } : {}),
+    });
     return own;
   }
 

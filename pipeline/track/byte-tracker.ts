@@ -120,6 +120,7 @@ interface TrackState {
   stationary: boolean;
   stationarySince: number | null;
   samples: BoxSample[];
+  appearance?: number[];
 }
 
 export class ByteTracker {
@@ -249,6 +250,7 @@ export class ByteTracker {
       stationarySince: null,
       samples: [],
     };
+    if (d.appearance) t.appearance = d.appearance;
     this.updateStationary(t, time);
     return t;
   }
@@ -266,6 +268,7 @@ export class ByteTracker {
     t.label = votedLabel(t.labels, t.scores);
     t.hits += 1;
     t.lastSeen = time;
+    if (d.appearance) t.appearance = d.appearance;
     if (t.state === 'lost' || (t.state === 'tentative' && t.hits >= this.opts.minHits)) t.state = 'confirmed';
     this.updateStationary(t, time);
   }
@@ -319,6 +322,7 @@ function snapshot(t: TrackState): Track {
     lastSeen: t.lastSeen,
     stationary: t.stationary,
     stationarySince: t.stationarySince ?? null,
+    ...(t.appearance ? { appearance: t.appearance } : {}),
   };
 }
 

@@ -237,5 +237,10 @@ describe('runEval input errors', () => {
     await expect(runEval({ dir, clips: ['no_such_clip'], out: path.join(tmp, 'x') })).rejects.toThrow(
       /no \.truth\.json for clip\(s\) no_such_clip/,
     );
+    for (const gop of [0, -2, Number.NaN])
+      await expect(runEval({ dir, clips: [POS], gop, out: path.join(tmp, 'x') })).rejects.toMatchObject({
+        message: expect.stringMatching(/--gop must be > 0 seconds/),
+        exitCode: 2,
+      });
   });
 });
