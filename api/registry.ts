@@ -94,6 +94,20 @@ export function pageLimit(defaultSize: number) {
     .describe(`page size, 1–${MAX_PAGE_SIZE}`);
 }
 
+/** A time query parameter: epoch ms or an ISO 8601 date-time (every route that takes a time). */
+export const instant = z
+  .string()
+  .min(1)
+  .transform((s, ctx) => {
+    const n = /^\d+$/.test(s) ? Number(s) : Date.parse(s);
+    if (!Number.isFinite(n)) {
+      ctx.addIssue({ code: 'custom', message: `not a time: "${s}" (epoch ms or ISO 8601)` });
+      return z.NEVER;
+    }
+    return n;
+  })
+  .describe('epoch milliseconds or ISO 8601 date-time');
+
 export interface MountHooks {
   /** Authenticates and authorises; sets res.locals.key. */
   auth(access: Access): RequestHandler;

@@ -8,26 +8,12 @@ import type { ApiDeps } from '../deps.js';
 import { DEFAULT_EVIDENCE_URL_TTL_SEC, EvidenceLinks, MAX_EVIDENCE_URL_TTL_SEC } from '../../infra/evidence-links.js';
 import { ApiError, badRequest, notFound } from '../errors.js';
 import { STATUS_UPDATES } from '../../infra/stores/case-states.js';
-import { defineRoute, pageLimit, type Access, type AnyRoute } from '../registry.js';
+import { defineRoute, instant, pageLimit, type Access, type AnyRoute } from '../registry.js';
 import { rejectAndSuppress, SUPPRESS_ROLES } from '../suppress.js';
 
 const READ: Access = ['admin', 'operator', 'platform'];
 const STATUS: Access = ['admin', 'operator', 'platform'];
 const DELIVERY: Access = ['admin', 'operator'];
-
-/** Epoch ms or an ISO 8601 date-time. */
-const instant = z
-  .string()
-  .min(1)
-  .transform((s, ctx) => {
-    const n = /^\d+$/.test(s) ? Number(s) : Date.parse(s);
-    if (!Number.isFinite(n)) {
-      ctx.addIssue({ code: 'custom', message: `not a time: "${s}" (epoch ms or ISO 8601)` });
-      return z.NEVER;
-    }
-    return n;
-  })
-  .describe('epoch milliseconds or ISO 8601 date-time');
 
 const classIdParam = z.string().refine(isClassId, { message: `unknown violation class (known: ${CATALOG.map((c) => c.id).join(', ')})` });
 

@@ -11,7 +11,7 @@ import { ringDirOf, ringSegments } from '../../pipeline/source/recorder.js';
 import { LiveStore } from '../../infra/stores/live-store.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError, notFound } from '../errors.js';
-import { defineRoute, type Access, type AnyRoute } from '../registry.js';
+import { defineRoute, instant, type Access, type AnyRoute } from '../registry.js';
 import { validateConfig } from './cameras.js';
 import { submitReplay } from './replays.js';
 
@@ -20,20 +20,6 @@ const READ: Access = ['admin', 'operator', 'platform'];
 const EDIT: Access = ['admin', 'operator'];
 
 const cameraParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, '1–64 of A-Z a-z 0-9 _ . -') });
-
-/** Epoch ms or an ISO 8601 date-time (as the other stats routes take). */
-const instant = z
-  .string()
-  .min(1)
-  .transform((s, ctx) => {
-    const n = /^\d+$/.test(s) ? Number(s) : Date.parse(s);
-    if (!Number.isFinite(n)) {
-      ctx.addIssue({ code: 'custom', message: `not a time: "${s}" (epoch ms or ISO 8601)` });
-      return z.NEVER;
-    }
-    return n;
-  })
-  .describe('epoch milliseconds or ISO 8601 date-time');
 
 const rejectionQuery = z
   .object({
