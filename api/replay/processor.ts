@@ -148,7 +148,7 @@ export async function runReplay(
 ): Promise<ReplayResult> {
   const config = parseCameraConfig(data.config);
   const gt = data.groundTruth === undefined || data.groundTruth === null ? null : groundTruthSchema.parse(data.groundTruth);
-  const session = await (deps.session ?? ((m) => sharedSession(m)))(config.analysis.model);
+  const session = await (deps.session ?? ((m) => sharedSession(m, { offThread: true })))(config.analysis.model);
   const snapshots = new Map<string, WouldBeCase['snapshot']>();
   let frames = 0;
   let events = 0;

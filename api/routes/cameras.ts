@@ -196,7 +196,7 @@ async function mustGet(deps: ApiDeps, id: string): Promise<CameraRecord> {
 /** Grabs one frame from the camera, runs the detector and draws zones + detections. */
 async function preview(deps: ApiDeps, cam: CameraRecord, timeoutMs: number): Promise<{ jpeg: Buffer; labels: string[] }> {
   const checked = await checkUrlPolicy(deps, cam.url, 'camera', 'url', cam.secretParams);
-  const session = await (deps.session ?? ((m: string) => sharedSession(m)))(cam.config.analysis.model);
+  const session = await (deps.session ?? ((m: string) => sharedSession(m, { offThread: true })))(cam.config.analysis.model);
   const source = sourceForModel(session.manifest, {
     input: cam.url,
     ...(checked ? { spec: checked.spec } : {}),

@@ -131,14 +131,19 @@ export class ModelSession {
 
 const shared = new Map<string, Promise<ModelSession>>();
 
-/** The process-wide session for a model name; created on first use. */
+/**
+ * The process-wide session for a model name and thread placement; created on first use. Keyed by
+ * both, so a caller asking for an off-thread session never gets one that runs on the event loop
+ * because another caller opened the model first.
+ */
 export function sharedSession(model: string, opts: SessionOptions = {}): Promise<ModelSession> {
-  let s = shared.get(model);
+  const key = `${model}|${opts.offThread ? 'thread' : 'loop'}`;
+  let s = shared.get(key);
   if (!s) {
     s = loadManifest(model).then((m) => ModelSession.open(m, opts));
-    shared.set(model, s);
+    shared.set(key, s);
     // A failed open must not poison later attempts (e.g. after the weights were fetched).
-    s.catch(() => shared.delete(model));
+    s.catch(() => shared.delete(key));
   }
   return s;
 }
