@@ -94,7 +94,7 @@ export async function startApi(opts: StartApiOptions = {}): Promise<ApiHandle> {
     readiness.push({ name: 's3', check: async () => void (await s3.client.bucketExists(settings.s3!.bucket)) });
   }
   const replays = createReplayQueue(conn(), bullPrefix);
-  const deliveries = new DeliveryService(redis, { prefix: settings.prefix, bullPrefix, connection: conn(), webhook: null });
+  const deliveries = new DeliveryService(database.db, { bullPrefix, connection: conn(), webhook: null });
   const otherQueues = ['evidence'].map((name) => new Queue(name, { connection: conn(), prefix: bullPrefix }));
   const app = createApp({
     redis,

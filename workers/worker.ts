@@ -10,7 +10,7 @@ import type { EvidenceStore } from '../pipeline/evidence/store.js';
 import { openEvidenceStore } from '../infra/adapters/open-store.js';
 import { CameraRunner, needsRestart, type Log } from './camera-runner.js';
 import { DeliveryService } from '../infra/delivery/delivery.js';
-import { EvidenceService } from './evidence.js';
+import { casePayload, deliveryKey, EvidenceService } from './evidence.js';
 import { fairShare, LeaseManager } from './lease.js';
 import { initSharedMetrics, recordLeaseLoss, setWorkerCameras } from '../infra/metrics-shared.js';
 import { closeRedis, createRedis } from '../infra/redis.js';
@@ -114,19 +114,36 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
   const outbox = await CaseOutbox.open(
     settings.caseOutboxDir ?? join(settings.dataDir, 'outbox', settings.workerId.replace(/[^A-Za-z0-9_.-]/g, '_')),
   );
-  const cases = new CaseStore(database.db, { redis, prefix: settings.prefix, conventions, outbox, log });
-  const cameras = new CameraStore(redis, settings.prefix);
-  const health = new HealthStore(redis, settings.prefix);
-  const store = await openEvidenceStore(settings, log);
-  const delivery = new DeliveryService(redis, {
-    prefix: settings.prefix,
+  const delivery = new DeliveryService(database.db, {
     bullPrefix,
     connection: conn(),
     webhook: settings.webhookUrl
       ? { url: settings.webhookUrl, secret: settings.webhookSecret!, timeoutMs: settings.webhookTimeoutMs }
       : null,
     backoff: { maxAttempts: settings.deliveryMaxAttempts, baseMs: settings.deliveryBackoffMs, maxMs: settings.deliveryBackoffMaxMs },
+    log,
   });
+  const cases = new CaseStore(database.db, {
+    redis,
+    prefix: settings.prefix,
+    conventions,
+    outbox,
+    log,
+    // The case's webhook is recorded with it (held until the evidence job sends it with the evidence).
+    onCreateTx: (trx, rec) =>
+      delivery.holdInTx(
+        trx,
+        {
+          type: 'case.created',
+          idempotencyKey: deliveryKey('case', rec.id, ''),
+          data: { case: casePayload(rec, settings.publicApiUrl), evidence: [] },
+        },
+        rec.createdAt,
+      ),
+  });
+  const cameras = new CameraStore(redis, settings.prefix);
+  const health = new HealthStore(redis, settings.prefix);
+  const store = await openEvidenceStore(settings, log);
   const evidence = new EvidenceService({
     connection: conn(),
     bullPrefix,
