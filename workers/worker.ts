@@ -96,7 +96,10 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
   const log = scrubbingLog(logOpt ?? consoleLog(settings.workerId));
   await mkdir(join(settings.dataDir, 'tmp'), { recursive: true });
   const conventions = await loadConventions(settings.conventionsFile);
-  const database = givenDb ?? (await openDatabase({ url: settings.databaseUrl, dataDir: join(settings.dataDir, 'pglite') }));
+  // PostgreSQL being down does not stop a worker from starting: it connects and migrates in the
+  // background while cases go to the outbox below.
+  const database =
+    givenDb ?? (await openDatabase({ url: settings.databaseUrl, dataDir: join(settings.dataDir, 'pglite'), background: true, log }));
 
   const conns: Redis[] = [];
   const conn = () => {
