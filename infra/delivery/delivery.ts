@@ -284,7 +284,9 @@ export class DeliveryService {
         if (job) {
           const state = await job.getState();
           if (state !== 'completed' && state !== 'failed') continue;
-          // Finished but the record is still pending: its result could not be recorded. Start again.
+          // Finished: if the record is still pending now (not just when we listed it), its result
+          // could not be recorded. Start again (process() skips a record that is no longer pending).
+          if ((await this.get(key))?.status !== 'pending') continue;
           await job.remove().catch(() => undefined);
         }
         await this.addJob(key, Number(r.redeliveries));
