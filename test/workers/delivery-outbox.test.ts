@@ -57,6 +57,17 @@ redisPerFile('delivery-outbox', (r, url) => {
 });
 
 let pgServer: LocalPostgres;
+let pgUp = true;
+const pgStop = async () => {
+  await pgServer.stop();
+  pgUp = false;
+};
+/** Starts the server again if a test stopped it (start() on a running server would start a second). */
+const pgStart = async () => {
+  if (pgUp) return;
+  await pgServer.start();
+  pgUp = true;
+};
 beforeAll(async () => {
   pgServer = await startPostgres();
 }, 60_000);
@@ -201,7 +212,7 @@ describe('worker started while PostgreSQL is down', () => {
     await worker?.drain();
     for (const s of streams) await s.stop();
     await cleanup?.();
-    if (pgServer) await pgServer.start().catch(() => undefined);
+    if (pgServer) await pgStart().catch(() => undefined);
   });
 
   it('runs its camera, journals the case, and stores it once and delivers case.created once when PostgreSQL is up', async () => {
@@ -210,7 +221,7 @@ describe('worker started while PostgreSQL is down', () => {
     const url = await pgServer.createDatabase('worker_down');
     const rx = await receiver();
     const clip = await parkedCarClip(60);
-    await pgServer.stop();
+    await pgStop();
     const started = Date.now();
     worker = await startWorker({
       redisUrl,
@@ -232,7 +243,7 @@ describe('worker started while PostgreSQL is down', () => {
     streams.push(hls);
     await worker.cameras.create({ id: 'camP', url: hls.url, config: parkedCarConfig('camP') });
     await waitFor('case journaled', async () => worker!.cases.outboxSize > 0 || null, 90_000, 200);
-    await pgServer.start();
+    await pgStart();
     const upAt = Date.now();
     await waitFor('database ready', async () => worker!.database.notReady() === null || null, 60_000, 200);
     const stored = await waitFor('case stored', async () => (await worker!.cases.list({ cameraId: 'camP' })).items[0], 60_000, 200);
@@ -246,4 +257,39 @@ describe('worker started while PostgreSQL is down', () => {
     expect(await worker.delivery.get(key)).toMatchObject({ status: 'delivered', type: 'case.created' });
     rx.server.close();
   }, 300_000);
+});
+
+describe('API started while PostgreSQL is down', () => {
+  it('listens, answers 503 DATABASE_UNAVAILABLE on routes that need the database, and serves them once it is back', async () => {
+    const { startApi } = await import('../../api/server.js');
+    const { pino } = await import('pino');
+    const t = await tempDir('api-pg-down');
+    const url = await pgServer.createDatabase('api_down');
+    await pgStop();
+    const key = 'api-down-admin-key-0123456789abcdef';
+    const api = await startApi({
+      port: 0,
+      settings: { redisUrl, prefix: 'apidown', dataDir: join(t.dir, 'data'), s3: null, databaseUrl: url },
+      env: { CITYWATCH_ADMIN_KEY: key },
+      logger: pino({ level: 'silent' }),
+      replayWorker: false,
+    });
+    try {
+      const get = (p: string) => fetch(`${api.url}${p}`, { headers: { Authorization: `Bearer ${key}` } });
+      const down = await get('/v1/cases');
+      expect(down.status).toBe(503);
+      const body = (await down.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe('DATABASE_UNAVAILABLE');
+      expect(body.error.message).toMatch(/database/);
+      expect((await fetch(`${api.url}/healthz`)).status).toBe(200);
+      await pgStart();
+      // Migrated and the CITYWATCH_ADMIN_KEY stored when it is back (backoff ≤ 15 s).
+      await waitFor('cases served', async () => (await get('/v1/cases')).status === 200 || null, 60_000, 250);
+      expect((await get('/readyz')).status).toBe(200);
+    } finally {
+      await api.close();
+      await pgStart().catch(() => undefined);
+      await t.cleanup();
+    }
+  }, 120_000);
 });
