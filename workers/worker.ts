@@ -100,6 +100,11 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
   // background while cases go to the outbox below.
   const database =
     givenDb ?? (await openDatabase({ url: settings.databaseUrl, dataDir: join(settings.dataDir, 'pglite'), background: true, log }));
+  if (database.notReady() !== null)
+    void database.ready.then(
+      () => log('database reachable and migrated', { database: `${database.kind} ${redactUrl(database.where)}` }),
+      () => undefined,
+    );
 
   const conns: Redis[] = [];
   const conn = () => {
