@@ -27,12 +27,14 @@ interface Got {
   status: number;
 }
 
-async function receiver(): Promise<{ url: string; got: Got[]; server: Server }> {
+/** `before`: awaited before each answer (a test takes the database down there). */
+async function receiver(before?: () => Promise<void>): Promise<{ url: string; got: Got[]; server: Server }> {
   const got: Got[] = [];
   const server = createServer((req, res) => {
     let body = '';
     req.on('data', (d: Buffer) => (body += d.toString()));
-    req.on('end', () => {
+    req.on('end', async () => {
+      await before?.();
       const key = String(req.headers[IDEMPOTENCY_HEADER]);
       // A platform that drops repeats by idempotency key: a second copy is acknowledged, not accepted.
       const status = got.some((g) => g.key === key && g.status === 200) ? 208 : 200;
@@ -203,6 +205,45 @@ for (const kind of ['postgres', 'pglite'] as const) {
     });
   });
 }
+
+describe('PostgreSQL down while an attempt ends', () => {
+  it('records the delivery once it is back (the attempt is repeated; the receiver accepted it once)', async () => {
+    const database = await openDatabase({ url: await pgServer.createDatabase('attempt_down') });
+    const conns = [createRedis(redisUrl), createRedis(redisUrl)];
+    // The receiver takes the first attempt, and PostgreSQL goes down before it answers, so the
+    // worker cannot record the result.
+    let stopping: Promise<void> | null = null;
+    const rx = await receiver(() => (stopping ??= pgStop()));
+    const svc = new DeliveryService(database.db, {
+      bullPrefix: 'adown-bull',
+      connection: conns[0]!,
+      webhook: { url: rx.url, secret: SECRET, timeoutMs: 5000 },
+      backoff: { maxAttempts: 2, baseMs: 100, maxMs: 200 },
+      relayMs: 300,
+    });
+    try {
+      const key = 'camera.health:adown:1';
+      await svc.enqueue({ type: 'camera.health', idempotencyKey: key, data: {} });
+      svc.startWorker(conns[1]!, 1);
+      await waitFor('first attempt', async () => rx.got.length > 0 || null, 20_000, 50);
+      await stopping;
+      // Both attempts end while the result cannot be written: the job is used up, the row still pending.
+      await waitFor('job used up', async () => (await svc.queue.getJobCounts('failed')).failed === 1 || null, 20_000, 100);
+      await pgStart();
+      const rec = await waitFor('recorded', async () => ((await svc.get(key))?.status === 'delivered' ? svc.get(key) : null), 30_000, 200);
+      expect(rec).toMatchObject({ status: 'delivered' });
+      expect(rx.got.filter((g) => g.key === key && g.status === 200)).toHaveLength(1);
+      expect(rx.got.length).toBeGreaterThanOrEqual(2);
+      console.log(`attempt-result outage: ${rx.got.length} POSTs, statuses ${rx.got.map((g) => g.status).join(',')}`);
+    } finally {
+      await pgStart().catch(() => undefined);
+      await svc.close();
+      await Promise.all(conns.map(closeRedis));
+      await database.close();
+      rx.server.close();
+    }
+  }, 120_000);
+});
 
 describe('worker started while PostgreSQL is down', () => {
   let worker: WorkerHandle | null = null;
