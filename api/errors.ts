@@ -2,6 +2,7 @@
 // Handlers throw ApiError (or a domain error the mapper below knows); nothing else leaks a stack.
 import type { ErrorRequestHandler, Request } from 'express';
 import { z } from 'zod';
+import { isConnectionError } from '../infra/db/db.js';
 
 import type { ErrorBody } from './error-body.js';
 export type { ErrorBody };
@@ -56,6 +57,8 @@ export function toApiError(err: unknown): ApiError {
   if (e?.code === 'CAMERA_EXISTS') return new ApiError(409, 'CONFLICT', e.message ?? 'already exists');
   if (e?.code === 'VERSION_CONFLICT') return new ApiError(412, 'VERSION_CONFLICT', e.message ?? 'version conflict');
   if (e?.code === 'INVALID_TRANSITION') return new ApiError(409, 'INVALID_TRANSITION', e.message ?? 'invalid transition');
+  if (isConnectionError(err))
+    return new ApiError(503, 'DATABASE_UNAVAILABLE', `the database is unreachable; retry later (${e?.message ?? 'connection failed'})`);
   if (e?.name === 'ConfigError') return new ApiError(400, 'VALIDATION_FAILED', e.message ?? 'invalid configuration');
   if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500)
     return new ApiError(e.status, 'BAD_REQUEST', e.message ?? 'bad request');

@@ -289,6 +289,8 @@ export function openApiDocument(routes: readonly AnyRoute[], info: OpenApiInfo):
       responses['403'] = err(`Key role not allowed (allowed: ${(r.access as readonly Role[]).join(', ')})`);
       responses['429'] = err('Request rate limit of this key exceeded (API_RATE_LIMIT); Retry-After says when to retry');
       if (r.body) responses['413'] ??= err('Request body larger than the limit');
+      // The key check reads PostgreSQL: while it is unreachable every keyed route says so.
+      responses['503'] ??= err('The database is unreachable (`DATABASE_UNAVAILABLE`); retry later');
     }
     if (r.params) responses['404'] = err('Not found');
     op.responses = responses;

@@ -26,6 +26,9 @@ import type { ReadinessCheck } from './deps.js';
 import { initSharedMetrics, recordReplay } from '../infra/metrics-shared.js';
 import { listenErrorMessage } from './listen.js';
 
+/** How long start-up waits for the database before it listens without it. */
+const DATABASE_START_WAIT_MS = 5000;
+
 export interface StartApiOptions {
   port?: number;
   host?: string;
@@ -66,25 +69,51 @@ export async function startApi(opts: StartApiOptions = {}): Promise<ApiHandle> {
   const bullPrefix = `${settings.prefix}-bull`;
   let database: Database;
   try {
-    database = opts.database ?? (await openDatabase({ url: settings.databaseUrl, dataDir: path.join(settings.dataDir, 'pglite') }));
+    // PostgreSQL being down does not stop the API from starting: it connects and migrates in the
+    // background, and routes that need it answer 503 (DATABASE_UNAVAILABLE) until then.
+    database =
+      opts.database ??
+      (await openDatabase({
+        url: settings.databaseUrl,
+        dataDir: path.join(settings.dataDir, 'pglite'),
+        background: true,
+        log: (msg, extra) => logger.warn(extra ?? {}, msg),
+      }));
   } catch (err) {
     await closeRedis(redis);
     throw err;
   }
   const closeDatabase = () => (opts.database ? Promise.resolve() : database.close());
   const keys = new ApiKeyStore(database.db);
-  let generated: string | null;
-  try {
-    ({ generated } = await bootstrapAdmin(keys, env.CITYWATCH_ADMIN_KEY));
-  } catch (err) {
-    await closeRedis(redis);
-    await closeDatabase();
-    throw err;
-  }
-  if (generated) {
-    (opts.printKey ?? ((l) => process.stderr.write(`${l}\n`)))(
-      `citywatch api: no admin key existed, generated one (shown only now; store it): ${generated}`,
-    );
+  let generated: string | null = null;
+  const printGenerated = (key: string | null) => {
+    generated ??= key;
+    if (key)
+      (opts.printKey ?? ((l) => process.stderr.write(`${l}\n`)))(
+        `citywatch api: no admin key existed, generated one (shown only now; store it): ${key}`,
+      );
+  };
+  // A reachable database gets its admin key before the API listens (as always); one that is down
+  // gets it as soon as it is back.
+  let waitTimer: NodeJS.Timeout | undefined;
+  await Promise.race([database.ready, new Promise((r) => (waitTimer = setTimeout(r, DATABASE_START_WAIT_MS)))]);
+  clearTimeout(waitTimer);
+  if (database.notReady() === null) {
+    try {
+      printGenerated((await bootstrapAdmin(keys, env.CITYWATCH_ADMIN_KEY)).generated);
+    } catch (err) {
+      await closeRedis(redis);
+      await closeDatabase();
+      throw err;
+    }
+  } else {
+    logger.warn({ database: database.where, reason: database.notReady() }, 'database unreachable at start; routes that need it answer 503');
+    void database.ready
+      .then(async () => {
+        printGenerated((await bootstrapAdmin(keys, env.CITYWATCH_ADMIN_KEY)).generated);
+        logger.info({ database: database.where }, 'database reachable');
+      })
+      .catch((err: Error) => logger.error({ err: err.message }, 'admin key bootstrap failed'));
   }
   initSharedMetrics(redis, settings.prefix);
   const evidence = await openEvidenceStore(settings, (msg, extra) => logger.warn(extra ?? {}, msg));
@@ -94,7 +123,7 @@ export async function startApi(opts: StartApiOptions = {}): Promise<ApiHandle> {
     readiness.push({ name: 's3', check: async () => void (await s3.client.bucketExists(settings.s3!.bucket)) });
   }
   const replays = createReplayQueue(conn(), bullPrefix);
-  const deliveries = new DeliveryService(redis, { prefix: settings.prefix, bullPrefix, connection: conn(), webhook: null });
+  const deliveries = new DeliveryService(database.db, { bullPrefix, connection: conn(), webhook: null });
   const otherQueues = ['evidence'].map((name) => new Queue(name, { connection: conn(), prefix: bullPrefix }));
   const app = createApp({
     redis,
@@ -146,7 +175,10 @@ export async function startApi(opts: StartApiOptions = {}): Promise<ApiHandle> {
   return {
     url,
     server,
-    generatedAdminKey: generated,
+    /** Set at start when the database was reachable (else the key is printed when it is back). */
+    get generatedAdminKey() {
+      return generated;
+    },
     close: async () => {
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections();

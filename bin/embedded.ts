@@ -95,7 +95,7 @@ export async function runEmbedded(opts: EmbeddedOptions = {}): Promise<EmbeddedH
     const base = { ...settingsFromEnv(env), dataDir, redisUrl, ...(prefix ? { prefix } : {}) };
 
     // One database for the API and the worker: PGlite allows one owner per directory.
-    const database: Database = await openDatabase({ url: base.databaseUrl, dataDir: path.join(dataDir, 'pglite') });
+    const database: Database = await openDatabase({ url: base.databaseUrl, dataDir: path.join(dataDir, 'pglite'), background: true });
     undo.push(() => database.close());
 
     // The API listens before the slow parts (fixture, worker) so a busy port fails within seconds.

@@ -11,7 +11,7 @@ import type { EvidenceStore } from '../pipeline/evidence/store.js';
 import { openEvidenceStore } from '../infra/adapters/open-store.js';
 import { CameraRunner, needsRestart, type Log } from './camera-runner.js';
 import { DeliveryService } from '../infra/delivery/delivery.js';
-import { EvidenceService } from './evidence.js';
+import { casePayload, deliveryKey, EvidenceService } from './evidence.js';
 import { fairShare, LeaseManager } from './lease.js';
 import { initSharedMetrics, recordLeaseLoss, setWorkerCameras } from '../infra/metrics-shared.js';
 import { closeRedis, createRedis } from '../infra/redis.js';
@@ -97,7 +97,15 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
   const log = scrubbingLog(logOpt ?? consoleLog(settings.workerId));
   await mkdir(join(settings.dataDir, 'tmp'), { recursive: true });
   const conventions = await loadConventions(settings.conventionsFile);
-  const database = givenDb ?? (await openDatabase({ url: settings.databaseUrl, dataDir: join(settings.dataDir, 'pglite') }));
+  // PostgreSQL being down does not stop a worker from starting: it connects and migrates in the
+  // background while cases go to the outbox below.
+  const database =
+    givenDb ?? (await openDatabase({ url: settings.databaseUrl, dataDir: join(settings.dataDir, 'pglite'), background: true, log }));
+  if (database.notReady() !== null)
+    void database.ready.then(
+      () => log('database reachable and migrated', { database: `${database.kind} ${redactUrl(database.where)}` }),
+      () => undefined,
+    );
 
   const conns: Redis[] = [];
   const conn = () => {
@@ -115,19 +123,39 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
   const outbox = await CaseOutbox.open(
     settings.caseOutboxDir ?? join(settings.dataDir, 'outbox', settings.workerId.replace(/[^A-Za-z0-9_.-]/g, '_')),
   );
-  const cases = new CaseStore(database.db, { redis, prefix: settings.prefix, conventions, outbox, log });
-  const cameras = new CameraStore(redis, settings.prefix);
-  const health = new HealthStore(redis, settings.prefix);
-  const store = await openEvidenceStore(settings, log);
-  const delivery = new DeliveryService(redis, {
-    prefix: settings.prefix,
+  const delivery = new DeliveryService(database.db, {
     bullPrefix,
     connection: conn(),
     webhook: settings.webhookUrl
       ? { url: settings.webhookUrl, secret: settings.webhookSecret!, timeoutMs: settings.webhookTimeoutMs }
       : null,
     backoff: { maxAttempts: settings.deliveryMaxAttempts, baseMs: settings.deliveryBackoffMs, maxMs: settings.deliveryBackoffMaxMs },
+    // A held case.created is released by its evidence job, which may wait for spool space as long as
+    // the ring keeps the footage; the relay sends it without evidence only after that (a lost job).
+    holdMs: Math.max(600_000, (settings.ringMaxAgeSec + 120) * 1000),
+    log,
   });
+  const cases = new CaseStore(database.db, {
+    redis,
+    prefix: settings.prefix,
+    conventions,
+    outbox,
+    log,
+    // The case's webhook is recorded with it (held until the evidence job sends it with the evidence).
+    onCreateTx: (trx, rec) =>
+      delivery.holdInTx(
+        trx,
+        {
+          type: 'case.created',
+          idempotencyKey: deliveryKey('case', rec.id, ''),
+          data: { case: casePayload(rec, settings.publicApiUrl), evidence: [] },
+        },
+        rec.createdAt,
+      ),
+  });
+  const cameras = new CameraStore(redis, settings.prefix);
+  const health = new HealthStore(redis, settings.prefix);
+  const store = await openEvidenceStore(settings, log);
   const evidence = new EvidenceService({
     connection: conn(),
     bullPrefix,

@@ -5,7 +5,8 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { Kysely, PostgresDialect, sql, type Dialect } from 'kysely';
+import { backoffDelay } from '../../pipeline/backoff.js';
 import pg from 'pg';
 import { redactUrl } from '../../pipeline/source/input-url.js';
 import { REPO_ROOT } from '../settings.js';
@@ -19,6 +20,10 @@ export interface Database {
   kind: 'postgres' | 'pglite';
   /** Where it lives (URL without password, or the PGlite directory / "memory"). */
   where: string;
+  /** Resolves once the database is reachable and migrated (at once unless opened with `background`). */
+  ready: Promise<void>;
+  /** Null once ready; until then why not (for logs, readiness and 503 answers). */
+  notReady(): string | null;
   close(): Promise<void>;
 }
 
@@ -31,6 +36,39 @@ export interface OpenDatabaseOptions {
   poolSize?: number;
   /** Run migrations (default true). */
   migrate?: boolean;
+  /**
+   * PostgreSQL only: return at once, and connect and migrate in the background, retrying with
+   * backoff (pipeline/backoff.ts) while the server is down. Until then every query fails as
+   * unreachable (SQLSTATE 08001, see isConnectionError), so the case outbox journals and the API
+   * answers 503, instead of the process failing to start.
+   */
+  background?: boolean;
+  /** Told about each failed background attempt. */
+  log?: (msg: string, extra?: Record<string, unknown>) => void;
+}
+
+/** The error a query gets while a background database is not reachable/migrated yet. */
+export class DatabaseNotReadyError extends Error {
+  readonly code = '08001';
+}
+
+/** A dialect whose connections are refused until `gate()` returns null (the reason otherwise). */
+function gatedDialect(inner: Dialect, gate: () => string | null): Dialect {
+  return {
+    createAdapter: () => inner.createAdapter(),
+    createIntrospector: (db) => inner.createIntrospector(db),
+    createQueryCompiler: () => inner.createQueryCompiler(),
+    createDriver: () => {
+      const d = inner.createDriver();
+      const acquire = d.acquireConnection.bind(d);
+      d.acquireConnection = async () => {
+        const why = gate();
+        if (why !== null) throw new DatabaseNotReadyError(`database not available yet: ${why}`);
+        return acquire();
+      };
+      return d;
+    },
+  };
 }
 
 const INT8 = 20;
@@ -59,8 +97,9 @@ export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Data
     });
     // An idle client that loses its server emits 'error' on the pool; without a listener that crashes the process.
     pool.on('error', () => undefined);
+    if (opts.background) return openInBackground(pool, redactUrl(opts.url), opts);
     const db: Db = new Kysely({ dialect: new PostgresDialect({ pool }) });
-    out = { db, kind: 'postgres', where: redactUrl(opts.url), close: () => db.destroy() };
+    out = { db, kind: 'postgres', where: redactUrl(opts.url), ready: Promise.resolve(), notReady: () => null, close: () => db.destroy() };
   } else {
     const [{ PGlite }, { pg_trgm }, { PGliteDialect }] = await Promise.all([
       import('@electric-sql/pglite'),
@@ -84,6 +123,8 @@ export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Data
       db,
       kind: 'pglite',
       where: opts.dataDir ?? 'memory',
+      ready: Promise.resolve(),
+      notReady: () => null,
       close: async () => {
         await db.destroy();
         await unlock();
@@ -99,6 +140,58 @@ export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Data
     }
   }
   return out;
+}
+
+/** Connects and migrates in the background (see OpenDatabaseOptions.background). */
+function openInBackground(pool: pg.Pool, where: string, opts: OpenDatabaseOptions): Database {
+  let reason: string | null = 'connecting';
+  let closed = false;
+  let timer: NodeJS.Timeout | null = null;
+  let wake: (() => void) | null = null;
+  // Migrations go through their own (ungated) Kysely over the same pool; queries wait for them.
+  const raw: Db = new Kysely({ dialect: new PostgresDialect({ pool }) });
+  const db: Db = new Kysely({ dialect: gatedDialect(new PostgresDialect({ pool }), () => reason) });
+  const ready = (async () => {
+    for (let attempt = 1; !closed; attempt++) {
+      try {
+        if (opts.migrate !== false) await migrateToLatest(raw);
+        else await ping(raw);
+        reason = null;
+        return;
+      } catch (err) {
+        const wait = backoffDelay(attempt, { initialMs: 500, maxMs: 15_000 });
+        reason = `attempt ${attempt} failed (${(err as Error).message}); next in ${Math.round(wait / 1000)} s`;
+        opts.log?.('database not reachable; retrying in the background', {
+          where,
+          attempt,
+          retryInMs: wait,
+          error: (err as Error).message,
+        });
+        await new Promise<void>((r) => {
+          wake = r;
+          timer = setTimeout(r, wait);
+        });
+      }
+    }
+    throw new Error('database closed before it was reachable');
+  })();
+  ready.catch(() => undefined);
+  return {
+    db,
+    kind: 'postgres',
+    where,
+    ready,
+    notReady: () => reason,
+    close: async () => {
+      closed = true;
+      if (timer) clearTimeout(timer);
+      (wake as (() => void) | null)?.();
+      await ready.catch(() => undefined);
+      await db.destroy();
+      // The gated Kysely ends the pool only if it ever ran a query.
+      await pool.end().catch(() => undefined);
+    },
+  };
 }
 
 /**

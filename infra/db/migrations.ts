@@ -215,6 +215,27 @@ export const MIGRATIONS: Record<string, Migration> = {
     CREATE INDEX cases_created_search ON cases (created_at DESC, id DESC) INCLUDE (search);
     DROP INDEX cases_created
   `),
+  // Webhook deliveries (infra/delivery/delivery.ts), the transactional outbox: a case.created row is
+  // written in its case's transaction; BullMQ in Redis only schedules attempts, and a relay queues
+  // every pending row again after Redis lost its jobs.
+  '0004_deliveries': raw(`
+    CREATE TABLE deliveries (
+      idempotency_key text PRIMARY KEY,
+      type text NOT NULL,
+      status text NOT NULL CHECK (status IN ('held', 'pending', 'delivered', 'dead', 'skipped')),
+      body text NOT NULL,
+      attempts integer NOT NULL DEFAULT 0,
+      last_error text,
+      last_status integer,
+      created_at bigint NOT NULL,
+      updated_at bigint NOT NULL,
+      delivered_at bigint,
+      dead_at bigint,
+      redeliveries integer NOT NULL DEFAULT 0
+    );
+    CREATE INDEX deliveries_open ON deliveries (created_at, idempotency_key) WHERE status IN ('held', 'pending');
+    CREATE INDEX deliveries_dead ON deliveries (dead_at DESC) WHERE status = 'dead'
+  `),
 };
 
 class InlineProvider implements MigrationProvider {
@@ -229,6 +250,8 @@ export async function migrateToLatest(db: Kysely<unknown>): Promise<string[]> {
     provider: new InlineProvider(),
     migrationTableName: 'cw_migrations',
     migrationLockTableName: 'cw_migrations_lock',
+    // Migrations written on parallel branches land in any order (0004 may be applied before 0003).
+    allowUnorderedMigrations: true,
   });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {

@@ -256,6 +256,11 @@ export interface CaseStoreOptions {
   outbox?: CaseOutbox | null;
   /** Pause between flush attempts while the database is down (default 2000 ms). */
   outboxRetryMs?: number;
+  /**
+   * Runs inside the transaction that inserts a new case, so what it writes commits with the case or
+   * not at all (the worker records the case's `case.created` webhook delivery here: transactional outbox).
+   */
+  onCreateTx?: (trx: Transaction<any>, rec: CaseRecord) => Promise<void>; // eslint-disable-line @typescript-eslint/no-explicit-any
   log?: (msg: string, extra?: Record<string, unknown>) => void;
 }
 
@@ -380,6 +385,7 @@ export class CaseStore {
   readonly conventions: CaseConventions;
   readonly outbox: CaseOutbox | null;
   private readonly outboxRetryMs: number;
+  private readonly onCreateTx: CaseStoreOptions['onCreateTx'];
   private readonly log: NonNullable<CaseStoreOptions['log']>;
   /** Cases created into the outbox by this process, by id (so evidence/touches can follow them). */
   private readonly journaled = new Map<string, CaseRecord>();
@@ -398,6 +404,7 @@ export class CaseStore {
     this.conventions = opts.conventions ?? defaultConventions();
     this.outbox = opts.outbox ?? null;
     this.outboxRetryMs = opts.outboxRetryMs ?? 2000;
+    this.onCreateTx = opts.onCreateTx;
     this.log = opts.log ?? (() => undefined);
     if (this.outbox && this.outbox.size > 0) this.kick(0);
   }
@@ -601,6 +608,7 @@ export class CaseStore {
             return { outcome: 'merged' as const, id: target.id };
           }
           await this.insertNew(trx, rec);
+          await this.onCreateTx?.(trx, rec);
           return { outcome: 'created' as const, id: rec.id };
         });
         const stored = await this.get(res.id);

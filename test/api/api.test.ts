@@ -1,5 +1,6 @@
 // The API against a real Redis: auth on every registered route, the OpenAPI document matching the
 // router both ways, camera/zone/class management with hot-apply, cases, stats and /metrics.
+import { sql } from 'kysely';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROLES, type Role } from '../../api/auth.js';
@@ -540,16 +541,9 @@ describe('cases, statistics and metrics', () => {
 
   it('lists dead letters and redelivers one', async () => {
     const key = 'case.created:case_dead1';
-    await h.redis.hset(`${PREFIX}:delivery:${key}`, {
-      body: '{"id":"x"}',
-      type: 'case.created',
-      status: 'dead',
-      attempts: '8',
-      createdAt: String(Date.now()),
-      redeliveries: '0',
-      lastError: 'HTTP 500',
-    });
-    await h.redis.lpush(`${PREFIX}:deliveries:dead`, key);
+    const now = Date.now();
+    await sql`insert into deliveries (idempotency_key, type, status, body, attempts, last_error, created_at, updated_at, dead_at)
+      values (${key}, 'case.created', 'dead', '{"id":"x"}', 8, 'HTTP 500', ${now}, ${now}, ${now})`.execute(h.database.db);
     const list = await request(h.app).get('/v1/deliveries/dead-letters').set(auth('operator'));
     expect(list.body.items.map((d: { idempotencyKey: string }) => d.idempotencyKey)).toEqual([key]);
     const re = await request(h.app)

@@ -56,7 +56,7 @@ export async function startHarness(
   const redis = conn();
   // PGlite in memory: the API tests are about HTTP shapes; both backends are covered by the store tests.
   const database = await openDatabase({});
-  const deliveries = new DeliveryService(redis, { prefix: PREFIX, bullPrefix: BULL_PREFIX, connection: conn(), webhook: null });
+  const deliveries = new DeliveryService(database.db, { bullPrefix: BULL_PREFIX, connection: conn(), webhook: null });
   const deps: ApiDeps = {
     redis,
     prefix: PREFIX,

@@ -40,15 +40,14 @@ it('draws boxes from a 384x288 substream at their place on the 768x576 main stre
   await ended;
   await mkdir(join(tmp, 'scratch'), { recursive: true });
   const conns = [createRedis(url), createRedis(url)];
-  const delivery = new DeliveryService(redis, {
-    prefix: 'cw',
+  const database = await openDatabase({});
+  const delivery = new DeliveryService(database.db, {
     bullPrefix: 'cw-bull',
     connection: conns[0]!,
     webhook: null,
     backoff: { maxAttempts: 1, baseMs: 10, maxMs: 10 },
   });
   const store = new FsEvidenceStore(join(tmp, 'evidence'));
-  const database = await openDatabase({});
   const ev = new EvidenceService({
     connection: conns[1]!,
     bullPrefix: 'cw-bull',

@@ -3,7 +3,7 @@
 // last attempt, and redelivery of a dead letter with the same key and body.
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { initSharedMetrics, labelField, SHARED_METRICS } from '../../infra/metrics-shared.js';
 import { backoffDelay } from '../../pipeline/backoff.js';
@@ -11,6 +11,7 @@ import { DeliveryService, deliveryBackoff } from '../../infra/delivery/delivery.
 import { Webhook } from 'standardwebhooks';
 import { IDEMPOTENCY_HEADER, SIGNATURE_HEADER, signatureHeader, signedHeaders, verifySignature } from '../../infra/delivery/webhook.js';
 import { closeRedis, createRedis } from '../../infra/redis.js';
+import { openDatabase, type Database } from '../../infra/db/db.js';
 import { redisPerFile, waitFor } from './helpers.js';
 
 const SECRET = 'test-secret-1';
@@ -65,10 +66,18 @@ redisPerFile('delivery', (r, url) => {
   redisUrl = url;
 });
 
+// The delivery records are rows (PGlite in memory here; delivery-outbox.test.ts runs real PostgreSQL).
+let database: Database;
+beforeAll(async () => {
+  database = await openDatabase({});
+});
+afterAll(async () => {
+  await database?.close();
+});
+
 function service(prefix: string, url: string, maxAttempts: number): { svc: DeliveryService; conns: Redis[] } {
   const conns = [createRedis(redisUrl), createRedis(redisUrl)];
-  const svc = new DeliveryService(redis, {
-    prefix,
+  const svc = new DeliveryService(database.db, {
     bullPrefix: `${prefix}-bull`,
     connection: conns[0]!,
     webhook: { url, secret: SECRET, timeoutMs: 2000 },
