@@ -211,6 +211,20 @@ export const analysisSchema = z
       .optional(),
     /** Tracker tuning (see pipeline/track/byte-tracker.ts for defaults and meaning). */
     tracker: trackerTuningSchema.partial().strict().optional(),
+    /**
+     * A subject that vanished where it stood (occlusion, a new track id) is continued by a newcomer
+     * of the same class and zone whose box overlaps its last box by at least `minIou` (default 0.5),
+     * unless both carry a colour histogram and their appearance distance (Hellinger, 0–1) is above
+     * `maxAppearanceDistance` (default 0.5): at 0.25–1 fps nobody is seen walking off, and the next
+     * person standing in the same spot is a newcomer, not the same one back.
+     */
+    reassociation: z
+      .object({
+        minIou: z.number().gt(0).max(1).optional(),
+        maxAppearanceDistance: z.number().gt(0).max(1).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 

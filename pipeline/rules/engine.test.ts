@@ -167,6 +167,15 @@ describe('RulesEngine', () => {
       i > 24 && i < 36 ? [] : [withColour(i <= 24 ? red : blue)],
     );
     expect(loose.filter((e) => e.transition === 'confirmed').map((e) => e.start)).toEqual([0]);
+    // The same limit from the camera config (analysis.reassociation), as an operator sets it.
+    const fromConfig = cfg({ ...parkingCfg(), analysis: { reassociation: { maxAppearanceDistance: 1 } } } as Partial<CameraConfigInput>);
+    const configured = run(rig(fromConfig, { availableLabels: LABELS }), 81, (i) =>
+      i > 24 && i < 36 ? [] : [withColour(i <= 24 ? red : blue)],
+    );
+    expect(configured.filter((e) => e.transition === 'confirmed').map((e) => e.start)).toEqual([0]);
+    expect(() => cfg({ analysis: { reassociation: { maxAppearanceDistance: 0 } } } as Partial<CameraConfigInput>)).toThrow(
+      /maxAppearanceDistance/,
+    );
     expect(() => rig(parkingCfg(), { availableLabels: LABELS, reassociateMaxAppearance: 0 })).toThrow(/reassociateMaxAppearance/);
   });
 

@@ -204,8 +204,9 @@ export class RulesEngine {
     this.opts = {
       availableLabels: opts.availableLabels,
       emitCandidates: opts.emitCandidates ?? false,
-      reassociateIou: opts.reassociateIou ?? 0.5,
-      reassociateMaxAppearance: opts.reassociateMaxAppearance ?? DEFAULT_REASSOCIATE_MAX_APPEARANCE,
+      reassociateIou: opts.reassociateIou ?? config.analysis.reassociation?.minIou ?? 0.5,
+      reassociateMaxAppearance:
+        opts.reassociateMaxAppearance ?? config.analysis.reassociation?.maxAppearanceDistance ?? DEFAULT_REASSOCIATE_MAX_APPEARANCE,
       association: opts.association ?? { minIou: 0.3, maxIdleSec: 120 },
       ...(opts.onRefusal ? { onRefusal: opts.onRefusal } : {}),
     };
