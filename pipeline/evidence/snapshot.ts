@@ -90,6 +90,9 @@ function decodePng(path: string, offsetSec: number, ffmpegPath = 'ffmpeg'): Prom
   });
 }
 
+/** How much earlier a snapshot is taken when its exact time is past the segment's last frame. */
+const EARLIER_FRAME_SEC = 0.5;
+
 /** Decodes the frame at `time` from the ring; null when the ring does not (or no longer) hold it. */
 export async function extractFrame(opts: {
   ringDir: string;
@@ -100,16 +103,23 @@ export async function extractFrame(opts: {
 }): Promise<ExtractedFrame | null> {
   const at = locateInRing(opts.ring, opts.time, opts.clock);
   if (!at) return null;
+  const file = join(opts.ringDir, at.segment.file);
   let png: Buffer;
+  let offsetSec = at.offsetSec;
   try {
-    png = await decodePng(join(opts.ringDir, at.segment.file), at.offsetSec, opts.ffmpegPath);
+    png = await decodePng(file, offsetSec, opts.ffmpegPath);
   } catch (err) {
     // Pruned between lookup and decode: report absence like any other gap in the ring.
     if (/No such file/i.test((err as Error).message)) return null;
-    throw err;
+    // A time in a segment's last tenths of a second may lie past its last frame: its bounds come from
+    // the segment list and arrival times, not from the frames it holds (B-frame delay, a short last
+    // GOP). Take the frame half a second earlier, within the same segment, rather than none.
+    if (!/no frame decoded/.test((err as Error).message) || offsetSec === 0) throw err;
+    offsetSec = Math.max(0, offsetSec - EARLIER_FRAME_SEC);
+    png = await decodePng(file, offsetSec, opts.ffmpegPath);
   }
   const meta = await sharp(png).metadata();
-  return { png, width: meta.width!, height: meta.height!, segment: at.segment, offsetSec: at.offsetSec };
+  return { png, width: meta.width!, height: meta.height!, segment: at.segment, offsetSec };
 }
 
 export interface SnapshotSpec {

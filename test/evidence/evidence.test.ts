@@ -153,6 +153,18 @@ describe('evidence from a real recording ring', () => {
     expect(await extractFrame({ ringDir, ring, time: 99, clock: 'stream' })).toBeNull();
   });
 
+  it('takes the frame half a second earlier when a time lies past the last frame its segment holds', async () => {
+    // Segment bounds come from the list and arrival times; a listed end later than the last frame
+    // (B-frame delay, a short last GOP) must not lose the snapshot.
+    const seg = ring[Math.floor(ring.length / 2)]!;
+    const stretched = { ...seg, endTime: seg.endTime + 0.4 };
+    const time = stretched.endTime - 0.05;
+    const f = await extractFrame({ ringDir, ring: [stretched], time, clock: 'stream' });
+    expect(f).not.toBeNull();
+    expect([f!.width, f!.height]).toEqual([768, 576]);
+    expect(f!.offsetSec).toBeCloseTo(time - seg.startTime - 0.5, 6);
+  });
+
   it('renders an annotated snapshot and a clean crop of the subject', async () => {
     const f = (await extractFrame({ ringDir, ring, time: 12.3, clock: 'stream' }))!;
     const box = { x1: 300, y1: 200, x2: 360, y2: 360 };

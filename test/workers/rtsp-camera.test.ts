@@ -91,6 +91,7 @@ it('opens a case with a playable evidence clip from an RTSP camera', async () =>
     throw new Error(`${err.message}\nworker log tail:\n${log.slice(-4000)}`);
   });
   expect(withClip.classId).toBe('illegal_parking');
+  if (withClip.evidenceStatus !== 'ready') throw new Error(`evidence ${withClip.evidenceStatus}\nworker log tail:\n${log.slice(-6000)}`);
   // One session for the camera with one stream, two for the camera with a substream.
   await waitFor('three RTSP sessions', async () => camera!.stats().sessions === 3, 20_000);
   const roles = await waitFor(
