@@ -2,7 +2,6 @@ import type { Detection, Frame, FrameDetections, Letterbox } from '../types.js';
 import { decoderFor, type Candidate, type DecoderFn } from './decoders/index.js';
 import { candidateToSource, mergeTiled, type SourceCandidate } from './tiling.js';
 import { nms, suppressContainedParts, suppressFamilyDuplicates } from './nms.js';
-import { frameToTensorData } from './preprocess.js';
 import type { ModelSession } from './session.js';
 import { axisScales } from '../geometry/letterbox.js';
 
@@ -73,7 +72,7 @@ export class ObjectDetector {
 
   async detect(frame: Frame): Promise<FrameDetections> {
     if (frame.tiles?.length) return this.detectTiled(frame);
-    const outputs = await this.session.run(frameToTensorData(frame, this.session.manifest));
+    const outputs = await this.session.runFrame(frame);
     return this.fromOutputs(frame, outputs);
   }
 
@@ -100,12 +99,10 @@ export class ObjectDetector {
       for (const c of this.decodeFiltered(outputs))
         cands.push(candidateToSource(c, sx, sy, rect, srcWidth, srcHeight, CUT_MARGIN_PX / Math.min(sx, sy)));
     };
-    if (t.includeFullFrame !== false) add(await this.session.run(frameToTensorData(frame, this.session.manifest)), frame.letterbox, 0, 0);
+    if (t.includeFullFrame !== false) add(await this.session.runFrame(frame), frame.letterbox, 0, 0);
     for (const tile of frame.tiles!) {
       add(
-        await this.session.run(
-          frameToTensorData({ ...frame, data: tile.data, letterbox: tile.letterbox, tiles: undefined }, this.session.manifest),
-        ),
+        await this.session.runFrame({ ...frame, data: tile.data, letterbox: tile.letterbox, tiles: undefined }),
         tile.letterbox,
         tile.x,
         tile.y,

@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadManifest } from '../../models/manifest.js';
+import { computeLetterbox } from '../geometry/letterbox.js';
+import type { Frame } from '../types.js';
+import { frameToTensorData } from './preprocess.js';
 import { ModelSession } from './session.js';
 
 // The real YOLOX-nano weights (MODEL_DIR), in this thread and on an inference thread.
@@ -42,5 +45,35 @@ describe('ModelSession on an inference thread', () => {
     expect(done).toBe(false);
     await run;
     expect(done).toBe(true);
+  });
+
+  it('runFrame reuses pooled input buffers and gives the outputs of run(frameToTensorData(frame))', async () => {
+    const m = offThread.manifest;
+    const pixels = Buffer.alloc(m.input.width * m.input.height * 3);
+    for (let i = 0; i < pixels.length; i++) pixels[i] = (i * 13) % 251;
+    const frame: Frame = {
+      data: pixels,
+      pixelFormat: 'bgr24',
+      letterbox: computeLetterbox(1920, 1080, m.input.width, m.input.height),
+      index: 0,
+      streamTime: 0,
+      wallTime: 0,
+    };
+    const want = await inThread.run(frameToTensorData(frame, m));
+    for (const s of [inThread, offThread]) {
+      const pool = (s as unknown as { pool: Float32Array[] }).pool;
+      const first = await s.runFrame(frame);
+      expect(pool).toHaveLength(1);
+      const buffer = pool[0];
+      const second = await s.runFrame(frame);
+      expect(pool).toHaveLength(1);
+      expect(pool[0]!.length).toBe(3 * m.input.width * m.input.height);
+      // In this thread the very array is reused. Off thread it was transferred away (the old view
+      // is detached) and came back with the outputs: only a returned buffer can refill the pool.
+      if (s.offThread) expect(buffer!.length).toBe(0);
+      else expect(pool[0]).toBe(buffer);
+      for (const out of [first, second])
+        for (const k of Object.keys(want)) expect(Array.from(out[k]!.data)).toEqual(Array.from(want[k]!.data));
+    }
   });
 });

@@ -3,7 +3,7 @@
 // inference held node's event loop for its whole wall time: 30 ms on an idle core, far more on a
 // starved one. Meanwhile no ffmpeg pipe was read, ffmpeg blocked on its writes, frames and ring
 // segments fell behind, and the stall watchdogs restarted cameras that were fine. On this thread the
-// event loop stays free; tensors cross by transfer (no copy).
+// event loop stays free; tensors cross by transfer (no copy), and input buffers come back for reuse.
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type { RawOutput } from './decoders/types.js';
@@ -22,15 +22,23 @@ parentPort.on('message', async (m) => {
       const feeds = { [m.name]: new ort.Tensor('float32', m.data, m.dims) };
       const results = await session.run(feeds);
       const outputs = {};
-      const transfer = [];
+      // The input buffer goes back to the caller's pool with the outputs (no allocation per run).
+      const transfer = [m.data.buffer];
       for (const key of m.outputs) {
         const t = results[key];
         if (!t) throw new Error('no output "' + key + '"');
-        const data = new Float32Array(t.data);
+        // An output that owns its whole buffer crosses as it is; a view into a larger one is copied.
+        const own = t.data.byteOffset === 0 && t.data.byteLength === t.data.buffer.byteLength && !transfer.includes(t.data.buffer);
+        const data = own ? t.data : new Float32Array(t.data);
         outputs[key] = { data, dims: Array.from(t.dims) };
         transfer.push(data.buffer);
       }
-      parentPort.postMessage({ id: m.id, outputs }, transfer);
+      try {
+        parentPort.postMessage({ id: m.id, outputs, input: m.data }, transfer);
+      } catch {
+        // A buffer that cannot be transferred (native memory) is cloned instead.
+        parentPort.postMessage({ id: m.id, outputs, input: m.data });
+      }
     } else if (m.type === 'close') {
       if (session) await session.release();
       parentPort.postMessage({ id: m.id });
@@ -46,6 +54,7 @@ interface Reply {
   error?: string;
   inputNames?: string[];
   outputs?: Record<string, RawOutput>;
+  input?: Float32Array;
 }
 
 export class OrtThread {
@@ -80,9 +89,22 @@ export class OrtThread {
    * One run. `data` is copied into a buffer handed to the thread, so the caller may reuse its array.
    */
   async run(name: string, data: Float32Array, dims: number[], outputs: readonly string[]): Promise<Record<string, RawOutput>> {
-    const copy = new Float32Array(data);
-    const r = await this.call({ type: 'run', name, data: copy, dims, outputs: [...outputs] }, [copy.buffer]);
-    return r.outputs!;
+    return (await this.runTransfer(name, new Float32Array(data), dims, outputs)).outputs;
+  }
+
+  /**
+   * One run that hands `data` itself to the thread (it is detached here meanwhile) and gets it back
+   * with the outputs as `input`, so a caller can keep a pool of input buffers instead of allocating
+   * (and collecting) megabytes per frame.
+   */
+  async runTransfer(
+    name: string,
+    data: Float32Array,
+    dims: number[],
+    outputs: readonly string[],
+  ): Promise<{ outputs: Record<string, RawOutput>; input: Float32Array }> {
+    const r = await this.call({ type: 'run', name, data, dims, outputs: [...outputs] }, [data.buffer as ArrayBuffer]);
+    return { outputs: r.outputs!, input: r.input! };
   }
 
   async close(): Promise<void> {

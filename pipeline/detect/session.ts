@@ -4,7 +4,9 @@
 import ort from 'onnxruntime-node';
 import { loadManifest, type ModelManifest } from '../../models/manifest.js';
 import { resolveModelFile } from '../../models/resolve.js';
+import type { Frame } from '../types.js';
 import type { RawOutput } from './decoders/types.js';
+import { frameToTensorData } from './preprocess.js';
 import { OrtThread } from './session-thread.js';
 
 export interface SessionOptions {
@@ -21,8 +23,19 @@ export interface SessionOptions {
   offThread?: boolean;
 }
 
-/** What actually runs the model: in this thread or on an inference thread. */
-type Runner = (name: string, data: Float32Array, dims: number[], outputs: readonly string[]) => Promise<Record<string, RawOutput>>;
+/**
+ * What actually runs the model: in this thread or on an inference thread. It may take `data` over
+ * for the run; `input` is the buffer to reuse afterwards (the same array, or one handed back).
+ */
+type Runner = (
+  name: string,
+  data: Float32Array,
+  dims: number[],
+  outputs: readonly string[],
+) => Promise<{ outputs: Record<string, RawOutput>; input: Float32Array }>;
+
+/** Input buffers kept for reuse per session: enough for the runs in flight and one being filled. */
+const POOL_MAX = 4;
 
 export class Semaphore {
   private active = 0;
@@ -46,6 +59,8 @@ export class Semaphore {
 }
 
 export class ModelSession {
+  private readonly pool: Float32Array[] = [];
+
   private constructor(
     readonly manifest: ModelManifest,
     readonly file: string,
@@ -82,7 +97,7 @@ export class ModelSession {
       return new ModelSession(
         manifest,
         file,
-        (n, d, dims, o) => t.run(n, d, dims, o),
+        (n, d, dims, o) => t.runTransfer(n, d, dims, o),
         () => t.close(),
         gate,
         true,
@@ -100,13 +115,38 @@ export class ModelSession {
         if (!t) throw new Error(`no output "${key}"`);
         out[key] = { data: t.data as Float32Array, dims: t.dims };
       }
-      return out;
+      return { outputs: out, input: data };
     };
     return new ModelSession(manifest, file, runner, () => session.release(), gate, false);
   }
 
-  /** Runs the model on one prepared input tensor (batch 1). */
+  /** Runs the model on one prepared input tensor (batch 1); the caller keeps `input` as it is. */
   async run(input: Float32Array): Promise<Record<string, RawOutput>> {
+    return (await this.runOwned(this.offThread ? new Float32Array(input) : input)).outputs;
+  }
+
+  /**
+   * Runs the model on a frame prepared into a pooled input buffer: no 2 MB tensor is allocated (and
+   * later collected) per frame. Outputs are identical to run(frameToTensorData(frame, manifest)).
+   */
+  async runFrame(frame: Frame): Promise<Record<string, RawOutput>> {
+    const { width, height } = this.manifest.input;
+    const buf = this.pool.pop() ?? new Float32Array(width * height * 3);
+    let input: Float32Array | null = null;
+    try {
+      frameToTensorData(frame, this.manifest, buf);
+      const r = await this.runOwned(buf);
+      input = r.input;
+      return r.outputs;
+    } finally {
+      // After a failure the buffer may be detached (it went to the thread): then it is not reused.
+      const back = input ?? (buf.byteLength > 0 ? buf : null);
+      if (back && back.length === width * height * 3 && this.pool.length < POOL_MAX) this.pool.push(back);
+    }
+  }
+
+  /** One run that may take `input` over for its duration (see Runner). */
+  private async runOwned(input: Float32Array): Promise<{ outputs: Record<string, RawOutput>; input: Float32Array }> {
     const { width, height, layout, name } = this.manifest.input;
     const dims = layout === 'NCHW' ? [1, 3, height, width] : [1, height, width, 3];
     return this.gate.run(async () => {

@@ -10,7 +10,8 @@
 //   camera starts, RTSP sessions open on the server, cameras per worker, playable rings.
 //
 // usage: npm run bench:scale -- --cameras 64 [--workers 2] [--window 120] [--warmup 30] [--fps 0.5]
-//                                [--find-max [--step 16]]
+//                                [--find-max [--step 16]] [--profile DIR]
+// --profile writes each worker's V8 CPU profile (.cpuprofile, main and inference threads) into DIR.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -34,6 +35,7 @@ const { values } = parseArgs({
     'find-max': { type: 'boolean', default: false },
     step: { type: 'string', default: '16' },
     footage: { type: 'string', default: join(SHARED, 'footage', 'pedestrian_street_bins_benches.mp4') },
+    profile: { type: 'string' },
   },
 });
 
@@ -46,6 +48,7 @@ const args = values as {
   'find-max': boolean;
   step: string;
   footage: string;
+  profile?: string;
 };
 
 const TARGET = { fps: 0.45, ageP95: 2, coresPerWorker: 1.6, pssMB: 40 };
@@ -203,6 +206,8 @@ interface Result {
   /** Worker-tree CPU seconds per analysed frame (all cameras). */
   cpuSecPerFrame: number;
   pass: boolean;
+  /** Every target but memory: node's fixed PSS (~600 MB) is shared by fewer cameras below 64. */
+  passThroughput: boolean;
 }
 
 function p95FromBuckets(counts: Map<string, number>): number | null {
@@ -257,7 +262,8 @@ async function runOnce(n: number, workers: number): Promise<Result> {
     for (let w = 0; w < workers; w++) {
       const lines: string[] = [];
       logs.push(lines);
-      const child = spawn('node', ['--import', 'tsx', join(REPO_ROOT, 'workers', 'main.ts')], {
+      const prof = args.profile ? ['--cpu-prof', `--cpu-prof-dir=${args.profile}`] : [];
+      const child = spawn('node', [...prof, '--import', 'tsx', join(REPO_ROOT, 'workers', 'main.ts')], {
         cwd: REPO_ROOT,
         env: {
           ...process.env,
@@ -419,19 +425,39 @@ async function runOnce(n: number, workers: number): Promise<Result> {
       lagHeldOff: logs.reduce((s, l) => s + l.filter((x) => x.includes('held off')).length, 0),
       cpuSecPerFrame: analysed ? (coresTotal * secs) / analysed : 0,
       pass: false,
+      passThroughput: false,
     };
     const spreadOk = workers < 2 || Math.max(...perWorker) - Math.min(...perWorker) <= 8;
-    r.pass =
+    r.passThroughput =
       r.fpsMin >= TARGET.fps &&
       (r.ageP95 ?? Infinity) <= TARGET.ageP95 &&
       r.leaseLosses === 0 &&
       coresTotal / workers <= TARGET.coresPerWorker &&
-      r.pssPerCameraMB <= TARGET.pssMB &&
       r.sessions <= n &&
       playable === n &&
       spreadOk;
+    r.pass = r.passThroughput && r.pssPerCameraMB <= TARGET.pssMB;
     return r;
   } finally {
+    // SIGTERM first: a worker then stops its cameras and exits on its own (and writes a CPU profile
+    // when run with NODE_OPTIONS=--cpu-prof); whatever is still there after 10 s is killed.
+    for (const p of procs) {
+      try {
+        process.kill(p.pid!, 'SIGTERM');
+      } catch {
+        /* gone */
+      }
+    }
+    await Promise.all(
+      procs.map((p) =>
+        p.exitCode !== null || p.signalCode !== null
+          ? null
+          : new Promise((r) => {
+              p.once('exit', r);
+              setTimeout(r, 10_000);
+            }),
+      ),
+    );
     for (const p of procs) {
       try {
         process.kill(-p.pid!, 'SIGKILL');
@@ -460,7 +486,7 @@ function report(r: Result): void {
       `  analyser step ${r.analyseMs === null ? 'n/a' : `${f(r.analyseMs, 1)} ms`} mean wall time; RTSP server (bench side) ${f(r.serverCores, 2)} cores`,
       `  RTSP sessions open (max in window) ${r.sessions} for ${r.cameras} cameras; clients ever connected ${r.sessionsTotal} (connect probes included)`,
       `  playable rings ${r.playableRings}/${r.cameras}`,
-      `  => ${r.pass ? 'PASS' : 'FAIL'}`,
+      `  => ${r.pass ? 'PASS' : r.passThroughput ? 'FAIL on memory only (throughput targets held)' : 'FAIL'}`,
     ].join('\n'),
   );
 }
@@ -475,7 +501,9 @@ if (!args['find-max']) {
     console.log(`trying ${n} cameras…`);
     const r = await runOnce(n, workers);
     report(r);
-    if (!r.pass) break;
+    // Search on throughput: memory per camera falls as N grows (node's fixed cost is shared), so it
+    // is judged where it is reported, not used to stop the search.
+    if (!r.passThroughput) break;
     best = r;
     n += Number(args.step);
   }
