@@ -13,7 +13,7 @@ import { CameraRunner, needsRestart, type Log } from './camera-runner.js';
 import { DeliveryService } from '../infra/delivery/delivery.js';
 import { casePayload, deliveryKey, EvidenceService } from './evidence.js';
 import { fairShare, LeaseManager } from './lease.js';
-import { initSharedMetrics, recordLeaseLoss, setWorkerCameras } from '../infra/metrics-shared.js';
+import { flushSharedMetrics, initSharedMetrics, recordLeaseLoss, setWorkerCameras } from '../infra/metrics-shared.js';
 import { closeRedis, createRedis } from '../infra/redis.js';
 import { settingsFromEnv, type WorkerSettings } from '../infra/settings.js';
 import { CameraStore, type CameraRecord } from '../infra/stores/camera-store.js';
@@ -115,8 +115,9 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
     return r;
   };
   const redis = conn();
-  // Counters for the API's /metrics (frames, inference latency, drops, events, cases).
-  initSharedMetrics(redis, settings.prefix);
+  // Counters for the API's /metrics (frames, inference latency, drops, events, cases), gathered for
+  // a second and sent in one pipeline (per frame they cost more than the rules).
+  initSharedMetrics(redis, settings.prefix, { batchMs: 1000 });
   const sub = conn();
   const bullPrefix = `${settings.prefix}-bull`;
   // One outbox per worker id: a stable WORKER_ID lets a restarted worker flush what it journaled.
@@ -387,6 +388,7 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
       await evidence.close();
       await delivery.close();
       await cases.close();
+      await flushSharedMetrics();
       if ('close' in store && typeof (store as { close?: unknown }).close === 'function')
         await (store as unknown as { close(): Promise<void> }).close();
       await Promise.all(conns.map(closeRedis));

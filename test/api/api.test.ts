@@ -2,9 +2,9 @@
 // router both ways, camera/zone/class management with hot-apply, cases, stats and /metrics.
 import { sql } from 'kysely';
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ROLES, type Role } from '../../api/auth.js';
-import { MetricsRecorder } from '../../infra/metrics-shared.js';
+import { labelField, MetricsRecorder, SHARED_METRICS } from '../../infra/metrics-shared.js';
 import { openApiPath, type AnyRoute } from '../../api/registry.js';
 import { samplePath, startHarness, type Harness, PREFIX } from './harness.js';
 import { waitFor } from '../support/wait.js';
@@ -565,6 +565,58 @@ describe('cases, statistics and metrics', () => {
           .set(auth('admin'))
       ).status,
     ).toBe(409);
+  });
+
+  it('a batching recorder sends its writes summed in one pipeline, the same series as one write per call', async () => {
+    const prefix = `${PREFIX}-batch`;
+    const rec = new MetricsRecorder(h.redis, prefix, { batchMs: 60_000 });
+    const sent: number[] = [];
+    const pipeline = h.redis.pipeline.bind(h.redis);
+    const spy = vi.spyOn(h.redis, 'pipeline').mockImplementation((...a) => {
+      const p = pipeline(...a);
+      const exec = p.exec.bind(p);
+      p.exec = (...e) => {
+        sent.push(p.length);
+        return exec(...e);
+      };
+      return p;
+    });
+    try {
+      const done = [
+        rec.recordFrame('cam-b', 42, 0),
+        rec.recordFrame('cam-b', 700, 3),
+        rec.recordFrameAge('cam-b', 0.3),
+        rec.recordFrameAge('cam-b', 0.2),
+        rec.setCameraGauges('cam-b', { fps: 0.4, skippedFps: 0, decode: 'full' }),
+        rec.setCameraGauges('cam-b', { fps: 0.5, skippedFps: 0.25, decode: 'keyframes' }),
+      ];
+      await new Promise((r) => setTimeout(r, 50));
+      expect(sent).toEqual([]); // gathered, nothing sent before the flush
+      await rec.flush();
+      await Promise.all(done); // every call's promise settles with the flush that sent it
+      // one pipeline: frames 1, dropped 1, inference 2 buckets + sum + count, age 2 buckets + sum +
+      // count, gauges 1 (six calls would have sent 6 pipelines and 17 commands)
+      expect(sent).toEqual([11]);
+    } finally {
+      spy.mockRestore();
+    }
+    const hash = (m: string) => h.redis.hgetall(rec.key(m));
+    expect(await hash(SHARED_METRICS.frames)).toEqual({ [labelField({ camera: 'cam-b' })]: '2' });
+    expect(await hash(SHARED_METRICS.dropped)).toEqual({ [labelField({ camera: 'cam-b' })]: '3' });
+    const inference = await hash(SHARED_METRICS.inference);
+    expect(inference[labelField({ camera: 'cam-b', le: '50' })]).toBe('1');
+    expect(inference[labelField({ camera: 'cam-b', le: '1000' })]).toBe('1');
+    expect(Number(inference[labelField({ camera: 'cam-b', stat: 'sum' })])).toBe(742);
+    expect(inference[labelField({ camera: 'cam-b', stat: 'count' })]).toBe('2');
+    const age = await hash(SHARED_METRICS.frameAge);
+    expect(age[labelField({ camera: 'cam-b', le: '0.5' })]).toBe('1');
+    expect(age[labelField({ camera: 'cam-b', le: '0.25' })]).toBe('1');
+    expect(Number(age[labelField({ camera: 'cam-b', stat: 'sum' })])).toBeCloseTo(0.5, 10);
+    const gauges = await hash(SHARED_METRICS.gauges);
+    expect(gauges[labelField({ metric: 'camera_fps', camera: 'cam-b' })]).toMatch(/^0\.5\|\d+$/); // last write wins
+    expect(gauges[labelField({ metric: 'camera_keyframe_decode', camera: 'cam-b' })]).toMatch(/^1\|/);
+    // Nothing gathered: a flush sends nothing.
+    await rec.flush();
   });
 
   it('exposes worker-published counters, the latency histogram, queue depths and camera states on /metrics', async () => {
