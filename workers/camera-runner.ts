@@ -214,7 +214,7 @@ export class CameraRunner {
     source.on('decode', (d: DecodeDecision) => this.d.log('camera decode mode', { camera: this.camera.id, ...d }));
     this.timers.push(setInterval(() => void this.heartbeat(), settings.heartbeatSec * 1000));
     this.timers.push(setInterval(() => this.watchRecorder(), RECORDER_CHECK_MS));
-    this.timers.push(setInterval(() => void this.verifier?.refresh().catch(() => undefined), 3000));
+    // Later refreshes come from the worker's verification round (one query for all its cameras).
     void this.verifier.refresh().catch(() => undefined);
 
     this.loop = (async () => {
@@ -284,6 +284,16 @@ export class CameraRunner {
     this.analyzer?.setConfig(cam.config);
     this.camera = cam;
     this.d.log('camera config reloaded', { camera: cam.id, version: cam.version });
+  }
+
+  /** True while this camera verifies handled cases (set up and not stopping): the worker's round includes it. */
+  get verifying(): boolean {
+    return this.verifier !== null && !this.stopping;
+  }
+
+  /** This camera's handled case ids, from the worker's verification round. */
+  async refreshVerification(ids: readonly string[]): Promise<void> {
+    if (this.verifying) await this.verifier!.refresh(ids);
   }
 
   /** Stops analysis; open episodes are not flushed (the next holder of the camera carries on). */

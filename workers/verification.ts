@@ -37,6 +37,81 @@ export function windowFor(c: CaseRecord, delaySec: number, windowSec: number): V
   return { id: `v${handled.at}`, caseId: c.id, classId: c.classId, zoneId: c.zoneId, startAt, endAt: startAt + windowSec * 1000 };
 }
 
+/** How often a worker picks up handled cases for all the cameras it runs (one case-store query per round). */
+export const VERIFY_REFRESH_MS = 3000;
+/** A failing round is logged the first time, then once in this many in a row (at 3 s: once a minute). */
+export const VERIFY_REFRESH_LOG_EVERY = 20;
+
+/** A camera that verifies: receives its handled case ids each round. */
+export interface VerificationTarget {
+  refreshVerification(ids: readonly string[]): Promise<void>;
+}
+
+export interface VerificationRoundsOptions {
+  cases: Pick<CaseStore, 'idsInStateByCamera'>;
+  /** The cameras to refresh this round (those whose runner is running), by camera id. */
+  targets: () => Iterable<readonly [string, VerificationTarget]>;
+  log: (msg: string, extra?: Record<string, unknown>) => void;
+  intervalMs?: number;
+}
+
+/**
+ * The worker's verification rounds: every VERIFY_REFRESH_MS, ONE query for the handled cases of all
+ * the cameras it runs, then each camera gets its own ids (a worker of 64 cameras used to send 21
+ * queries a second, one per camera every 3 s). A failed round is retried at the next one; failures
+ * are logged rate-limited and never thrown.
+ */
+export class VerificationRounds {
+  private failures = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private inFlight: Promise<void> | null = null;
+
+  constructor(private readonly o: VerificationRoundsOptions) {}
+
+  /** One round; resolves when every camera has taken its ids. Never rejects. */
+  async round(): Promise<void> {
+    const targets = new Map(this.o.targets());
+    if (targets.size === 0) return;
+    let byCamera: Map<string, string[]>;
+    try {
+      byCamera = await this.o.cases.idsInStateByCamera('handled', [...targets.keys()]);
+    } catch (err) {
+      this.warn('verification refresh failed; retrying next round', err, { cameras: targets.size });
+      return;
+    }
+    const results = await Promise.allSettled([...targets].map(([id, t]) => t.refreshVerification(byCamera.get(id) ?? [])));
+    const failed = results.findIndex((r) => r.status === 'rejected');
+    if (failed < 0) this.failures = 0;
+    else
+      this.warn('verification refresh of a camera failed; retrying next round', (results[failed] as PromiseRejectedResult).reason, {
+        camera: [...targets.keys()][failed],
+      });
+  }
+
+  /** Starts the timer; a round still running when the next is due is not overlapped (that one is skipped). */
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => {
+      if (this.inFlight) return;
+      this.inFlight = this.round()
+        .catch((err) => this.warn('verification round failed', err, {}))
+        .finally(() => (this.inFlight = null));
+    }, this.o.intervalMs ?? VERIFY_REFRESH_MS);
+  }
+
+  /** Stops the timer and waits for a running round. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.inFlight;
+  }
+
+  private warn(msg: string, err: unknown, extra: Record<string, unknown>): void {
+    if (this.failures++ % VERIFY_REFRESH_LOG_EVERY === 0)
+      this.o.log(msg, { ...extra, error: (err as Error)?.message ?? String(err), failures: this.failures });
+  }
+}
+
 export interface VerifierOptions {
   cameraId: string;
   cases: CaseStore;
@@ -62,9 +137,13 @@ export class Verifier {
     return this.keys.k('verify', w.caseId, w.id);
   }
 
-  /** Picks up cases of this camera that are in state handled (the state itself is the trigger). */
-  async refresh(): Promise<void> {
-    const ids = await this.o.cases.idsInState('handled', this.o.cameraId);
+  /**
+   * Picks up cases of this camera that are in state handled (the state itself is the trigger).
+   * `ids`: this camera's handled case ids, already fetched by the worker's round for all its
+   * cameras (then nothing is queried for the list); without them the camera asks for itself.
+   */
+  async refresh(ids?: readonly string[]): Promise<void> {
+    ids ??= (await this.o.cases.idsInStateByCamera('handled', [this.o.cameraId])).get(this.o.cameraId) ?? [];
     const live = new Set(ids);
     for (const id of this.windows.keys()) if (!live.has(id)) this.windows.delete(id);
     for (const id of ids) {
@@ -74,6 +153,11 @@ export class Verifier {
       const w = windowFor(c, this.o.settings.verifyDelaySec, this.o.settings.verifyWindowSec);
       if (w) this.windows.set(id, w);
     }
+  }
+
+  /** Ids of the cases under verification (window pending or running), in id order. */
+  watching(): string[] {
+    return [...this.windows.keys()].sort();
   }
 
   /** Called for every analysed frame after the engine has processed it. */

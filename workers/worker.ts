@@ -23,6 +23,7 @@ import { CaseOutbox } from '../infra/stores/case-outbox.js';
 import { NoticeStore } from '../infra/stores/notice-store.js';
 import { openDatabase, type Database } from '../infra/db/db.js';
 import { HealthStore } from '../infra/stores/health-store.js';
+import { VerificationRounds } from './verification.js';
 
 export interface WorkerHandle {
   settings: WorkerSettings;
@@ -185,6 +186,12 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
   const starting = new Set<string>();
   let lastStartAt = 0;
   let ringShare = 0;
+  // Verification: one case-store query per round for every camera whose runner is running.
+  const verification = new VerificationRounds({
+    cases,
+    targets: () => [...runners].filter(([, r]) => r.runner.verifying).map(([id, r]) => [id, r.runner] as const),
+    log,
+  });
   const loopDelay = monitorEventLoopDelay({ resolution: 20 });
   loopDelay.enable();
 
@@ -355,6 +362,7 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
     void renewing.finally(scheduleRenew);
     ticking = renewing.then(tick).catch((err: Error) => log('lease loop error', { error: err.message }));
     void ticking.finally(schedule);
+    verification.start();
   }
   log('worker started', {
     redis: redactUrl(settings.redisUrl),
@@ -382,6 +390,7 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
       loopDelay.disable();
       await ticking.catch(() => undefined);
       await renewing.catch(() => undefined);
+      await verification.stop();
       await Promise.all([...runners.keys()].map((id) => stopCamera(id, 'shutdown', true)));
       await lease.leave().catch(() => undefined);
       await unsubscribe().catch(() => undefined);

@@ -878,12 +878,19 @@ export class CaseStore {
     );
   }
 
-  /** Case ids of a camera currently in a state (used by verification). */
-  async idsInState(state: CaseState, cameraId: string): Promise<string[]> {
-    const { rows } = await sql<{ id: string }>`select id from cases where camera_id = ${cameraId} and state = ${state} order by id`.execute(
-      this.db,
-    );
-    return rows.map((r) => r.id);
+  /**
+   * Case ids currently in a state, per camera, for a set of cameras in ONE query (verification asks
+   * once per round for all the cameras a worker holds, not once per camera). Every requested camera
+   * is in the map (an empty list when it has none); ids are in id order. Served by the
+   * cases_state_camera index (camera_id, state). An empty camera list returns an empty map without a query.
+   */
+  async idsInStateByCamera(state: CaseState, cameraIds: readonly string[]): Promise<Map<string, string[]>> {
+    const cams = [...new Set(cameraIds)];
+    if (cams.length === 0) return new Map();
+    // One array parameter: the same statement whatever the number of cameras.
+    const { rows } = await sql<CameraIdRow>`select camera_id, id from cases where camera_id = any(${cams}::text[]) and state = ${state}
+      order by camera_id, id`.execute(this.db);
+    return groupIdsByCamera(cams, rows);
   }
 
   private where(filters: CaseFilters, extra: RawBuilder<unknown>[] = []): RawBuilder<unknown> {
@@ -1245,4 +1252,20 @@ function decodeCursor(s: string): { createdAt: number; id: string } {
   const createdAt = Number(raw.slice(0, i));
   if (i < 0 || !Number.isSafeInteger(createdAt)) throw new Error(`invalid cursor "${s}"`);
   return { createdAt, id: raw.slice(i + 1) };
+}
+
+export interface CameraIdRow {
+  camera_id: string;
+  id: string;
+}
+
+/**
+ * Pure: rows of (camera_id, id) as a map with one entry per requested camera (in the order asked;
+ * an empty list for a camera without rows), each camera's ids in row order. Rows of cameras not
+ * asked for are ignored.
+ */
+export function groupIdsByCamera(cameraIds: readonly string[], rows: readonly CameraIdRow[]): Map<string, string[]> {
+  const out = new Map<string, string[]>(cameraIds.map((c) => [c, []]));
+  for (const r of rows) out.get(r.camera_id)?.push(r.id);
+  return out;
 }

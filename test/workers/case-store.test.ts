@@ -12,6 +12,7 @@ import {
   splitRange,
   type CaseFilters,
   type CaseRecord,
+  type CaseState,
   type CaseStats,
   type CreateCaseInput,
 } from '../../infra/stores/case-store.js';
@@ -20,6 +21,7 @@ import { decideCase } from '../../pipeline/rules/case-policy.js';
 import type { ViolationEvent } from '../../pipeline/types.js';
 import { NoticeStore } from '../../infra/stores/notice-store.js';
 import { startPostgres, type LocalPostgres } from '../support/postgres.js';
+import { QueryCounter } from '../support/query-counter.js';
 
 let server: LocalPostgres;
 let n = 0;
@@ -269,7 +271,7 @@ describe.each<Backend>(['postgres', 'pglite'])('CaseStore on %s', { timeout: 60_
     await expect(cases.update(c.id, (x) => ({ ...x, state: 'closed' }))).rejects.toBeInstanceOf(CaseTransitionError);
     await cases.transition(c.id, 'dispatched', { actor: 'op1', reason: 'sent to team 3' });
     await cases.transition(c.id, 'handled', { actor: 'team3' });
-    expect(await cases.idsInState('handled', 'cam1')).toEqual([c.id]);
+    expect(await cases.idsInStateByCamera('handled', ['cam1'])).toEqual(new Map([['cam1', [c.id]]]));
     await cases.transition(c.id, 'reopened', {
       actor: 'camera',
       verification: { startAt: 1, endAt: 2, presenceRatio: 0.5, present: 5, total: 10, result: 'reopened', decidedAt: 3 },
@@ -281,11 +283,64 @@ describe.each<Backend>(['postgres', 'pglite'])('CaseStore on %s', { timeout: 60_
     expect(closed.history[1]).toMatchObject({ actor: 'op1', reason: 'sent to team 3', from: 'new' });
     expect(closed.verification).toMatchObject({ result: 'reopened', presenceRatio: 0.5 });
     await expect(cases.transition(c.id, 'dispatched')).rejects.toThrow(/closed to dispatched/);
-    expect(await cases.idsInState('handled', 'cam1')).toEqual([]);
+    expect(await cases.idsInStateByCamera('handled', ['cam1'])).toEqual(new Map([['cam1', []]]));
     const { case: fp } = await cases.create(input('life2'));
     expect((await cases.transition(fp.id, 'rejected', { reason: 'shadow, not a car' })).state).toBe('rejected');
     expect(await cases.get(fp.id)).not.toBeNull();
     await expect(cases.transition('case_ffff', 'dispatched')).rejects.toThrow(/not found/);
+  });
+
+  it('lists the case ids in a state for several cameras in one query', async () => {
+    const f = await fresh(kind);
+    const counter = new QueryCounter();
+    const cases = new CaseStore(f.db.db.withPlugin(counter));
+    const make = async (key: string, cameraId: string, path: CaseState[]) => {
+      const { case: c } = await cases.create(input(key, { cameraId }));
+      for (const to of path) await cases.transition(c.id, to);
+      return c.id;
+    };
+    const toHandled: CaseState[] = ['dispatched', 'handled'];
+    // camA: two handled among others; camB: one handled, one reopened; camC: open cases only;
+    // camD: handled (not asked for); camE: no cases at all.
+    const a1 = await make('a1', 'camA', toHandled);
+    const a2 = await make('a2', 'camA', toHandled);
+    await make('a3', 'camA', []);
+    await make('a4', 'camA', ['dispatched']);
+    await make('a5', 'camA', [...toHandled, 'verified']);
+    const b1 = await make('b1', 'camB', toHandled);
+    const b2 = await make('b2', 'camB', [...toHandled, 'reopened']);
+    await make('c1', 'camC', []);
+    await make('c2', 'camC', ['rejected']);
+    const d1 = await make('d1', 'camD', toHandled);
+
+    counter.n = 0;
+    const handled = await cases.idsInStateByCamera('handled', ['camA', 'camB', 'camC', 'camE', 'camA']);
+    expect(counter.n).toBe(1);
+    expect(handled).toEqual(
+      new Map([
+        ['camA', [a1, a2].sort()],
+        ['camB', [b1]],
+        ['camC', []],
+        ['camE', []],
+      ]),
+    );
+    expect([...handled.keys()]).toEqual(['camA', 'camB', 'camC', 'camE']);
+    expect(await cases.idsInStateByCamera('reopened', ['camB', 'camA'])).toEqual(
+      new Map([
+        ['camB', [b2]],
+        ['camA', []],
+      ]),
+    );
+    // Camera ids are data, never SQL.
+    expect(await cases.idsInStateByCamera('handled', ["camA' or '1'='1", 'camD'])).toEqual(
+      new Map([
+        ["camA' or '1'='1", []],
+        ['camD', [d1]],
+      ]),
+    );
+    counter.n = 0;
+    expect(await cases.idsInStateByCamera('handled', [])).toEqual(new Map());
+    expect(counter.n).toBe(0);
   });
 
   it('adds evidence idempotently', async () => {
