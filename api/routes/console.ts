@@ -101,6 +101,8 @@ export function consoleRoutes(deps: ApiDeps, allRoutes: () => readonly AnyRoute[
       tag: 'cameras',
       summary:
         "The camera's latest analysed frame as the worker saw it: detections, tracks, zones and why each subject is or is not a candidate",
+      description:
+        'Marks the camera watched for LIVE_WATCH_SEC: workers publish live records only for watched cameras, so the first read of an online camera may answer 404 NO_LIVE_FRAME and a record follows within a few seconds.',
       params: cameraParams,
       responses: [
         { status: 200, description: 'Live record (boxes in source pixels)' },
@@ -124,6 +126,7 @@ export function consoleRoutes(deps: ApiDeps, allRoutes: () => readonly AnyRoute[
       access: READ,
       tag: 'cameras',
       summary: 'The picture of the latest live record (JPEG, the analysed frame without letterbox padding); also the camera thumbnail',
+      description: 'Marks the camera watched for LIVE_WATCH_SEC, like GET /v1/cameras/:id/live.',
       params: cameraParams,
       responses: [
         { status: 200, description: 'JPEG', contentType: 'image/jpeg' },

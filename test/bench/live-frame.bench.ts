@@ -38,6 +38,6 @@ for (const clip of clips) {
   const wallMs = (performance.now() - t0) / pics.length;
   console.log(
     `${clip.split('/').pop()} (${src} → ${size}, ${model}): ${pics.length} encodes, CPU ${cpuMs.toFixed(2)} ms, wall ${wallMs.toFixed(2)} ms, ${Math.round(bytes / pics.length / 1024)} KiB per frame; ` +
-      `per camera at LIVE_FRAME_INTERVAL_SEC=${DEFAULT_LIVE_OPTIONS.intervalSec}: ${((cpuMs / (DEFAULT_LIVE_OPTIONS.intervalSec * 1000)) * 100).toFixed(2)} % of one core`,
+      `per watched camera (unwatched ones encode nothing, LIVE_WATCH_SEC) at LIVE_FRAME_INTERVAL_SEC=${DEFAULT_LIVE_OPTIONS.intervalSec}: ${((cpuMs / (DEFAULT_LIVE_OPTIONS.intervalSec * 1000)) * 100).toFixed(2)} % of one core`,
   );
 }
