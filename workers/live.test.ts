@@ -10,6 +10,7 @@ import { RulesEngine, type SubjectDecision } from '../pipeline/rules/engine.js';
 import type { Frame, FrameDetections, Track } from '../pipeline/types.js';
 import { cameraConfigSchema } from '../pipeline/rules/config-schema.js';
 import { createRedis, closeRedis } from '../infra/redis.js';
+import { settingsFromEnv } from '../infra/settings.js';
 import { LiveStore, liveWatchMs } from '../infra/stores/live-store.js';
 import type { CameraRecord } from '../infra/stores/camera-store.js';
 import { DOG_JPG, requireFile } from '../test/support/media.js';
@@ -321,5 +322,12 @@ describe('live publisher: only while the camera is watched', () => {
     expect(ttl).toBeGreaterThan(4000);
     expect(ttl).toBeLessThanOrEqual(5000);
     expect(await redis.get('lvt:live-watch:ttl-cam')).toBe('1');
+  });
+
+  it('LIVE_WATCH_SEC: default 30, 0 allowed (always publish), a negative value refused naming it', () => {
+    expect(settingsFromEnv({}).liveWatchSec).toBe(30);
+    expect(settingsFromEnv({ LIVE_WATCH_SEC: '0' }).liveWatchSec).toBe(0);
+    expect(settingsFromEnv({ LIVE_WATCH_SEC: '12.5' }).liveWatchSec).toBe(12.5);
+    for (const bad of ['-1', 'soon']) expect(() => settingsFromEnv({ LIVE_WATCH_SEC: bad })).toThrow(/LIVE_WATCH_SEC/);
   });
 });
