@@ -236,7 +236,7 @@ describe('live publisher: only while the camera is watched', () => {
   const settled = (p: LivePublisher, published: number) =>
     vi.waitFor(
       () => {
-        expect((p as unknown as { watchChecking: boolean }).watchChecking).toBe(false);
+        expect(p.idle).toBe(true);
         expect(p.stats.published).toBe(published);
       },
       { timeout: 5000, interval: 5 },

@@ -158,6 +158,11 @@ export class LivePublisher {
     return this.opts.intervalSec > 0;
   }
 
+  /** No encode/publish and no watch-mark check in flight (tests and the bench wait for it). */
+  get idle(): boolean {
+    return !this.busy && !this.watchChecking;
+  }
+
   /** Called after every analysed frame; cheap unless a record is due. */
   offer(camera: CameraRecord, frame: Frame, det: FrameDetections, engine: RulesEngine, now = Date.now()): void {
     if (!this.enabled || now - this.lastAt < this.opts.intervalSec * 1000) return;
