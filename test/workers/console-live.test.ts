@@ -12,7 +12,7 @@ import { iou } from '../../pipeline/geometry/geometry.js';
 import { readRingIndex, ringDirOf } from '../../pipeline/source/recorder.js';
 import { createReplayWorker, type ReplayJobData, type ReplayResult } from '../../api/replay/processor.js';
 import { startWorker, type WorkerHandle } from '../../workers/worker.js';
-import type { LiveRecord } from '../../infra/stores/live-store.js';
+import { LiveStore, type LiveRecord } from '../../infra/stores/live-store.js';
 import { BULL_PREFIX, PREFIX, startHarness, type Harness } from '../api/harness.js';
 import { parkedCarClip, parkedCarConfig, startHlsLoop, waitFor } from './helpers.js';
 
@@ -60,7 +60,10 @@ describe('live view and try-before-save on a real worker', () => {
 
     // Nobody watches yet: the worker analyses the camera but publishes no live record (no encode).
     await waitFor('the camera analysing frames', async () => ((await h.deps.health.get('live-cam'))?.frames ?? 0) >= 3, 90_000);
-    expect(await h.deps.redis.exists(`${PREFIX}:live:live-cam`, `${PREFIX}:live-frame:live-cam`)).toBe(0);
+    const store = new LiveStore(h.deps.redis, PREFIX);
+    expect(await store.isWatched('live-cam')).toBe(false);
+    expect(await store.get('live-cam')).toBeNull();
+    expect(await store.getFrame('live-cam')).toBeNull();
     mark('analysing, no live record while unwatched');
 
     const live = async () => {
