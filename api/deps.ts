@@ -68,6 +68,11 @@ export interface ApiDeps {
   replayAllowCidrs?: string[];
   /** Name resolution for the address policy (tests inject one; default: the system resolver). */
   resolve?: Resolver;
+  /**
+   * LIVE_WATCH_SEC: how long a read of a camera's live view marks it watched (workers publish live
+   * records only for watched cameras). Default and 0: see liveWatchMs (infra/stores/live-store.ts).
+   */
+  liveWatchSec?: number;
   /** Built operator console to serve at `/` (default api/console/dist); null serves none. */
   consoleDir?: string | null;
 }

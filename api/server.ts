@@ -142,6 +142,7 @@ export async function startApi(opts: StartApiOptions = {}): Promise<ApiHandle> {
     maxUploadBytes: opts.maxUploadBytes ?? (env.MAX_UPLOAD_MB ? Number(env.MAX_UPLOAD_MB) * 1024 * 1024 : DEFAULT_MAX_UPLOAD_BYTES),
     replayMediaDirs: env.REPLAY_MEDIA_DIRS ? env.REPLAY_MEDIA_DIRS.split(path.delimiter).filter(Boolean) : [],
     presignExpirySec: settings.presignExpirySec,
+    liveWatchSec: settings.liveWatchSec,
     evidenceLinks: new EvidenceLinks(env.EVIDENCE_LINK_SECRET || null),
     readiness,
     replayAllowCidrs: replayAllowCidrsFromEnv(env),

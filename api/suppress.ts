@@ -9,7 +9,7 @@ import { DEFAULT_SUPPRESSION_PADDING, type Suppression } from '../pipeline/rules
 import { suppressionPolygon } from '../pipeline/rules/suppressions.js';
 import { toPublic, type CameraRecord } from '../infra/stores/camera-store.js';
 import { CASE_TRANSITIONS, CaseTransitionError, type CaseRecord } from '../infra/stores/case-store.js';
-import { LiveStore } from '../infra/stores/live-store.js';
+import { LiveStore, liveWatchMs } from '../infra/stores/live-store.js';
 import { validateConfig } from './routes/cameras.js';
 
 /** Roles that may change a camera config (a suppression is one). */
@@ -20,7 +20,10 @@ async function boxSpace(deps: ApiDeps, c: CaseRecord): Promise<{ width: number; 
   const s = c.extras?.boxSpace as { width?: unknown; height?: unknown } | undefined;
   if (s && typeof s.width === 'number' && typeof s.height === 'number' && s.width > 0 && s.height > 0)
     return { width: s.width, height: s.height };
-  const live = await new LiveStore(deps.redis, deps.prefix).get(c.cameraId);
+  const store = new LiveStore(deps.redis, deps.prefix);
+  const live = await store.get(c.cameraId);
+  // Workers publish live records only for watched cameras: ask for one so that a retry finds it.
+  if (!live) await store.watch(c.cameraId, liveWatchMs(deps.liveWatchSec));
   return live ? { width: live.sourceWidth, height: live.sourceHeight } : null;
 }
 
@@ -50,7 +53,7 @@ export async function rejectAndSuppress(
     throw new ApiError(
       400,
       'BOX_SPACE_UNKNOWN',
-      `the frame size case ${c.id}'s boxes are in was not recorded and camera ${c.cameraId} has no live frame to read it from; retry while the camera is online`,
+      `the frame size case ${c.id}'s boxes are in was not recorded and camera ${c.cameraId} has no live frame to read it from; its worker was asked to publish one: retry in a few seconds while the camera is online`,
       'suppress',
     );
   const polygon = suppressionPolygon(c.boxes, space, opts.padding ?? DEFAULT_SUPPRESSION_PADDING);

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_EVIDENCE_URL_TTL_SEC, MAX_EVIDENCE_URL_TTL_SEC } from './evidence-links.js';
+import { DEFAULT_LIVE_WATCH_SEC } from './stores/live-store.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -78,12 +79,15 @@ export interface WorkerSettings {
   aliveFile: string | null;
   /**
    * Live debug view (operator console): seconds between two live records of a camera (0 = off),
-   * their TTL in Redis, and the JPEG's maximum width and quality. Unset: workers/live.ts defaults.
+   * their TTL in Redis, and the JPEG's maximum width and quality; how long a read of the live view
+   * keeps the camera watched (records are published only meanwhile; 0 = always publish). Unset:
+   * workers/live.ts defaults.
    */
   liveFrameIntervalSec?: number;
   liveTtlSec?: number;
   liveFrameMaxWidth?: number;
   liveJpegQuality?: number;
+  liveWatchSec?: number;
 }
 
 export class SettingsError extends Error {
@@ -189,5 +193,6 @@ export function settingsFromEnv(env: Env = process.env): WorkerSettings {
     liveTtlSec: num(env, 'LIVE_TTL_SEC', 30, (v) => v >= 1),
     liveFrameMaxWidth: num(env, 'LIVE_FRAME_MAX_WIDTH', 960, (v) => v >= 64),
     liveJpegQuality: num(env, 'LIVE_JPEG_QUALITY', 70, (v) => v >= 1 && v <= 100),
+    liveWatchSec: num(env, 'LIVE_WATCH_SEC', DEFAULT_LIVE_WATCH_SEC, (v) => v >= 0 && v <= 86_400),
   };
 }

@@ -109,6 +109,7 @@ export class CameraRunner {
       ttlSec: s.liveTtlSec ?? DEFAULT_LIVE_OPTIONS.ttlSec,
       maxWidth: s.liveFrameMaxWidth ?? DEFAULT_LIVE_OPTIONS.maxWidth,
       quality: s.liveJpegQuality ?? DEFAULT_LIVE_OPTIONS.quality,
+      watchSec: s.liveWatchSec ?? DEFAULT_LIVE_OPTIONS.watchSec,
     };
     this.live = live.intervalSec > 0 ? new LivePublisher(new LiveStore(d.redis, s.prefix), live, d.log) : null;
   }

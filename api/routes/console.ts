@@ -8,7 +8,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { assembleClip } from '../../pipeline/evidence/clip.js';
 import { ringDirOf, ringSegments } from '../../pipeline/source/recorder.js';
-import { LiveStore } from '../../infra/stores/live-store.js';
+import { LiveStore, liveWatchMs } from '../../infra/stores/live-store.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError, notFound } from '../errors.js';
 import { defineRoute, instant, type Access, type AnyRoute } from '../registry.js';
@@ -59,11 +59,18 @@ async function whyNoLive(deps: ApiDeps, cam: { id: string; enabled: boolean }, t
   const h = await deps.health.get(cam.id);
   if (!h) return `no worker has reported camera ${cam.id} yet`;
   if (h.state !== 'online') return `camera ${cam.id} is ${h.state}${h.reason ? `: ${h.reason}` : ''}`;
-  return `no analysed frame of camera ${cam.id} published ${ttlHint} (workers publish at most one per LIVE_FRAME_INTERVAL_SEC; 0 turns it off)`;
+  return (
+    `no analysed frame of camera ${cam.id} published ${ttlHint} (workers publish at most one per LIVE_FRAME_INTERVAL_SEC; 0 turns it off), ` +
+    `and only while someone watches the camera: this request marked it watched for ${liveWatchMs(deps.liveWatchSec) / 1000} s (LIVE_WATCH_SEC), ` +
+    'so the first record follows within a few seconds'
+  );
 }
 
 export function consoleRoutes(deps: ApiDeps, allRoutes: () => readonly AnyRoute[]): AnyRoute[] {
   const live = new LiveStore(deps.redis, deps.prefix);
+  // Every read of the live view (record, frame, thumbnail) keeps the camera watched: its worker
+  // publishes only meanwhile (workers/live.ts).
+  const watchMs = liveWatchMs(deps.liveWatchSec);
   const noLive = async (cam: { id: string; enabled: boolean }) =>
     new ApiError(404, 'NO_LIVE_FRAME', await whyNoLive(deps, cam, 'recently (records expire after LIVE_TTL_SEC, default 30 s)'));
   return [
@@ -94,6 +101,8 @@ export function consoleRoutes(deps: ApiDeps, allRoutes: () => readonly AnyRoute[
       tag: 'cameras',
       summary:
         "The camera's latest analysed frame as the worker saw it: detections, tracks, zones and why each subject is or is not a candidate",
+      description:
+        'Marks the camera watched for LIVE_WATCH_SEC: workers publish live records only for watched cameras, so the first read of an online camera may answer 404 NO_LIVE_FRAME and a record follows within a few seconds.',
       params: cameraParams,
       responses: [
         { status: 200, description: 'Live record (boxes in source pixels)' },
@@ -101,7 +110,7 @@ export function consoleRoutes(deps: ApiDeps, allRoutes: () => readonly AnyRoute[
       ],
       handler: async ({ params }) => {
         const cam = await mustGetCamera(deps, params.id);
-        const rec = await live.get(cam.id);
+        const [rec] = await Promise.all([live.get(cam.id), live.watch(cam.id, watchMs)]);
         if (!rec) throw await noLive(cam);
         return {
           ...rec,
@@ -117,6 +126,7 @@ export function consoleRoutes(deps: ApiDeps, allRoutes: () => readonly AnyRoute[
       access: READ,
       tag: 'cameras',
       summary: 'The picture of the latest live record (JPEG, the analysed frame without letterbox padding); also the camera thumbnail',
+      description: 'Marks the camera watched for LIVE_WATCH_SEC, like GET /v1/cameras/:id/live.',
       params: cameraParams,
       responses: [
         { status: 200, description: 'JPEG', contentType: 'image/jpeg' },
@@ -124,7 +134,7 @@ export function consoleRoutes(deps: ApiDeps, allRoutes: () => readonly AnyRoute[
       ],
       handler: async ({ params, res }) => {
         const cam = await mustGetCamera(deps, params.id);
-        const [rec, jpeg] = await Promise.all([live.get(cam.id), live.getFrame(cam.id)]);
+        const [rec, jpeg] = await Promise.all([live.get(cam.id), live.getFrame(cam.id), live.watch(cam.id, watchMs)]);
         if (!jpeg || !rec) throw await noLive(cam);
         res
           .status(200)

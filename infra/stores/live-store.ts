@@ -1,7 +1,9 @@
 // The live debug view of a camera: the worker holding it writes its latest analysed frame's record
 // (detections, tracks, the rules engine's decision per subject) and the picture as a JPEG, with a
 // short TTL so a camera nobody analyses any more simply has none. The API reads them for the
-// operator console (GET /v1/cameras/:id/live, /live/frame).
+// operator console (GET /v1/cameras/:id/live, /live/frame), and every such read marks the camera
+// "watched" for LIVE_WATCH_SEC: workers publish only for watched cameras (the JPEG encode is the
+// dearest per-frame work nobody needs while no console shows the camera).
 import type { Redis } from 'ioredis';
 import type { Phase } from '../../pipeline/rules/debounce.js';
 import type { Zone } from '../../pipeline/rules/config-schema.js';
@@ -47,6 +49,15 @@ export interface LiveRecord {
   frame: { width: number; height: number; bytes: number; encodeMs: number } | null;
 }
 
+/** Seconds a read of a camera's live view keeps the camera watched (LIVE_WATCH_SEC's default). */
+export const DEFAULT_LIVE_WATCH_SEC = 30;
+
+/**
+ * How long (ms) the API's reads mark a camera watched for LIVE_WATCH_SEC `sec`. 0 (workers always
+ * publish) still marks for the default, so a worker with another setting keeps publishing.
+ */
+export const liveWatchMs = (sec: number | undefined): number => (sec || DEFAULT_LIVE_WATCH_SEC) * 1000;
+
 export class LiveStore {
   readonly keys: Keys;
 
@@ -62,6 +73,24 @@ export class LiveStore {
   }
   private frameKey(cameraId: string): string {
     return this.keys.k('live-frame', cameraId);
+  }
+
+  private watchKey(cameraId: string): string {
+    return this.keys.k('live-watch', cameraId);
+  }
+
+  /** Marks the camera watched for `ms` (a refresh restarts the time): its worker publishes meanwhile. */
+  async watch(cameraId: string, ms: number): Promise<void> {
+    await this.redis.set(this.watchKey(cameraId), '1', 'PX', Math.max(1, Math.round(ms)));
+  }
+
+  async isWatched(cameraId: string): Promise<boolean> {
+    return (await this.redis.exists(this.watchKey(cameraId))) === 1;
+  }
+
+  /** Milliseconds the watch mark has left (-2 none, -1 no expiry: Redis' PTTL), for tests and diagnostics. */
+  async watchTtlMs(cameraId: string): Promise<number> {
+    return this.redis.pttl(this.watchKey(cameraId));
   }
 
   /** Replaces the camera's live record (and its JPEG, or drops a stale one), both expiring after ttlSec. */

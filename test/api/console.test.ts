@@ -8,7 +8,8 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Role } from '../../api/auth.js';
 import type { ReasonRecord } from '../../pipeline/types.js';
-import { startHarness, type Harness } from './harness.js';
+import { LiveStore } from '../../infra/stores/live-store.js';
+import { PREFIX, startHarness, type Harness } from './harness.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -219,6 +220,9 @@ describe('rejections', () => {
     const g = await status(noSpace.id, 'operator', { state: 'rejected', reason: 'x', suppress: true });
     expect(g.status).toBe(400);
     expect(g.body.error).toMatchObject({ code: 'BOX_SPACE_UNKNOWN', field: 'suppress' });
+    // ...but the worker was asked for one (live records are published only for watched cameras): a retry finds it.
+    expect(g.body.error.message).toMatch(/retry in a few seconds/);
+    expect(await new LiveStore(h.deps.redis, PREFIX).isWatched(noSpace.cameraId)).toBe(true);
     expect((await status('case_0123456789abcdef0123', 'operator', { state: 'rejected', reason: 'x', suppress: true })).status).toBe(404);
     // The refused requests left the cases and the camera as they were.
     for (const id of [noBox.id, withBox.id, noSpace.id]) expect((await h.deps.cases.get(id))!.state).toBe('new');
@@ -340,7 +344,55 @@ describe('live view and try-before-save: refusals', () => {
     expect(await why('lv-cam')).toBe('camera lv-cam is offline: connection refused');
     await h.deps.health.setState('lv-cam', 'online', { workerId: 'w1' });
     expect(await why('lv-cam')).toMatch(/no analysed frame of camera lv-cam published recently .*LIVE_FRAME_INTERVAL_SEC/);
+    expect(await why('lv-cam')).toMatch(
+      /only while someone watches the camera: this request marked it watched for 30 s \(LIVE_WATCH_SEC\)/,
+    );
     expect((await request(h.app).get('/v1/cameras/lv-cam/live').set(auth('tester'))).status).toBe(403);
+  });
+
+  it('live: every read of the record or the frame marks the camera watched for LIVE_WATCH_SEC (its worker publishes only then)', async () => {
+    await h.deps.cameras.create({ id: 'lw-cam', url: 'rtsp://127.0.0.1:8554/w', config: {} });
+    const store = new LiveStore(h.deps.redis, PREFIX);
+    const key = `${PREFIX}:live-watch:lw-cam`;
+    expect(await h.deps.redis.exists(key)).toBe(0);
+    for (const p of ['/v1/cameras/lw-cam/live', '/v1/cameras/lw-cam/live/frame']) {
+      await h.deps.redis.del(key);
+      const r = await request(h.app).get(p).set(auth('platform'));
+      expect(r.status, p).toBe(404); // nothing published yet: the worker starts on its next re-check
+      expect(await h.deps.redis.get(key), p).toBe('1');
+      const ttl = await store.watchTtlMs('lw-cam');
+      expect(ttl, p).toBeGreaterThan(25_000);
+      expect(ttl, p).toBeLessThanOrEqual(30_000);
+    }
+    // A refresh restarts the time; a refused read (unknown camera, wrong role) marks nothing.
+    await h.deps.redis.pexpire(key, 1000);
+    expect((await request(h.app).get('/v1/cameras/lw-cam/live').set(auth('operator'))).status).toBe(404);
+    expect(await store.watchTtlMs('lw-cam')).toBeGreaterThan(25_000);
+    expect((await request(h.app).get('/v1/cameras/nope/live').set(auth('operator'))).status).toBe(404);
+    expect((await request(h.app).get('/v1/cameras/lw-cam2/live').set(auth('tester'))).status).toBe(403);
+    expect(await h.deps.redis.exists(`${PREFIX}:live-watch:nope`, `${PREFIX}:live-watch:lw-cam2`)).toBe(0);
+    // A published record is served while the camera is watched.
+    await store.publish(
+      {
+        cameraId: 'lw-cam',
+        configVersion: 1,
+        frameIndex: 4,
+        streamTime: 8,
+        wallTime: Date.now(),
+        sourceWidth: 640,
+        sourceHeight: 480,
+        detections: [],
+        tracks: [],
+        subjects: [],
+        zones: [],
+        frame: null,
+      },
+      null,
+      30,
+    );
+    const ok = await request(h.app).get('/v1/cameras/lw-cam/live').set(auth('operator'));
+    expect(ok.status).toBe(200);
+    expect(ok.body).toMatchObject({ cameraId: 'lw-cam', frameIndex: 4, frame: null });
   });
 
   it('try: 404 unknown camera, 400 for minutes out of range and an invalid config (field named), 403 for platform/tester, 409 RING_UNAVAILABLE without a ring', async () => {

@@ -12,7 +12,7 @@ import { iou } from '../../pipeline/geometry/geometry.js';
 import { readRingIndex, ringDirOf } from '../../pipeline/source/recorder.js';
 import { createReplayWorker, type ReplayJobData, type ReplayResult } from '../../api/replay/processor.js';
 import { startWorker, type WorkerHandle } from '../../workers/worker.js';
-import type { LiveRecord } from '../../infra/stores/live-store.js';
+import { LiveStore, type LiveRecord } from '../../infra/stores/live-store.js';
 import { BULL_PREFIX, PREFIX, startHarness, type Harness } from '../api/harness.js';
 import { parkedCarClip, parkedCarConfig, startHlsLoop, waitFor } from './helpers.js';
 
@@ -58,10 +58,22 @@ describe('live view and try-before-save on a real worker', () => {
       log: () => undefined,
     });
 
+    // Nobody watches yet: the worker analyses the camera but publishes no live record (no encode).
+    await waitFor('the camera analysing frames', async () => ((await h.deps.health.get('live-cam'))?.frames ?? 0) >= 3, 90_000);
+    const store = new LiveStore(h.deps.redis, PREFIX);
+    expect(await store.isWatched('live-cam')).toBe(false);
+    expect(await store.get('live-cam')).toBeNull();
+    expect(await store.getFrame('live-cam')).toBeNull();
+    mark('analysing, no live record while unwatched');
+
     const live = async () => {
+      // Each read marks the camera watched (LIVE_WATCH_SEC): its worker publishes from its next re-check.
       const r = await request(h.app).get('/v1/cameras/live-cam/live').set(auth('platform'));
       return r.status === 200 ? (r.body as LiveBody) : null;
     };
+    const watchedAt = Date.now();
+    await waitFor('a first live record once watched', live, 30_000);
+    mark(`first live record ${((Date.now() - watchedAt) / 1000).toFixed(1)} s after the first read`);
     // The first record that judged the car in the kerb zone.
     const first = await waitFor(
       'a live record judging the car',
@@ -98,7 +110,8 @@ describe('live view and try-before-save on a real worker', () => {
       async () => {
         const b = await live();
         const s = b?.subjects.find((x) => x.classId === 'illegal_parking' && x.status === 'confirmed');
-        return b && s ? { b, s } : null;
+        // A later record than the first: records keep coming while the view is watched.
+        return b && s && b.frameIndex > first.frameIndex ? { b, s } : null;
       },
       60_000,
     );

@@ -63,6 +63,11 @@ const T = {
   zones: ['区域', 'Zones'],
   classes: ['类别调参', 'Classes'],
   noFrame: ['暂无实时画面', 'No live frame yet'],
+  waitingLive: ['正在等待实时画面…', 'Waiting for the live picture…'],
+  waitingLiveHint: [
+    '工作进程只在有人查看摄像头时发布实时画面，几秒内出现。',
+    'Workers publish the live picture only while someone watches the camera; it appears within a few seconds.',
+  ],
   live: ['实时画面', 'Live view'],
   configVersion: ['配置版本', 'config version'],
   frame: ['帧', 'frame'],

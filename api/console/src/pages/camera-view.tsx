@@ -7,7 +7,7 @@ import { FrameOverlay } from '../overlay';
 import { onLink } from '../router';
 import { can } from '../session';
 import { ErrorBox, Loading, useApi } from '../ui';
-import { stateLabel } from './cameras';
+import { stateLabel, waitingForLive } from './cameras';
 
 /** Polls the live record and its frame together so the drawing matches the picture. */
 export function useLive(id: string, everyMs = 1500): { live: LiveRecord | null; src: string | null; error: Error | null } {
@@ -77,8 +77,15 @@ export function CameraViewPage({ id }: { id: string }) {
       <div class="split">
         <div class="frame-box">
           {error && !(error instanceof ApiError && error.status === 404) && <ErrorBox error={error} />}
-          {/* 404 NO_LIVE_FRAME says why (disabled, no worker, offline with its reason, nothing analysed lately). */}
-          {!live && <p class="muted no-live">{error ? `${t('noFrame')}: ${error.message}` : t('loading')}</p>}
+          {/* 404 NO_LIVE_FRAME says why (disabled, no worker, offline with its reason, nothing analysed lately).
+              An online camera without a record is not an error: the worker publishes only while someone
+              watches, and this page's polling just asked it to; the first record follows in seconds. */}
+          {!live && waitingForLive(c, error) && (
+            <p class="muted no-live waiting-live" title={error?.message}>
+              {t('waitingLive')} <span class="hint">{t('waitingLiveHint')}</span>
+            </p>
+          )}
+          {!live && !waitingForLive(c, error) && <p class="muted no-live">{error ? `${t('noFrame')}: ${error.message}` : t('loading')}</p>}
           <FrameOverlay src={src} width={W} height={H} zones={live?.zones ?? c.config.zones} live={live} />
           {live && (
             <p class="muted live-meta" data-config-version={live.configVersion} data-frame={live.frameIndex}>

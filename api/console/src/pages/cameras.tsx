@@ -1,5 +1,5 @@
 // Camera list: live thumbnail, health state with its reason, analysed fps, decode mode, open cases.
-import { type Camera } from '../api';
+import { ApiError, type Camera } from '../api';
 import { t, type TKey } from '../i18n';
 import { onLink } from '../router';
 import { can } from '../session';
@@ -9,11 +9,17 @@ export function stateLabel(s: string): string {
   return ['online', 'offline', 'stalled', 'connecting', 'disabled', 'unknown'].includes(s) ? t(s as TKey) : s;
 }
 
-function Thumb({ id }: { id: string }) {
+/** An enabled, online camera whose live view answers 404 NO_LIVE_FRAME: its first record is on the way. */
+export function waitingForLive(c: Pick<Camera, 'enabled' | 'live'>, error: Error | null): boolean {
+  return c.enabled && c.live.state === 'online' && error instanceof ApiError && error.status === 404 && error.code === 'NO_LIVE_FRAME';
+}
+
+function Thumb({ camera }: { camera: Camera }) {
   const tick = useTicker(5000);
-  const { src, error } = useAuthImage(`/v1/cameras/${encodeURIComponent(id)}/live/frame`, tick);
-  if (!src) return <div class="thumb empty">{error ? t('noFrame') : t('loading')}</div>;
-  return <img class="thumb" src={src} alt={`${id} live`} />;
+  const { src, error } = useAuthImage(`/v1/cameras/${encodeURIComponent(camera.id)}/live/frame`, tick);
+  // Asking for the thumbnail marks the camera watched: an online one shows its picture on a later tick.
+  if (!src) return <div class="thumb empty">{waitingForLive(camera, error) ? t('waitingLive') : error ? t('noFrame') : t('loading')}</div>;
+  return <img class="thumb" src={src} alt={`${camera.id} live`} />;
 }
 
 export function CamerasPage() {
@@ -47,7 +53,7 @@ export function CamerasPage() {
             {data.items.map((c) => (
               <tr data-camera={c.id}>
                 <td>
-                  <Thumb id={c.id} />
+                  <Thumb camera={c} />
                 </td>
                 <td>
                   <a href={`/cameras/${c.id}`} onClick={(e) => onLink(e, `/cameras/${c.id}`)}>
