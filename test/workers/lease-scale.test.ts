@@ -99,6 +99,8 @@ describe('workers with many cameras', () => {
       startStaggerMs: 50,
       connectWaitMs: 2000,
       inferThreads: 1,
+      // Above the 40 cameras of the first test: this is about leases under slow starts, not the cap.
+      maxCamerasPerWorker: 64,
       log: (msg, extra) => logs.push({ worker: id, msg, extra }),
     }).then((w) => (workers.push(w), w));
 
