@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../infra/db/db.js';
 import { CaseStore, type CreateCaseInput } from '../../infra/stores/case-store.js';
 import { startPostgres, type LocalPostgres } from '../support/postgres.js';
+import { PARKING_REASON } from './helpers.js';
 
 let server: LocalPostgres;
 const opened: Database[] = [];
@@ -16,21 +17,7 @@ afterAll(async () => {
 });
 
 const T0 = 1_700_000_000_000;
-const reason = {
-  classId: 'illegal_parking',
-  zoneId: 'kerb',
-  zoneType: 'no_parking',
-  subject: 't1',
-  trackIds: [1],
-  dwellSec: 5,
-  hits: 4,
-  window: 5,
-  medianScore: 0.8,
-  thresholds: {},
-  firstSeen: 0,
-  lastSeen: 5,
-  frameTimes: [],
-};
+const reason = PARKING_REASON;
 let k = 0;
 const input = (cameraId: string, classId: string, zoneId: string | null, at: number): CreateCaseInput => ({
   idempotencyKey: `ep-${k++}`,

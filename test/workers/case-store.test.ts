@@ -22,6 +22,7 @@ import type { ViolationEvent } from '../../pipeline/types.js';
 import { NoticeStore } from '../../infra/stores/notice-store.js';
 import { startPostgres, type LocalPostgres } from '../support/postgres.js';
 import { QueryCounter } from '../support/query-counter.js';
+import { PARKING_REASON } from './helpers.js';
 
 let server: LocalPostgres;
 let n = 0;
@@ -63,21 +64,7 @@ async function fresh(kind: Backend): Promise<{ db: Database; open(): Promise<Dat
   return s;
 }
 
-const reason = {
-  classId: 'illegal_parking',
-  zoneId: 'kerb',
-  zoneType: 'no_parking',
-  subject: 't1',
-  trackIds: [1],
-  dwellSec: 5,
-  hits: 4,
-  window: 5,
-  medianScore: 0.8,
-  thresholds: {},
-  firstSeen: 0,
-  lastSeen: 5,
-  frameTimes: [],
-};
+const reason = PARKING_REASON;
 function input(key: string, over: Partial<CreateCaseInput> = {}): CreateCaseInput {
   return {
     idempotencyKey: key,

@@ -110,3 +110,20 @@ export async function waitFor<T>(
 ): Promise<T> {
   return (await waitUntil(fn, { timeoutMs, intervalMs: everyMs, what })) as T;
 }
+
+/** A valid reason record (a parked car confirmed in zone kerb), for case-store tests that need one. */
+export const PARKING_REASON = {
+  classId: 'illegal_parking',
+  zoneId: 'kerb',
+  zoneType: 'no_parking',
+  subject: 't1',
+  trackIds: [1],
+  dwellSec: 5,
+  hits: 4,
+  window: 5,
+  medianScore: 0.8,
+  thresholds: {},
+  firstSeen: 0,
+  lastSeen: 5,
+  frameTimes: [],
+};

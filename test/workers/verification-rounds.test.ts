@@ -9,7 +9,7 @@ import { openDatabase, type Database } from '../../infra/db/db.js';
 import { CaseStore, type CaseState, type CreateCaseInput } from '../../infra/stores/case-store.js';
 import { VERIFY_REFRESH_LOG_EVERY, VerificationRounds, Verifier } from '../../workers/verification.js';
 import { QueryCounter } from '../support/query-counter.js';
-import { redisPerFile } from './helpers.js';
+import { PARKING_REASON, redisPerFile } from './helpers.js';
 
 let database: Database;
 let redis: Redis;
@@ -31,21 +31,7 @@ function input(key: string, cameraId: string): CreateCaseInput {
     firstSeenAt: 1_700_000_000_000,
     lastSeenAt: 1_700_000_005_000,
     boxes: [{ x1: 100, y1: 100, x2: 200, y2: 160 }],
-    reason: {
-      classId: 'illegal_parking',
-      zoneId: 'kerb',
-      zoneType: 'no_parking',
-      subject: 't1',
-      trackIds: [1],
-      dwellSec: 5,
-      hits: 4,
-      window: 5,
-      medianScore: 0.8,
-      thresholds: {},
-      firstSeen: 0,
-      lastSeen: 5,
-      frameTimes: [],
-    },
+    reason: PARKING_REASON,
     mergeWindowMs: 0,
   };
 }
