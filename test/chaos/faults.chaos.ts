@@ -19,7 +19,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { openDatabase, type Database } from '../../infra/db/db.js';
 import { startPostgres, type LocalPostgres } from '../support/postgres.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { S3EvidenceStore } from '../../infra/adapters/s3-store.js';
 import { IDEMPOTENCY_HEADER } from '../../infra/delivery/webhook.js';
 import { closeRedis, createRedis } from '../../infra/redis.js';
@@ -66,6 +66,8 @@ const hook = createServer((req, res) => {
 const lost: string[] = [];
 const spoolLines: string[] = [];
 const note = (m: string) => console.log(`[chaos] ${m}`);
+/** The last lines each worker logged, printed when the test fails (CI keeps no worker logs). */
+const workerLogs = new Map<string, string[]>();
 
 function spawnWorker(id: string): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'workers', 'main.ts')], {
@@ -100,7 +102,13 @@ function spawnWorker(id: string): ChildProcess {
   child.stdout!.on('data', (d: Buffer) => {
     const parts = (buf + d.toString()).split('\n');
     buf = parts.pop()!;
-    for (const l of parts) if (l.includes('evidence waiting for spool space') || l.includes('spool full')) spoolLines.push(l);
+    const tail = workerLogs.get(id) ?? [];
+    workerLogs.set(id, tail);
+    for (const l of parts) {
+      if (l.includes('evidence waiting for spool space') || l.includes('spool full')) spoolLines.push(l);
+      tail.push(l);
+    }
+    tail.splice(0, Math.max(0, tail.length - 150));
   });
   child.stderr!.resume();
   workers.push(child);
@@ -142,6 +150,9 @@ afterAll(async () => {
 
 describe('chaos', () => {
   it('loses nothing and duplicates nothing through worker kills, Redis/S3 outages, ring corruption and webhook 5xx', async () => {
+    onTestFailed(() => {
+      for (const [id, lines] of workerLogs) console.log(`[chaos] last ${lines.length} log lines of worker ${id}:\n${lines.join('\n')}`);
+    });
     const clip = await parkedCarClip(60);
     const cameras = new CameraStore(redis);
     const cases = new CaseStore(database.db);
